@@ -1,0 +1,3 @@
+from vlastack.cli import main
+
+main()

@@ -1,0 +1,21 @@
+"""Command-line entry point: ``vlastack <command>``; thin wrappers over library functions."""
+
+from __future__ import annotations
+
+import sys
+
+from vlastack.cli.app import app
+
+# Importing a command module registers its commands on ``app``.
+from vlastack.cli import collect, dataset, demo, tokenizer, train  # noqa: E402,F401
+
+
+def main() -> None:
+    """Run the CLI; expected errors (bad names, missing files) print one line, not a traceback."""
+    from vlastack.errors import VlastackError
+
+    try:
+        app()
+    except VlastackError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

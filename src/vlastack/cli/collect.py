@@ -1,0 +1,58 @@
+"""``vlastack collect``: record scripted-expert demonstrations into a LeRobot v3 dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vlastack.cli.app import app
+
+
+@app.command()
+def collect(
+    tasks: str = typer.Option("mt10", help="Task names and/or groups, comma-separated: easy, medium, hard, very_hard, mt10, mt50."),
+    episodes: int = typer.Option(50, help="Successful demonstrations per task."),
+    out: Path = typer.Option(..., help="Dataset directory (created, or resumed if it exists)."),
+    image_size: int = typer.Option(128, help="Square image side in pixels (even)."),
+    cameras: str = typer.Option("corner2,gripperPOV", help="Cameras to record, comma-separated."),
+    depth: bool = typer.Option(False, help="Also record depth in metres per camera."),
+    touch: bool = typer.Option(True, help="Record finger contact forces in newtons."),
+    workers: int = typer.Option(1, help="Simulator processes."),
+    seed_offset: int = typer.Option(0, help="First reset seed of each task's demonstrations."),
+    codec: str = typer.Option("h264", help="Video codec: h264, h264-lossless or av1."),
+) -> None:
+    """Collect demonstrations; an interrupted run resumes where it stopped."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vlastack.envs.collect import collect as run, resolve_config
+    from vlastack.episodes.video import VideoSettings
+
+    config = resolve_config(
+        tasks, episodes=episodes, out=out, image_size=image_size,
+        cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()), depth=depth, touch=touch,
+        workers=workers, seed_offset=seed_offset,
+        video=VideoSettings(codec=codec, crf=0 if codec == "h264-lossless" else 18),
+    )
+    _check_cameras(config.cameras)
+    summary = run(config)
+    table = Table(title=f"Expert demonstrations in {out}")
+    for col in ("task", "kept", "dropped (expert failed)", "expert success"):
+        table.add_column(col)
+    for t in config.tasks:
+        tried = summary.kept[t] + summary.failed[t]
+        table.add_row(t, str(summary.kept[t]), str(summary.failed[t]), f"{summary.kept[t] / max(tried, 1):.0%}")
+    Console().print(table)
+    if summary.given_up:
+        Console().print(f"[red]gave up on {summary.given_up}: the expert failed too often[/red]")
+
+
+def _check_cameras(cameras: tuple[str, ...]) -> None:
+    """Validate camera names before any worker starts, so the error comes at once."""
+    from vlastack.registry import unknown_name_error
+
+    valid = ("corner", "corner2", "corner3", "corner4", "topview", "behindGripper", "gripperPOV")
+    for cam in cameras:
+        if cam not in valid:
+            raise unknown_name_error("camera", cam, valid)

@@ -1,0 +1,102 @@
+"""Training windows: for a frame t of an episode, the observation history t-T+1..t and the
+action horizon t..t+H-1, with padding masks where a window runs past the episode's ends.
+
+Padded positions copy the nearest real step (the first frame before the start, the last action
+after the end) and are flagged True in ``<feature>_is_pad``; losses must ignore them.
+
+The whole dataset is decoded into memory once (uint8 images), because decoding video at every
+training step would cost more than the model on a CPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from vlastack import keys
+from vlastack.episodes.reader import DatasetReader
+from vlastack.errors import DatasetError
+from vlastack.types import Batch
+
+
+def window(length: int, t: int, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices t + offsets clamped into [0, length) and the mask of those that were clamped."""
+    idx = t + offsets
+    pad = (idx < 0) | (idx >= length)
+    return np.clip(idx, 0, length - 1), pad
+
+
+class WindowDataset(Dataset):
+    """One sample per frame of every episode: a dict of tensors plus the instruction.
+
+    Sample keys: ``observation.images.<cam>`` float32 [T, 3, Hi, Wi] in [0, 1];
+    ``observation.depth.<cam>`` float32 [T, 1, Hi, Wi]; ``observation.state`` [T, S];
+    ``observation.touch`` [T, F]; ``action`` [H, D]; ``observation.state_is_pad`` bool [T];
+    ``action_is_pad`` bool [H]; ``instruction`` str; ``episode_index``, ``frame_index`` int.
+    """
+
+    def __init__(self, reader: DatasetReader, obs_history: int = 1, action_horizon: int = 16,
+                 image_keys: list[str] | None = None, state: bool = True, touch: bool = False,
+                 depth: bool = False, episodes: list[int] | None = None) -> None:
+        if obs_history < 1 or action_horizon < 1:
+            raise DatasetError(f"obs_history and action_horizon must be >= 1, got {obs_history}, {action_horizon}")
+        feats = reader.features
+        self.image_keys = list(reader.video_keys if image_keys is None else image_keys)
+        for k in self.image_keys:
+            if k not in feats:
+                raise DatasetError(f"camera stream {k!r} is not in {reader.root}; it has {reader.video_keys}")
+        self.depth_keys = [keys.depth_key(keys.camera_of(k)) for k in self.image_keys] if depth else []
+        self.vector_keys = [k for k, on in ((keys.STATE, state), (keys.TOUCH, touch)) if on]
+        for k in self.depth_keys + self.vector_keys:
+            if k not in feats:
+                raise DatasetError(f"feature {k!r} is not in {reader.root}; its features are {sorted(feats)}")
+        self.has_action = keys.ACTION in feats
+        self.obs_offsets = np.arange(-obs_history + 1, 1)
+        self.action_offsets = np.arange(action_horizon)
+        self.episodes = list(range(reader.num_episodes)) if episodes is None else list(episodes)
+        self._data: list[dict[str, torch.Tensor]] = []
+        self._task: list[str] = []
+        for e in self.episodes:
+            cols = reader.read_columns(e)
+            ep: dict[str, torch.Tensor] = {}
+            for k in self.vector_keys + ([keys.ACTION] if self.has_action else []):
+                ep[k] = torch.from_numpy(cols[k].astype(np.float32).reshape(len(cols[k]), -1))
+            for k in self.depth_keys:
+                ep[k] = torch.from_numpy(cols[k].astype(np.float32))[:, None]
+            for k in self.image_keys:
+                ep[k] = torch.from_numpy(reader.read_video(e, k)).permute(0, 3, 1, 2).contiguous()
+            self._data.append(ep)
+            self._task.append(str(reader.episode_meta(e)["tasks"][0]))
+        lengths = [reader.length(e) for e in self.episodes]
+        self._index = [(i, t) for i, n in enumerate(lengths) for t in range(n)]
+        self._lengths = lengths
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, i: int) -> dict:
+        ep_i, t = self._index[i]
+        ep, n = self._data[ep_i], self._lengths[ep_i]
+        obs_idx, obs_pad = window(n, t, self.obs_offsets)
+        out: dict = {"instruction": self._task[ep_i], keys.EPISODE_INDEX: self.episodes[ep_i], keys.FRAME_INDEX: t}
+        for k in self.image_keys:
+            out[k] = ep[k][obs_idx].float() / 255.0
+        for k in self.depth_keys + self.vector_keys:
+            out[k] = ep[k][obs_idx]
+        out[keys.STATE + keys.PAD_SUFFIX] = torch.from_numpy(obs_pad)
+        if self.has_action:
+            act_idx, act_pad = window(n, t, self.action_offsets)
+            out[keys.ACTION] = ep[keys.ACTION][act_idx]
+            out[keys.ACTION + keys.PAD_SUFFIX] = torch.from_numpy(act_pad)
+        return out
+
+
+def collate(samples: list[dict]) -> Batch:
+    """Stack samples from WindowDataset into a Batch."""
+    features = {
+        k: torch.stack([s[k] for s in samples])
+        for k, v in samples[0].items()
+        if isinstance(v, torch.Tensor)
+    }
+    return Batch(features=features, instruction=[s["instruction"] for s in samples])

@@ -1,0 +1,204 @@
+"""Collect scripted-expert demonstrations into a LeRobot v3 dataset, in parallel, resumably.
+
+Seeds: task T's demonstrations try reset seeds ``seed_offset, seed_offset + 1, ...`` in order;
+an episode the expert fails is dropped, counted, and the next seed is tried. Evaluation uses seeds
+from ``vlastack.evaluation`` far above these (see ``EVAL_SEED_OFFSET``), so the two never share
+a start. The instruction phrasing of an episode is ``seed % TRAIN_PARAPHRASES``: every training
+phrasing appears, the held-out ones never do.
+
+Crash safety: workers only simulate; the main process alone writes, one whole episode at a time
+(see episodes/writer.py). Tried seeds are logged in ``meta/vlastack_collect.json`` after each
+episode, so a resumed run neither redoes finished episodes nor retries known failures.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vlastack.envs.instructions import TRAIN_PARAPHRASES, instruction
+from vlastack.envs.tasks import resolve_tasks
+from vlastack.episodes import layout
+from vlastack.episodes.video import VideoSettings
+from vlastack.errors import ConfigError
+from vlastack.types import Episode
+
+LOG_PATH = "meta/vlastack_collect.json"
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """A demonstration collection run."""
+
+    tasks: tuple[str, ...]
+    """Meta-World task names (groups already resolved)."""
+    episodes: int
+    """Successful demonstrations wanted per task."""
+    out: Path
+    """Dataset directory; created, or resumed if it holds an earlier run."""
+    image_size: int = 128
+    """Square camera image side in pixels."""
+    cameras: tuple[str, ...] = ("corner2", "gripperPOV")
+    """Cameras recorded, each as a video stream."""
+    depth: bool = False
+    """Record depth (metres) per camera as float32 arrays."""
+    touch: bool = True
+    """Record finger contact forces (newtons)."""
+    workers: int = 1
+    """Simulator processes; 1 runs in this process."""
+    seed_offset: int = 0
+    """First reset seed of every task's demonstrations."""
+    max_failures: int = 50
+    """Give up on a task after this many failed expert episodes."""
+    video: VideoSettings = field(default_factory=VideoSettings)
+    """How camera streams are encoded."""
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1:
+            raise ConfigError(f"episodes must be >= 1, got {self.episodes}")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {self.workers}")
+        if self.image_size % 2:
+            raise ConfigError(f"image_size must be even (video encoding needs it), got {self.image_size}")
+
+
+@dataclass
+class CollectSummary:
+    """Per task: demonstrations kept, expert failures dropped, steps simulated."""
+
+    kept: dict[str, int]
+    failed: dict[str, int]
+    steps: dict[str, int]
+    sim_ms: float
+    given_up: list[str]
+
+
+# ---- worker side ----------------------------------------------------------------------------------
+_ENVS: dict[str, Any] = {}
+
+
+def _run_one(task: str, seed: int, env_kwargs: dict[str, Any]) -> tuple[str, int, Episode | None, int, float]:
+    """Simulate one expert episode (in a worker); returns the episode only if it succeeded."""
+    from vlastack.envs.experts import expert_for
+    from vlastack.envs.metaworld import make_env
+    from vlastack.envs.rollout import rollout
+
+    if task not in _ENVS:
+        _ENVS[task] = (make_env(task, **env_kwargs), expert_for(task))
+    env, expert = _ENVS[task]
+    env.instruction = instruction(task, seed % TRAIN_PARAPHRASES)
+    result = rollout(env, expert.act, seed=seed, record=True)
+    return task, seed, (result.episode if result.success else None), result.steps, result.sim_ms
+
+
+# ---- main side ------------------------------------------------------------------------------------
+def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
+    from tqdm import tqdm
+
+    from vlastack.envs.metaworld import ACTION_NAMES, STATE_NAMES, TOUCH_NAMES
+    from vlastack.episodes.writer import DatasetWriter
+    from vlastack import keys
+
+    names = {keys.STATE: STATE_NAMES, keys.ACTION: ACTION_NAMES, keys.TOUCH: TOUCH_NAMES}
+    writer = DatasetWriter(config.out, robot_type="sawyer", video=config.video, feature_names=names)
+    log = _load_log(config.out)
+    kept = {t: 0 for t in config.tasks}
+    for row in writer.episode_rows():
+        if row.get("vlastack/env_task") in kept:
+            kept[row["vlastack/env_task"]] += 1
+    failed = {t: len(log["failed"].get(t, [])) for t in config.tasks}
+    tried = {t: set(log["failed"].get(t, [])) | {int(r["vlastack/seed"]) for r in writer.episode_rows()
+                                                  if r.get("vlastack/env_task") == t} for t in config.tasks}
+    steps = {t: 0 for t in config.tasks}
+    given_up: list[str] = []
+    env_kwargs = dict(cameras=config.cameras, image_size=config.image_size, depth=config.depth, touch=config.touch)
+
+    pending = {t: 0 for t in config.tasks}  # episodes in flight per task
+    cursor = {t: config.seed_offset for t in config.tasks}
+
+    def next_job() -> tuple[str, int] | None:
+        """The next (task, seed) to try, round-robin over tasks, or None if nothing is needed now."""
+        for t in sorted(config.tasks, key=lambda t: kept[t] + pending[t]):
+            if kept[t] + pending[t] >= config.episodes or t in given_up:
+                continue
+            while cursor[t] in tried[t]:
+                cursor[t] += 1
+            tried[t].add(cursor[t])
+            pending[t] += 1
+            return t, cursor[t]
+        return None
+
+    total = len(config.tasks) * config.episodes
+    bar = tqdm(total=total, initial=sum(kept.values()), desc="demonstrations", unit="ep", disable=not progress)
+    sim_ms = 0.0
+
+    def handle(task: str, seed: int, episode: Episode | None, n_steps: int, ms: float) -> None:
+        nonlocal sim_ms
+        pending[task] -= 1
+        steps[task] += n_steps
+        sim_ms += ms
+        if episode is not None and kept[task] < config.episodes:
+            writer.add_episode(episode)
+            kept[task] += 1
+            bar.update(1)
+        elif episode is None:
+            failed[task] += 1
+            log["failed"].setdefault(task, []).append(seed)
+            _save_log(config.out, log)
+            if failed[task] >= config.max_failures and task not in given_up:
+                given_up.append(task)
+        bar.set_postfix(dropped=sum(failed.values()))
+
+    try:
+        if config.workers == 1:
+            while (job := next_job()) is not None:
+                handle(*_run_one(*job, env_kwargs))
+        else:
+            _run_parallel(config.workers, next_job, env_kwargs, handle)
+    finally:
+        bar.close()
+    return CollectSummary(kept=kept, failed=failed, steps=steps, sim_ms=sim_ms, given_up=given_up)
+
+
+def _run_parallel(workers: int, next_job: Callable[[], tuple[str, int] | None], env_kwargs: dict[str, Any],
+                  handle: Callable[..., None]) -> None:
+    """Keep up to ``2 * workers`` episodes in flight; write each as it finishes."""
+    ctx = mp.get_context("spawn")  # a fresh process per worker: no inherited GL context
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        in_flight: set[Future] = set()
+        try:
+            while True:
+                while len(in_flight) < 2 * workers and (job := next_job()) is not None:
+                    in_flight.add(pool.submit(_run_one, *job, env_kwargs))
+                if not in_flight:
+                    return
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for f in done:
+                    handle(*f.result())
+        except BaseException:
+            for f in in_flight:
+                f.cancel()
+            raise
+
+
+def _load_log(root: Path) -> dict[str, Any]:
+    path = root / LOG_PATH
+    if path.exists():
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError:
+            pass  # a log lost to a crash only costs retrying known failures
+    return {"failed": {}}
+
+
+def _save_log(root: Path, log: dict[str, Any]) -> None:
+    layout.write_json_atomic(root / LOG_PATH, log)
+
+
+def resolve_config(tasks: str, **kwargs: Any) -> CollectConfig:
+    return CollectConfig(tasks=tuple(resolve_tasks(tasks)), **kwargs)

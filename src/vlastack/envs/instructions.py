@@ -1,0 +1,330 @@
+"""Instructions in words for every Meta-World task, written for vlastack.
+
+Each task has at least four phrasings. The first ``TRAIN_PARAPHRASES`` are used when recording
+demonstrations and training; the rest are held out, so an evaluation can ask whether a policy
+follows the meaning of an instruction or only memorised its exact wording.
+"""
+
+from __future__ import annotations
+
+#: How many of each task's phrasings (from the front) are for training; the others are held out.
+TRAIN_PARAPHRASES = 3
+
+INSTRUCTIONS: dict[str, tuple[str, ...]] = {
+    "assembly-v3": (
+        "put the ring onto the peg",
+        "pick up the round nut and slide it down over the post",
+        "grab the ring by its handle and fit it onto the pole",
+        "place the nut over the vertical peg",
+    ),
+    "basketball-v3": (
+        "dunk the ball into the basket",
+        "pick up the ball and drop it through the hoop",
+        "grab the ball and put it in the net",
+        "score by placing the ball in the hoop",
+    ),
+    "bin-picking-v3": (
+        "move the cube from one bin to the other",
+        "pick the block out of the left bin and drop it in the right bin",
+        "transfer the cube into the other container",
+        "take the block from its bin and put it in the empty bin",
+    ),
+    "box-close-v3": (
+        "put the lid on the box",
+        "pick up the lid and close the box with it",
+        "grab the cover and place it on top of the box",
+        "close the box by setting its lid on it",
+    ),
+    "button-press-topdown-v3": (
+        "press the button from the top",
+        "push the button straight down",
+        "press down on the button from above",
+        "hit the button with a downward push",
+    ),
+    "button-press-topdown-wall-v3": (
+        "press the button from the top beside the wall",
+        "push the button down from above, avoiding the wall",
+        "reach over and press the button near the wall downward",
+        "press the button behind the short wall from the top",
+    ),
+    "button-press-v3": (
+        "press the button on the front of the box",
+        "push the button forward",
+        "push in the button that faces you",
+        "press the button horizontally",
+    ),
+    "button-press-wall-v3": (
+        "press the button behind the wall",
+        "reach around the wall and push the button",
+        "push the button that sits past the wall",
+        "get past the small wall and press the button in",
+    ),
+    "coffee-button-v3": (
+        "press the button on the coffee machine",
+        "push the coffee maker's button",
+        "start the coffee machine by pressing its button",
+        "hit the button on the front of the coffee machine",
+    ),
+    "coffee-pull-v3": (
+        "pull the mug out from under the coffee machine",
+        "slide the cup away from the coffee maker",
+        "take the mug from the machine and pull it back",
+        "drag the coffee cup out of the machine",
+    ),
+    "coffee-push-v3": (
+        "push the mug under the coffee machine",
+        "slide the cup into the coffee maker",
+        "move the mug forward until it sits under the spout",
+        "shove the coffee cup into place in the machine",
+    ),
+    "dial-turn-v3": (
+        "turn the dial",
+        "rotate the knob a quarter turn",
+        "twist the dial around",
+        "spin the round knob",
+    ),
+    "disassemble-v3": (
+        "take the ring off the peg",
+        "lift the nut up and off the post",
+        "remove the round nut from the pole",
+        "pull the ring up off the vertical peg",
+    ),
+    "door-close-v3": (
+        "close the door",
+        "push the door shut",
+        "swing the open door closed",
+        "shut the cabinet door",
+    ),
+    "door-lock-v3": (
+        "lock the door",
+        "turn the door's lock down",
+        "rotate the lock on the door to locked",
+        "press the door lock knob down to lock it",
+    ),
+    "door-open-v3": (
+        "open the door",
+        "pull the door open by its handle",
+        "swing the door open",
+        "grab the handle and open the cabinet door",
+    ),
+    "door-unlock-v3": (
+        "unlock the door",
+        "turn the door's lock up",
+        "rotate the lock on the door to unlocked",
+        "push the door lock knob so the door is unlocked",
+    ),
+    "drawer-close-v3": (
+        "close the drawer",
+        "push the drawer shut",
+        "slide the drawer back in",
+        "shut the open drawer",
+    ),
+    "drawer-open-v3": (
+        "open the drawer",
+        "pull the drawer out",
+        "slide the drawer open by its handle",
+        "grab the drawer handle and pull",
+    ),
+    "faucet-close-v3": (
+        "turn the faucet off",
+        "rotate the tap handle to close it",
+        "close the faucet",
+        "twist the tap shut",
+    ),
+    "faucet-open-v3": (
+        "turn the faucet on",
+        "rotate the tap handle to open it",
+        "open the faucet",
+        "twist the tap open",
+    ),
+    "hammer-v3": (
+        "hammer the nail into the wall",
+        "pick up the hammer and drive in the nail",
+        "use the hammer to knock the peg in",
+        "grab the hammer and strike the nail",
+    ),
+    "hand-insert-v3": (
+        "put the block into the hole",
+        "insert the cube into the opening in the table",
+        "push the block into the hole in the table",
+        "move the cube to the hole and drop it in",
+    ),
+    "handle-press-side-v3": (
+        "press the handle down from the side",
+        "push the side handle down",
+        "press down on the handle from its side",
+        "lower the handle that sticks out sideways",
+    ),
+    "handle-press-v3": (
+        "press the handle down",
+        "push the handle downward",
+        "press down on the lever handle",
+        "lower the handle",
+    ),
+    "handle-pull-side-v3": (
+        "pull the handle up from the side",
+        "lift the side handle",
+        "raise the handle that sticks out sideways",
+        "pull up on the handle from its side",
+    ),
+    "handle-pull-v3": (
+        "pull the handle up",
+        "lift the handle upward",
+        "raise the lever handle",
+        "pull up on the handle",
+    ),
+    "lever-pull-v3": (
+        "pull the lever up",
+        "raise the lever",
+        "lift the lever arm",
+        "pull the lever upward until it stops",
+    ),
+    "peg-insert-side-v3": (
+        "insert the peg into the hole from the side",
+        "pick up the peg and push it sideways into the hole",
+        "slide the peg into the side opening",
+        "grab the peg and fit it into the hole in the box",
+    ),
+    "peg-unplug-side-v3": (
+        "unplug the peg from the side",
+        "pull the peg out of the hole sideways",
+        "remove the peg from its socket",
+        "draw the peg out of the box",
+    ),
+    "pick-out-of-hole-v3": (
+        "pick the peg out of the hole",
+        "lift the peg up out of the hole",
+        "pull the peg out of the hole in the table",
+        "take the peg from the hole and raise it",
+    ),
+    "pick-place-v3": (
+        "pick up the puck and place it at the goal",
+        "grab the puck and move it to the target",
+        "lift the puck and put it down at the goal position",
+        "carry the puck to the goal",
+    ),
+    "pick-place-wall-v3": (
+        "pick up the puck and place it at the goal behind the wall",
+        "lift the puck over the wall and set it on the target",
+        "carry the puck past the wall to the goal",
+        "grab the puck and move it over the wall to the goal",
+    ),
+    "plate-slide-back-side-v3": (
+        "slide the plate back out of the goal from the side",
+        "push the plate sideways back out of the net",
+        "take the plate out of the goal sideways",
+        "drag the plate from the cabinet back to the side",
+    ),
+    "plate-slide-back-v3": (
+        "slide the plate back out of the goal",
+        "pull the plate back out of the net",
+        "drag the plate out of the cabinet toward you",
+        "take the plate back out of the goal",
+    ),
+    "plate-slide-side-v3": (
+        "slide the plate into the goal from the side",
+        "push the plate sideways into the net",
+        "slide the plate sideways into the cabinet",
+        "shove the plate into the goal from the side",
+    ),
+    "plate-slide-v3": (
+        "slide the plate into the goal",
+        "push the plate into the net",
+        "slide the plate forward into the cabinet",
+        "shove the plate into the goal",
+    ),
+    "push-back-v3": (
+        "push the puck back to the goal",
+        "slide the puck backward to the target",
+        "move the puck toward you to the goal",
+        "drag the puck back to the goal spot",
+    ),
+    "push-v3": (
+        "push the puck to the goal",
+        "slide the puck to the target",
+        "move the puck along the table to the goal",
+        "shove the puck over to the goal position",
+    ),
+    "push-wall-v3": (
+        "push the puck around the wall to the goal",
+        "slide the puck past the wall to the target",
+        "move the puck around the wall to the goal position",
+        "shove the puck to the goal, going around the wall",
+    ),
+    "reach-v3": (
+        "reach the goal position",
+        "move the gripper to the target",
+        "put the hand at the goal",
+        "bring the end effector to the target point",
+    ),
+    "reach-wall-v3": (
+        "reach the goal position behind the wall",
+        "move the gripper over the wall to the target",
+        "reach past the wall to the goal",
+        "bring the hand to the target beyond the wall",
+    ),
+    "shelf-place-v3": (
+        "put the block on the shelf",
+        "pick up the cube and place it on the shelf",
+        "lift the block onto the shelf",
+        "set the cube down on the shelf",
+    ),
+    "soccer-v3": (
+        "kick the ball into the goal",
+        "push the soccer ball into the net",
+        "score by pushing the ball into the goal",
+        "roll the ball into the goal",
+    ),
+    "stick-pull-v3": (
+        "use the stick to pull the container",
+        "grab the stick, hook the handle and pull it back",
+        "pull the thermos toward you with the stick",
+        "pick up the stick and drag the container with it",
+    ),
+    "stick-push-v3": (
+        "use the stick to push the container",
+        "grab the stick and push the thermos forward with it",
+        "push the container away with the stick",
+        "pick up the stick and shove the container with it",
+    ),
+    "sweep-into-v3": (
+        "sweep the puck into the hole",
+        "push the puck into the hole in the table",
+        "slide the puck into the opening",
+        "brush the puck into the hole",
+    ),
+    "sweep-v3": (
+        "sweep the puck off the table",
+        "push the puck off the edge of the table",
+        "slide the puck off the table",
+        "brush the puck over the edge",
+    ),
+    "window-close-v3": (
+        "close the window",
+        "slide the window shut",
+        "push the window closed",
+        "slide the window pane to close it",
+    ),
+    "window-open-v3": (
+        "open the window",
+        "slide the window open",
+        "push the window open sideways",
+        "slide the window pane to open it",
+    ),
+}
+
+
+def instruction(task: str, variant: int = 0) -> str:
+    """One phrasing of a task's instruction; ``variant`` wraps around the available phrasings."""
+    phrasings = INSTRUCTIONS[task]
+    return phrasings[variant % len(phrasings)]
+
+
+def train_instructions(task: str) -> tuple[str, ...]:
+    """The phrasings used for demonstrations and training."""
+    return INSTRUCTIONS[task][:TRAIN_PARAPHRASES]
+
+
+def heldout_instructions(task: str) -> tuple[str, ...]:
+    """The phrasings never used in training, for language-generalisation tests."""
+    return INSTRUCTIONS[task][TRAIN_PARAPHRASES:]

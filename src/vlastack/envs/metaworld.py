@@ -1,0 +1,165 @@
+"""Meta-World v3 as a gymnasium environment with multimodal observations.
+
+Observations (a :class:`vlastack.types.Observation`):
+  - RGB from each configured camera, upright, ``image_size`` square; by default ``corner2``
+    (moved to [0.75, 0.075, 0.7] m as in the published protocol) and the wrist view ``gripperPOV``;
+  - depth in metres per camera (optional);
+  - state: end-effector x, y, z (m, world frame) and gripper opening in [0, 1] (1 = open),
+    Meta-World's own first four observation entries (the protocol's 4-d state);
+  - touch: normal contact force on the right and left finger, newtons (optional);
+  - the instruction in words.
+The simulator's full 39-d state vector (hand, gripper, object poses, goal) is privileged: it is
+returned only in ``info["privileged"]`` for scripted experts and never reaches a policy.
+
+Start positions are a continuous function of the reset seed (``seeded_rand_vec``), so different
+seeds give different starts and demonstration and evaluation seeds never share one
+(see shared/benchmarks/METAWORLD.md).
+
+Actions: float32 [4] in [-1, 1]: end-effector xyz delta (x 1 cm per step, Meta-World's
+``action_scale`` = 1/100) and gripper effort (> 0 closes, < 0 opens). Control runs at 80 Hz.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from vlastack.envs.instructions import instruction
+from vlastack.envs.render import CameraRenderer
+from vlastack.envs.tasks import all_tasks
+from vlastack.errors import ConfigError
+from vlastack.registry import unknown_name_error
+from vlastack.types import Observation
+
+#: Control frequency in Hz: MuJoCo timestep 2.5 ms x frame_skip 5.
+FPS = 80
+ACTION_DIM = 4
+STATE_DIM = 4
+STATE_NAMES = ["ee_x", "ee_y", "ee_z", "gripper_open"]
+ACTION_NAMES = ["dx", "dy", "dz", "grip"]
+TOUCH_NAMES = ["right_finger_n", "left_finger_n"]
+#: The protocol's corner2 placement (LeRobot's Meta-World integration), metres.
+CORNER2_POSITION = (0.75, 0.075, 0.7)
+#: Bodies whose contacts count as each finger's touch.
+FINGER_BODIES = {"right": ("rightclaw", "rightpad"), "left": ("leftclaw", "leftpad")}
+
+
+@dataclass(frozen=True)
+class MetaWorldConfig:
+    """What a Meta-World environment observes and how an episode runs."""
+
+    task: str = "reach-v3"
+    """Meta-World v3 task name, e.g. ``pick-place-v3``."""
+    cameras: tuple[str, ...] = ("corner2", "gripperPOV")
+    """Cameras to render, in order; see ``vlastack.envs.render`` for orientation."""
+    image_size: int = 128
+    """Square image side in pixels."""
+    depth: bool = False
+    """Also return depth in metres for every camera."""
+    touch: bool = True
+    """Also return each finger's contact force in newtons."""
+    instruction_variant: int = 0
+    """Which phrasing of the task's instruction to give (see envs/instructions.py)."""
+    max_steps: int = 500
+    """Episode length limit in control steps (the protocol uses 500)."""
+    terminate_on_success: bool = True
+    """End the episode at the first step with ``info['success']`` (the protocol does)."""
+
+    def __post_init__(self) -> None:
+        if self.task not in all_tasks():
+            raise unknown_name_error("task", self.task, all_tasks())
+        if not 1 <= self.max_steps <= 500:
+            raise ConfigError(f"max_steps must be in [1, 500] (Meta-World's limit), got {self.max_steps}")
+        if len(set(self.cameras)) != len(self.cameras):
+            raise ConfigError(f"cameras must be distinct, got {self.cameras}")
+
+
+class MetaWorldEnv(gym.Env):
+    """One Meta-World task; ``reset(seed=s)`` gives the start that seed determines."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": FPS}
+
+    def __init__(self, config: MetaWorldConfig) -> None:
+        from metaworld.env_dict import ALL_V3_ENVIRONMENTS  # heavy import, only when an env is built
+
+        self.config = config
+        env = ALL_V3_ENVIRONMENTS[config.task]()
+        env._partially_observable = False  # the goal position is part of the privileged state
+        del env.sawyer_observation_space  # cached with the goal hidden; recompute with it visible
+        env._set_task_called = True
+        env._freeze_rand_vec = False
+        env.seeded_rand_vec = True
+        env.max_path_length = config.max_steps
+        self._env = env
+        model = env.model
+        cam = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "corner2")
+        model.cam_pos[cam] = CORNER2_POSITION
+        self._renderer = CameraRenderer(model, config.cameras, config.image_size, depth=config.depth)
+        self._finger_bodies = {
+            side: {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in bodies}
+            for side, bodies in FINGER_BODIES.items()
+        }
+        self.instruction = instruction(config.task, config.instruction_variant)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
+        self._steps = 0
+
+    # ---- gymnasium API ---------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Observation, dict[str, Any]]:
+        super().reset(seed=seed)
+        if seed is not None:
+            self._env.seed(int(seed))  # seeds the draw of object and goal positions
+        raw, _ = self._env.reset()
+        self._steps = 0
+        return self._observe(raw), {"privileged": raw.astype(np.float32), "success": False, "seed": seed}
+
+    def step(self, action: np.ndarray) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
+        a = np.asarray(action, dtype=np.float64).reshape(-1)
+        if a.shape != (ACTION_DIM,):
+            raise ConfigError(f"action must have {ACTION_DIM} entries [dx, dy, dz, grip], got shape {np.shape(action)}")
+        if not np.all(np.isfinite(a)):
+            raise ConfigError(f"action must be finite, got {a}")
+        raw, reward, _, truncated, info = self._env.step(np.clip(a, -1.0, 1.0))
+        self._steps += 1
+        success = bool(info.get("success", 0.0))
+        terminated = success and self.config.terminate_on_success
+        truncated = bool(truncated) or self._steps >= self.config.max_steps
+        out = {"privileged": raw.astype(np.float32), "success": success}
+        return self._observe(raw), float(reward), terminated, truncated, out
+
+    def close(self) -> None:
+        self._renderer.close()
+        self._env.close()
+
+    # ---- observation -------------------------------------------------------------------------------
+    def _observe(self, raw: np.ndarray) -> Observation:
+        rgb, depth = self._renderer.render(self._env.data)
+        return Observation(
+            images=rgb,
+            depth=depth,
+            state=raw[:STATE_DIM].astype(np.float32),
+            instruction=self.instruction,
+            touch=self._touch() if self.config.touch else None,
+        )
+
+    def _touch(self) -> np.ndarray:
+        """Sum of normal contact forces (N) on each finger's bodies, [right, left]."""
+        model, data = self._env.model, self._env.data
+        out = np.zeros(2, dtype=np.float32)
+        wrench = np.zeros(6)
+        for i in range(data.ncon):
+            c = data.contact[i]
+            bodies = {model.geom_bodyid[c.geom1], model.geom_bodyid[c.geom2]}
+            for j, side in enumerate(("right", "left")):
+                if bodies & self._finger_bodies[side]:
+                    mujoco.mj_contactForce(model, data, i, wrench)
+                    out[j] += abs(wrench[0])  # wrench[0] is the normal component in the contact frame
+        return out
+
+
+def make_env(task: str, **kwargs: Any) -> MetaWorldEnv:
+    """A Meta-World environment for ``task``; keyword arguments are MetaWorldConfig fields."""
+    return MetaWorldEnv(MetaWorldConfig(task=task, **kwargs))

@@ -1,0 +1,64 @@
+"""Offscreen camera rendering for MuJoCo scenes: RGB and depth from any number of cameras.
+
+Fast settings by default: no multisample anti-aliasing, no shadows, no reflections (on a 2-core
+CPU through EGL about 10 ms a frame instead of about 90). Images are returned upright: cameras
+whose MuJoCo definition renders them upside down are listed in ``FLIP_BOTH_AXES`` and rotated by
+180 degrees, checked by eye (the floor at the bottom, the robot standing on its base).
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from vlastack.registry import unknown_name_error
+
+#: Cameras that MuJoCo renders upside down in Meta-World's scene (LeRobot flips corner2 likewise).
+FLIP_BOTH_AXES = frozenset({"corner", "corner2", "corner3", "corner4"})
+
+
+class CameraRenderer:
+    """Renders a fixed set of named cameras of one model at one resolution."""
+
+    def __init__(self, model: mujoco.MjModel, cameras: tuple[str, ...], size: int, depth: bool = False,
+                 fast: bool = True) -> None:
+        valid = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, i) for i in range(model.ncam)]
+        for cam in cameras:
+            if cam not in valid:
+                raise unknown_name_error("camera", cam, valid)
+        if size < 8 or size > 2048:
+            raise ValueError(f"image size must be in [8, 2048] pixels, got {size}")
+        if fast:
+            model.vis.quality.offsamples = 0
+        # The offscreen buffer must be at least as large as the requested image.
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, size)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, size)
+        self.cameras = tuple(cameras)
+        self.depth = depth
+        self._renderer = mujoco.Renderer(model, size, size)
+        if fast:
+            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
+            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+
+    def render(self, data: mujoco.MjData) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(rgb, depth): camera -> uint8 [S, S, 3] and camera -> float32 [S, S] metres (empty if off)."""
+        rgb, depth = {}, {}
+        r = self._renderer
+        for cam in self.cameras:
+            r.update_scene(data, camera=cam)
+            img = r.render()
+            if self.depth:
+                r.enable_depth_rendering()
+                d = r.render().astype(np.float32)
+                r.disable_depth_rendering()
+            if cam in FLIP_BOTH_AXES:
+                img = img[::-1, ::-1]
+                if self.depth:
+                    d = d[::-1, ::-1]
+            rgb[cam] = np.ascontiguousarray(img)
+            if self.depth:
+                depth[cam] = np.ascontiguousarray(d)
+        return rgb, depth
+
+    def close(self) -> None:
+        self._renderer.close()

@@ -1,0 +1,82 @@
+"""Run one episode: observation -> act -> step, until success or the step limit; optionally record it.
+
+``act`` is any callable ``(observation, info) -> action``: a scripted expert, or a policy behind an
+executor and the safety layer. The recorded Episode has one row per step: the observation at that
+step, the action taken from it, and the reward and success that followed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vlastack import keys
+from vlastack.envs.metaworld import FPS, MetaWorldEnv
+from vlastack.types import Action, Episode, Observation
+
+Act = Callable[[Observation, dict[str, Any]], Action]
+
+
+@dataclass
+class RolloutResult:
+    """What happened in one episode."""
+
+    success: bool
+    """The task was solved at some step."""
+    steps: int
+    """Steps taken (the episode stops at the first success)."""
+    seed: int
+    episode: Episode | None = None
+    """The recorded episode when ``record=True``."""
+    act_ms: list[float] = field(default_factory=list)
+    """Wall-clock milliseconds of each ``act`` call."""
+    sim_ms: float = 0.0
+    """Total milliseconds spent stepping and rendering the simulator."""
+
+
+def rollout(env: MetaWorldEnv, act: Act, seed: int, record: bool = True) -> RolloutResult:
+    t0 = time.perf_counter()
+    obs, info = env.reset(seed=seed)
+    sim_ms = (time.perf_counter() - t0) * 1000
+    rows: dict[str, list[np.ndarray]] = {}
+    act_ms: list[float] = []
+    success = False
+    steps = 0
+    while True:
+        t = time.perf_counter()
+        action = np.asarray(act(obs, info), dtype=np.float32)
+        act_ms.append((time.perf_counter() - t) * 1000)
+        if record:
+            _append(rows, obs, info, action)
+        t = time.perf_counter()
+        obs, reward, terminated, truncated, info = env.step(action)
+        sim_ms += (time.perf_counter() - t) * 1000
+        steps += 1
+        success = success or info["success"]
+        if record:
+            rows.setdefault(keys.REWARD, []).append(np.float32(reward))
+            rows.setdefault(keys.SUCCESS, []).append(np.bool_(info["success"]))
+        if terminated or truncated:
+            break
+    episode = None
+    if record:
+        frames = {k: np.stack(v) for k, v in rows.items()}
+        episode = Episode(task=env.instruction, frames=frames, fps=FPS, success=success, seed=seed,
+                          env_task=env.config.task)
+    return RolloutResult(success=success, steps=steps, seed=seed, episode=episode, act_ms=act_ms, sim_ms=sim_ms)
+
+
+def _append(rows: dict[str, list[np.ndarray]], obs: Observation, info: dict[str, Any], action: np.ndarray) -> None:
+    for cam, img in obs.images.items():
+        rows.setdefault(keys.image_key(cam), []).append(img)
+    for cam, d in obs.depth.items():
+        rows.setdefault(keys.depth_key(cam), []).append(d)
+    rows.setdefault(keys.STATE, []).append(obs.state)
+    if obs.touch is not None:
+        rows.setdefault(keys.TOUCH, []).append(obs.touch)
+    rows.setdefault(keys.ENV_STATE, []).append(info["privileged"])
+    rows.setdefault(keys.ACTION, []).append(action)

@@ -1,0 +1,67 @@
+"""Meta-World v3 task names and the benchmark's groups (easy, medium, hard, very_hard, mt10, mt50).
+
+The task lists are a copy of ``shared/benchmarks/metaworld_tasks.json`` (difficulty split of Seo et
+al., Masked World Models, as used in the SmolVLA paper, arXiv 2506.01844, Table 2).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+
+from vlastack.registry import unknown_name_error
+
+#: Difficulty groups in the order the published table reports them.
+DIFFICULTY_GROUPS = ("easy", "medium", "hard", "very_hard")
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict:
+    with resources.files("vlastack.envs").joinpath("metaworld_tasks.json").open() as f:
+        return json.load(f)
+
+
+@lru_cache(maxsize=1)
+def groups() -> dict[str, tuple[str, ...]]:
+    """Group name -> task names: the four difficulty groups, ``mt10`` and ``mt50`` (all 50)."""
+    table = _table()
+    out = {name: tuple(tasks) for name, tasks in table["difficulty_groups"].items()}
+    out["mt10"] = tuple(table["mt10"])
+    out["mt50"] = tuple(t for g in DIFFICULTY_GROUPS for t in out[g])
+    return out
+
+
+def all_tasks() -> tuple[str, ...]:
+    return groups()["mt50"]
+
+
+def group_of(task: str) -> str:
+    """The difficulty group a task belongs to."""
+    for g in DIFFICULTY_GROUPS:
+        if task in groups()[g]:
+            return g
+    raise unknown_name_error("task", task, all_tasks())
+
+
+def resolve_tasks(spec: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Task names from a mix of task and group names (a list, or one comma-separated string).
+
+    Order is kept and duplicates dropped. An unknown name raises an error that lists the valid
+    names and suggests the nearest one.
+    """
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    out: list[str] = []
+    for item in (s.strip() for s in items):
+        if not item:
+            continue
+        if item in groups():
+            names = groups()[item]
+        elif item in all_tasks():
+            names = (item,)
+        else:
+            raise unknown_name_error("task or group", item, [*groups(), *all_tasks()])
+        out.extend(n for n in names if n not in out)
+    if not out:
+        raise unknown_name_error("task or group", str(spec), [*groups(), *all_tasks()])
+    return out

@@ -1,0 +1,264 @@
+"""Write episodes into a LeRobotDataset v3.0 directory, crash-safely.
+
+An episode is committed in this order, each file written under a temporary name and renamed into
+place (a rename is atomic on POSIX file systems):
+
+    1. data/…/file-YYY.parquet and videos/<cam>/…/file-YYY.mp4
+    2. meta/episodes/…/file-YYY.parquet      <- the commit point: now the episode exists
+    3. meta/tasks.parquet, meta/stats.json, meta/info.json (derived, rewritten from 2)
+
+A crash before 2 leaves files no metadata points to; opening the writer again deletes them. A
+crash between 2 and 3 leaves stale derived files; opening the writer again rewrites them. So an
+episode is either wholly in the dataset or not at all, and recording resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vlastack import keys
+from vlastack.data.stats import image_stats, merge_image_stats, vector_stats
+from vlastack.episodes import layout
+from vlastack.episodes.reader import read_episode_table
+from vlastack.episodes.video import VideoSettings, encode_video
+from vlastack.errors import DatasetError
+from vlastack.types import Episode
+
+#: Per-episode extras vlastack records beside LeRobot's columns (LeRobot ignores them).
+EXTRA_COLUMNS = ("vlastack/seed", "vlastack/env_task", "vlastack/success")
+
+
+def describe_features(episode: Episode, video: VideoSettings, names: dict[str, list[str]] | None = None) -> dict:
+    """info.json feature descriptions for the features of ``episode`` (images become videos)."""
+    names = names or {}
+    out: dict[str, Any] = {}
+    for key, arr in episode.frames.items():
+        if key.startswith(keys.IMAGES_PREFIX):
+            h, w, c = arr.shape[1:]
+            out[key] = {
+                "dtype": "video",
+                "shape": [h, w, c],
+                "names": ["height", "width", "channels"],
+                "info": {
+                    "video.height": h, "video.width": w, "video.codec": video.codec_name,
+                    "video.pix_fmt": video.pix_fmt, "video.is_depth_map": False, "video.fps": episode.fps,
+                    "video.channels": c, "has_audio": False,
+                },
+            }
+        else:
+            dtype = {np.dtype(np.bool_): "bool", np.dtype(np.int64): "int64"}.get(arr.dtype, "float32")
+            shape = list(arr.shape[1:]) or [1]
+            out[key] = {"dtype": dtype, "shape": shape, "names": names.get(key)}
+    out.update(layout.DEFAULT_FEATURES)
+    return out
+
+
+class DatasetWriter:
+    """Appends episodes to a dataset directory, creating it or resuming an interrupted one."""
+
+    def __init__(self, root: str | Path, robot_type: str = "unknown", video: VideoSettings = VideoSettings(),
+                 feature_names: dict[str, list[str]] | None = None) -> None:
+        self.root = Path(root)
+        self.robot_type = robot_type
+        self.video = video
+        self.feature_names = feature_names or {}
+        self.features: dict[str, Any] | None = None
+        self.fps: int | None = None
+        self._episodes: list[dict[str, Any]] = []  # committed episode rows, in order
+        self._tasks: dict[str, int] = {}
+        self._vectors: dict[str, list[np.ndarray]] = {}  # numeric columns per episode, for stats
+        self._recover()
+
+    # ---- opening and recovery -------------------------------------------------------------
+    def _recover(self) -> None:
+        info_path = self.root / layout.INFO_PATH
+        if not info_path.exists():
+            return
+        from vlastack.episodes.reader import DatasetReader
+
+        reader = DatasetReader(self.root, check_files=False, trust_episodes_dir=True)
+        self.features, self.fps = reader.features, reader.fps
+        self.robot_type = reader.info.get("robot_type", self.robot_type)
+        table = read_episode_table(self.root)
+        self._episodes = table.to_dict("records")
+        for row in self._episodes:
+            for task in row["tasks"]:
+                self._tasks.setdefault(str(task), len(self._tasks))
+        self._remove_orphans(len(self._episodes))
+        for e in range(len(self._episodes)):
+            cols = reader.read_columns(e)
+            for k, v in cols.items():
+                self._vectors.setdefault(k, []).append(v)
+        if self._episodes:
+            self._write_derived()
+
+    def _remove_orphans(self, n_committed: int) -> None:
+        """Delete files of episodes that were being written when a previous run stopped."""
+        for sub in ("data", "videos", layout.EPISODES_DIR):
+            base = self.root / sub
+            if not base.exists():
+                continue
+            for path in base.rglob("*"):
+                if not path.is_file():
+                    continue
+                if path.name.startswith(".tmp-"):
+                    path.unlink()
+                    continue
+                try:
+                    chunk = int(path.parent.name.split("-")[1])
+                    file = int(path.stem.split("-")[1])
+                except (IndexError, ValueError):
+                    continue
+                if chunk * layout.CHUNKS_SIZE + file >= n_committed:
+                    path.unlink()
+
+    # ---- writing -------------------------------------------------------------------------------
+    @property
+    def num_episodes(self) -> int:
+        return len(self._episodes)
+
+    def episode_rows(self) -> list[dict[str, Any]]:
+        """Committed episodes' metadata rows (copies), e.g. to see which seeds are already recorded."""
+        return [dict(r) for r in self._episodes]
+
+    def add_episode(self, episode: Episode) -> int:
+        """Commit one episode; returns its episode index."""
+        feats = describe_features(episode, self.video, self.feature_names)
+        if self.features is None:
+            self.features, self.fps = feats, episode.fps
+            (self.root / "meta").mkdir(parents=True, exist_ok=True)
+        self._check_matches(episode, feats)
+        index = len(self._episodes)
+        n = len(episode)
+        start = sum(r["length"] for r in self._episodes)
+        task_index = self._tasks.get(episode.task, len(self._tasks))
+
+        columns = {k: v for k, v in episode.frames.items() if not k.startswith(keys.IMAGES_PREFIX)}
+        columns[keys.TIMESTAMP] = (np.arange(n) / episode.fps).astype(np.float32)
+        columns[keys.FRAME_INDEX] = np.arange(n, dtype=np.int64)
+        columns[keys.EPISODE_INDEX] = np.full(n, index, dtype=np.int64)
+        columns[keys.INDEX] = np.arange(start, start + n, dtype=np.int64)
+        columns[keys.TASK_INDEX] = np.full(n, task_index, dtype=np.int64)
+        self._write_data(index, columns)
+
+        row: dict[str, Any] = {
+            "episode_index": index, "tasks": [episode.task], "length": n,
+            "data/chunk_index": layout.chunk_file(index)["chunk_index"],
+            "data/file_index": layout.chunk_file(index)["file_index"],
+            "dataset_from_index": start, "dataset_to_index": start + n,
+        }
+        for key, frames in episode.frames.items():
+            if key.startswith(keys.IMAGES_PREFIX):
+                path = layout.video_path(self.root, key, index)
+                tmp = path.with_name(".tmp-" + path.name)
+                encode_video(frames, tmp, episode.fps, self.video)
+                os.replace(tmp, path)
+                cf = layout.chunk_file(index)
+                row[f"videos/{key}/chunk_index"] = cf["chunk_index"]
+                row[f"videos/{key}/file_index"] = cf["file_index"]
+                row[f"videos/{key}/from_timestamp"] = 0.0
+                row[f"videos/{key}/to_timestamp"] = n / episode.fps
+                for s, v in image_stats(frames).items():
+                    row[f"stats/{key}/{s}"] = v
+        for key, arr in columns.items():
+            for s, v in vector_stats(arr).items():
+                row[f"stats/{key}/{s}"] = v
+        cf = layout.chunk_file(index)
+        row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = cf["chunk_index"], cf["file_index"]
+        row["vlastack/seed"] = -1 if episode.seed is None else int(episode.seed)
+        row["vlastack/env_task"] = episode.env_task or ""
+        row["vlastack/success"] = bool(episode.success)
+        self._write_parquet(layout.episodes_path(self.root, index), _episode_table(row))  # commit point
+
+        self._episodes.append(row)
+        self._tasks.setdefault(episode.task, task_index)
+        for k, v in columns.items():
+            self._vectors.setdefault(k, []).append(v)
+        self._write_derived()
+        return index
+
+    def _check_matches(self, episode: Episode, feats: dict[str, Any]) -> None:
+        assert self.features is not None
+        if episode.fps != self.fps:
+            raise DatasetError(f"episode fps {episode.fps} differs from the dataset's {self.fps} ({self.root})")
+        for key in set(feats) | set(self.features):
+            a, b = feats.get(key), self.features.get(key)
+            if a is None or b is None or a["shape"] != b["shape"] or a["dtype"] != b["dtype"]:
+                raise DatasetError(
+                    f"episode feature {key!r} does not match the dataset at {self.root}: "
+                    f"dataset has {b and (b['dtype'], b['shape'])}, episode has {a and (a['dtype'], a['shape'])}"
+                )
+
+    def _write_data(self, index: int, columns: dict[str, np.ndarray]) -> None:
+        assert self.features is not None
+        arrays = [layout.to_arrow(arr, self.features[key]) for key, arr in columns.items()]
+        fields = [pa.field(key, a.type) for key, a in zip(columns, arrays)]
+        schema = pa.schema(fields, metadata=layout.parquet_metadata({k: self.features[k] for k in columns}))
+        self._write_parquet(layout.data_path(self.root, index), pa.Table.from_arrays(arrays, schema=schema))
+
+    @staticmethod
+    def _write_parquet(path: Path, table: pa.Table) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(".tmp-" + path.name)
+        pq.write_table(table, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def _write_derived(self) -> None:
+        """Rewrite tasks, stats and info from the committed episodes."""
+        assert self.features is not None
+        tasks = pd.DataFrame({"task_index": list(self._tasks.values())}, index=pd.Index(list(self._tasks), name=None))
+        self._write_parquet(self.root / layout.TASKS_PATH, pa.Table.from_pandas(tasks))
+        stats = {k: vector_stats(np.concatenate(v)) for k, v in self._vectors.items()}
+        for key in self.features:
+            if key.startswith(keys.IMAGES_PREFIX):
+                per_ep = [{s: np.asarray(r[f"stats/{key}/{s}"]) for s in layout.STAT_NAMES} for r in self._episodes]
+                stats[key] = merge_image_stats(per_ep)
+        layout.write_json_atomic(self.root / layout.STATS_PATH, layout.to_jsonable(stats))
+        total_frames = sum(r["length"] for r in self._episodes)
+        info = {
+            "codebase_version": layout.CODEBASE_VERSION,
+            "robot_type": self.robot_type,
+            "total_episodes": len(self._episodes),
+            "total_frames": total_frames,
+            "total_tasks": len(self._tasks),
+            "chunks_size": layout.CHUNKS_SIZE,
+            "data_files_size_in_mb": 100,
+            "video_files_size_in_mb": 200,
+            "fps": self.fps,
+            "splits": {"train": f"0:{len(self._episodes)}"},
+            "data_path": layout.DATA_PATH,
+            "video_path": layout.VIDEO_PATH if any(layout.is_video(f) for f in self.features.values()) else None,
+            "features": self.features,
+        }
+        layout.write_json_atomic(self.root / layout.INFO_PATH, info)
+
+
+def _episode_table(row: dict[str, Any]) -> pa.Table:
+    """One-row Arrow table of an episode's metadata, nested lists for array-valued stats."""
+    cols = {}
+    for k, v in row.items():
+        if isinstance(v, np.ndarray):
+            cols[k] = pa.array([v.tolist()])
+        elif isinstance(v, list):
+            cols[k] = pa.array([v], type=pa.list_(pa.string()))
+        else:
+            cols[k] = pa.array([v])
+    return pa.table(cols)
+
+
+def remove_dataset(root: Path) -> None:
+    """Delete a dataset directory (used by ``collect --overwrite``)."""
+    if (root / layout.INFO_PATH).exists() or not any(root.iterdir()):
+        shutil.rmtree(root)
+    else:
+        raise DatasetError(f"{root} is not a vlastack/LeRobot dataset; refusing to delete it")

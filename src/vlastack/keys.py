@@ -1,0 +1,55 @@
+"""Feature names, one place for all of them.
+
+They follow LeRobot's dataset naming so that a vlastack dataset opens in LeRobot unchanged
+(`observation.images.<camera>`, `observation.state`, `action`, ...). Code never spells these
+strings out again: it imports them from here.
+"""
+
+from __future__ import annotations
+
+#: Prefix of an RGB camera stream: ``observation.images.<camera>``; uint8 [H, W, 3], upright.
+IMAGES_PREFIX = "observation.images."
+#: Prefix of a depth stream: ``observation.depth.<camera>``; float32 [H, W], metres from the camera plane.
+DEPTH_PREFIX = "observation.depth."
+#: Proprioception. Meta-World: end-effector x, y, z in metres (world frame) and gripper opening in [0, 1].
+STATE = "observation.state"
+#: Contact force on each gripper finger in newtons, float32 [n_fingers] (Meta-World: right, left).
+TOUCH = "observation.touch"
+#: The simulator's full state: privileged, never fed to a policy by default. LeRobot's name for it.
+ENV_STATE = "observation.environment_state"
+#: The commanded action. Meta-World: end-effector xyz delta and gripper effort, each in [-1, 1].
+ACTION = "action"
+#: Reward after this step, and whether the task was solved at this step.
+REWARD = "next.reward"
+SUCCESS = "next.success"
+
+# Bookkeeping columns every LeRobot v3 frame carries.
+TIMESTAMP = "timestamp"
+FRAME_INDEX = "frame_index"
+EPISODE_INDEX = "episode_index"
+INDEX = "index"
+TASK_INDEX = "task_index"
+
+#: Suffix of the padding mask that goes with a windowed feature: ``action_is_pad``.
+PAD_SUFFIX = "_is_pad"
+
+#: Columns that hold no sensor or action data.
+BOOKKEEPING = (TIMESTAMP, FRAME_INDEX, EPISODE_INDEX, INDEX, TASK_INDEX)
+
+
+def image_key(camera: str) -> str:
+    """Feature name of one camera's RGB stream."""
+    return IMAGES_PREFIX + camera
+
+
+def depth_key(camera: str) -> str:
+    """Feature name of one camera's depth stream."""
+    return DEPTH_PREFIX + camera
+
+
+def camera_of(key: str) -> str:
+    """The camera name inside an image or depth feature name."""
+    for prefix in (IMAGES_PREFIX, DEPTH_PREFIX):
+        if key.startswith(prefix):
+            return key[len(prefix) :]
+    raise ValueError(f"{key!r} is not a camera feature (expected a name starting with {IMAGES_PREFIX!r} or {DEPTH_PREFIX!r})")

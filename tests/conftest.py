@@ -1,0 +1,35 @@
+"""Shared fixtures: tiny synthetic episodes, made here rather than downloaded."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from vlastack import keys  # noqa: E402
+from vlastack.types import Episode  # noqa: E402
+
+
+def synthetic_episode(n: int, seed: int, task: str = "reach the goal position", size: int = 16,
+                      depth: bool = False) -> Episode:
+    """An episode of ``n`` steps with random images, state, touch and actions."""
+    rng = np.random.default_rng(seed)
+    frames = {
+        keys.image_key("corner2"): rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+        keys.STATE: rng.normal(size=(n, 4)).astype(np.float32),
+        keys.TOUCH: rng.uniform(0, 5, (n, 2)).astype(np.float32),
+        keys.ACTION: rng.uniform(-1, 1, (n, 4)).astype(np.float32),
+        keys.REWARD: rng.normal(size=n).astype(np.float32),
+        keys.SUCCESS: np.arange(n) == n - 1,
+    }
+    if depth:
+        frames[keys.depth_key("corner2")] = rng.uniform(0.1, 3.0, (n, size, size)).astype(np.float32)
+    return Episode(task=task, frames=frames, fps=80, success=True, seed=seed, env_task="reach-v3")
+
+
+@pytest.fixture
+def make_episode():
+    return synthetic_episode
