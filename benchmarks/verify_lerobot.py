@@ -39,6 +39,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("root")
     ap.add_argument("--pyav-decoder", action="store_true")
+    ap.add_argument("--episodes", type=int, default=None, help="Compare only the first N episodes (all by default).")
     args = ap.parse_args()
     import lerobot.datasets.lerobot_dataset as lds
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
@@ -54,7 +55,8 @@ def main() -> int:
     assert theirs.num_episodes == ours.num_episodes
     assert list(theirs.meta.tasks.index) == ours.tasks
     checked = 0
-    for e in range(ours.num_episodes):
+    n_eps = ours.num_episodes if args.episodes is None else min(args.episodes, ours.num_episodes)
+    for e in range(n_eps):
         cols = ours.read_columns(e)
         frames = {k: ours.read_video(e, k) for k in ours.video_keys}
         start = int(ours.episodes["dataset_from_index"].iloc[e])
@@ -68,7 +70,7 @@ def main() -> int:
                 np.testing.assert_allclose(item[k].permute(1, 2, 0).numpy(), v[t] / 255.0, atol=1e-6)
             assert item["task"] == ours.tasks[int(cols["task_index"][t])]
             checked += 1
-    print(f"LeRobotDataset read {checked} frames of {ours.num_episodes} episodes identical to vlastack's reader")
+    print(f"LeRobotDataset read {checked} frames of {n_eps} episodes (of {ours.num_episodes}) identical to vlastack's reader")
     return 0
 
 

@@ -60,3 +60,19 @@ def test_killed_collection_leaves_a_readable_dataset_and_resumes(tmp_path):
     assert reader.num_episodes == 4
     seeds = [int(s) for s in reader.episodes["vlastack/seed"]]
     assert seeds == sorted(set(seeds))  # no episode recorded twice
+
+
+def test_ctrl_c_with_workers_saves_finished_episodes(tmp_path):
+    out = tmp_path / "ds"
+    args = [*CLI, "collect", "--tasks", "reach-v3,drawer-close-v3", "--episodes", "3", "--out", str(out),
+            "--image-size", "32", "--workers", "2"]
+    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(read_episode_table(out)) < 1:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "run the same command to resume" in stdout and "Traceback" not in stderr
+    n = DatasetReader(out, trust_episodes_dir=True).num_episodes
+    assert n >= 1

@@ -36,7 +36,14 @@ def collect(
         video=VideoSettings(codec=codec, crf=0 if codec == "h264-lossless" else 18),
     )
     _check_cameras(config.cameras)
-    summary = run(config)
+    try:
+        summary = run(config)
+    except KeyboardInterrupt:
+        from vlastack.episodes.reader import read_episode_table
+
+        saved = len(read_episode_table(out)) if out.exists() else 0
+        print(f"\ninterrupted: {saved} finished episodes are saved in {out}; run the same command to resume")
+        raise typer.Exit(130)
     table = Table(title=f"Expert demonstrations in {out}")
     for col in ("task", "kept", "dropped (expert failed)", "expert success"):
         table.add_column(col)

@@ -17,6 +17,7 @@ import json
 import multiprocessing as mp
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from vlastack.envs.instructions import TRAIN_PARAPHRASES, instruction
 from vlastack.envs.tasks import resolve_tasks
 from vlastack.episodes import layout
 from vlastack.episodes.video import VideoSettings
-from vlastack.errors import ConfigError
+from vlastack.errors import ConfigError, DatasetError
 from vlastack.types import Episode
 
 LOG_PATH = "meta/vlastack_collect.json"
@@ -179,7 +180,14 @@ def _run_parallel(workers: int, next_job: Callable[[], tuple[str, int] | None], 
                     return
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 for f in done:
-                    handle(*f.result())
+                    try:
+                        result = f.result()
+                    except BrokenProcessPool as err:
+                        raise DatasetError(
+                            f"a simulator worker died ({err}); every finished episode is saved in the dataset, "
+                            "and running the same command again resumes the collection"
+                        ) from err
+                    handle(*result)
         except BaseException:
             for f in in_flight:
                 f.cancel()

@@ -1,8 +1,11 @@
 """Run one episode: observation -> act -> step, until success or the step limit; optionally record it.
 
 ``act`` is any callable ``(observation, info) -> action``: a scripted expert, or a policy behind an
-executor and the safety layer. The recorded Episode has one row per step: the observation at that
-step, the action taken from it, and the reward and success that followed.
+executor. ``env`` is an environment or a :class:`vlastack.safety.SafeActuator` around one; ``act``
+may return None ("nothing fresh"), which is handed to the actuator unchanged so its watchdog
+decides. The recorded Episode has one row per step: the observation at that step, the action
+actually applied (after the safety layer, when there is one), and the reward and success that
+followed.
 """
 
 from __future__ import annotations
@@ -48,13 +51,16 @@ def rollout(env: MetaWorldEnv, act: Act, seed: int, record: bool = True) -> Roll
     steps = 0
     while True:
         t = time.perf_counter()
-        action = np.asarray(act(obs, info), dtype=np.float32)
+        action = act(obs, info)
         act_ms.append((time.perf_counter() - t) * 1000)
         if record:
-            _append(rows, obs, info, action)
+            _append(rows, obs, info)
         t = time.perf_counter()
         obs, reward, terminated, truncated, info = env.step(action)
         sim_ms += (time.perf_counter() - t) * 1000
+        if record:
+            applied = info["safety"]["action"] if "safety" in info else action
+            rows.setdefault(keys.ACTION, []).append(np.asarray(applied, dtype=np.float32))
         steps += 1
         success = success or info["success"]
         if record:
@@ -70,7 +76,7 @@ def rollout(env: MetaWorldEnv, act: Act, seed: int, record: bool = True) -> Roll
     return RolloutResult(success=success, steps=steps, seed=seed, episode=episode, act_ms=act_ms, sim_ms=sim_ms)
 
 
-def _append(rows: dict[str, list[np.ndarray]], obs: Observation, info: dict[str, Any], action: np.ndarray) -> None:
+def _append(rows: dict[str, list[np.ndarray]], obs: Observation, info: dict[str, Any]) -> None:
     for cam, img in obs.images.items():
         rows.setdefault(keys.image_key(cam), []).append(img)
     for cam, d in obs.depth.items():
@@ -79,4 +85,3 @@ def _append(rows: dict[str, list[np.ndarray]], obs: Observation, info: dict[str,
     if obs.touch is not None:
         rows.setdefault(keys.TOUCH, []).append(obs.touch)
     rows.setdefault(keys.ENV_STATE, []).append(info["privileged"])
-    rows.setdefault(keys.ACTION, []).append(action)

@@ -1,0 +1,47 @@
+"""``vlastack eval``: closed-loop evaluation of a checkpoint under the Meta-World protocol."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from vlastack.cli.app import app
+
+
+@app.command(name="eval")
+def evaluate(
+    checkpoint: Path | None = typer.Option(None, help="Policy checkpoint directory."),
+    server: str | None = typer.Option(None, help="Evaluate a remote policy: ws://host:port of `vlastack serve`."),
+    token: str | None = typer.Option(None, help="Shared token for --server."),
+    tasks: str = typer.Option("mt10", help="Task names and/or groups, comma-separated."),
+    episodes: int = typer.Option(10, help="Episodes per task (the protocol uses 10)."),
+    max_steps: int = typer.Option(500, help="Step limit per episode (the protocol uses 500)."),
+    executor: str = typer.Option("sync", help="sync, ensemble or async."),
+    instruction_variant: int = typer.Option(0, help="Instruction phrasing: 0-2 seen in training, 3 held out."),
+    workers: int = typer.Option(1, help="Simulator processes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    report: Path | None = typer.Option(None, help="Write results.json, report.md, report.html and videos here."),
+) -> None:
+    """Success per task and difficulty group, Avg (mean of group rates), length, latency."""
+    from vlastack.envs.tasks import resolve_tasks
+    from vlastack.evaluation.protocol import summarize
+    from vlastack.evaluation.report import markdown, write_report
+    from vlastack.evaluation.runner import EvalConfig, evaluate as run
+
+    task_list = resolve_tasks(tasks)
+    config = EvalConfig(checkpoint=checkpoint, tasks=tuple(task_list), episodes=episodes, max_steps=max_steps,
+                        executor=executor, instruction_variant=instruction_variant, workers=workers,
+                        server=server, token=token)
+    results, videos = run(config, progress=not as_json)
+    summary = summarize(results, task_list)
+    source = server or str(checkpoint)
+    summary["config"] = {"checkpoint": str(checkpoint), "server": server, "executor": executor, "episodes": episodes,
+                         "max_steps": max_steps, "instruction_variant": instruction_variant}
+    if report is not None:
+        write_report(report, summary, [r.to_dict() for r in results], videos, title=f"Evaluation of {source}")
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(markdown(summary, f"Evaluation of {source}"))

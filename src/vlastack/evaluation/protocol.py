@@ -1,0 +1,86 @@
+"""The Meta-World evaluation protocol (shared/benchmarks/METAWORLD.md) and its arithmetic.
+
+- 10 episodes per task, up to 500 steps, success = ``info["success"]`` at any step.
+- Evaluation seeds: episode k of every task resets with seed ``EVAL_SEED_OFFSET + k``.
+  Demonstrations use seeds from 0 upward (envs/collect.py) and never reach 100 000, and start
+  positions are a continuous function of the seed, so no evaluation start repeats a demonstration's.
+- Reported: success per task, per difficulty group, and Avg = the plain mean of the four group
+  rates (how the published table computes it), plus mean episode length and policy latency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vlastack.envs.tasks import DIFFICULTY_GROUPS, group_of
+from vlastack.errors import ConfigError
+
+EVAL_SEED_OFFSET = 100_000
+
+
+def eval_seed(episode: int) -> int:
+    """Reset seed of evaluation episode ``episode`` (the same for every task)."""
+    return EVAL_SEED_OFFSET + episode
+
+
+@dataclass
+class EpisodeResult:
+    """One evaluation episode."""
+
+    task: str
+    seed: int
+    success: bool
+    steps: int
+    latency_ms: list[float] = field(default_factory=list)
+    """Milliseconds of each policy call (chunk inference), not of every control step."""
+    error: str | None = None
+    """Why the episode crashed (then it counts as a failure)."""
+    safety: dict[str, Any] = field(default_factory=dict)
+    """The safety layer's per-episode summary, when it ran."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "seed": self.seed, "success": self.success, "steps": self.steps,
+                "latency_ms_mean": float(np.mean(self.latency_ms)) if self.latency_ms else None,
+                "error": self.error, "safety": self.safety}
+
+
+def summarize(results: list[EpisodeResult], tasks: list[str]) -> dict[str, Any]:
+    """Per-task and per-group success, Avg over the groups present, lengths and latency."""
+    if not results:
+        raise ConfigError("no evaluation episodes to summarise")
+    per_task: dict[str, dict[str, Any]] = {}
+    for t in tasks:
+        rs = [r for r in results if r.task == t]
+        per_task[t] = {
+            "group": group_of(t),
+            "episodes": len(rs),
+            "success": float(np.mean([r.success for r in rs])) if rs else 0.0,
+            "mean_length": float(np.mean([r.steps for r in rs])) if rs else 0.0,
+            "crashed": [r.seed for r in rs if r.error],
+            "errors": sorted({r.error for r in rs if r.error}),
+        }
+    groups: dict[str, float] = {}
+    for g in DIFFICULTY_GROUPS:
+        rates = [v["success"] for v in per_task.values() if v["group"] == g]
+        if rates:
+            groups[g] = float(np.mean(rates))
+    latencies = [ms for r in results for ms in r.latency_ms]
+    return {
+        "per_task": per_task,
+        "per_group": groups,
+        # The published Avg is the mean of the four group rates; with fewer groups it is the mean of those present.
+        "avg": float(np.mean(list(groups.values()))),
+        "avg_over_groups": list(groups),
+        "mean_success_over_tasks": float(np.mean([v["success"] for v in per_task.values()])),
+        "episodes": len(results),
+        "crashed_episodes": sum(1 for r in results if r.error),
+        "mean_length": float(np.mean([r.steps for r in results])),
+        "latency_ms": {
+            "p50": float(np.percentile(latencies, 50)) if latencies else None,
+            "p99": float(np.percentile(latencies, 99)) if latencies else None,
+            "calls": len(latencies),
+        },
+    }

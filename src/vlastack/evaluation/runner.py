@@ -1,0 +1,218 @@
+"""Closed-loop evaluation of a checkpoint: policy -> executor -> safety layer -> Meta-World.
+
+Episodes run in worker processes (each loads the checkpoint once and keeps one environment per
+task). A worker that crashes costs only the episodes it was running: they are reported as
+failures with the error, a new worker is started, and the remaining episodes still run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlastack.evaluation.protocol import EpisodeResult, eval_seed
+from vlastack.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How a checkpoint is evaluated."""
+
+    checkpoint: Path | None
+    """Policy checkpoint directory (``model.safetensors``, ``config.json``, ...); None with ``server``."""
+    tasks: tuple[str, ...]
+    """Meta-World task names."""
+    episodes: int = 10
+    """Episodes per task (the protocol uses 10)."""
+    max_steps: int = 500
+    """Step limit per episode (the protocol uses 500)."""
+    executor: str = "sync"
+    """Executor name: sync, ensemble or async."""
+    instruction_variant: int = 0
+    """Phrasing of the instruction: 0-2 were seen in training, 3 is held out."""
+    workers: int = 1
+    """Simulator processes; 1 runs in this process."""
+    video_tasks: int = 3
+    """Record the first episode of this many tasks for the report."""
+    image_size: int | None = None
+    """Rendered image side; None: the checkpoint's training resolution."""
+    safety_spec: str = "metaworld_sawyer"
+    """Safety spec preset applied between executor and simulator (always on)."""
+    server: str | None = None
+    """``ws://host:port`` of a ``vlastack serve`` policy server to evaluate instead of a local checkpoint."""
+    token: str | None = None
+    """Shared token for the server, if it asks for one."""
+
+    def __post_init__(self) -> None:
+        if (self.checkpoint is None) == (self.server is None):
+            raise ConfigError("give exactly one of checkpoint (a local policy) and server (a remote one)")
+        if self.episodes < 1 or self.workers < 1 or not 1 <= self.max_steps <= 500:
+            raise ConfigError("episodes and workers must be >= 1 and max_steps in [1, 500]")
+
+
+# ---- worker side -------------------------------------------------------------------------------
+_CACHE: dict[str, Any] = {}
+
+
+class _LocalPolicy:
+    """A checkpoint loaded in this process, called as ``policy(observation) -> ActionChunk``."""
+
+    def __init__(self, checkpoint: Path) -> None:
+        import torch
+
+        from vlastack.policies import load_policy
+
+        torch.set_num_threads(1)  # one thread per simulator worker: workers, not threads, use the cores
+        self.policy = load_policy(checkpoint).eval()
+        c = self.policy.config
+        self.cameras, self.image_size, self.depth = tuple(c.cameras), int(c.image_size[0]), bool(c.use_depth)
+
+    def __call__(self, observation: Any) -> Any:
+        import torch
+
+        from vlastack.policies import batch_from_observation
+
+        with torch.inference_mode():
+            return self.policy.sample_actions(batch_from_observation(observation))
+
+    def reset(self) -> None:
+        pass
+
+
+class _ServedPolicy:
+    """A ``vlastack serve`` server; its metadata says which cameras and image size it expects."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        from vlastack.serving.client import RemotePolicy
+
+        self.remote = RemotePolicy(url, token=token)
+        info = self.remote.client.metadata.get("policy", {})
+        self.cameras = tuple(info.get("cameras", ("corner2",)))
+        images = [s for s in self.remote.spec.arrays if s.key.startswith("observation.images.")]
+        self.image_size = int(images[0].shape[0]) if images else 128
+        self.depth = any(s.key.startswith("observation.depth.") for s in self.remote.spec.arrays)
+
+    def __call__(self, observation: Any) -> Any:
+        return self.remote(observation)
+
+    def reset(self) -> None:
+        self.remote.reset()
+
+
+def _policy(config: EvalConfig) -> Any:
+    key = f"policy/{config.checkpoint}/{config.server}"
+    if key not in _CACHE:
+        _CACHE[key] = _ServedPolicy(config.server, config.token) if config.server else _LocalPolicy(config.checkpoint)
+    return _CACHE[key]
+
+
+def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tuple[EpisodeResult, np.ndarray | None]:
+    """One evaluation episode; never raises (a crash is an unsuccessful, annotated episode)."""
+    seed = eval_seed(episode)
+    try:
+        from vlastack.envs.metaworld import FPS, make_env
+        from vlastack.envs.rollout import rollout
+        from vlastack.evaluation.video import side_by_side
+        from vlastack.execution import FakeClock, executor_act, make_executor
+        from vlastack.safety import SafeActuator
+
+        policy = _policy(config)
+        key = f"env/{task}"
+        if key not in _CACHE:
+            _CACHE[key] = make_env(task, cameras=policy.cameras, image_size=config.image_size or policy.image_size,
+                                   depth=policy.depth, touch=True, max_steps=config.max_steps,
+                                   instruction_variant=config.instruction_variant)
+        env = _CACHE[key]
+        latency: list[float] = []
+        policy.reset()
+
+        def policy_fn(observation):
+            t = time.perf_counter()
+            chunk = policy(observation)
+            latency.append((time.perf_counter() - t) * 1000)
+            return chunk
+
+        clock = FakeClock()
+        executor = make_executor(config.executor, policy_fn, clock=clock)
+        executor.reset()
+        actuator = SafeActuator(env, config.safety_spec, clock=clock)
+        result = rollout(actuator, executor_act(executor, clock, advance_s=1.0 / FPS), seed=seed, record=record)
+        video = None
+        if record and result.episode is not None:
+            streams = [v for k, v in result.episode.frames.items() if k.startswith("observation.images.")]
+            video = side_by_side(streams, caption=f"{task} seed {seed}: {'success' if result.success else 'fail'}")
+        return EpisodeResult(task, seed, result.success, result.steps, latency, safety=actuator.summary()), video
+    except Exception as err:  # noqa: BLE001 - any crash is reported, never fatal to the evaluation
+        return EpisodeResult(task, seed, False, 0, error=f"{type(err).__name__}: {err}"), None
+
+
+# ---- main side ---------------------------------------------------------------------------------
+def evaluate(config: EvalConfig, progress: bool = True) -> tuple[list[EpisodeResult], dict[str, np.ndarray]]:
+    """All episodes of the protocol; returns the results and recorded videos (task -> frames)."""
+    from tqdm import tqdm
+
+    _check_checkpoint(config.checkpoint)
+    jobs = [(t, k, k == 0 and i < config.video_tasks) for i, t in enumerate(config.tasks) for k in range(config.episodes)]
+    results: list[EpisodeResult] = []
+    videos: dict[str, np.ndarray] = {}
+    bar = tqdm(total=len(jobs), desc="evaluation", unit="ep", disable=not progress)
+
+    def done(res: EpisodeResult, video: np.ndarray | None) -> None:
+        results.append(res)
+        if video is not None:
+            videos[res.task] = video
+        bar.update(1)
+        bar.set_postfix(success=f"{np.mean([r.success for r in results]):.0%}")
+
+    try:
+        if config.workers == 1:
+            for job in jobs:
+                done(*run_episode(config, *job))
+        else:
+            _run_parallel(config, jobs, done)
+    finally:
+        bar.close()
+    order = {(t, k): i for i, (t, k, _) in enumerate(jobs)}
+    results.sort(key=lambda r: order[(r.task, r.seed - eval_seed(0))])
+    return results, videos
+
+
+def _run_parallel(config: EvalConfig, jobs: list[tuple[str, int, bool]], done: Any) -> None:
+    """One episode per worker at a time, so that when a worker dies we know which episodes it took."""
+    pending = list(reversed(jobs))
+    ctx = mp.get_context("spawn")
+    while pending:
+        with ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx) as pool:
+            running: dict[Future, tuple[str, int, bool]] = {}
+            broken = False
+            while (pending or running) and not broken:
+                while pending and len(running) < config.workers:
+                    job = pending.pop()
+                    running[pool.submit(run_episode, config, *job)] = job
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    job = running.pop(f)
+                    try:
+                        done(*f.result())
+                    except BrokenProcessPool as err:
+                        done(EpisodeResult(job[0], eval_seed(job[1]), False, 0, error=f"simulator worker crashed: {err}"), None)
+                        broken = True
+            if broken:  # the pool is unusable: every episode it was running failed with it
+                for job in running.values():
+                    done(EpisodeResult(job[0], eval_seed(job[1]), False, 0, error="simulator worker crashed"), None)
+
+
+def _check_checkpoint(path: Path | None) -> None:
+    """Fail early, in the main process, with the checkpoint's own error message."""
+    if path is None:
+        return
+    from vlastack.policies.base import read_policy_meta
+
+    read_policy_meta(path)

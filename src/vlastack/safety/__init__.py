@@ -1,0 +1,25 @@
+"""The safety layer, between executor and actuator, always on.
+
+    executor --action | None--> SafeActuator --SafetyLayer.filter--> env.step
+
+- :mod:`.spec`: the per-embodiment spec (frozen dataclasses); :mod:`.loading`: JSON in and out,
+  presets by name (:mod:`.presets`: ``metaworld_sawyer``).
+- :mod:`.checks`: the chain (watchdog, validity, workspace, keep-out, motion, grip force);
+  :mod:`.verify`: the rules every output satisfies, used as the last gate.
+- :mod:`.layer`: :class:`SafetyLayer`; :mod:`.actuator`: :class:`SafeActuator`, the only way to step.
+- :mod:`.interventions`: the reasons, in words and fields, and the per-episode summary.
+- :mod:`.faults`: fault injection for the measurements.
+"""
+
+from vlastack.safety.actuator import SAFETY_INFO_KEY, SafeActuator
+from vlastack.safety.interventions import Intervention, SafetyDecision
+from vlastack.safety.layer import SafetyLayer
+from vlastack.safety.loading import PRESETS, load_spec, save_spec, spec_from_dict, spec_to_dict
+from vlastack.safety.presets import METAWORLD_SAWYER
+from vlastack.safety.spec import ActionLayout, Box, GripperLimits, MotionLimits, SafetySpec, SpecError
+
+__all__ = [
+    "SAFETY_INFO_KEY", "SafeActuator", "Intervention", "SafetyDecision", "SafetyLayer", "PRESETS", "load_spec",
+    "save_spec", "spec_from_dict", "spec_to_dict", "METAWORLD_SAWYER", "ActionLayout", "Box", "GripperLimits",
+    "MotionLimits", "SafetySpec", "SpecError",
+]

@@ -1,0 +1,233 @@
+"""The chain of checks. Each is a class with one method, ``apply(command, context) -> interventions``,
+that may change ``command.action`` in place and says what it changed.
+
+Shaping rules, so that the checks cannot undo each other: after the action is validated, a check
+only ever *shortens* the commanded motion, per axis (workspace, keep-out) or as a whole (speed,
+acceleration, jerk), towards zero, never lengthening or reversing it. Zero motion satisfies the
+workspace and keep-out rules from any position, so shortening for one never breaks another; and
+the motion check comes last, scaling the whole vector, which keeps the geometric rules. A learned
+check (e.g. a world-model shield) implements the same ``Check`` protocol and runs before the hard
+limits, so whatever it does, the hard limits still hold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vlastack.safety import geometry as geo
+from vlastack.safety import interventions as iv
+from vlastack.safety.context import Check, Command, Context
+from vlastack.safety.context import hold_with_reason as _hold
+from vlastack.safety.interventions import Intervention
+from vlastack.safety.verify import max_touch
+
+
+class Watchdog:
+    """No fresh action: repeat the last allowed one while it is younger than ``watchdog_s``, then hold."""
+
+    name = "watchdog"
+
+    def apply(self, command: Command, ctx: Context) -> list[Intervention]:
+        if command.action is not None:
+            return []
+        age = float("inf") if ctx.last_fresh_s is None else ctx.now_s - ctx.last_fresh_s
+        deadline = ctx.spec.watchdog_s
+        if ctx.last_action is not None and age <= deadline:
+            command.action = ctx.last_action.copy()
+            return [Intervention(self.name, "watchdog_s", iv.REPEATED,
+                                 f"no fresh action for {age:.3f} s (deadline {deadline} s); repeating the last allowed one",
+                                 value=age, bound=deadline, unit="s")]
+        return _hold(command, ctx, self.name, "watchdog_s", f"no fresh action for {age:.3f} s, past the {deadline} s deadline",
+                     value=age, bound=deadline, unit="s")
+
+
+class ActionValidity:
+    """Shape, NaN/inf and range: a malformed, non-finite or clearly out-of-range action becomes the hold."""
+
+    name = "validity"
+
+    def apply(self, command: Command, ctx: Context) -> list[Intervention]:
+        if command.held:
+            return []
+        layout = ctx.spec.action
+        try:
+            a = np.array(command.action, dtype=np.float64)
+        except (TypeError, ValueError):
+            return _hold(command, ctx, self.name, "action.shape", f"the action {command.action!r:.60} is not numeric")
+        if a.shape != (layout.dim,):
+            return _hold(command, ctx, self.name, "action.shape", f"the action has shape {a.shape}, expected ({layout.dim},)")
+        bad = np.flatnonzero(~np.isfinite(a))
+        if bad.size:
+            return _hold(command, ctx, self.name, "action.finite",
+                         f"the action has non-finite entries at {bad.tolist()} ({a[bad].tolist()})")
+        low, high = np.asarray(layout.low), np.asarray(layout.high)
+        out: list[Intervention] = []
+        for i in np.flatnonzero((a < low) | (a > high)):
+            side, bound = ("low", low[i]) if a[i] < low[i] else ("high", high[i])
+            numbers = dict(value=float(a[i]), bound=float(bound), unit="action units")
+            if abs(a[i] - bound) > layout.range_tolerance:
+                return _hold(command, ctx, self.name, f"action.{side}[{i}]",
+                             f"action[{i}] = {a[i]:.4g} is outside [{low[i]}, {high[i]}] by {abs(a[i] - bound):.4g}, "
+                             f"more than the {layout.range_tolerance} tolerance", **numbers)
+            out.append(Intervention(self.name, f"action.{side}[{i}]", iv.CLIPPED,
+                                    f"action[{i}] = {a[i]:.4g} clipped to {bound} (by {abs(a[i] - bound):.4g})", **numbers))
+        command.action = np.clip(a, low, high)
+        return out
+
+
+class Workspace:
+    """The predicted next position stays in the workspace box (shortens the motion per axis)."""
+
+    name = "workspace"
+
+    def apply(self, command: Command, ctx: Context) -> list[Intervention]:
+        spec, p, dt = ctx.spec, ctx.position, ctx.spec.control_period_s
+        v = geo.velocity_of(spec, command.action)
+        if p is None:
+            if np.any(v != 0.0):
+                return _hold(command, ctx, self.name, "state", "the end-effector position cannot be read (missing or NaN)")
+            return []
+        low, high = np.asarray(spec.workspace.low), np.asarray(spec.workspace.high)
+        lo, hi = geo.workspace_interval(p, low, high, dt)
+        clipped = np.clip(v, lo, hi)
+        out = []
+        for i in np.flatnonzero(clipped != v):
+            q = p[i] + v[i] * dt
+            side, bound = ("low", low[i]) if v[i] < lo[i] else ("high", high[i])
+            where = "outside the workspace already, " if not low[i] <= p[i] <= high[i] else ""
+            out.append(Intervention(self.name, f"workspace.{side}[{i}]", iv.SHORTENED,
+                                    f"{where}predicted {geo.AXES[i]} = {q:.4f} m is beyond the workspace {side} "
+                                    f"{bound} m by {abs(q - bound):.4f} m; {geo.AXES[i]} motion shortened",
+                                    value=float(q), bound=float(bound), unit="m"))
+        if out:
+            command.action = geo.with_velocity(spec, command.action, clipped)
+        return out
+
+
+class KeepOut:
+    """The path to the predicted next position never touches a keep-out box; inside one, hold.
+
+    The motion along the axis of the face it would cross is shortened to stop just short of it,
+    so the end effector slides along the box instead of stopping dead.
+    """
+
+    name = "keep_out"
+    max_passes = 4
+
+    def apply(self, command: Command, ctx: Context) -> list[Intervention]:
+        spec, p, dt = ctx.spec, ctx.position, ctx.spec.control_period_s
+        if not spec.keep_out:
+            return []
+        v = geo.velocity_of(spec, command.action)
+        if p is None:
+            if np.any(v != 0.0):
+                return _hold(command, ctx, self.name, "state", "the end-effector position cannot be read (missing or NaN)")
+            return []
+        out: list[Intervention] = []
+        for _ in range(self.max_passes):
+            changed = False
+            for k, box in enumerate(spec.keep_out):
+                low, high = np.asarray(box.low), np.asarray(box.high)
+                axis = geo.segment_entry(p, p + v * dt, low, high)
+                if axis is None:
+                    continue
+                label = box.name or f"#{k}"
+                if axis < 0:
+                    return out + _hold(command, ctx, self.name, f"keep_out[{k}]",
+                                       f"the end effector is inside keep-out box {label!r} at {np.round(p, 4).tolist()} m")
+                face = low[axis] - geo.FACE_MARGIN_M if v[axis] > 0 else high[axis] + geo.FACE_MARGIN_M
+                allowed = (face - p[axis]) / dt
+                new = max(0.0, min(v[axis], allowed)) if v[axis] > 0 else min(0.0, max(v[axis], allowed))
+                q = p[axis] + v[axis] * dt
+                out.append(Intervention(self.name, f"keep_out[{k}]", iv.SHORTENED,
+                                        f"the path would enter keep-out box {label!r} through its "
+                                        f"{'-' if v[axis] > 0 else '+'}{geo.AXES[axis]} face, {abs(q - face):.4f} m deep; "
+                                        f"{geo.AXES[axis]} motion shortened",
+                                        value=float(q), bound=float(face), unit="m"))
+                v[axis], changed = new, True
+            if not changed:
+                if out:
+                    command.action = geo.with_velocity(spec, command.action, v)
+                return out
+        return out + _hold(command, ctx, self.name, "keep_out", "no path around the keep-out boxes found")
+
+
+class MotionLimit:
+    """Speed, acceleration and jerk: scale the whole motion down to the largest fraction inside all three.
+
+    If no fraction in [0, 1] is (only possible when ``spec.stop_within_limits`` is false), the
+    geometric result is kept and the excess is reported with effect ``exceeded``.
+    """
+
+    name = "motion"
+
+    def apply(self, command: Command, ctx: Context) -> list[Intervention]:
+        spec, mem = ctx.spec, ctx.memory
+        v = geo.velocity_of(spec, command.action)
+        lo, hi = 0.0, 1.0
+        for _, center, radius in geo.motion_balls(spec, mem.v1, mem.v2, shrink=geo.RADIUS_SHRINK):
+            interval = geo.ball_scale_interval(v, center, radius)
+            if interval is None:
+                lo, hi = 1.0, 0.0
+                break
+            lo, hi = max(lo, interval[0]), min(hi, interval[1])
+        before = geo.motion_values(spec, v, mem.v1, mem.v2)
+        bounds = geo.motion_bounds(spec)
+        if lo > hi:
+            return [Intervention(self.name, name, iv.EXCEEDED,
+                                 f"{geo.MOTION_WORDS[name]} {before[name]:.4g} {geo.MOTION_UNITS[name]} exceeds the limit "
+                                 f"{bounds[name]} by {before[name] - bounds[name]:.4g}: shortening cannot meet it "
+                                 "(these limits cannot stop the arm within one control period)",
+                                 value=before[name], bound=bounds[name], unit=geo.MOTION_UNITS[name])
+                    for name in before if before[name] > bounds[name]]
+        if hi >= 1.0:
+            return []
+        command.action = geo.with_velocity(spec, command.action, v * hi)
+        return [Intervention(self.name, name, iv.SHORTENED,
+                             f"commanded {geo.MOTION_WORDS[name]} {before[name]:.4g} {geo.MOTION_UNITS[name]} exceeds "
+                             f"the {bounds[name]} limit by {before[name] - bounds[name]:.4g}; motion scaled by {hi:.3f}",
+                             value=before[name], bound=bounds[name], unit=geo.MOTION_UNITS[name])
+                for name in before if before[name] > bounds[name]]  # a scale of ~1 - 1e-6 is float margin, not news
+
+
+class GripForce:
+    """Above the force limit the gripper may not close further and backs off in proportion to the excess.
+
+    With ``require_touch`` and no valid reading, the gripper command is frozen (fail closed).
+    """
+
+    name = "grip_force"
+
+    def apply(self, command: Command, ctx: Context) -> list[Intervention]:
+        g = ctx.spec.gripper
+        if g is None:
+            return []
+        last = ctx.memory.last_grip if ctx.memory.last_grip is not None else g.initial_command
+        a = command.action
+        force = max_touch(ctx.touch)
+        if force is None:
+            if g.require_touch and a[g.action_index] != last:
+                a[g.action_index] = last
+                return [Intervention(self.name, "gripper.require_touch", iv.BACKED_OFF,
+                                     "no valid touch reading; gripper command frozen at the last allowed value")]
+            return []
+        if force <= g.max_force_n:
+            return []
+        low, high = ctx.spec.action.low[g.action_index], ctx.spec.action.high[g.action_index]
+        closing_cap = g.close_sign * last - g.backoff_per_n * (force - g.max_force_n)
+        closing = min(g.close_sign * a[g.action_index], closing_cap)
+        new = float(np.clip(g.close_sign * closing, low, high))
+        if g.close_sign * (new - last) > 0:  # clipping at the open end must still not close further
+            new = last
+        if new == a[g.action_index]:
+            return []
+        a[g.action_index] = new
+        return [Intervention(self.name, "gripper.max_force_n", iv.BACKED_OFF,
+                             f"finger force {force:.1f} N exceeds the {g.max_force_n} N limit by {force - g.max_force_n:.1f} N; "
+                             f"gripper command {a[g.action_index]:.3f} (was {last:.3f} last step)",
+                             value=force, bound=g.max_force_n, unit="N")]
+
+
+def hard_checks() -> list[Check]:
+    """The geometric, motion and grip checks, in the order they must run (after validation)."""
+    return [Workspace(), KeepOut(), MotionLimit(), GripForce()]

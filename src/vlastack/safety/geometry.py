@@ -1,0 +1,135 @@
+"""Small geometry for the checks: boxes, segments, balls; float64 numpy, metres and m/s.
+
+Conventions: a box is *closed* (touching a keep-out face counts as entering it); a motion over
+one control period is the straight segment from the current position ``p`` to ``p + v * dt``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from vlastack.safety.spec import SafetySpec
+
+#: Distance (m) kept from a workspace or keep-out face when the layer shortens a motion to it, so
+#: that float rounding (the action is sent as float32) cannot land exactly on the face.
+FACE_MARGIN_M = 1e-6
+#: Relative shrink of speed/acceleration/jerk radii for the same reason.
+RADIUS_SHRINK = 1e-6
+
+AXES = "xyz"
+
+
+def to_float32(action: np.ndarray, low: tuple[float, ...], high: tuple[float, ...]) -> np.ndarray:
+    """``action`` as float32, rounded so that it stays inside [low, high] (bounds need not be float32 numbers)."""
+    out = np.asarray(action, dtype=np.float64).astype(np.float32)
+    lo, hi = np.asarray(low), np.asarray(high)
+    out = np.where(out.astype(np.float64) > hi, np.nextafter(out, np.float32(-np.inf)), out)
+    out = np.where(out.astype(np.float64) < lo, np.nextafter(out, np.float32(np.inf)), out)
+    return out.astype(np.float32)
+
+
+def velocity_of(spec: SafetySpec, action: np.ndarray) -> np.ndarray:
+    """Commanded end-effector velocity (m/s, float64 [3]) of an action."""
+    dims = list(spec.action.translation_dims)
+    return np.asarray(action, dtype=np.float64)[dims] * (spec.action.translation_scale_m / spec.control_period_s)
+
+
+def with_velocity(spec: SafetySpec, action: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+    """A copy of ``action`` (float64) whose translation entries command ``velocity`` (m/s)."""
+    out = np.array(action, dtype=np.float64)
+    out[list(spec.action.translation_dims)] = velocity * (spec.control_period_s / spec.action.translation_scale_m)
+    return out
+
+
+def position_of(spec: SafetySpec, state: object) -> np.ndarray | None:
+    """End-effector position (float64 [3], m) from a state vector; None if it cannot be read."""
+    try:
+        s = np.asarray(state, dtype=np.float64).reshape(-1)
+        p = s[list(spec.state_position_dims)]
+    except (TypeError, ValueError, IndexError):
+        return None
+    return p if np.all(np.isfinite(p)) else None
+
+
+def inside_closed(p: np.ndarray, low: np.ndarray, high: np.ndarray) -> bool:
+    return bool(np.all(p >= low) and np.all(p <= high))
+
+
+def segment_entry(p: np.ndarray, q: np.ndarray, low: np.ndarray, high: np.ndarray) -> int | None:
+    """Does the segment p -> q touch the closed box? None if not; else the axis of the face it
+    enters through (-1 when p itself is inside). Slab method."""
+    d = q - p
+    t_in, t_out, axis = 0.0, 1.0, -1
+    for i in range(3):
+        if d[i] == 0.0:
+            if p[i] < low[i] or p[i] > high[i]:
+                return None
+            continue
+        ta, tb = (low[i] - p[i]) / d[i], (high[i] - p[i]) / d[i]
+        if ta > tb:
+            ta, tb = tb, ta
+        if ta > t_in:
+            t_in, axis = ta, i
+        t_out = min(t_out, tb)
+        if t_in > t_out:
+            return None
+    return axis
+
+
+def workspace_interval(p: np.ndarray, low: np.ndarray, high: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-axis velocity interval [lo, hi] (m/s) that keeps the next position inside the box, or,
+    on an axis where ``p`` is already outside, that does not move further out. Always contains 0."""
+    lo = np.minimum(0.0, (low + FACE_MARGIN_M - p) / dt)
+    hi = np.maximum(0.0, (high - FACE_MARGIN_M - p) / dt)
+    return lo, hi
+
+
+def ball_scale_interval(v: np.ndarray, center: np.ndarray, radius: float) -> tuple[float, float] | None:
+    """The interval of s with ``|s * v - center| <= radius`` (None if empty)."""
+    vv = float(v @ v)
+    cc = float(center @ center) - radius * radius
+    if vv == 0.0:
+        return (-math.inf, math.inf) if cc <= 0.0 else None
+    b = float(v @ center)
+    disc = b * b - vv * cc
+    if disc < 0.0:
+        return None
+    root = math.sqrt(disc)
+    return (b - root) / vv, (b + root) / vv
+
+
+def motion_balls(spec: SafetySpec, v1: np.ndarray, v2: np.ndarray, shrink: float = 0.0) -> list[tuple[str, np.ndarray, float]]:
+    """The three balls the next commanded velocity must lie in: (limit name, center, radius m/s).
+
+    speed: ``|v| <= V``; acceleration: ``|v - v1| / dt <= A``; jerk: ``|v - 2 v1 + v2| / dt^2 <= J``,
+    where v1, v2 are the last two commanded velocities.
+    """
+    dt, m = spec.control_period_s, spec.motion
+    k = 1.0 - shrink
+    return [
+        ("motion.max_speed_m_s", np.zeros(3), m.max_speed_m_s * k),
+        ("motion.max_accel_m_s2", v1, m.max_accel_m_s2 * dt * k),
+        ("motion.max_jerk_m_s3", 2.0 * v1 - v2, m.max_jerk_m_s3 * dt * dt * k),
+    ]
+
+
+def motion_values(spec: SafetySpec, v: np.ndarray, v1: np.ndarray, v2: np.ndarray) -> dict[str, float]:
+    """Speed (m/s), acceleration (m/s^2) and jerk (m/s^3) of commanding ``v`` after v1, v2."""
+    dt = spec.control_period_s
+    return {
+        "motion.max_speed_m_s": float(np.linalg.norm(v)),
+        "motion.max_accel_m_s2": float(np.linalg.norm(v - v1)) / dt,
+        "motion.max_jerk_m_s3": float(np.linalg.norm(v - 2.0 * v1 + v2)) / (dt * dt),
+    }
+
+
+def motion_bounds(spec: SafetySpec) -> dict[str, float]:
+    m = spec.motion
+    return {"motion.max_speed_m_s": m.max_speed_m_s, "motion.max_accel_m_s2": m.max_accel_m_s2,
+            "motion.max_jerk_m_s3": m.max_jerk_m_s3}
+
+
+MOTION_WORDS = {"motion.max_speed_m_s": "speed", "motion.max_accel_m_s2": "acceleration", "motion.max_jerk_m_s3": "jerk"}
+MOTION_UNITS = {"motion.max_speed_m_s": "m/s", "motion.max_accel_m_s2": "m/s^2", "motion.max_jerk_m_s3": "m/s^3"}

@@ -1,0 +1,148 @@
+"""The safety layer: ``(proposed action, state, touch, time) -> (allowed action, reasons)``.
+
+It runs the chain of :mod:`vlastack.safety.checks` and then a last gate, :func:`verify.violations`,
+on the exact float32 action it is about to return. Nothing about it fails open:
+
+- a check that raises is reported and replaced by the hold, and the remaining checks still run;
+- an action that fails the gate is replaced by the hold;
+- if even building the hold raises, a zero action with the spec's initial gripper command goes out.
+
+There is no switch to turn it off: extra checks (a learned shield) can be added with
+``extra_checks``, which run before the hard limits, but the hard limits cannot be removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from vlastack.safety import geometry as geo
+from vlastack.safety import interventions as iv
+from vlastack.safety.checks import ActionValidity, Watchdog, hard_checks
+from vlastack.safety.context import Check, Command, Context
+from vlastack.safety.interventions import Intervention, SafetyDecision, summarize
+from vlastack.safety.loading import load_spec
+from vlastack.safety.spec import SafetySpec
+from vlastack.safety.verify import MotionMemory, violations
+
+
+class SafetyLayer:
+    """Filters every action on its way to the actuator; keeps a per-episode log of what it changed.
+
+    Call :meth:`reset` at the start of each episode, then :meth:`filter` once per control step with
+    the proposal (None when the executor has nothing fresh), the current state and touch reading,
+    and the time in seconds.
+    """
+
+    def __init__(self, spec: SafetySpec | str, extra_checks: Sequence[Check] = ()) -> None:
+        self.spec = load_spec(spec)
+        self.checks: tuple[Check, ...] = (Watchdog(), ActionValidity(), *extra_checks, *hard_checks())
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new episode: the arm is assumed at rest, and the log is cleared."""
+        self._memory = MotionMemory.at_rest(self.spec)
+        self._last_action: np.ndarray | None = None
+        self._last_fresh_s: float | None = None
+        self.steps = 0
+        self.log: list[dict] = []
+        """One JSON-ready entry (``SafetyDecision.to_dict``) per step on which something changed."""
+
+    def filter(self, proposed: object, state: object, touch: object = None, now_s: float = 0.0) -> SafetyDecision:
+        """The action to send for ``proposed`` (an action, or None), and the reasons for any change."""
+        try:
+            return self._filter(proposed, state, touch, now_s)
+        except Exception as e:  # bookkeeping failed (bad time, unloggable proposal): still never pass it on
+            action = _emergency_action(self.spec, self._memory.last_grip)
+            reason = Intervention("layer", "evaluation", iv.HELD, f"the layer could not decide ({type(e).__name__}: {e}); "
+                                  "sending zero motion with the gripper unchanged")
+            decision = SafetyDecision(action, [reason], True, self.steps, _float_or_nan(now_s), None)
+            self._memory.advance(self.spec, action)
+            self._last_action = action.astype(np.float64)
+            self.log.append(decision.to_dict())
+            self.steps += 1
+            return decision
+
+    def _filter(self, proposed: object, state: object, touch: object, now_s: float) -> SafetyDecision:
+        now_s = float(now_s)
+        if not np.isfinite(now_s):
+            raise ValueError(f"now_s must be a finite time in seconds, got {now_s}")
+        ctx = Context(self.spec, geo.position_of(self.spec, state), touch, now_s, self._memory,
+                      self._last_action, self._last_fresh_s)
+        command = Command(action=proposed)
+        reasons: list[Intervention] = []
+        for check in self.checks:
+            try:
+                reasons += check.apply(command, ctx)
+            except Exception as e:  # fail closed: a check that cannot evaluate means hold
+                reasons.append(self._hold_for_error(command, ctx, check.name, e))
+        action = self._gate(command, ctx, state, touch, reasons)
+        decision = SafetyDecision(action, reasons, command.held, self.steps, now_s,
+                                  None if proposed is None else _copy(proposed))
+        entry = decision.to_dict() if reasons else None
+        self._remember(action, proposed is not None, now_s)
+        if entry is not None:
+            self.log.append(entry)
+        self.steps += 1
+        return decision
+
+    def summary(self) -> dict:
+        """Episode totals for the evaluation report: steps changed and held, counts per check and limit."""
+        return summarize(self.log, self.steps)
+
+    def _hold_for_error(self, command: Command, ctx: Context, name: str, error: Exception) -> Intervention:
+        command.action, command.held = ctx.hold(), True
+        return Intervention(name, "evaluation", iv.HELD,
+                            f"the {name} check could not evaluate the action ({type(error).__name__}: {error}); holding")
+
+    def _gate(self, command: Command, ctx: Context, state: object, touch: object, reasons: list[Intervention]) -> np.ndarray:
+        """The float32 action to send: the chain's result if it passes every rule, else the hold."""
+        try:
+            low, high = self.spec.action.low, self.spec.action.high
+            action = geo.to_float32(command.action, low, high)
+            broken = violations(self.spec, action, state, touch, self._memory)
+            if not broken:
+                return action
+            reasons.append(Intervention("verify", broken[0].limit, iv.HELD,
+                                        "final check failed (" + "; ".join(v.message for v in broken) + "); holding",
+                                        value=broken[0].value, bound=broken[0].bound, unit=broken[0].unit))
+            command.action, command.held = ctx.hold(), True
+            action = geo.to_float32(command.action, low, high)
+            for v in violations(self.spec, action, state, touch, self._memory):  # only possible for motion limits
+                reasons.append(Intervention("verify", v.limit, iv.EXCEEDED, f"the hold itself exceeds a limit: {v.message}",
+                                            value=v.value, bound=v.bound, unit=v.unit))
+            return action
+        except Exception as e:  # last resort: still never pass the proposal on
+            reasons.append(Intervention("verify", "evaluation", iv.HELD,
+                                        f"the final check could not run ({type(e).__name__}: {e}); sending zero motion"))
+            command.held = True
+            return _emergency_action(self.spec, self._memory.last_grip)
+
+    def _remember(self, action: np.ndarray, fresh: bool, now_s: float) -> None:
+        self._memory.advance(self.spec, action)
+        self._last_action = action.astype(np.float64)
+        if fresh:
+            self._last_fresh_s = now_s
+
+
+def _emergency_action(spec: SafetySpec, last_grip: float | None) -> np.ndarray:
+    out = np.zeros(spec.action.dim, dtype=np.float32)
+    if spec.gripper is not None:
+        grip = last_grip if last_grip is not None and np.isfinite(last_grip) else spec.gripper.initial_command
+        out[spec.gripper.action_index] = grip
+    return out
+
+
+def _copy(x: object) -> object:
+    try:
+        return np.array(x, copy=True)
+    except Exception:
+        return repr(x)
+
+
+def _float_or_nan(x: object) -> float:
+    try:
+        return float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")

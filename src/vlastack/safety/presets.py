@@ -1,0 +1,62 @@
+"""Built-in safety specs, as named Python objects. ``specs/<name>.json`` holds the same data as JSON.
+
+Meta-World (Sawyer, v3, ``metaworld==3.1.1``), numbers measured or read from its source:
+
+- action ``[dx, dy, dz, grip]`` in [-1, 1]; the mocap moves by ``a[:3] / 100`` m per step; the
+  control period is ``frame_skip 5 * 0.0025 s = 0.0125 s`` (80 Hz). ``grip > 0`` closes.
+- Every MT10 task clips the mocap to ``hand_low (-0.5, 0.40, 0.05)`` .. ``hand_high (0.5, 1.0,
+  0.5)`` (the class defaults ``mocap_low/high`` are overwritten by these in ``__init__``). The
+  scripted experts keep the end effector (tcp) within x [-0.37, 0.26], y [0.40, 0.90], z [0.055,
+  0.42] on MT10, seed 0. The workspace below holds all of that with a margin.
+- The experts command up to 1.39 m/s (all three axes saturated) and change velocity by up to
+  128 m/s^2. The speed limit (1.2 m/s) shortens their fastest diagonal moves by about 14 %.
+- Acceleration and jerk limits are chosen so that a hold from full speed is within them
+  (``stop_within_limits``: 100 * 0.0125 >= 1.2 and 16000 * 0.0125**2 = 2.5 >= 1.2 + 1.25), so
+  *every* action leaving the layer is inside every limit, holds included.
+- Finger contact forces as the vlastack env reports them (``observation.touch``, normal force
+  summed over each finger's claw and pad, MT10 experts, seed 0): about 400 N while a pick-place
+  grasp holds, peaks of about 1,050 N. The limit, 1,500 N, is above all clean use and catches
+  squeezing harder than any expert does. ``require_touch`` is false because touch can be switched
+  off in the env (``touch=False``); with no reading the grip check is skipped.
+- Measured through ``vlastack.envs.rollout`` with this spec (MT10 experts, seed 0): every task
+  still succeeds; speed and acceleration limits bind on 0-47 steps per episode (door-open takes
+  125 steps instead of 72, the others 0-3 more), the workspace floor on 4 steps of
+  peg-insert-side (by 2 mm); no grip-force interventions. On door-open seeds 10000-10009 the
+  expert succeeds 10/10 without the layer and 9/10 with it: on seed 10000 the slower approach
+  wedges the fingers against the door, the expert keeps pushing and the contact force climbs to
+  about 4,400 N (the grip check then opens the gripper, but nothing limits the arm's push; a
+  contact-force limit on motion is a candidate for the next check). With a speed limit of 1.4
+  m/s, which the [-1, 1] action range can never exceed, it succeeds 10/10.
+"""
+
+from __future__ import annotations
+
+from vlastack.safety.loading import PRESETS
+from vlastack.safety.spec import ActionLayout, Box, GripperLimits, MotionLimits, SafetySpec
+
+METAWORLD_SAWYER = PRESETS.register("metaworld_sawyer")(
+    SafetySpec(
+        name="metaworld_sawyer",
+        control_period_s=0.0125,
+        state_position_dims=(0, 1, 2),
+        action=ActionLayout(
+            low=(-1.0, -1.0, -1.0, -1.0),
+            high=(1.0, 1.0, 1.0, 1.0),
+            translation_dims=(0, 1, 2),
+            translation_scale_m=0.01,
+            range_tolerance=0.05,
+        ),
+        workspace=Box(low=(-0.45, 0.38, 0.045), high=(0.45, 0.95, 0.45), name="sawyer reach"),
+        motion=MotionLimits(max_speed_m_s=1.2, max_accel_m_s2=100.0, max_jerk_m_s3=16000.0),
+        gripper=GripperLimits(
+            action_index=3,
+            close_sign=1,
+            max_force_n=1500.0,
+            backoff_per_n=0.001,
+            initial_command=-1.0,
+            require_touch=False,
+        ),
+        watchdog_s=0.05,
+        keep_out=(),
+    )
+)

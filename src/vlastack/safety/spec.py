@@ -1,0 +1,252 @@
+"""The safety spec: what one embodiment may do, as frozen dataclasses validated on construction.
+
+A spec is declarative data (JSON on disk, see :func:`vlastack.safety.loading.load_spec`); the
+checks in :mod:`vlastack.safety.checks` read it and never hold numbers of their own.
+
+Units: metres, seconds, newtons; positions in the world frame of the state vector. Actions are
+end-effector *deltas*: ``action[translation_dims] * translation_scale_m`` metres per control
+period. The commanded velocity is that delta divided by ``control_period_s``; speed, acceleration
+and jerk limits apply to this commanded motion (what we send), not to the measured one.
+
+Every validation error is a :class:`SpecError` (a :class:`vlastack.errors.ConfigError`) whose
+``field`` names the offending field with its path, e.g. ``motion.max_speed_m_s`` or
+``keep_out[1].low[2]``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vlastack.errors import ConfigError
+
+
+class SpecError(ConfigError):
+    """A safety spec value is missing, unknown or impossible; ``field`` is its dotted path."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"safety spec field {field!r}: {problem}")
+
+    def within(self, prefix: str) -> SpecError:
+        """The same error, with ``prefix`` (the enclosing field) put in front of the path."""
+        return SpecError(prefix + ("" if self.field.startswith("[") else ".") + self.field, self.problem)
+
+
+def _number(field: str, x: object) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise SpecError(field, f"expected a number, got {x!r}")
+    if not math.isfinite(x):
+        raise SpecError(field, f"must be finite, got {x!r}")
+    return float(x)
+
+
+def _positive(field: str, x: object) -> float:
+    value = _number(field, x)
+    if value <= 0:
+        raise SpecError(field, f"must be positive, got {value!r}")
+    return value
+
+
+def _non_negative(field: str, x: object) -> float:
+    value = _number(field, x)
+    if value < 0:
+        raise SpecError(field, f"must not be negative, got {value!r}")
+    return value
+
+
+def _vector(field: str, xs: object, length: int | None = None) -> tuple[float, ...]:
+    if isinstance(xs, (str, bytes)) or not hasattr(xs, "__len__"):
+        raise SpecError(field, f"expected a list of numbers, got {xs!r}")
+    if length is not None and len(xs) != length:
+        raise SpecError(field, f"expected {length} numbers, got {len(xs)}")
+    return tuple(_number(f"{field}[{i}]", x) for i, x in enumerate(xs))
+
+
+def _index(field: str, x: object) -> int:
+    if isinstance(x, bool) or not isinstance(x, int) or x < 0:
+        raise SpecError(field, f"expected a non-negative integer index, got {x!r}")
+    return x
+
+
+def _indices(field: str, xs: object, length: int) -> tuple[int, ...]:
+    if isinstance(xs, (str, bytes)) or not hasattr(xs, "__len__") or len(xs) != length:
+        raise SpecError(field, f"expected {length} integer indices, got {xs!r}")
+    out = tuple(_index(f"{field}[{i}]", x) for i, x in enumerate(xs))
+    if len(set(out)) != length:
+        raise SpecError(field, f"indices must be distinct, got {list(out)}")
+    return out
+
+
+def _lower_below_upper(low: tuple[float, ...], high: tuple[float, ...], strict: bool) -> None:
+    for i, (lo, hi) in enumerate(zip(low, high)):
+        if lo > hi or (strict and lo == hi):
+            relation = "above" if lo > hi else "equal to"
+            raise SpecError(f"low[{i}]", f"lower bound {lo} is {relation} the upper bound high[{i}] = {hi}")
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in the world frame, metres."""
+
+    low: tuple[float, float, float]
+    """Lower corner (x, y, z), metres; each strictly below the matching ``high``."""
+    high: tuple[float, float, float]
+    """Upper corner (x, y, z), metres."""
+    name: str = ""
+    """Label used in reasons, e.g. ``"operator"`` for the zone where a person stands."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "low", _vector("low", self.low, 3))
+        object.__setattr__(self, "high", _vector("high", self.high, 3))
+        if not isinstance(self.name, str):
+            raise SpecError("name", f"expected a string, got {self.name!r}")
+        _lower_below_upper(self.low, self.high, strict=True)
+
+
+@dataclass(frozen=True)
+class ActionLayout:
+    """Where the parts of an action vector are and what range each entry has."""
+
+    low: tuple[float, ...]
+    """Lowest valid value of each action entry (action units). Its length is the action size D."""
+    high: tuple[float, ...]
+    """Highest valid value of each action entry."""
+    translation_dims: tuple[int, int, int]
+    """Indices of the end-effector x, y, z delta inside the action."""
+    translation_scale_m: float
+    """Metres the end effector is commanded to move per action unit per control period."""
+    range_tolerance: float
+    """An entry outside [low, high] by at most this (action units) is clipped; further out, the layer holds."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "low", _vector("low", self.low))
+        object.__setattr__(self, "high", _vector("high", self.high, len(self.low)))
+        if len(self.low) < 3:
+            raise SpecError("low", f"an action needs at least the 3 translation entries, got {len(self.low)}")
+        _lower_below_upper(self.low, self.high, strict=True)
+        object.__setattr__(self, "translation_dims", _indices("translation_dims", self.translation_dims, 3))
+        for i, d in enumerate(self.translation_dims):
+            if d >= len(self.low):
+                raise SpecError(f"translation_dims[{i}]", f"index {d} is outside an action of size {len(self.low)}")
+        object.__setattr__(self, "translation_scale_m", _positive("translation_scale_m", self.translation_scale_m))
+        object.__setattr__(self, "range_tolerance", _non_negative("range_tolerance", self.range_tolerance))
+
+    @property
+    def dim(self) -> int:
+        return len(self.low)
+
+
+@dataclass(frozen=True)
+class MotionLimits:
+    """Limits on the commanded end-effector motion (Euclidean norms of 3-d vectors)."""
+
+    max_speed_m_s: float
+    """Highest commanded speed, m/s."""
+    max_accel_m_s2: float
+    """Highest change of commanded velocity per second, m/s^2."""
+    max_jerk_m_s3: float
+    """Highest change of commanded acceleration per second, m/s^3."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_speed_m_s", "max_accel_m_s2", "max_jerk_m_s3"):
+            object.__setattr__(self, name, _positive(name, getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class GripperLimits:
+    """The gripper entry of the action and the grip-force limit driven by the touch reading."""
+
+    action_index: int
+    """Index of the gripper command inside the action."""
+    close_sign: int
+    """+1 if a larger command closes the gripper (Meta-World), -1 if a smaller one does."""
+    max_force_n: float
+    """Largest contact force allowed on any finger, newtons."""
+    backoff_per_n: float
+    """Above the force limit, the closing command drops by this many action units per newton of excess, each step."""
+    initial_command: float
+    """Gripper command assumed before the first allowed action (what a hold at the start sends)."""
+    require_touch: bool
+    """If true, a missing or non-finite touch reading freezes the gripper command (fail closed)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action_index", _index("action_index", self.action_index))
+        if self.close_sign not in (1, -1) or isinstance(self.close_sign, bool):
+            raise SpecError("close_sign", f"must be 1 or -1, got {self.close_sign!r}")
+        object.__setattr__(self, "max_force_n", _positive("max_force_n", self.max_force_n))
+        object.__setattr__(self, "backoff_per_n", _non_negative("backoff_per_n", self.backoff_per_n))
+        object.__setattr__(self, "initial_command", _number("initial_command", self.initial_command))
+        if not isinstance(self.require_touch, bool):
+            raise SpecError("require_touch", f"expected true or false, got {self.require_touch!r}")
+
+
+@dataclass(frozen=True)
+class SafetySpec:
+    """Everything the safety layer enforces for one embodiment."""
+
+    name: str
+    """Embodiment name, e.g. ``metaworld_sawyer``."""
+    control_period_s: float
+    """Seconds between two actions (Meta-World: 1/80)."""
+    state_position_dims: tuple[int, int, int]
+    """Indices of the end-effector x, y, z (metres, world frame) inside the state vector."""
+    action: ActionLayout
+    """Layout and valid range of the action vector."""
+    workspace: Box
+    """The end effector's predicted next position must stay inside this box."""
+    motion: MotionLimits
+    """Speed, acceleration and jerk limits on the commanded motion."""
+    gripper: GripperLimits | None
+    """Gripper limits; ``None`` for an embodiment without a gripper (must be given explicitly)."""
+    watchdog_s: float
+    """With no fresh action for longer than this many seconds the layer holds; before that it repeats the last allowed one."""
+    keep_out: tuple[Box, ...] = ()
+    """Boxes the end effector's path must never enter (e.g. where a person stands)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError("name", f"expected a non-empty string, got {self.name!r}")
+        object.__setattr__(self, "control_period_s", _positive("control_period_s", self.control_period_s))
+        object.__setattr__(self, "state_position_dims", _indices("state_position_dims", self.state_position_dims, 3))
+        object.__setattr__(self, "watchdog_s", _non_negative("watchdog_s", self.watchdog_s))
+        for field, value, cls in (("action", self.action, ActionLayout), ("workspace", self.workspace, Box),
+                                  ("motion", self.motion, MotionLimits)):
+            if not isinstance(value, cls):
+                raise SpecError(field, f"expected a {cls.__name__}, got {type(value).__name__}")
+        if self.gripper is not None and not isinstance(self.gripper, GripperLimits):
+            raise SpecError("gripper", f"expected a GripperLimits or null, got {type(self.gripper).__name__}")
+        object.__setattr__(self, "keep_out", tuple(self.keep_out))
+        for i, box in enumerate(self.keep_out):
+            if not isinstance(box, Box):
+                raise SpecError(f"keep_out[{i}]", f"expected a Box, got {type(box).__name__}")
+        self._check_action_layout()
+
+    def _check_action_layout(self) -> None:
+        layout = self.action
+        if self.gripper is not None:
+            g = self.gripper.action_index
+            if g >= layout.dim:
+                raise SpecError("gripper.action_index", f"index {g} is outside an action of size {layout.dim}")
+            if g in layout.translation_dims:
+                raise SpecError("gripper.action_index", f"index {g} is also a translation dimension")
+            if not layout.low[g] <= self.gripper.initial_command <= layout.high[g]:
+                raise SpecError("gripper.initial_command",
+                                f"{self.gripper.initial_command} is outside the action range [{layout.low[g]}, {layout.high[g]}]")
+        for i in range(layout.dim):  # the hold sends 0 on every entry except the gripper, so 0 must be valid
+            if (self.gripper is None or i != self.gripper.action_index) and not layout.low[i] <= 0.0 <= layout.high[i]:
+                raise SpecError(f"action.low[{i}]", f"the range [{layout.low[i]}, {layout.high[i]}] must contain 0 (the hold)")
+
+    @property
+    def stop_within_limits(self) -> bool:
+        """True if a hold (zero motion) from any allowed motion respects the acceleration and jerk limits.
+
+        A hold stops the commanded motion within one control period. That is within the limits when
+        ``max_accel * dt >= max_speed`` and ``max_jerk * dt**2 >= max_speed + max_accel * dt``; then
+        every action that leaves the layer is inside every limit. With tighter limits a hold (or a
+        wall) can still stop the arm, and the decision reports by how much it exceeded them.
+        """
+        dt, m, slack = self.control_period_s, self.motion, 1.0 + 1e-9  # slack: rounding of specs written as V/dt
+        return (m.max_accel_m_s2 * dt * slack >= m.max_speed_m_s
+                and m.max_jerk_m_s3 * dt * dt * slack >= m.max_speed_m_s + m.max_accel_m_s2 * dt)

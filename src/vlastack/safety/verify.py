@@ -1,0 +1,144 @@
+"""Is an action inside every limit? The rules the layer guarantees, written once, without fixing anything.
+
+Used three ways: as the layer's last gate (an action that fails here is replaced by the hold), by
+the benchmark to count violations of a run *without* the layer, and as documentation of exactly
+what "inside every limit" means:
+
+- the action is a finite vector of the spec's size, each entry inside ``action.low/high``;
+- the commanded speed, acceleration and jerk (from the last two commanded velocities) are within
+  ``motion``;
+- the predicted next position ``p + v * dt`` is inside the workspace; on an axis where ``p`` is
+  already outside, the motion does not go further out;
+- the segment from ``p`` to the predicted position does not touch any keep-out box; if ``p`` is
+  inside one, or the position cannot be read, there is no motion;
+- while a finger's contact force exceeds ``gripper.max_force_n`` the gripper does not close further
+  than the last allowed command; with ``require_touch`` and no valid touch reading it does not move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vlastack.safety import geometry as geo
+from vlastack.safety.spec import SafetySpec
+
+# Relative and absolute slack of the comparisons (float64 arithmetic on float32 actions).
+_REL = 1e-9
+_ABS_M = 1e-12
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One limit an action breaks: the limit's spec path, the value, the bound, the unit."""
+
+    limit: str
+    value: float
+    bound: float
+    unit: str
+    message: str
+
+
+@dataclass
+class MotionMemory:
+    """What the rules need to remember between steps."""
+
+    v1: np.ndarray
+    """Commanded velocity (m/s, [3]) of the previous step; zero at the start of an episode."""
+    v2: np.ndarray
+    """Commanded velocity of the step before that."""
+    last_grip: float | None
+    """Last gripper command allowed (action units); None without a gripper."""
+
+    @classmethod
+    def at_rest(cls, spec: SafetySpec) -> MotionMemory:
+        grip = None
+        if spec.gripper is not None:  # the value a float32 action can carry
+            i = spec.gripper.action_index
+            grip = float(geo.to_float32(np.array([spec.gripper.initial_command]), (spec.action.low[i],), (spec.action.high[i],))[0])
+        return cls(np.zeros(3), np.zeros(3), grip)
+
+    def advance(self, spec: SafetySpec, action: np.ndarray) -> None:
+        """Remember ``action`` as the one that was sent."""
+        self.v2, self.v1 = self.v1, geo.velocity_of(spec, action)
+        if spec.gripper is not None:
+            self.last_grip = float(np.asarray(action, dtype=np.float64)[spec.gripper.action_index])
+
+
+def max_touch(touch: object) -> float | None:
+    """Largest finger force (N) of a touch reading; None if missing, empty or not finite."""
+    if touch is None:
+        return None
+    try:
+        t = np.asarray(touch, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return None
+    if t.size == 0 or not np.all(np.isfinite(t)):
+        return None
+    return float(np.max(np.abs(t)))
+
+
+def violations(spec: SafetySpec, action: object, state: object, touch: object, memory: MotionMemory) -> list[Violation]:
+    """Every limit ``action`` breaks when sent from ``state`` after ``memory``; empty if none."""
+    try:
+        a = np.asarray(action, dtype=np.float64)
+    except (TypeError, ValueError):
+        return [Violation("action.shape", float("nan"), float("nan"), "", f"action {action!r} is not numeric")]
+    if a.shape != (spec.action.dim,):
+        return [Violation("action.shape", float(a.size), float(spec.action.dim), "entries",
+                          f"action has shape {a.shape}, expected ({spec.action.dim},)")]
+    if not np.all(np.isfinite(a)):
+        return [Violation("action.finite", float("nan"), float("nan"), "", "action has NaN or infinite entries")]
+    out: list[Violation] = []
+    low, high = np.asarray(spec.action.low), np.asarray(spec.action.high)
+    for i in np.flatnonzero((a < low) | (a > high)):
+        bound = low[i] if a[i] < low[i] else high[i]
+        out.append(Violation(f"action.{'low' if a[i] < low[i] else 'high'}[{i}]", a[i], bound, "action units",
+                             f"action[{i}] = {a[i]:.6g} is outside [{low[i]}, {high[i]}]"))
+    v = geo.velocity_of(spec, a)
+    bounds = geo.motion_bounds(spec)
+    for name, value in geo.motion_values(spec, v, memory.v1, memory.v2).items():
+        if value > bounds[name] * (1 + _REL) + _ABS_M:
+            out.append(Violation(name, value, bounds[name], geo.MOTION_UNITS[name],
+                                 f"{geo.MOTION_WORDS[name]}: {value:.6g} {geo.MOTION_UNITS[name]} > {bounds[name]:.6g}"))
+    out += _geometry_violations(spec, v, geo.position_of(spec, state))
+    out += _grip_violations(spec, a, touch, memory)
+    return out
+
+
+def _geometry_violations(spec: SafetySpec, v: np.ndarray, p: np.ndarray | None) -> list[Violation]:
+    moving = bool(np.any(v != 0.0))
+    if p is None:
+        return [Violation("state", float("nan"), 0.0, "m/s", "moving although the position cannot be read")] if moving else []
+    q = p + v * spec.control_period_s
+    out = []
+    lo, hi = np.asarray(spec.workspace.low), np.asarray(spec.workspace.high)
+    for i in range(3):
+        floor = min(lo[i], p[i]) - _ABS_M - _REL * abs(lo[i])
+        ceiling = max(hi[i], p[i]) + _ABS_M + _REL * abs(hi[i])
+        if q[i] < floor or q[i] > ceiling:
+            side, bound = ("low", lo[i]) if q[i] < floor else ("high", hi[i])
+            out.append(Violation(f"workspace.{side}[{i}]", q[i], bound, "m",
+                                 f"predicted {geo.AXES[i]} = {q[i]:.6g} m is outside the workspace [{lo[i]}, {hi[i]}]"))
+    for k, box in enumerate(spec.keep_out):
+        entry = geo.segment_entry(p, q, np.asarray(box.low), np.asarray(box.high))
+        if entry is not None and (entry >= 0 or moving):
+            out.append(Violation(f"keep_out[{k}]", float(entry), float("nan"), "",
+                                 f"path enters keep-out box {box.name or k!r}" if entry >= 0
+                                 else f"moving while inside keep-out box {box.name or k!r}"))
+    return out
+
+
+def _grip_violations(spec: SafetySpec, a: np.ndarray, touch: object, memory: MotionMemory) -> list[Violation]:
+    g = spec.gripper
+    if g is None or memory.last_grip is None:
+        return []
+    force = max_touch(touch)
+    cmd, last = float(a[g.action_index]), memory.last_grip
+    if force is None and g.require_touch and cmd != last:
+        return [Violation("gripper.require_touch", cmd, last, "action units", "gripper moved without a valid touch reading")]
+    if force is not None and force > g.max_force_n and g.close_sign * (cmd - last) > _ABS_M:
+        return [Violation("gripper.max_force_n", force, g.max_force_n, "N",
+                          f"gripper closes further at {force:.1f} N > {g.max_force_n} N")]
+    return []

@@ -1,0 +1,147 @@
+"""The wire protocol: message keys, the observation spec a server declares, and its validation.
+
+One websocket connection per client; every message is a binary frame of msgpack
+(:mod:`vlastack.serving.msgpack_numpy`, openpi's array encoding)::
+
+    server -> client   metadata (once, on connect): {"server": "vlastack", "protocol_version": 1,
+                       "observation": {key: {"shape", "dtype", "description"}}, "optional": {...},
+                       "action": {"key": "actions", "shape": [H, D], "dtype": "float32", ...}, ...}
+    client -> server   an observation: {"observation.images.<cam>": uint8 [Hi, Wi, 3],
+                       "observation.state": float32 [S], ("observation.touch": float32 [F],)
+                       "prompt": str, optional "reset": bool}
+    server -> client   {"actions": float32 [H, D], "server_timing": {"infer_ms", "total_ms", ...},
+                       "safety": {...} (when a safety spec is on), "policy_info": {...}}
+                   or  {"error": "<what was wrong, naming the key and what was expected>"}
+
+Requests on one connection are answered in order, one reply per request. ``prompt`` is openpi's
+name for the instruction, so openpi clients send it unchanged. ``reset: true`` marks the first
+observation of an episode (it clears the connection's history and safety memory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+PROTOCOL_VERSION = 1
+ACTIONS = "actions"
+ERROR = "error"
+PROMPT = "prompt"
+RESET = "reset"
+TIMING = "server_timing"
+SAFETY = "safety"
+POLICY_INFO = "policy_info"
+#: Longest accepted prompt, in characters.
+MAX_PROMPT_CHARS = 2_000
+
+
+class ObservationError(ValueError):
+    """An observation does not match the server's spec; the message names the key and what was expected."""
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """One array a client must send."""
+
+    key: str
+    """Feature name (:mod:`vlastack.keys`), e.g. ``observation.state``."""
+    shape: tuple[int, ...]
+    """Exact shape, unbatched."""
+    dtype: str
+    """Exact numpy dtype name (``uint8``, ``float32``)."""
+    description: str = ""
+    """Units and layout in words."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shape": list(self.shape), "dtype": self.dtype, "description": self.description}
+
+    def describe(self) -> str:
+        return f"{self.dtype} {list(self.shape)}"
+
+
+@dataclass(frozen=True)
+class ObservationSpec:
+    """Everything a client must send per request: arrays by key, plus the ``prompt`` string."""
+
+    arrays: tuple[ArraySpec, ...]
+    """The arrays, in a stable order."""
+    prompt: bool = True
+    """Whether a ``prompt`` (instruction in words) is required."""
+
+    @property
+    def required_keys(self) -> list[str]:
+        return [a.key for a in self.arrays] + ([PROMPT] if self.prompt else [])
+
+    def to_metadata(self) -> dict[str, Any]:
+        """The ``observation`` and ``optional`` entries of the server metadata."""
+        obs = {a.key: a.to_dict() for a in self.arrays}
+        if self.prompt:
+            obs[PROMPT] = {"shape": [], "dtype": "str", "description": f"the instruction in words (at most {MAX_PROMPT_CHARS} characters)"}
+        optional = {RESET: {"shape": [], "dtype": "bool", "description": "true on the first observation of an episode"}}
+        return {"observation": obs, "optional": optional}
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any]) -> "ObservationSpec":
+        """Rebuild the spec a server announced (client side)."""
+        obs = meta.get("observation") or {}
+        arrays = tuple(
+            ArraySpec(k, tuple(int(n) for n in v["shape"]), str(v["dtype"]), str(v.get("description", "")))
+            for k, v in obs.items() if k != PROMPT
+        )
+        return cls(arrays, prompt=PROMPT in obs)
+
+    def validate(self, obs: Any) -> dict[str, Any]:
+        """The observation, checked: every key present, no others, exact shapes and dtypes, finite floats.
+
+        Returns a new dict (arrays made writable copies are not needed: policies only read them).
+        """
+        if not isinstance(obs, dict):
+            raise ObservationError(f"the message must be a map of observation keys, got {type(obs).__name__}")
+        bad_keys = [k for k in obs if not isinstance(k, str)]
+        if bad_keys:
+            raise ObservationError(f"observation keys must be strings, got {bad_keys[:3]!r}"[:300])
+        expected = self.required_keys
+        missing = [k for k in expected if k not in obs]
+        extra = sorted(k for k in obs if k not in expected and k != RESET)
+        if missing or extra:
+            parts = ([f"missing keys {missing}"] if missing else []) + ([f"unexpected keys {extra[:8]}"] if extra else [])
+            raise ObservationError("; ".join(parts) + f"; this server expects exactly {expected} (plus optional {RESET!r})")
+        out: dict[str, Any] = {}
+        for spec in self.arrays:
+            out[spec.key] = _check_array(spec, obs[spec.key])
+        if self.prompt:
+            text = obs[PROMPT]
+            if isinstance(text, bytes):
+                try:
+                    text = text.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise ObservationError(f"{PROMPT!r} must be UTF-8 text") from err
+            if not isinstance(text, str):
+                raise ObservationError(f"{PROMPT!r} must be a string (the instruction), got {type(text).__name__}")
+            if not text.strip() or len(text) > MAX_PROMPT_CHARS:
+                raise ObservationError(f"{PROMPT!r} must be non-empty and at most {MAX_PROMPT_CHARS} characters, got {len(text)}")
+            out[PROMPT] = text
+        reset = obs.get(RESET, False)
+        if not isinstance(reset, (bool, np.bool_)):
+            raise ObservationError(f"{RESET!r} must be a bool, got {type(reset).__name__}")
+        out[RESET] = bool(reset)
+        return out
+
+
+def _check_array(spec: ArraySpec, value: Any) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise ObservationError(f"{spec.key!r} must be a numpy array of {spec.describe()}, got {type(value).__name__}")
+    if value.dtype != np.dtype(spec.dtype) or value.shape != spec.shape:
+        hint = ""
+        if value.dtype != np.dtype(spec.dtype):
+            hint = f" (convert with .astype(np.{spec.dtype}))"
+        elif spec.key.startswith("observation.images.") and value.ndim == 3 and len(spec.shape) == 3:
+            hint = f" (resize the image to {spec.shape[0]}x{spec.shape[1]} on the client)"
+        raise ObservationError(f"{spec.key!r} must be {spec.describe()}, got {value.dtype} {list(value.shape)}{hint}")
+    if value.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(value)))
+        if bad:
+            raise ObservationError(f"{spec.key!r} holds {bad} non-finite values (NaN or inf); every entry must be finite")
+    return value

@@ -1,0 +1,100 @@
+"""Per-connection state on the server: the runner's dict, counters, and the safety pre-filter.
+
+Server-side safety (:class:`ChunkSafety`) runs the project's :class:`vlastack.safety.SafetyLayer`
+over every action of a chunk, in order, before the chunk is sent. The layer needs the arm's
+position at each step; the server only sees it at the first, so later steps use a nominal
+prediction: the position moves by ``action[translation_dims] * translation_scale_m`` per step
+(Meta-World's mocap rule, read from the spec). Its motion memory (last velocities, gripper)
+carries over from one request to the next, which is exact when the client executes each chunk in
+full before asking again (openpi's ``ActionChunkBroker`` does) and approximate otherwise. So this
+is a pre-filter that reports what it changed; the robot side must still step through its own
+``SafeActuator`` (the layer that sees the real state at every step), as ``vlastack.execution`` does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vlastack import keys
+
+_ids = itertools.count(1)
+#: At most this many interventions are listed in one reply (all are counted).
+MAX_LISTED = 16
+
+
+class ChunkSafety:
+    """One connection's safety layer, applied to whole chunks (see the module docstring)."""
+
+    def __init__(self, spec: Any) -> None:
+        from vlastack.safety import SafetyLayer
+
+        self.layer = SafetyLayer(spec)
+        self.spec = self.layer.spec
+        self.now_s = 0.0
+
+    def reset(self) -> None:
+        self.layer.reset()
+        self.now_s = 0.0
+
+    def filter_chunk(self, actions: np.ndarray, obs: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+        """(allowed float32 [H, D], report) for the proposed chunk from the observed state."""
+        spec = self.spec
+        state = np.array(obs[keys.STATE], dtype=np.float64).reshape(-1)
+        touch = obs.get(keys.TOUCH)
+        pos_dims = list(spec.state_position_dims)
+        trans_dims = list(spec.action.translation_dims)
+        out = np.empty_like(actions, dtype=np.float32)
+        listed: list[dict[str, Any]] = []
+        changed = held = count = 0
+        for i, proposed in enumerate(actions):
+            decision = self.layer.filter(proposed, state.copy(), touch, self.now_s)
+            self.now_s += spec.control_period_s
+            out[i] = decision.action
+            state[pos_dims] += np.asarray(decision.action, dtype=np.float64)[trans_dims] * spec.action.translation_scale_m
+            if decision.interventions:
+                changed += 1
+                held += int(decision.held)
+                count += len(decision.interventions)
+                for item in decision.interventions:
+                    if len(listed) < MAX_LISTED:
+                        listed.append({"chunk_step": i, **item.to_dict()})
+        self.layer.log.clear()  # reported here; the layer's own log would grow without bound
+        report = {"spec": spec.name, "steps": len(actions), "steps_changed": changed, "steps_held": held,
+                  "interventions": count, "listed": listed}
+        return out, report
+
+    def check_fits(self, action_dim: int, state_dim: int | None) -> None:
+        """ValueError when this spec cannot judge the runner's actions (sizes differ)."""
+        name = self.spec.name
+        if self.spec.action.dim != action_dim:
+            raise ValueError(f"safety spec {name!r} is for {self.spec.action.dim}-d actions, the policy makes {action_dim}-d ones")
+        if state_dim is None:
+            raise ValueError(f"safety spec {name!r} needs {keys.STATE!r} in the observation, the policy reads none")
+        if max(self.spec.state_position_dims) >= state_dim:
+            raise ValueError(f"safety spec {name!r} reads state entries {self.spec.state_position_dims}, the state has {state_dim}")
+
+
+@dataclass
+class Session:
+    """One client connection."""
+
+    peer: str
+    """Remote address, for the log."""
+    safety: ChunkSafety | None = None
+    id: int = field(default_factory=lambda: next(_ids))
+    state: dict[str, Any] = field(default_factory=dict)
+    """The runner's per-connection dict."""
+    requests: int = 0
+    errors: int = 0
+    opened_s: float = field(default_factory=time.monotonic)
+
+    def reset(self) -> None:
+        """A new episode: the runner's state and the safety memory start over."""
+        self.state.clear()
+        if self.safety is not None:
+            self.safety.reset()

@@ -1,0 +1,80 @@
+"""``vlastack eval`` of a debug checkpoint through the real CLI, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slow
+CLI = [sys.executable, "-m", "vlastack"]
+ENV = {**os.environ, "MUJOCO_GL": "egl"}
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=ENV, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def debug_checkpoint(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("debug")
+    data, out = tmp / "ds", tmp / "run"
+    r = run("collect", "--tasks", "reach-v3", "--episodes", "1", "--out", str(data), "--image-size", "32",
+            "--cameras", "corner2")
+    assert r.returncode == 0, r.stderr
+    r = run("train", "--preset", "debug", "--dataset", str(data), "--out", str(out), "--steps", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    ckpts = sorted((out / "checkpoints").iterdir())
+    assert ckpts, "training wrote no checkpoint"
+    return ckpts[-1]
+
+
+def test_eval_debug_checkpoint_writes_json_and_report(tmp_path, debug_checkpoint):
+    r = run("eval", "--checkpoint", str(debug_checkpoint), "--tasks", "reach-v3", "--episodes", "1", "--max-steps", "10",
+            "--json", "--report", str(tmp_path / "report"))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    saved = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert summary["episodes"] == 1 and summary["crashed_episodes"] == 0, saved["episodes"]
+    assert summary["per_task"]["reach-v3"]["mean_length"] == 10  # a 2-step model does not solve reach in 10 steps
+    assert set(summary["per_group"]) == {"easy"} and 0.0 <= summary["avg"] <= 1.0
+    assert summary["latency_ms"]["calls"] >= 1
+    assert saved["summary"]["avg"] == summary["avg"] and len(saved["episodes"]) == 1
+    assert "<svg" in (tmp_path / "report" / "report.html").read_text()
+    assert (tmp_path / "report" / "reach-v3.mp4").stat().st_size > 0
+
+
+def test_eval_rejects_a_directory_that_is_not_a_checkpoint(tmp_path):
+    r = run("eval", "--checkpoint", str(tmp_path), "--tasks", "reach-v3", "--episodes", "1")
+    assert r.returncode == 2 and "config.json" in r.stderr and "Traceback" not in r.stderr
+    r = run("eval", "--checkpoint", str(tmp_path), "--tasks", "reach-v4")
+    assert r.returncode == 2 and "Did you mean 'reach-v3'" in r.stderr
+
+
+def test_eval_against_a_policy_server(tmp_path, debug_checkpoint):
+    port = 18000 + os.getpid() % 1000
+    server = subprocess.Popen([*CLI, "serve", "--checkpoint", str(debug_checkpoint), "--port", str(port)],
+                              env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:  # wait until the server listens (it loads the checkpoint first)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()
+                time.sleep(0.5)
+        r = run("eval", "--server", f"ws://127.0.0.1:{port}", "--tasks", "reach-v3", "--episodes", "1",
+                "--max-steps", "5", "--json")
+        assert r.returncode == 0, r.stderr
+        summary = json.loads(r.stdout)
+        assert summary["episodes"] == 1 and summary["crashed_episodes"] == 0, summary
+        assert summary["per_task"]["reach-v3"]["mean_length"] == 5 and summary["latency_ms"]["calls"] >= 1
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

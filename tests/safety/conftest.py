@@ -1,0 +1,104 @@
+"""Shared by the safety tests: an independent statement of the limits (the ``oracle`` fixture).
+
+Written without the layer's own helpers.
+
+The keep-out test uses the separating-axis theorem (the layer uses the slab method), the rest is
+plain numpy on the spec's numbers.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from vlastack.safety.spec import SafetySpec
+
+REL = 1e-7  # float32 actions: relative slack of the motion checks
+ABS_M = 1e-9  # metres of slack for the geometric checks
+
+
+class OracleMemory:
+    def __init__(self, spec: SafetySpec) -> None:
+        self.v1 = np.zeros(3)
+        self.v2 = np.zeros(3)
+        self.grip = float(np.float32(spec.gripper.initial_command)) if spec.gripper else None
+        self.last_fresh = None
+        self.last_action = None
+
+
+def velocity(spec: SafetySpec, action: np.ndarray) -> np.ndarray:
+    a = np.asarray(action, dtype=np.float64)
+    return a[list(spec.action.translation_dims)] * spec.action.translation_scale_m / spec.control_period_s
+
+
+def segment_touches_box(p: np.ndarray, q: np.ndarray, low: np.ndarray, high: np.ndarray) -> bool:
+    """Separating-axis test of a segment against a closed axis-aligned box."""
+    center, half, d = (low + high) / 2, (high - low) / 2, q - p
+    axes = [np.eye(3)[i] for i in range(3)] + [np.cross(d, np.eye(3)[i]) for i in range(3)]
+    for n in axes:
+        if np.linalg.norm(n) < 1e-15:
+            continue
+        r = float(np.abs(n) @ half)
+        c = float(n @ center)
+        lo_s, hi_s = sorted((float(n @ p), float(n @ q)))
+        if hi_s < c - r - 1e-15 or lo_s > c + r + 1e-15:
+            return False
+    return True
+
+
+def assert_inside_limits(spec: SafetySpec, out: np.ndarray, p: np.ndarray | None, touch, mem: OracleMemory,
+                         motion_excess_allowed: bool = False) -> None:
+    """Every limit, stated directly; raises AssertionError naming the broken one."""
+    layout, dt = spec.action, spec.control_period_s
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32 and out.shape == (layout.dim,), out
+    assert np.all(np.isfinite(out)), f"non-finite action {out}"
+    a = out.astype(np.float64)
+    assert np.all(a >= np.array(layout.low)) and np.all(a <= np.array(layout.high)), f"out of range {a}"
+    v = velocity(spec, a)
+    if not motion_excess_allowed:
+        m = spec.motion
+        assert np.linalg.norm(v) <= m.max_speed_m_s * (1 + REL), ("speed", np.linalg.norm(v))
+        assert np.linalg.norm(v - mem.v1) / dt <= m.max_accel_m_s2 * (1 + REL), ("accel", np.linalg.norm(v - mem.v1) / dt)
+        jerk = np.linalg.norm(v - 2 * mem.v1 + mem.v2) / dt**2
+        assert jerk <= m.max_jerk_m_s3 * (1 + REL), ("jerk", jerk)
+    if p is None:
+        assert np.all(v == 0), f"moving with an unreadable position: {v}"
+    else:
+        q = p + v * dt
+        lo, hi = np.array(spec.workspace.low), np.array(spec.workspace.high)
+        for i in range(3):
+            floor, ceiling = min(lo[i], p[i]), max(hi[i], p[i])
+            assert floor - ABS_M <= q[i] <= ceiling + ABS_M, ("workspace", i, p[i], q[i], lo[i], hi[i])
+        for box in spec.keep_out:
+            blo, bhi = np.array(box.low), np.array(box.high)
+            if np.all(p >= blo) and np.all(p <= bhi):
+                assert np.all(v == 0), "moving inside a keep-out box"
+            else:
+                assert not segment_touches_box(p, q, blo, bhi), ("keep-out", p, q, box)
+    g = spec.gripper
+    if g is not None:
+        cmd = float(a[g.action_index])
+        t = None if touch is None else np.asarray(touch, dtype=np.float64).reshape(-1)
+        valid = t is not None and t.size > 0 and bool(np.all(np.isfinite(t)))
+        if not valid and g.require_touch:
+            assert abs(cmd - mem.grip) <= 1e-7 * max(1.0, abs(mem.grip)), "gripper moved without a touch reading"
+        if valid and np.max(np.abs(t)) > g.max_force_n:
+            assert g.close_sign * (cmd - mem.grip) <= 1e-12, "gripper closed further above the force limit"
+
+
+def remember(spec: SafetySpec, mem: OracleMemory, out: np.ndarray, fresh: bool, now: float) -> None:
+    mem.v2, mem.v1 = mem.v1, velocity(spec, out)
+    if spec.gripper is not None:
+        mem.grip = float(out[spec.gripper.action_index])
+    mem.last_action = out.astype(np.float64)
+    if fresh:
+        mem.last_fresh = now
+
+
+@pytest.fixture(scope="session")
+def oracle() -> types.SimpleNamespace:
+    """The oracle's functions (tests run with --import-mode=importlib, so helpers come as fixtures)."""
+    return types.SimpleNamespace(OracleMemory=OracleMemory, assert_inside_limits=assert_inside_limits,
+                                 remember=remember, segment_touches_box=segment_touches_box, velocity=velocity)

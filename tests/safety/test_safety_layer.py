@@ -1,0 +1,171 @@
+"""The layer's behaviour on chosen cases: each check's effect and its reason, fail-closed paths, the log."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from vlastack.safety import METAWORLD_SAWYER, SafetyLayer
+from vlastack.safety.faults import with_keep_out
+from vlastack.safety.interventions import HELD, REPEATED, SHORTENED
+from vlastack.safety.spec import Box
+
+DT = METAWORLD_SAWYER.control_period_s
+HOME = np.array([0.0, 0.6, 0.2, 1.0], dtype=np.float32)
+
+
+def act(*xs: float) -> np.ndarray:
+    return np.array(xs, dtype=np.float32)
+
+
+def state(x: float, y: float, z: float) -> np.ndarray:
+    return np.array([x, y, z, 1.0], dtype=np.float32)
+
+
+def test_a_safe_action_passes_untouched():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    d = layer.filter(act(0.3, -0.2, 0.1, -1.0), HOME, None, 0.0)
+    assert np.array_equal(d.action, act(0.3, -0.2, 0.1, -1.0))
+    assert d.interventions == [] and not d.held and layer.log == []
+
+
+def test_nan_is_replaced_by_the_hold_which_keeps_the_gripper():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    layer.filter(act(0.1, 0, 0, 0.7), HOME, None, 0.0)
+    d = layer.filter(act(np.nan, 0, 0, -1), HOME, None, DT)
+    assert np.array_equal(d.action, act(0, 0, 0, 0.7)) and d.held
+    assert d.interventions[0].limit == "action.finite" and "holding" in d.reasons[0]
+
+
+def test_range_small_excess_is_clipped_large_excess_holds():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    d = layer.filter(act(0.0, 1.04, 0.0, 0.0), HOME, None, 0.0)
+    assert d.action[1] == pytest.approx(1.0) and not d.held
+    d = layer.filter(act(0.0, 1.5, 0.0, 0.0), HOME, None, DT)
+    assert d.held and d.interventions[0].limit == "action.high[1]"
+    assert d.interventions[0].excess == pytest.approx(0.5)
+
+
+def test_workspace_shortens_the_motion_to_the_wall_and_says_by_how_much():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    d = layer.filter(act(0, 0, -1.0, 0), state(0.0, 0.6, 0.05), None, 0.0)
+    z_next = 0.05 + float(d.action[2]) * 0.01
+    assert z_next == pytest.approx(0.045, abs=1e-5) and z_next >= 0.045
+    (item,) = d.interventions
+    assert item.check == "workspace" and item.limit == "workspace.low[2]" and item.effect == SHORTENED
+    assert item.value == pytest.approx(0.04) and item.bound == 0.045 and item.excess == pytest.approx(0.005)
+    assert "0.0050 m" in item.message
+
+
+def test_outside_the_workspace_moving_back_in_is_allowed_further_out_is_not():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    below = state(0.0, 0.6, 0.03)
+    assert layer.filter(act(0, 0, 0.5, 0), below, None, 0.0).action[2] == pytest.approx(0.5)
+    assert layer.filter(act(0, 0, -0.5, 0), below, None, DT).action[2] == 0.0
+
+
+def test_keep_out_box_across_the_path_makes_the_arm_slide_along_it():
+    person = Box((-0.1, 0.65, 0.0), (0.1, 0.75, 0.5), name="person")
+    layer = SafetyLayer(with_keep_out(METAWORLD_SAWYER, person))
+    d = layer.filter(act(0.3, 1.0, 0.0, 0), state(0.0, 0.645, 0.2), None, 0.0)
+    assert 0.645 + d.action[1] * 0.01 < 0.65  # stops short of the -y face
+    assert d.action[0] == pytest.approx(0.3)  # and still moves sideways
+    assert d.interventions[0].check == "keep_out" and "'person'" in d.reasons[0] and "-y face" in d.reasons[0]
+
+
+def test_inside_a_keep_out_box_the_arm_holds():
+    person = Box((-0.1, 0.65, 0.0), (0.1, 0.75, 0.5), name="person")
+    layer = SafetyLayer(with_keep_out(METAWORLD_SAWYER, person))
+    d = layer.filter(act(0.3, -1.0, 0.0, 0), state(0.0, 0.7, 0.2), None, 0.0)
+    assert d.held and np.all(d.action[:3] == 0)
+
+
+def test_speed_and_acceleration_scale_the_whole_motion():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    d = layer.filter(act(1, 1, 1, 0), HOME, None, 0.0)
+    v = d.action[:3].astype(np.float64) * 0.01 / DT
+    assert np.linalg.norm(v) <= 1.2 + 1e-9
+    assert np.allclose(d.action[0], d.action[1]) and np.allclose(d.action[1], d.action[2])  # direction kept
+    assert {i.limit for i in d.interventions} == {"motion.max_speed_m_s", "motion.max_accel_m_s2"}
+
+
+def test_jerk_limit_binds_on_a_sudden_reversal():
+    spec = dataclasses.replace(METAWORLD_SAWYER, motion=dataclasses.replace(METAWORLD_SAWYER.motion, max_jerk_m_s3=8000.0))
+    layer = SafetyLayer(spec)
+    for i in range(3):
+        layer.filter(act(0.9, 0, 0, 0), HOME, None, i * DT)
+    d = layer.filter(act(-0.9, 0, 0, 0), HOME, None, 3 * DT)
+    assert "motion.max_jerk_m_s3" in {i.limit for i in d.interventions}
+    assert d.action[0] <= 0  # shortened towards zero, never reversed
+
+
+def test_watchdog_repeats_then_holds():
+    layer = SafetyLayer(METAWORLD_SAWYER)  # watchdog_s = 0.05
+    layer.filter(act(0.5, 0, 0, 0.2), HOME, None, 0.0)
+    effects = []
+    for i in range(1, 7):
+        d = layer.filter(None, HOME, None, i * DT)
+        effects.append(d.interventions[0].effect)
+        if d.interventions[0].effect == REPEATED:
+            assert d.action[0] == pytest.approx(0.5)
+        else:
+            assert d.held and np.all(d.action[:3] == 0) and d.action[3] == pytest.approx(0.2)
+    assert effects == [REPEATED] * 4 + [HELD] * 2
+
+
+def test_no_action_at_the_start_is_a_hold():
+    d = SafetyLayer(METAWORLD_SAWYER).filter(None, HOME, None, 0.0)
+    assert d.held and np.array_equal(d.action, act(0, 0, 0, -1))  # initial gripper command: open
+
+
+def test_grip_force_above_the_limit_backs_off_and_never_closes_further():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    layer.filter(act(0, 0, 0, 0.8), HOME, np.array([10.0, 10.0]), 0.0)
+    d = layer.filter(act(0, 0, 0, 1.0), HOME, np.array([1600.0, 1000.0]), DT)
+    assert d.action[3] == pytest.approx(0.8 - 0.001 * 100)
+    assert d.interventions[0].limit == "gripper.max_force_n" and d.interventions[0].excess == pytest.approx(100.0)
+
+
+def test_unreadable_state_means_no_motion():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    for bad in (None, np.array([np.nan, 0.6, 0.2, 1.0]), np.zeros(2), "here"):
+        d = layer.filter(act(0.5, 0.5, 0, 0), bad, None, 0.0)
+        assert np.all(d.action[:3] == 0) and d.held
+
+
+class Exploding:
+    name = "world_model"
+
+    def apply(self, command, ctx):
+        raise RuntimeError("model not loaded")
+
+
+def test_a_check_that_raises_makes_the_layer_hold_and_say_why():
+    layer = SafetyLayer(METAWORLD_SAWYER, extra_checks=[Exploding()])
+    d = layer.filter(act(0.5, 0, 0, 0), HOME, None, 0.0)
+    assert d.held and np.all(d.action[:3] == 0)
+    assert "world_model" in d.reasons[0] and "model not loaded" in d.reasons[0]
+
+
+def test_garbage_time_and_proposals_never_raise():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    for proposal, now in [(object(), 0.0), ("go", 0.1), (act(0.1, 0, 0, 0), "noon"), (act(0.1, 0, 0, 0), float("nan"))]:
+        d = layer.filter(proposal, HOME, None, now)
+        assert np.all(np.isfinite(d.action)) and d.held
+
+
+def test_log_is_json_and_the_summary_counts_per_check():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    layer.filter(act(np.nan, 0, 0, 0), HOME, None, 0.0)
+    layer.filter(act(0, 0, -1, 0), state(0, 0.6, 0.05), None, DT)
+    layer.filter(act(0.1, 0, 0, 0), HOME, None, 2 * DT)
+    json.dumps(layer.log, allow_nan=False)
+    s = layer.summary()
+    assert s["steps"] == 3 and s["steps_changed"] == 2 and s["steps_held"] == 1
+    assert s["by_check"] == {"validity": 1, "workspace": 1}
+    assert s["max_excess"]["workspace.low[2]"] == pytest.approx(0.005, abs=1e-6)
+    layer.reset()
+    assert layer.log == [] and layer.steps == 0
