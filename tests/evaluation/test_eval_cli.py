@@ -78,3 +78,12 @@ def test_eval_against_a_policy_server(tmp_path, debug_checkpoint):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_demo_runs_a_checkpoint_with_a_chosen_executor(tmp_path, debug_checkpoint):
+    r = run("demo", "--checkpoint", str(debug_checkpoint), "--executor", "async", "--tasks", "reach-v3",
+            "--episodes", "1", "--max-steps", "10", "--out", str(tmp_path / "demo"))
+    assert r.returncode == 0, r.stderr
+    assert "| reach-v3 | easy |" in r.stdout
+    saved = json.loads((tmp_path / "demo" / "report" / "results.json").read_text())
+    assert saved["summary"]["config"]["executor"] == "async" and saved["summary"]["crashed_episodes"] == 0

@@ -1,7 +1,10 @@
 """``vlastack demo``: the main job on the built-in default.
 
-Until a trained policy ships with the project, the demo records a few scripted-expert
-demonstrations on three Meta-World tasks, prints what was recorded, and writes one video per task.
+Without ``--checkpoint`` (the default until a trained policy ships with the project) the demo
+records a few scripted-expert demonstrations on three Meta-World tasks, prints what was recorded,
+and writes one video per task. With ``--checkpoint DIR`` it runs that policy closed loop on the
+same tasks through the chosen executor and the safety layer, prints the success table and writes
+the evaluation report with videos.
 """
 
 from __future__ import annotations
@@ -21,8 +24,18 @@ def demo(
     tasks: str = typer.Option(DEMO_TASKS, help="Tasks to demonstrate, comma-separated."),
     episodes: int = typer.Option(2, help="Demonstrations per task."),
     image_size: int = typer.Option(128, help="Square image side in pixels."),
+    checkpoint: Path | None = typer.Option(None, help="Run this policy instead of the scripted experts."),
+    executor: str = typer.Option("sync", help="With --checkpoint: sync, ensemble or async."),
+    max_steps: int = typer.Option(500, help="With --checkpoint: step limit per episode."),
 ) -> None:
-    """Record expert demonstrations on a few tasks, summarise them and write videos."""
+    """Show the system at work on a few tasks: expert demonstrations, or a policy with --checkpoint."""
+    if checkpoint is not None:
+        from vlastack.cli.eval import evaluate
+
+        evaluate(checkpoint=checkpoint, server=None, token=None, tasks=tasks, episodes=episodes, max_steps=max_steps,
+                 executor=executor, instruction_variant=0, workers=1, as_json=False, report=out / "report")
+        print(f"report and videos in {out / 'report'}")
+        return
     from vlastack.cli.collect import collect
     from vlastack.cli.dataset import info, view
     from vlastack.episodes.reader import DatasetReader

@@ -1,0 +1,78 @@
+"""``vlastack train``: train a VLA policy preset on a dataset, with checkpoints and exact resume.
+
+Examples::
+
+    vlastack train --preset debug --dataset data/reach --out runs/debug --steps 20
+    vlastack train --preset hybrid --dataset data/mt10 --out runs/hybrid            # CPU or one GPU
+    vlastack train --preset hybrid --dataset data/mt10 --out runs/hybrid --resume   # continue exactly
+    accelerate launch -m vlastack train --preset hybrid --dataset data/mt10 --out runs/hybrid   # DDP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vlastack.cli.app import app
+
+PRESET_HELP = "Preset name: debug (seconds, for tests), bins, fast, flow or hybrid."
+
+
+@app.command()
+def train(
+    preset: Annotated[str, typer.Option(help=PRESET_HELP)],
+    dataset: Annotated[Path, typer.Option(help="Dataset directory (LeRobot v3 layout written by vlastack).")],
+    out: Annotated[Path, typer.Option(help="Run directory: checkpoints/, metrics.jsonl, run.json.")],
+    steps: Annotated[int | None, typer.Option(help="Optimizer steps in all (default: the preset's).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in --out (starts fresh when there is none).")] = False,
+    batch_size: Annotated[int | None, typer.Option(help="Samples per step and process (default: the preset's).")] = None,
+    save_every: Annotated[int | None, typer.Option(help="Checkpoint every N steps (default: the preset's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the preset's).")] = None,
+    num_workers: Annotated[int | None, typer.Option(help="DataLoader worker processes (default 0).")] = None,
+    cpu: Annotated[bool, typer.Option(help="Train on the CPU even when a GPU is present.")] = False,
+    tensorboard: Annotated[bool, typer.Option(help="Also write TensorBoard logs (needs the tensorboard package).")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train a policy preset on a dataset; writes checkpoints and metrics under --out."""
+    from dataclasses import replace
+
+    from vlastack import keys
+    from vlastack.data.windows import WindowDataset, collate
+    from vlastack.episodes.reader import DatasetReader
+    from vlastack.policies.components.token_head import make_action_tokenizer
+    from vlastack.policies.presets import PRESETS
+    from vlastack.tokenizers import make_chunks, subsample
+    from vlastack.training.checkpoint import latest_checkpoint
+    from vlastack.training.loop import train as train_loop
+
+    chosen = PRESETS.get(preset)
+    cfg = chosen.policy
+    overrides = {"steps": steps, "batch_size": batch_size, "save_every": save_every, "seed": seed, "num_workers": num_workers}
+    tcfg = replace(chosen.train, cpu=cpu, tensorboard=tensorboard, **{k: v for k, v in overrides.items() if v is not None})
+    if save_every is None and tcfg.save_every > tcfg.steps:
+        tcfg = replace(tcfg, save_every=tcfg.steps)
+
+    reader = DatasetReader(dataset)
+    cfg.check_dataset_features(reader.features, where=f"dataset {dataset}")
+    data = WindowDataset(
+        reader, obs_history=cfg.obs_history, action_horizon=cfg.horizon, image_keys=[keys.image_key(c) for c in cfg.cameras],
+        state=True, touch=cfg.use_touch, depth=cfg.use_depth,
+    )
+    tokenizer = None
+    if cfg.uses_tokens and not (resume and latest_checkpoint(out) is not None):
+        chunks = subsample(make_chunks(reader.episode_actions(), cfg.horizon), tcfg.tokenizer_max_chunks)
+        tokenizer = make_action_tokenizer(cfg.tokenizer_kind, chunks)
+    result = train_loop(
+        cfg, tcfg, data, collate, out, tokenizer=tokenizer, stats=reader.stats, resume=resume, progress=progress,
+        extra_run_info={"preset": preset, "dataset": str(Path(dataset).resolve()), "samples": len(data)}, instructions=reader.tasks,
+    )
+    loss = result.metrics.get("loss")
+    if not result.is_main:
+        return
+    typer.echo(
+        f"trained {preset} to step {result.step}/{tcfg.steps}"
+        + (f", loss {loss:.4f}" if isinstance(loss, float) else "")
+        + (f"; checkpoint {result.checkpoint}" if result.checkpoint else "")
+    )

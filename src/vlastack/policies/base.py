@@ -1,0 +1,218 @@
+"""The policy interface (two methods), checkpoint directories, and batch helpers.
+
+    compute_loss(batch)                -> Tensor [B]            per-sample training loss
+    sample_actions(batch, noise=None)  -> ActionChunk [B, H, D]  float32, environment units
+
+A policy directory (what ``save_pretrained`` writes and ``load_policy`` reads)::
+
+    config.json                  {"policy": <registered name>, "format_version": 1, "config": {...}}
+    model.safetensors            weights (no normalisation statistics)
+    normalization.safetensors    the normaliser's buffers (offset/scale per feature), modes in metadata
+    tokenizer/                   the action tokenizer, when the policy has one
+    text_cache.safetensors       cached instruction embeddings, when the text encoder is frozen
+
+Safetensors and JSON only: nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from vlastack import keys
+from vlastack.errors import CheckpointError
+from vlastack.types import ActionChunk, Batch, Observation
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.safetensors"
+NORM_FILE = "normalization.safetensors"
+NORM_PREFIX = "normalizer."
+
+
+def load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """Read a safetensors file; a CheckpointError naming the file when it is missing or corrupt."""
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing; the checkpoint directory is incomplete")
+    try:
+        return load_file(str(path))
+    except Exception as err:  # safetensors raises SafetensorError, OSError, ValueError... for damaged files
+        raise CheckpointError(f"{path} is corrupt or truncated and cannot be read as safetensors: {err}") from err
+
+
+def save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Write tensors (moved to the CPU, made contiguous) atomically: a temporary file, then a rename."""
+    from safetensors.torch import save_file
+
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    tmp.replace(path)
+
+
+class Policy(nn.Module, ABC):
+    """Base class of every policy. ``forward`` is ``compute_loss`` (so DDP wrappers see the training pass)."""
+
+    #: The name under which the class is registered in :data:`vlastack.policies.registry.POLICIES`.
+    policy_name: ClassVar[str]
+
+    config: Any
+
+    @abstractmethod
+    def compute_loss(self, batch: Batch) -> torch.Tensor:
+        """Per-sample loss [B]; padded action steps (``action_is_pad``) contribute nothing."""
+
+    @abstractmethod
+    def sample_actions(self, batch: Batch, noise: torch.Tensor | None = None) -> ActionChunk:
+        """Actions [B, H, D] in environment units; ``noise`` fixes a stochastic sampler's draw."""
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.compute_loss(batch)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # ---- checkpoints --------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path, state_dict: dict[str, torch.Tensor] | None = None) -> Path:
+        """Write the policy directory; ``state_dict`` overrides the live weights (e.g. EMA weights)."""
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        state = self.state_dict() if state_dict is None else state_dict
+        weights = {k: v for k, v in state.items() if not k.startswith(NORM_PREFIX)}
+        norms = {k[len(NORM_PREFIX) :]: v for k, v in state.items() if k.startswith(NORM_PREFIX)}
+        save_safetensors(weights, path / MODEL_FILE)
+        save_safetensors(norms, path / NORM_FILE, metadata={"modes": json.dumps(getattr(self, "normalizer").modes)})
+        self._save_extra(path)
+        meta = {"policy": self.policy_name, "format_version": FORMAT_VERSION, "config": self.config.to_dict()}
+        (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        return path
+
+    def _save_extra(self, directory: Path) -> None:
+        """Files beyond weights and config (tokenizer, caches)."""
+
+    def load_weights(self, directory: Path) -> None:
+        """Load ``model.safetensors`` and ``normalization.safetensors``; a CheckpointError on any mismatch."""
+        state = load_safetensors(directory / MODEL_FILE)
+        state.update({NORM_PREFIX + k: v for k, v in load_safetensors(directory / NORM_FILE).items()})
+        self.load_state_dict_checked(state, str(directory))
+
+    def load_state_dict_checked(self, state: dict[str, torch.Tensor], where: str) -> None:
+        own = self.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        shapes = [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape]
+        if missing or unexpected or shapes:
+            parts = []
+            if missing:
+                parts.append(f"missing {len(missing)} tensors (e.g. {missing[:3]})")
+            if unexpected:
+                parts.append(f"unexpected {len(unexpected)} tensors (e.g. {unexpected[:3]})")
+            if shapes:
+                parts.append(f"{len(shapes)} shape mismatches (checkpoint vs model, e.g. {shapes[:3]})")
+            raise CheckpointError(f"weights in {where} do not fit this {self.config.variant!r} policy: " + "; ".join(parts))
+        self.load_state_dict(state)
+
+
+def read_policy_meta(directory: str | Path) -> dict[str, Any]:
+    """The parsed ``config.json`` of a policy directory; a CheckpointError when missing or unreadable."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint directory {path} does not exist")
+    cfg = path / CONFIG_FILE
+    try:
+        meta = json.loads(cfg.read_text())
+    except FileNotFoundError as err:
+        raise CheckpointError(f"{cfg} is missing; {path} is not a policy checkpoint") from err
+    except (OSError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{cfg} is not valid JSON: {err}") from err
+    if not isinstance(meta, dict) or "policy" not in meta or "config" not in meta:
+        raise CheckpointError(f"{cfg} lacks the 'policy' and 'config' fields")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{cfg} has format_version {meta.get('format_version')!r}; this vlastack reads {FORMAT_VERSION}")
+    return meta
+
+
+# ---- batches ----------------------------------------------------------------------------------
+def batch_from_observation(observations: Observation | Sequence[Observation], embodiment_id: int = 0) -> Batch:
+    """A batch of one from one observation (T = 1) or a history of them, oldest first (T = len).
+
+    Images uint8 [Hi, Wi, 3] -> float32 [1, T, 3, Hi, Wi] in [0, 1]; depth [Hi, Wi] -> [1, T, 1, Hi, Wi]
+    metres; state [S] -> [1, T, S]; touch [F] -> [1, T, F]. The instruction is the last observation's.
+    """
+    obs = [observations] if isinstance(observations, Observation) else list(observations)
+    if not obs:
+        raise ValueError("batch_from_observation needs at least one observation")
+
+    def stack(arrays: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.stack(arrays).astype(np.float32, copy=False))[None]
+
+    feats: dict[str, torch.Tensor] = {}
+    for cam in obs[-1].images:
+        feats[keys.image_key(cam)] = stack([np.ascontiguousarray(o.images[cam]).transpose(2, 0, 1) for o in obs]) / 255.0
+    for cam in obs[-1].depth:
+        feats[keys.depth_key(cam)] = stack([o.depth[cam][None] for o in obs])
+    feats[keys.STATE] = stack([np.asarray(o.state) for o in obs])
+    if obs[-1].touch is not None:
+        feats[keys.TOUCH] = stack([np.asarray(o.touch) for o in obs])
+    feats[keys.STATE + keys.PAD_SUFFIX] = torch.zeros(1, len(obs), dtype=torch.bool)
+    return Batch(features=feats, instruction=[obs[-1].instruction], embodiment_id=torch.tensor([embodiment_id]))
+
+
+FAKE_INSTRUCTIONS = ("reach the red target", "open the drawer", "press the button from the top", "pick up the puck and place it")
+
+
+def fake_samples(config: Any, n: int, seed: int = 0, with_action: bool = True) -> list[dict[str, Any]]:
+    """``n`` random samples in the format of :class:`vlastack.data.windows.WindowDataset` (for tests and benchmarks).
+
+    Every feature ``config.feature_shapes`` names, without the batch axis. Actions are smooth random
+    walks squashed into [-1, 1]; every third sample (0, 3, ...) has its last 3 steps padded (copies of
+    its last real action, flagged in ``action_is_pad``), as a windowing dataset makes them.
+    """
+    g = torch.Generator().manual_seed(seed)
+    shapes = {k: v[1:] for k, v in config.feature_shapes(1).items()}
+    out = []
+    for i in range(n):
+        s: dict[str, Any] = {"instruction": FAKE_INSTRUCTIONS[i % len(FAKE_INSTRUCTIONS)]}
+        for name, shape in shapes.items():
+            if name.startswith(keys.IMAGES_PREFIX):
+                s[name] = torch.rand(shape, generator=g)
+            elif name.startswith(keys.DEPTH_PREFIX):
+                s[name] = torch.rand(shape, generator=g) * config.depth_max_m
+            elif name == keys.TOUCH:
+                s[name] = torch.randn(shape, generator=g).abs() * 5.0
+            elif name == keys.ACTION:
+                if with_action:
+                    walk = torch.randn(shape, generator=g).cumsum(0) * 0.3 + torch.randn(1, shape[1], generator=g)
+                    s[name] = torch.tanh(walk)
+            else:
+                s[name] = torch.randn(shape, generator=g) * 0.2 + 0.5
+        s[keys.STATE + keys.PAD_SUFFIX] = torch.zeros(config.obs_history, dtype=torch.bool)
+        if with_action:
+            pad = torch.zeros(config.horizon, dtype=torch.bool)
+            n_pad = min(3, config.horizon - 1) if i % 3 == 0 else 0
+            if n_pad:
+                pad[-n_pad:] = True
+                s[keys.ACTION][-n_pad:] = s[keys.ACTION][-n_pad - 1]
+            s[keys.ACTION + keys.PAD_SUFFIX] = pad
+        out.append(s)
+    return out
+
+
+def stack_samples(samples: list[dict[str, Any]]) -> Batch:
+    """Samples (dicts of unbatched tensors plus ``instruction``) -> a Batch, like ``vlastack.data.windows.collate``."""
+    feats = {k: torch.stack([s[k] for s in samples]) for k, v in samples[0].items() if isinstance(v, torch.Tensor)}
+    return Batch(features=feats, instruction=[s["instruction"] for s in samples], embodiment_id=torch.zeros(len(samples), dtype=torch.long))
+
+
+def fake_batch(config: Any, batch_size: int = 2, seed: int = 0, with_action: bool = True) -> Batch:
+    """A random Batch of ``batch_size`` :func:`fake_samples` (sample 0 has padded action steps)."""
+    return stack_samples(fake_samples(config, batch_size, seed, with_action))

@@ -1,0 +1,1 @@
+"""Building blocks of policies: vision and text encoders, transformer blocks, token head, flow expert."""

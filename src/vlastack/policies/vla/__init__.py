@@ -1,0 +1,1 @@
+"""The VLA policy family: ``VLAConfig`` (config.py) and ``VLAPolicy`` (model.py)."""

@@ -1,0 +1,278 @@
+"""The VLA policy: one model, four variants (see :mod:`vlastack.policies.vla.config` for the table).
+
+Data flow (letters as in :mod:`vlastack.types`; P = prefix length, L = action tokens)::
+
+    images [B,T,3,Hi,Wi] (+depth) --vision--> [B, C*T*G*G, d] -+
+    instruction --text (frozen, cached)--> [B, k, d] ------------+--> prefix [B, P, d]
+    state [B,T,S] (+touch, embodiment) --> [B, T, d] ------------+
+                                                                  |
+    backbone (prefix bidirectional; action tokens causal after it, when the variant has them)
+        |-- token head: next action token (bins / fast / hybrid)     -> cross-entropy
+        '-- keys/values of the prefix, every block
+                |  (detached in hybrid: knowledge insulation)
+                v
+            flow expert (flow / hybrid): v(x_t, t) over [B, H, max_action_dim] -> flow-matching MSE
+
+At run time the backbone runs once per observation; its prefix keys/values are reused by every
+Euler step of the expert (flow, hybrid) or serve as the KV cache of greedy decoding (bins, fast).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vlastack import keys
+from vlastack.errors import CheckpointError, ConfigError, DatasetError
+from vlastack.policies.base import Policy, read_policy_meta
+from vlastack.policies.components.flow_head import FlowExpert
+from vlastack.policies.components.text import MiniLMTextEncoder, build_text_encoder
+from vlastack.policies.components.token_head import TokenHead, TokenVocab, step_of_tokens
+from vlastack.policies.components.transformer import KV, Transformer, init_weights, prefix_lm_mask
+from vlastack.policies.components.vision import build_vision_encoder, random_shift
+from vlastack.policies.normalize import Normalizer
+from vlastack.policies.registry import POLICIES
+from vlastack.policies.vla.config import VLAConfig
+from vlastack.types import ActionChunk, Batch
+
+TOKENIZER_DIR = "tokenizer"
+
+
+@POLICIES.register("vla")
+class VLAPolicy(Policy):
+    """Vision encoder + frozen text encoder + transformer backbone + token head and/or flow expert."""
+
+    policy_name = "vla"
+
+    def __init__(self, config: VLAConfig, tokenizer=None, stats: dict | None = None) -> None:
+        super().__init__()
+        c = self.config = config
+        d = c.d_model
+        norm_dims = {keys.STATE: (c.state_dim, c.state_norm), keys.ACTION: (c.action_dim, c.action_norm)}
+        if c.use_touch:
+            norm_dims[keys.TOUCH] = (c.touch_dim, c.state_norm)
+        self.normalizer = Normalizer(norm_dims)
+        if stats is not None:
+            self.normalizer.set_stats(stats)
+
+        self.vision = build_vision_encoder(c, 4 if c.use_depth else 3)
+        self.camera_emb = nn.Parameter(torch.zeros(len(c.cameras), 1, d))
+        self.frame_emb = nn.Parameter(torch.zeros(c.obs_history, 1, d))
+        self.text = build_text_encoder(c)
+        self.text_proj = nn.Linear(self.text.dim, c.text_tokens * d)
+        self.text_pos = nn.Parameter(torch.zeros(c.text_tokens, d))
+        self.state_proj = nn.Linear(c.max_state_dim, d)
+        self.touch_proj = nn.Linear(c.touch_dim, d) if c.use_touch else None
+        self.embodiment = nn.Embedding(c.num_embodiments, d)
+        self.backbone = Transformer(d, c.depth, c.heads, c.head_dim, c.mlp_ratio, c.dropout)
+
+        self.tokenizer = tokenizer
+        self.token_head: TokenHead | None = None
+        if c.uses_tokens:
+            self._check_tokenizer(tokenizer)
+            self.token_head = TokenHead(TokenVocab(c.text_vocab_size, tokenizer.vocab_size), d, c.max_action_tokens)
+        self.expert: FlowExpert | None = None
+        if c.uses_flow:
+            self.expert = FlowExpert(c.max_action_dim, c.horizon, c.expert_width, c.expert_depth, c.heads, c.head_dim, c.mlp_ratio, c.dropout)
+            # Expert block j reads backbone block expert_layers[j] (the last block always feeds the last expert block).
+            self.expert_layers = [round((j + 1) * c.depth / c.expert_depth) - 1 for j in range(c.expert_depth)]
+        for name, child in self.named_children():
+            if name not in ("vision", "text"):
+                init_weights(child)
+        if c.freeze_vision and c.vision_encoder == "cnn":  # a pretrained encoder freezes its own trunk, not its projection
+            self.vision.requires_grad_(False)
+        self.last_terms: dict[str, float] = {}
+        """Batch means of each loss term and counters of the last ``compute_loss`` call, for logging."""
+
+    def _check_tokenizer(self, tok) -> None:
+        c = self.config
+        if tok is None:
+            raise ConfigError(f"variant {c.variant!r} needs a fitted {c.tokenizer_kind!r} action tokenizer (pass tokenizer=...)")
+        if tok.kind != c.tokenizer_kind:
+            raise ConfigError(f"variant {c.variant!r} trains with a {c.tokenizer_kind!r} tokenizer, got a {tok.kind!r} one")
+        if (tok.horizon, tok.action_dim) != (c.horizon, c.action_dim):
+            raise ConfigError(
+                f"the action tokenizer was fitted for horizon={tok.horizon}, action_dim={tok.action_dim}; "
+                f"the config has horizon={c.horizon}, action_dim={c.action_dim}"
+            )
+
+    # ---- the prefix: images, text, state --------------------------------------------------------
+    def _feature(self, batch: Batch, key: str) -> torch.Tensor:
+        if key not in batch.features:
+            raise DatasetError(
+                f"batch has no feature {key!r} needed by preset {self.config.name!r}; it has {sorted(batch.features)}"
+            )
+        return batch.features[key].to(self.device, torch.float32)
+
+    def embed_prefix(self, batch: Batch, augment: bool = False) -> torch.Tensor:
+        """Prefix tokens [B, P, d]: per camera and frame G*G image tokens, k text tokens, a state (and touch) token per frame."""
+        c, b, t = self.config, batch.size, self.config.obs_history
+        frames = []
+        for cam in c.cameras:
+            x = self._feature(batch, keys.image_key(cam))
+            if x.shape[1] != t:
+                raise DatasetError(f"{keys.image_key(cam)} has {x.shape[1]} frames; preset {c.name!r} expects obs_history={t}")
+            x = x.flatten(0, 1)
+            if c.use_depth:
+                depth = self._feature(batch, keys.depth_key(cam)).flatten(0, 1)
+                x = torch.cat([x, depth.clamp(0.0, c.depth_max_m) / c.depth_max_m], dim=1)
+            if tuple(x.shape[-2:]) != tuple(c.image_size):
+                x = F.interpolate(x, size=tuple(c.image_size), mode="bilinear", align_corners=False)
+            frames.append(x)
+        x = torch.cat(frames)  # [C*B*T, ch, Hi, Wi]: one encoder call for every camera and frame
+        if augment and c.augment_shift > 0:
+            x = random_shift(x, c.augment_shift)
+        img = self.vision(x)  # [C*B*T, G, d]
+        g = img.shape[1]
+        img = img.view(len(c.cameras), b, t, g, -1) + self.camera_emb[:, None, None] + self.frame_emb[None, None]
+        img = img.permute(1, 0, 2, 3, 4).reshape(b, -1, c.d_model)
+
+        text = self.text_proj(self.text(batch.instruction, self.device)).view(b, c.text_tokens, -1) + self.text_pos
+
+        state = self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE))
+        state = F.pad(state, (0, c.max_state_dim - c.state_dim))
+        emb_id = batch.embodiment_id if batch.embodiment_id is not None else torch.zeros(b, dtype=torch.long)
+        tokens = [img, text, self.state_proj(state) + self.frame_emb[:, 0] + self.embodiment(emb_id.to(self.device))[:, None]]
+        if self.touch_proj is not None:
+            touch = self.normalizer.normalize(keys.TOUCH, self._feature(batch, keys.TOUCH))
+            tokens.append(self.touch_proj(touch) + self.frame_emb[:, 0])
+        return torch.cat(tokens, dim=1)
+
+    def _expert_context(self, kvs: list[KV]) -> list[KV]:
+        ctx = [kvs[i] for i in self.expert_layers]
+        if self.config.insulated:  # knowledge insulation: no flow gradient reaches the backbone
+            ctx = [(k.detach(), v.detach()) for k, v in ctx]
+        return ctx
+
+    # ---- training ---------------------------------------------------------------------------------
+    def loss_terms(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Per-sample loss terms [B]: ``tokens`` (token variants) and ``flow`` (flow variants)."""
+        c = self.config
+        prefix = self.embed_prefix(batch, augment=self.training)
+        n_prefix = prefix.shape[1]
+        action = self._feature(batch, keys.ACTION)
+        if tuple(action.shape[1:]) != (c.horizon, c.action_dim):
+            raise DatasetError(f"batch action has shape {list(action.shape)}; preset {c.name!r} expects [B, {c.horizon}, {c.action_dim}]")
+        pad_key = keys.ACTION + keys.PAD_SUFFIX
+        is_pad = batch.features[pad_key].to(self.device) if pad_key in batch.features else torch.zeros(action.shape[:2], dtype=torch.bool, device=self.device)
+        terms: dict[str, torch.Tensor] = {}
+        if self.token_head is not None:
+            token_lists = self.tokenizer.encode_batch(action.detach().cpu().double().numpy())
+            steps = step_of_tokens(c.tokenizer_kind, [len(t) for t in token_lists], c.action_dim)
+            inputs, targets, weights, truncated = self.token_head.targets(token_lists, steps, is_pad.cpu().numpy(), self.device)
+            x = torch.cat([prefix, self.token_head.embed_tokens(inputs)], dim=1)
+            hidden, kvs = self.backbone(x, prefix_lm_mask(n_prefix, inputs.shape[1], self.device))
+            terms["tokens"] = self.token_head.loss(hidden[:, n_prefix:], targets, weights)
+            kvs = [(k[:, :, :n_prefix], v[:, :, :n_prefix]) for k, v in kvs]  # the prefix never sees the tokens
+            self.last_terms["truncated_token_seqs"] = float(truncated)
+            self.last_terms["action_tokens_mean"] = float(np.mean([len(t) for t in token_lists]))
+        else:
+            _, kvs = self.backbone(prefix)
+        if self.expert is not None:
+            a = F.pad(self.normalizer.normalize(keys.ACTION, action), (0, c.max_action_dim - c.action_dim))
+            dim_mask = (torch.arange(c.max_action_dim, device=self.device) < c.action_dim).float()
+            weight = (~is_pad).float()[:, :, None] * dim_mask
+            terms["flow"] = self.expert.loss(a, self._expert_context(kvs), weight, c.time_beta, c.time_min)
+        return terms
+
+    def compute_loss(self, batch: Batch) -> torch.Tensor:
+        terms = self.loss_terms(batch)
+        weights = {"tokens": self.config.token_loss_weight, "flow": self.config.flow_loss_weight}
+        for name, value in terms.items():
+            self.last_terms[f"loss_{name}"] = float(value.detach().mean())
+        return sum(weights[name] * value for name, value in terms.items())
+
+    # ---- inference --------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def sample_actions(self, batch: Batch, noise: torch.Tensor | None = None, num_steps: int | None = None) -> ActionChunk:
+        """Actions [B, H, D] (environment units). Flow variants: ``noise`` [B, H, max_action_dim] (or [B, H, D])
+        fixes x_1; ``num_steps`` overrides ``config.num_inference_steps`` (more steps: finer integration, slower)."""
+        start = time.perf_counter()
+        was_training = self.training
+        if was_training:  # dropout and augmentation off; an eval-mode policy is not touched (thread-safe serving)
+            self.eval()
+        try:
+            c = self.config
+            prefix = self.embed_prefix(batch)
+            info: dict = {"variant": c.variant}
+            if c.acts_with == "flow":
+                _, kvs = self.backbone(prefix)  # once per observation; reused by every Euler step
+                shape = (batch.size, c.horizon, c.max_action_dim)
+                if noise is None:
+                    noise = torch.randn(shape, device=self.device)
+                noise = noise.to(self.device, torch.float32)
+                if noise.shape[-1] == c.action_dim and c.action_dim < c.max_action_dim:
+                    noise = F.pad(noise, (0, c.max_action_dim - c.action_dim))
+                if tuple(noise.shape) != shape:
+                    raise ConfigError(f"noise has shape {list(noise.shape)}, expected {list(shape)}")
+                x0 = self.expert.sample(self._expert_context(kvs), noise, num_steps or c.num_inference_steps)
+                actions = self.normalizer.unnormalize(keys.ACTION, x0[..., : c.action_dim]).float().cpu().numpy()
+            else:
+                results = self.tokenizer.decode_batch(self.token_head.to_action_ids(self._generate(prefix)))
+                actions = np.stack([r.actions for r in results]).astype(np.float32)
+                info["repaired"] = [r.reason for r in results if r.repaired]
+        finally:
+            if was_training:
+                self.train()
+        return ActionChunk(actions=actions, inference_ms=(time.perf_counter() - start) * 1e3, info=info)
+
+    def _generate(self, prefix: torch.Tensor) -> torch.Tensor:
+        """Greedy decoding of action tokens with a KV cache; ids [B, n] (EOS, then PAD, after the chunk)."""
+        head, b, n_prefix = self.token_head, prefix.shape[0], prefix.shape[1]
+        vocab = head.vocab
+        bos = torch.full((b, 1), vocab.bos, dtype=torch.long, device=self.device)
+        x = torch.cat([prefix, head.embed_tokens(bos)], dim=1)
+        hidden, cache = self.backbone(x, prefix_lm_mask(n_prefix, 1, self.device))
+        banned = ~vocab.allowed_after_bos(self.device)
+        done = torch.zeros(b, dtype=torch.bool, device=self.device)
+        out = []
+        for i in range(head.max_tokens + 1):
+            logits = head.logits(hidden[:, -1]).float().masked_fill(banned, float("-inf"))
+            nxt = torch.where(done, torch.full_like(done, vocab.pad, dtype=torch.long), logits.argmax(-1))
+            out.append(nxt)
+            done |= nxt == vocab.eos
+            if bool(done.all()) or i == head.max_tokens:
+                break
+            hidden, cache = self.backbone(head.embed_tokens(nxt[:, None], start=i + 1), None, cache)
+        return torch.stack(out, dim=1)
+
+    # ---- checkpoints ------------------------------------------------------------------------------
+    def _save_extra(self, directory: Path) -> None:
+        if self.tokenizer is not None:
+            self.tokenizer.save(directory / TOKENIZER_DIR)
+        if isinstance(self.text, MiniLMTextEncoder):
+            self.text.save_cache(directory)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, expect: VLAConfig | str | None = None) -> "VLAPolicy":
+        """Load a policy directory. ``expect`` (a config or a variant name) must match the checkpoint's."""
+        path = Path(directory)
+        meta = read_policy_meta(path)
+        if meta["policy"] != cls.policy_name:
+            raise CheckpointError(f"{path} holds a {meta['policy']!r} policy, not a {cls.policy_name!r} one")
+        try:
+            config = VLAConfig.from_dict(meta["config"])
+        except (ConfigError, TypeError) as err:
+            raise CheckpointError(f"{path}/config.json has an invalid policy config: {err}") from err
+        if isinstance(expect, str) and expect != config.variant:
+            raise CheckpointError(f"{path} is a {config.variant!r} checkpoint (preset {config.name!r}), expected variant {expect!r}")
+        if isinstance(expect, VLAConfig):
+            diff = {k: v for k, v in expect.diff(config).items() if k != "name"}
+            if diff:
+                shown = ", ".join(f"{k}: expected {a!r}, checkpoint has {b!r}" for k, (a, b) in list(diff.items())[:4])
+                raise CheckpointError(f"{path} was trained with another config ({config.variant!r}, preset {config.name!r}): {shown}")
+        tokenizer = None
+        if config.uses_tokens:
+            from vlastack.tokenizers import load_tokenizer
+
+            tokenizer = load_tokenizer(path / TOKENIZER_DIR)
+        policy = cls(config, tokenizer=tokenizer)
+        policy.load_weights(path)
+        if isinstance(policy.text, MiniLMTextEncoder):
+            policy.text.load_cache(path)
+        return policy

@@ -1,0 +1,183 @@
+"""Training checkpoints: a policy directory plus everything needed to resume exactly.
+
+    <out>/checkpoints/step_00001000/
+        config.json  model.safetensors  normalization.safetensors  tokenizer/  ...   <- a policy directory;
+                                                model.safetensors holds the EMA weights when EMA is on
+        training/
+            weights.safetensors      the raw (non-EMA) weights, when EMA is on
+            optimizer.safetensors    AdamW moment tensors, keys "state.<param index>.<name>"
+            state.json               step, data position, train config, optimizer hyper-parameters,
+                                     python and numpy RNG scalars, EMA update count
+            rng_rank<r>.safetensors  torch CPU/CUDA generator states and numpy's key, per process
+
+Safetensors and JSON only (no pickle). A checkpoint is written into ``step_XXXXXXXX.tmp`` and renamed
+when complete, so an interruption while saving leaves the previous checkpoint as the latest one.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vlastack.errors import CheckpointError
+from vlastack.policies.base import load_safetensors, save_safetensors
+
+CHECKPOINTS = "checkpoints"
+TRAINING = "training"
+STATE_FILE = "state.json"
+OPTIMIZER_FILE = "optimizer.safetensors"
+WEIGHTS_FILE = "weights.safetensors"
+
+
+def checkpoint_dir(out_dir: Path, step: int) -> Path:
+    return Path(out_dir) / CHECKPOINTS / f"step_{step:08d}"
+
+
+def list_checkpoints(out_dir: Path) -> list[Path]:
+    """Complete checkpoints, oldest first (``.tmp`` directories are ignored)."""
+    root = Path(out_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    done = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_") and not p.name.endswith(".tmp")]
+    return sorted(done, key=lambda p: p.name)
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    found = list_checkpoints(out_dir)
+    return found[-1] if found else None
+
+
+# ---- RNG states ---------------------------------------------------------------------------------
+def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, JSON scalars) capturing torch (CPU and CUDA), numpy and python RNGs of this process."""
+    tensors = {"torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"torch_cuda.{i}"] = s
+    kind, key, pos, has_gauss, cached = np.random.get_state()
+    tensors["numpy_key"] = torch.from_numpy(np.asarray(key, dtype=np.int64))
+    version, internal, gauss = random.getstate()
+    scalars = {"numpy": [kind, int(pos), int(has_gauss), float(cached)], "python": [version, list(internal), gauss]}
+    return tensors, scalars
+
+
+def set_rng_state(tensors: dict[str, torch.Tensor], scalars: dict[str, Any]) -> None:
+    torch.set_rng_state(tensors["torch_cpu"])
+    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("torch_cuda."))]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+    kind, pos, has_gauss, cached = scalars["numpy"]
+    np.random.set_state((kind, tensors["numpy_key"].numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = scalars["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+# ---- optimizer state ----------------------------------------------------------------------------
+def optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    sd = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for idx, state in sd["state"].items():
+        for name, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"state.{idx}.{name}"] = value
+            else:
+                scalars[f"{idx}.{name}"] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_files(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        _, idx, name = key.split(".", 2)
+        state.setdefault(int(idx), {})[name] = value
+    for key, value in meta["scalars"].items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = value
+    groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in meta["param_groups"]]
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+    except (ValueError, KeyError, RuntimeError) as err:
+        raise CheckpointError(f"optimizer state does not fit this model: {err}") from err
+
+
+# ---- save and load ------------------------------------------------------------------------------
+def save_checkpoint(
+    out_dir: Path,
+    step: int,
+    policy,
+    optimizer: torch.optim.Optimizer,
+    ema,
+    state: dict[str, Any],
+    is_main: bool = True,
+    rank: int = 0,
+    keep: int = 0,
+) -> Path:
+    """Write checkpoint ``step`` (after ``step`` optimizer steps); returns its directory.
+
+    Every process writes its own RNG file into the temporary directory; the main process writes the
+    rest and renames it. In multi-process runs the caller waits for every process between the
+    RNG write and the rename (``barrier``), see :func:`vlastack.training.loop.train`.
+    """
+    final = checkpoint_dir(out_dir, step)
+    tmp = final.with_name(final.name + ".tmp")
+    (tmp / TRAINING).mkdir(parents=True, exist_ok=True)
+    rng_tensors, rng_scalars = rng_state()
+    save_safetensors(rng_tensors, tmp / TRAINING / f"rng_rank{rank}.safetensors")
+    (tmp / TRAINING / f"rng_rank{rank}.json").write_text(json.dumps(rng_scalars))
+    if not is_main:
+        return final
+    raw = policy.state_dict()
+    policy.save_pretrained(tmp, state_dict=ema.state_dict() if ema is not None else raw)
+    if ema is not None:
+        save_safetensors(raw, tmp / TRAINING / WEIGHTS_FILE)
+    opt_tensors, opt_meta = optimizer_to_files(optimizer)
+    save_safetensors(opt_tensors, tmp / TRAINING / OPTIMIZER_FILE)
+    full = {**state, "step": step, "optimizer": opt_meta, "ema_updates": ema.updates if ema is not None else 0}
+    (tmp / TRAINING / STATE_FILE).write_text(json.dumps(full, indent=1))
+    return final
+
+
+def finalize_checkpoint(final: Path, keep: int) -> None:
+    """Rename the temporary directory into place and delete checkpoints beyond the newest ``keep`` (main process)."""
+    tmp = final.with_name(final.name + ".tmp")
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    if keep > 0:
+        for old in list_checkpoints(final.parent.parent)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def read_training_state(ckpt: Path) -> dict[str, Any]:
+    path = ckpt / TRAINING / STATE_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise CheckpointError(f"{path} is missing: {ckpt} is a policy directory, not a training checkpoint") from err
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path} is not valid JSON: {err}") from err
+
+
+def restore_training(ckpt: Path, policy, optimizer: torch.optim.Optimizer, ema, rank: int = 0) -> dict[str, Any]:
+    """Load raw weights, EMA weights, optimizer state and this process's RNG; returns the saved state dict.
+
+    ``policy`` must already hold the checkpoint's top-level weights (``from_pretrained``), which are the
+    EMA weights when EMA was on.
+    """
+    state = read_training_state(ckpt)
+    if ema is not None:
+        ema.load(policy.state_dict(), int(state.get("ema_updates", 0)))
+        policy.load_state_dict_checked(load_safetensors(ckpt / TRAINING / WEIGHTS_FILE), str(ckpt / TRAINING / WEIGHTS_FILE))
+    optimizer_from_files(optimizer, load_safetensors(ckpt / TRAINING / OPTIMIZER_FILE), state["optimizer"])
+    rng_file = ckpt / TRAINING / f"rng_rank{rank}.safetensors"
+    if not rng_file.is_file():  # resumed on more processes than saved: fall back to rank 0's stream
+        rng_file = ckpt / TRAINING / "rng_rank0.safetensors"
+    scalars = json.loads(rng_file.with_suffix(".json").read_text())
+    set_rng_state(load_safetensors(rng_file), scalars)
+    return state

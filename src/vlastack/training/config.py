@@ -1,0 +1,86 @@
+"""Training hyper-parameters: a frozen dataclass, one docstring per field, checked on creation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from vlastack.errors import ConfigError
+
+MIXED_PRECISION = ("auto", "no", "bf16")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (the policy's architecture lives in its own config)."""
+
+    steps: int = 20_000
+    """Optimizer steps in all; the learning-rate schedule ends here."""
+    batch_size: int = 64
+    """Samples per step on each process (global batch = batch_size x processes)."""
+    lr: float = 3e-4
+    """Peak learning rate of AdamW, reached after the warm-up."""
+    min_lr_ratio: float = 0.1
+    """The cosine schedule decays to lr x min_lr_ratio at the last step."""
+    warmup_steps: int = 500
+    """Linear warm-up from 0 to lr over this many steps."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay, applied to matrices and conv kernels only (not biases, norms, embeddings' positions)."""
+    betas: tuple[float, float] = (0.9, 0.95)
+    """AdamW (beta1, beta2)."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this (0 = no clipping)."""
+    ema_decay: float = 0.999
+    """Decay of the exponential moving average of the weights (0 = no EMA); checkpoints act with the EMA weights."""
+    save_every: int = 1_000
+    """Write a checkpoint every this many steps (and always at the last step)."""
+    keep_checkpoints: int = 3
+    """Keep this many most recent checkpoints (older ones are deleted); 0 keeps all."""
+    log_every: int = 50
+    """Append a metrics row to metrics.jsonl every this many steps."""
+    seed: int = 0
+    """Seeds torch, numpy and python's random, and the data order."""
+    num_workers: int = 0
+    """DataLoader worker processes (0 = load in the training process; deterministic either way)."""
+    mixed_precision: str = "auto"
+    """``auto`` (bf16 autocast on a GPU that supports it, else fp32), ``no`` or ``bf16``."""
+    cpu: bool = False
+    """Train on the CPU even when a GPU is present."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files (needs the ``tensorboard`` package)."""
+    tokenizer_max_chunks: int = 20_000
+    """At most this many action chunks (evenly subsampled) to fit the action tokenizer on."""
+
+    def __post_init__(self) -> None:
+        def bad(field: str, why: str) -> ConfigError:
+            return ConfigError(f"TrainConfig.{field}: {why}, got {getattr(self, field)!r}")
+
+        for f in ("steps", "batch_size", "save_every", "log_every"):
+            if getattr(self, f) < 1:
+                raise bad(f, "must be >= 1")
+        for f in ("warmup_steps", "keep_checkpoints", "num_workers", "tokenizer_max_chunks"):
+            if getattr(self, f) < 0:
+                raise bad(f, "must be >= 0")
+        if self.lr <= 0:
+            raise bad("lr", "must be > 0")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise bad("min_lr_ratio", "must be in [0, 1]")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise bad("ema_decay", "must be in [0, 1)")
+        if self.grad_clip < 0 or self.weight_decay < 0:
+            raise bad("grad_clip" if self.grad_clip < 0 else "weight_decay", "must be >= 0")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise bad("betas", "must be two numbers in [0, 1)")
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise bad("mixed_precision", f"must be one of {', '.join(MIXED_PRECISION)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"TrainConfig: unknown fields {unknown}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

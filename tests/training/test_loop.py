@@ -1,0 +1,99 @@
+"""The debug preset trains a few steps, checkpoints, and resumes exactly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from vlastack.errors import CheckpointError
+from vlastack.policies import fake_batch, load_policy
+from vlastack.policies.base import load_safetensors
+from vlastack.training.checkpoint import list_checkpoints
+from vlastack.training.config import TrainConfig
+from vlastack.training.loop import DataOrder, train
+from vlastack.training.optim import lr_at
+
+
+def test_debug_trains_checkpoints_and_loads(setup_for, tmp_path):
+    s = setup_for()
+    result = train(s.policy, s.train, s.samples, s.collate, tmp_path / "run", **s.kwargs())
+    assert result.step == s.train.steps == 8
+    ckpts = list_checkpoints(tmp_path / "run")
+    assert [p.name for p in ckpts] == ["step_00000004", "step_00000008"]
+    last = ckpts[-1]
+    for name in ("model.safetensors", "config.json", "normalization.safetensors", "tokenizer/tokenizer.json",
+                 "training/weights.safetensors", "training/optimizer.safetensors", "training/state.json", "training/rng_rank0.safetensors"):
+        assert (last / name).is_file(), name
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 9))
+    assert all(r["loss"] == r["loss"] and "loss_flow" in r and "loss_tokens" in r for r in rows)
+    policy = load_policy(last, expect="hybrid")  # acts with the EMA weights
+    chunk = policy.sample_actions(fake_batch(s.policy, 2, with_action=False))
+    assert chunk.actions.shape == (2, 4, 4)
+
+
+def _weights(ckpt):
+    return {**load_safetensors(ckpt / "model.safetensors"), **{"raw." + k: v for k, v in load_safetensors(ckpt / "training/weights.safetensors").items()},
+            **{"opt." + k: v for k, v in load_safetensors(ckpt / "training/optimizer.safetensors").items()}}
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(setup_for, tmp_path):
+    s = setup_for(save_every=3, steps=8)
+    full = train(s.policy, s.train, s.samples, s.collate, tmp_path / "full", **s.kwargs())
+    # Interrupted after 5 steps: the last checkpoint is step 3; steps 4-5 are lost and redone.
+    cut = train(s.policy, s.train, s.samples, s.collate, tmp_path / "cut", stop_after=5, **s.kwargs())
+    assert cut.step == 5 and cut.checkpoint.name == "step_00000003"
+    with open(tmp_path / "cut" / "metrics.jsonl", "a") as f:
+        f.write('{"step": 6, "lo')  # a row torn by the interruption
+    torch.manual_seed(1234)  # whatever happened in between must not matter
+    resumed = train(s.policy, s.train, s.samples, s.collate, tmp_path / "cut", resume=True, progress=False)
+    assert resumed.step == 8
+    a, b = _weights(full.checkpoint), _weights(resumed.checkpoint)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    def losses(run):
+        return [(r["step"], r["loss"], r["grad_norm"]) for r in map(json.loads, (tmp_path / run / "metrics.jsonl").read_text().splitlines())]
+
+    assert losses("full") == losses("cut")  # rows past the checkpoint were dropped and redone identically
+
+
+def test_trains_without_accelerate(setup_for, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "accelerate", None)  # import accelerate -> ImportError
+    s = setup_for(steps=2, save_every=2)
+    assert train(s.policy, s.train, s.samples, s.collate, tmp_path / "run", **s.kwargs()).step == 2
+
+
+def test_resume_refuses_another_variant_or_settings(setup_for, tmp_path):
+    from dataclasses import replace
+
+    s = setup_for(steps=2, save_every=2)
+    train(s.policy, s.train, s.samples, s.collate, tmp_path / "run", **s.kwargs())
+    flow = replace(s.policy, variant="flow", tokenizer=None)
+    with pytest.raises(CheckpointError, match="variant: expected 'flow', checkpoint has 'hybrid'"):
+        train(flow, s.train, s.samples, s.collate, tmp_path / "run", resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="lr: run has 0.001, now 0.5"):
+        train(s.policy, replace(s.train, lr=0.5), s.samples, s.collate, tmp_path / "run", resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="already holds checkpoints; pass --resume"):
+        train(s.policy, s.train, s.samples, s.collate, tmp_path / "run", **s.kwargs())
+
+
+def test_lr_schedule_warmup_then_cosine():
+    cfg = TrainConfig(steps=110, lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
+    assert lr_at(0, cfg) == pytest.approx(0.1) and lr_at(9, cfg) == pytest.approx(1.0)
+    assert lr_at(10, cfg) == pytest.approx(1.0) and lr_at(60, cfg) == pytest.approx(0.55)
+    assert lr_at(110, cfg) == pytest.approx(0.1)
+
+
+def test_data_order_is_a_function_of_the_position():
+    a = DataOrder(10, 4, seed=0)
+    first = [b for _, b in zip(range(5), a)]
+    assert sorted(first[0] + first[1] + first[2][:2]) == list(range(10))  # each epoch is a permutation
+    b = DataOrder(10, 4, seed=0, position=8)
+    assert [x for _, x in zip(range(3), b)] == first[2:5]
+    ranks = [next(iter(DataOrder(10, 2, seed=0, rank=r, world=2))) for r in (0, 1)]
+    assert ranks[0] + ranks[1] == first[0]  # two processes split the same global batch
