@@ -26,5 +26,5 @@ $pip install -q "${TORCH_SPEC:-torch==2.13.0}"
 $pip install -q -e ".[sim,lang,serve,train,dev]"
 # openpi-client pins numpy<2 in its metadata but runs on numpy 2; install it without its pins so it
 # does not downgrade numpy under pandas (it is only used to test wire compatibility).
-$pip install -q --no-deps "openpi-client==0.1.2" "dm-tree>=0.1.8"
+$pip install -q --no-deps "openpi-client==0.1.2" "dm-tree>=0.1.8" "wrapt>=1.14"
 echo "vlastack is set up in .venv"
