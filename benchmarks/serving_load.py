@@ -88,20 +88,10 @@ class ServerProcess:
 
 def debug_checkpoint(directory: str) -> str:
     """Save an untrained debug-preset policy (32 px, horizon 4; stats and tokenizer fitted on fake samples) for timing."""
-    import torch
+    from vlastack.policies import PRESETS
+    from vlastack.policies.untrained import untrained_policy
 
-    from vlastack import keys
-    from vlastack.policies import PRESETS, VLAPolicy
-    from vlastack.policies.base import fake_samples
-    from vlastack.policies.components.token_head import make_action_tokenizer
-    from vlastack.policies.normalize import stats_from_arrays
-
-    cfg = PRESETS.get("debug").policy
-    samples = fake_samples(cfg, 16, seed=3)
-    actions = np.stack([s[keys.ACTION].numpy() for s in samples])
-    stats = stats_from_arrays({keys.STATE: np.stack([s[keys.STATE].numpy() for s in samples]), keys.ACTION: actions})
-    torch.manual_seed(0)
-    policy = VLAPolicy(cfg, tokenizer=make_action_tokenizer(cfg.tokenizer_kind, actions), stats=stats)
+    policy = untrained_policy(PRESETS.get("debug").policy)
     return str(policy.save_pretrained(directory))
 
 

@@ -15,9 +15,7 @@ from openpi_client.websocket_client_policy import WebsocketClientPolicy
 
 from vlastack import keys
 from vlastack.policies import PRESETS, VLAPolicy, batch_from_observation
-from vlastack.policies.base import fake_samples
-from vlastack.policies.components.token_head import make_action_tokenizer
-from vlastack.policies.normalize import stats_from_arrays
+from vlastack.policies.untrained import untrained_policy
 from vlastack.serving.checkpoint import CheckpointRunner, resolve_checkpoint
 from vlastack.serving.client import PolicyClient, ServerError, resize_image
 from vlastack.types import Observation
@@ -31,12 +29,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:connect\\(\\) must be used as a 
 def checkpoint(tmp_path_factory):
     """A debug-preset policy (32 px, horizon 4) with stats and tokenizer fitted on fake samples, saved as a run."""
     torch.set_num_threads(1)
-    cfg = PRESETS.get("debug").policy
-    samples = fake_samples(cfg, 16, seed=3)
-    actions = np.stack([s[keys.ACTION].numpy() for s in samples])
-    stats = stats_from_arrays({keys.STATE: np.stack([s[keys.STATE].numpy() for s in samples]), keys.ACTION: actions})
-    torch.manual_seed(0)
-    policy = VLAPolicy(cfg, tokenizer=make_action_tokenizer(cfg.tokenizer_kind, actions), stats=stats)
+    policy = untrained_policy(PRESETS.get("debug").policy)
     run = tmp_path_factory.mktemp("run")
     return policy.save_pretrained(run / "checkpoints" / "step_00000008"), policy, run
 
