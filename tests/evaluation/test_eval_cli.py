@@ -87,3 +87,27 @@ def test_demo_runs_a_checkpoint_with_a_chosen_executor(tmp_path, debug_checkpoin
     assert "| reach-v3 | easy |" in r.stdout
     saved = json.loads((tmp_path / "demo" / "report" / "results.json").read_text())
     assert saved["summary"]["config"]["executor"] == "async" and saved["summary"]["crashed_episodes"] == 0
+
+
+def test_demo_runs_the_shipped_policy_by_default(tmp_path):
+    from vlastack.assets import DEMO_POLICY
+    from vlastack.policies import load_policy
+
+    size = sum(p.stat().st_size for p in DEMO_POLICY.rglob("*") if p.is_file())
+    assert 0 < size <= 20e6, f"the shipped demo policy is {size / 1e6:.1f} MB; the limit is 20 MB"
+    assert not (DEMO_POLICY / "training").exists()  # exported: no optimizer or RNG state
+    policy = load_policy(DEMO_POLICY)
+    assert policy.data_info["image_size"][0] >= policy.config.image_size[0]
+    r = run("demo", "--tasks", "reach-v3", "--episodes", "1", "--max-steps", "16", "--out", str(tmp_path / "demo"))
+    assert r.returncode == 0, r.stderr
+    assert "shipped demo policy" in r.stdout and "| reach-v3 | easy |" in r.stdout
+    saved = json.loads((tmp_path / "demo" / "report" / "results.json").read_text())
+    assert saved["summary"]["crashed_episodes"] == 0 and saved["summary"]["config"]["checkpoint"] == str(DEMO_POLICY)
+    assert (tmp_path / "demo" / "report" / "reach-v3.mp4").stat().st_size > 0
+
+
+def test_demo_can_still_record_expert_demonstrations(tmp_path):
+    r = run("demo", "--experts", "--tasks", "reach-v3", "--episodes", "1", "--image-size", "32", "--out", str(tmp_path / "demo"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "demo" / "dataset" / "meta" / "info.json").is_file()
+    assert (tmp_path / "demo" / "reach-v3.mp4").stat().st_size > 0

@@ -25,10 +25,10 @@ def _write_dataset(root, episodes):
     return root
 
 
-def _episode(n: int, seed: int, action_dim: int = 4, camera: str = "corner2") -> Episode:
+def _episode(n: int, seed: int, action_dim: int = 4, camera: str = "corner2", size: int = 32) -> Episode:
     rng = np.random.default_rng(seed)
     frames = {
-        keys.image_key(camera): rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
+        keys.image_key(camera): rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
         keys.STATE: rng.normal(size=(n, 4)).astype(np.float32),
         keys.ACTION: np.tanh(rng.normal(size=(n, action_dim)).cumsum(0) * 0.2).astype(np.float32),
     }
@@ -54,6 +54,35 @@ def test_cli_trains_debug_and_resumes(tmp_path):
     assert "trained debug to step 4/4" in again.output
 
 
+def test_checkpoints_record_the_data_resolution_and_export_drops_training_state(tmp_path):
+    from vlastack.cli.app import app
+    import vlastack.cli.export  # noqa: F401  (registers the commands)
+    import vlastack.cli.train  # noqa: F401
+    from vlastack.errors import CheckpointError
+    from vlastack.evaluation.runner import _LocalPolicy
+    from vlastack.policies import load_policy
+
+    data = _write_dataset(tmp_path / "data", [_episode(9, 0, size=40), _episode(8, 1, size=40)])
+    run = CliRunner().invoke(app, ["train", "--preset", "debug", "--dataset", str(data), "--out", str(tmp_path / "run"),
+                                   "--steps", "2", "--no-progress"])
+    assert run.exit_code == 0, run.output
+    ckpt = tmp_path / "run" / "checkpoints" / "step_00000002"
+    assert json.loads((ckpt / "config.json").read_text())["data"] == {"image_size": [40, 40]}
+    out = tmp_path / "shipped"
+    done = CliRunner().invoke(app, ["export", "--checkpoint", str(ckpt), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert (ckpt / "training").is_dir() and not (out / "training").exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in ckpt.iterdir() if p.name != "training")
+    loaded, original = load_policy(out), load_policy(ckpt)
+    assert loaded.data_info == {"image_size": [40, 40]} and loaded.config == original.config
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.state_dict().values(), original.state_dict().values()))
+    assert _LocalPolicy(out).image_size == 40  # evaluation renders at the recorded 40 px, not the encoder's 32
+    with pytest.raises(CheckpointError, match="already exists"):
+        vlastack.cli.export.export(checkpoint=ckpt, out=out)
+    with pytest.raises(CheckpointError, match="config.json"):
+        vlastack.cli.export.export(checkpoint=tmp_path / "data", out=tmp_path / "nowhere")
+
+
 def test_cli_names_a_feature_mismatch(tmp_path):
     from vlastack.cli.app import app
     import vlastack.cli.train  # noqa: F401  (registers the command)
@@ -68,3 +97,22 @@ def test_cli_names_a_feature_mismatch(tmp_path):
     assert isinstance(result.exception, DatasetError) and "no camera 'corner2'" in str(result.exception) and "topview" in str(result.exception)
     result = runner.invoke(app, ["train", "--preset", "hybird", "--dataset", str(other_cam), "--out", str(tmp_path / "r")])
     assert "Did you mean 'hybrid'" in str(result.exception)
+
+
+def test_cli_input_overrides_change_the_policy_and_are_checked(tmp_path):
+    from vlastack.cli.app import app
+    import vlastack.cli.train  # noqa: F401  (registers the command)
+    from vlastack.policies import load_policy
+
+    runner = CliRunner()
+    data = _write_dataset(tmp_path / "d", [_episode(6, 0, camera="topview")])
+    result = runner.invoke(app, ["train", "--preset", "debug", "--dataset", str(data), "--out", str(tmp_path / "r"),
+                                 "--cameras", "topview,gripperPOV"])
+    assert isinstance(result.exception, DatasetError) and "no camera 'gripperPOV'" in str(result.exception)
+    result = runner.invoke(app, ["train", "--preset", "debug", "--dataset", str(data), "--out", str(tmp_path / "r"),
+                                 "--cameras", "topview", "--touch"])
+    assert isinstance(result.exception, DatasetError) and "'observation.touch'" in str(result.exception)
+    result = runner.invoke(app, ["train", "--preset", "debug", "--dataset", str(data), "--out", str(tmp_path / "r"),
+                                 "--cameras", "topview", "--steps", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert load_policy(tmp_path / "r" / "checkpoints" / "step_00000001").config.cameras == ("topview",)

@@ -7,7 +7,7 @@ import sys
 from vlastack.cli.app import app
 
 # Importing a command module registers its commands on ``app``.
-from vlastack.cli import collect, dataset, demo, eval, serve, tokenizer, train  # noqa: E402,F401
+from vlastack.cli import collect, dataset, demo, eval, export, serve, tokenizer, train  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
 """``vlastack demo``: the main job on the built-in default.
 
-Without ``--checkpoint`` (the default until a trained policy ships with the project) the demo
-records a few scripted-expert demonstrations on three Meta-World tasks, prints what was recorded,
-and writes one video per task. With ``--checkpoint DIR`` it runs that policy closed loop on the
-same tasks through the chosen executor and the safety layer, prints the success table and writes
-the evaluation report with videos.
+By default the demo runs the policy that ships inside the package (``vlastack/assets/demo_policy``,
+trained by this project on its own MT10 demonstrations; see the README for how) closed loop on a
+few Meta-World tasks, through the chosen executor and the always-on safety layer. It prints the
+success table and writes the evaluation report with one video per task. ``--checkpoint DIR`` runs
+another policy the same way; ``--experts`` records scripted-expert demonstrations instead.
 """
 
 from __future__ import annotations
@@ -15,27 +15,40 @@ import typer
 
 from vlastack.cli.app import app
 
-DEMO_TASKS = "reach-v3,drawer-open-v3,button-press-topdown-v3"
+DEMO_TASKS = "drawer-open-v3,button-press-topdown-v3,window-close-v3"
 
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("outputs/demo"), help="Where the dataset and videos go."),
-    tasks: str = typer.Option(DEMO_TASKS, help="Tasks to demonstrate, comma-separated."),
-    episodes: int = typer.Option(2, help="Demonstrations per task."),
-    image_size: int = typer.Option(128, help="Square image side in pixels."),
-    checkpoint: Path | None = typer.Option(None, help="Run this policy instead of the scripted experts."),
-    executor: str = typer.Option("sync", help="With --checkpoint: sync, ensemble or async."),
-    max_steps: int = typer.Option(500, help="With --checkpoint: step limit per episode."),
+    out: Path = typer.Option(Path("outputs/demo"), help="Where the report, videos (and with --experts the dataset) go."),
+    tasks: str = typer.Option(DEMO_TASKS, help="Tasks, comma-separated."),
+    episodes: int = typer.Option(2, help="Episodes per task."),
+    checkpoint: Path | None = typer.Option(None, help="Policy to run (default: the shipped demo policy)."),
+    executor: str = typer.Option("sync", help="sync, ensemble or async."),
+    max_steps: int = typer.Option(500, help="Step limit per episode (the protocol's 500)."),
+    experts: bool = typer.Option(False, "--experts", help="Record scripted-expert demonstrations instead of running a policy."),
+    image_size: int = typer.Option(128, help="With --experts: square image side in pixels."),
 ) -> None:
-    """Show the system at work on a few tasks: expert demonstrations, or a policy with --checkpoint."""
-    if checkpoint is not None:
-        from vlastack.cli.eval import evaluate
-
-        evaluate(checkpoint=checkpoint, server=None, token=None, tasks=tasks, episodes=episodes, max_steps=max_steps,
-                 executor=executor, instruction_variant=0, workers=1, as_json=False, report=out / "report")
-        print(f"report and videos in {out / 'report'}")
+    """Show the system at work: a trained policy on a few tasks (or, with --experts, expert demonstrations)."""
+    if experts:
+        _record_experts(out, tasks, episodes, image_size)
         return
+    from vlastack.assets import DEMO_POLICY
+    from vlastack.cli.eval import evaluate
+    from vlastack.errors import CheckpointError
+
+    if checkpoint is None:
+        checkpoint = DEMO_POLICY
+        if not (checkpoint / "config.json").is_file():
+            raise CheckpointError(f"the shipped demo policy is missing from {checkpoint}; reinstall vlastack or pass --checkpoint")
+        print(f"running the shipped demo policy ({checkpoint}); how it was trained: README.md, 'The demo policy'")
+    evaluate(checkpoint=checkpoint, server=None, token=None, tasks=tasks, episodes=episodes, max_steps=max_steps,
+             executor=executor, instruction_variant=0, workers=1, image_size=None, as_json=False,
+             report=out / "report")
+    print(f"report and videos in {out / 'report'} (open report.html)")
+
+
+def _record_experts(out: Path, tasks: str, episodes: int, image_size: int) -> None:
     from vlastack.cli.collect import collect
     from vlastack.cli.dataset import info, view
     from vlastack.episodes.reader import DatasetReader

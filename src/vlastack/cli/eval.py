@@ -21,6 +21,7 @@ def evaluate(
     executor: str = typer.Option("sync", help="sync, ensemble or async."),
     instruction_variant: int = typer.Option(0, help="Instruction phrasing: 0-2 seen in training, 3 held out."),
     workers: int = typer.Option(1, help="Simulator processes."),
+    image_size: int | None = typer.Option(None, help="Rendered image side in pixels (default: the resolution the checkpoint was trained on)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     report: Path | None = typer.Option(None, help="Write results.json, report.md, report.html and videos here."),
 ) -> None:
@@ -33,7 +34,7 @@ def evaluate(
     task_list = resolve_tasks(tasks)
     config = EvalConfig(checkpoint=checkpoint, tasks=tuple(task_list), episodes=episodes, max_steps=max_steps,
                         executor=executor, instruction_variant=instruction_variant, workers=workers,
-                        server=server, token=token)
+                        image_size=image_size, server=server, token=token)
     results, videos = run(config, progress=not as_json)
     summary = summarize(results, task_list)
     source = server or str(checkpoint)

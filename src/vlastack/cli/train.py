@@ -30,7 +30,11 @@ def train(
     batch_size: Annotated[int | None, typer.Option(help="Samples per step and process (default: the preset's).")] = None,
     save_every: Annotated[int | None, typer.Option(help="Checkpoint every N steps (default: the preset's).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the preset's).")] = None,
+    warmup_steps: Annotated[int | None, typer.Option(help="Linear learning-rate warm-up steps (default: the preset's).")] = None,
     num_workers: Annotated[int | None, typer.Option(help="DataLoader worker processes (default 0).")] = None,
+    cameras: Annotated[str | None, typer.Option(help="Override the preset's cameras, comma-separated (e.g. corner2,gripperPOV).")] = None,
+    touch: Annotated[bool | None, typer.Option("--touch/--no-touch", help="Override whether the policy reads finger touch.")] = None,
+    depth: Annotated[bool | None, typer.Option("--depth/--no-depth", help="Override whether the policy reads depth (a 4th image channel).")] = None,
     cpu: Annotated[bool, typer.Option(help="Train on the CPU even when a GPU is present.")] = False,
     tensorboard: Annotated[bool, typer.Option(help="Also write TensorBoard logs (needs the tensorboard package).")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -48,8 +52,10 @@ def train(
     from vlastack.training.loop import train as train_loop
 
     chosen = PRESETS.get(preset)
-    cfg = chosen.policy
-    overrides = {"steps": steps, "batch_size": batch_size, "save_every": save_every, "seed": seed, "num_workers": num_workers}
+    inputs = {"cameras": tuple(c.strip() for c in cameras.split(",") if c.strip()) if cameras else None,
+              "use_touch": touch, "use_depth": depth}
+    cfg = replace(chosen.policy, **{k: v for k, v in inputs.items() if v is not None})  # checked against the dataset below
+    overrides = {"steps": steps, "batch_size": batch_size, "save_every": save_every, "seed": seed, "num_workers": num_workers, "warmup_steps": warmup_steps}
     tcfg = replace(chosen.train, cpu=cpu, tensorboard=tensorboard, **{k: v for k, v in overrides.items() if v is not None})
     if save_every is None and tcfg.save_every > tcfg.steps:
         tcfg = replace(tcfg, save_every=tcfg.steps)
@@ -67,6 +73,7 @@ def train(
     result = train_loop(
         cfg, tcfg, data, collate, out, tokenizer=tokenizer, stats=reader.stats, resume=resume, progress=progress,
         extra_run_info={"preset": preset, "dataset": str(Path(dataset).resolve()), "samples": len(data)}, instructions=reader.tasks,
+        data_info={"image_size": list(reader.features[keys.image_key(cfg.cameras[0])]["shape"][:2])},
     )
     loss = result.metrics.get("loss")
     if not result.is_main:

@@ -72,7 +72,10 @@ class _LocalPolicy:
         torch.set_num_threads(1)  # one thread per simulator worker: workers, not threads, use the cores
         self.policy = load_policy(checkpoint).eval()
         c = self.policy.config
-        self.cameras, self.image_size, self.depth = tuple(c.cameras), int(c.image_size[0]), bool(c.use_depth)
+        # Render at the resolution the training data was recorded at (the policy resizes to its encoder's
+        # size itself); rendering straight at the encoder's size would give differently filtered pixels.
+        recorded = self.policy.data_info.get("image_size") or c.image_size
+        self.cameras, self.image_size, self.depth = tuple(c.cameras), int(recorded[0]), bool(c.use_depth)
 
     def __call__(self, observation: Any) -> Any:
         import torch

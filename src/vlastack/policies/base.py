@@ -92,7 +92,8 @@ class Policy(nn.Module, ABC):
         save_safetensors(weights, path / MODEL_FILE)
         save_safetensors(norms, path / NORM_FILE, metadata={"modes": json.dumps(getattr(self, "normalizer").modes)})
         self._save_extra(path)
-        meta = {"policy": self.policy_name, "format_version": FORMAT_VERSION, "config": self.config.to_dict()}
+        meta = {"policy": self.policy_name, "format_version": FORMAT_VERSION, "config": self.config.to_dict(),
+                "data": getattr(self, "data_info", {})}
         (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         return path
 

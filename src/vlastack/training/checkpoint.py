@@ -181,3 +181,22 @@ def restore_training(ckpt: Path, policy, optimizer: torch.optim.Optimizer, ema, 
     scalars = json.loads(rng_file.with_suffix(".json").read_text())
     set_rng_state(load_safetensors(rng_file), scalars)
     return state
+
+
+def export_policy(ckpt: Path, out: Path) -> Path:
+    """Copy the policy directory of training checkpoint ``ckpt`` to ``out`` without its ``training/`` state
+    (optimizer moments, raw weights, RNG): what is needed to act, about a third of the size.
+
+    Written into ``<out>.tmp`` and renamed, so an interrupted export leaves no half directory behind.
+    """
+    from vlastack.policies.base import read_policy_meta
+
+    ckpt, out = Path(ckpt), Path(out)
+    read_policy_meta(ckpt)  # a clear error when ckpt is not a policy directory
+    if out.exists():
+        raise CheckpointError(f"{out} already exists; choose another --out or delete it first")
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(ckpt, tmp, ignore=lambda d, names: [TRAINING] if Path(d) == ckpt else [])
+    tmp.rename(out)
+    return out

@@ -166,6 +166,7 @@ def train(
     progress: bool = True,
     extra_run_info: dict | None = None,
     instructions: Sequence[str] = (),
+    data_info: dict | None = None,
 ) -> TrainResult:
     """Train (or resume) a VLA policy; checkpoints and metrics go under ``out_dir``.
 
@@ -174,6 +175,7 @@ def train(
     takes both from its checkpoint. ``stop_after`` ends the run after that many steps of this call
     without a final checkpoint, like an interruption (for tests). ``instructions`` (the dataset's
     tasks) are embedded up front, so a frozen text encoder's cache in every checkpoint covers them all.
+    ``data_info`` (e.g. the recorded image size) is saved with every checkpoint of a fresh run.
     """
     out_dir = Path(out_dir)
     acc = _runtime(cfg)
@@ -189,6 +191,7 @@ def train(
         policy = VLAPolicy.from_pretrained(last, expect=policy_cfg)
     else:
         policy = VLAPolicy(policy_cfg, tokenizer=tokenizer, stats=stats)
+        policy.data_info = dict(data_info or {})
     policy.to(acc.device)
     if instructions and hasattr(policy.text, "cache"):
         policy.text.encode(list(instructions))

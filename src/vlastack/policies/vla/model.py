@@ -86,6 +86,9 @@ class VLAPolicy(Policy):
                 init_weights(child)
         if c.freeze_vision and c.vision_encoder == "cnn":  # a pretrained encoder freezes its own trunk, not its projection
             self.vision.requires_grad_(False)
+        self.data_info: dict = {}
+        """What the training data looked like (``image_size``: [h, w] of the recorded camera frames), saved
+        as ``"data"`` in config.json so evaluation renders at the resolution the policy was trained on."""
         self.last_terms: dict[str, float] = {}
         """Batch means of each loss term and counters of the last ``compute_loss`` call, for logging."""
 
@@ -273,6 +276,7 @@ class VLAPolicy(Policy):
             tokenizer = load_tokenizer(path / TOKENIZER_DIR)
         policy = cls(config, tokenizer=tokenizer)
         policy.load_weights(path)
+        policy.data_info = dict(meta.get("data") or {})
         if isinstance(policy.text, MiniLMTextEncoder):
             policy.text.load_cache(path)
         return policy
