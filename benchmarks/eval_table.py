@@ -20,14 +20,15 @@ from pathlib import Path
 GROUPS = ("easy", "medium", "hard", "very_hard")
 
 
-def training_info(result: Path) -> dict:
+def training_info(result: Path, summary: dict) -> dict:
     """Steps, samples, parameters and time of the run a result belongs to (empty when unknown)."""
     run = result.parent
+    ckpt_dir = Path(summary["config"]["checkpoint"])
     info: dict = {}
     if (run / "run.json").is_file():
         meta = json.loads((run / "run.json").read_text())
-        ckpt = json.loads(result.read_text())["config"]["checkpoint"]
-        step = int(re.search(r"step_(\d+)", ckpt).group(1)) if re.search(r"step_(\d+)", ckpt) else None
+        found = re.search(r"step_(\d+)", ckpt_dir.name)
+        step = int(found.group(1)) if found else None
         info["steps"] = step
         info["samples_seen"] = step * meta["train"]["batch_size"] * meta.get("world_size", 1) if step else None
         info["epochs"] = info["samples_seen"] / meta["samples"] if step else None
@@ -42,7 +43,6 @@ def training_info(result: Path) -> dict:
             info["wall_min"] = sum(p * 60 ** i for i, p in enumerate(reversed(parts))) / 60
         if user and system:
             info["cpu_min"] = (float(user.group(1)) + float(system.group(1))) / 60
-    ckpt_dir = Path(json.loads(result.read_text())["config"]["checkpoint"])
     if (ckpt_dir / "model.safetensors").is_file():
         from safetensors.torch import load_file
 
@@ -60,7 +60,8 @@ def main() -> None:
     parser.add_argument("--label", action="append", default=[], help="column label per result (default: the run directory name)")
     args = parser.parse_args()
     labels = args.label + [r.parent.name for r in args.results[len(args.label):]]
-    rows = [(label, json.loads(r.read_text()), training_info(r)) for label, r in zip(labels, args.results)]
+    summaries = [json.loads(r.read_text()) for r in args.results]
+    rows = [(label, s, training_info(r, s)) for label, r, s in zip(labels, args.results, summaries)]
 
     print("| policy | params | steps (epochs) | train wall / CPU min | " + " | ".join(GROUPS) + " | Avg | mean over tasks | mean length | latency p50 / p99 ms |")
     print("|---" * (8 + len(GROUPS)) + "|")

@@ -74,8 +74,7 @@ class _LocalPolicy:
         c = self.policy.config
         # Render at the resolution the training data was recorded at (the policy resizes to its encoder's
         # size itself); rendering straight at the encoder's size would give differently filtered pixels.
-        recorded = self.policy.data_info.get("image_size") or c.image_size
-        self.cameras, self.image_size, self.depth = tuple(c.cameras), int(recorded[0]), bool(c.use_depth)
+        self.cameras, self.image_size, self.depth = tuple(c.cameras), int(self.policy.recorded_image_size[0]), bool(c.use_depth)
 
     def __call__(self, observation: Any) -> Any:
         import torch

@@ -69,8 +69,7 @@ class CheckpointRunner:
         self.seed = seed
         self._torch = torch
         # Clients send frames at the resolution the training data was recorded at, unless told otherwise.
-        recorded = self.policy.data_info.get("image_size")
-        self.spec = observation_spec(self.config, image_size or (tuple(recorded) if recorded else None))
+        self.spec = observation_spec(self.config, image_size or self.policy.recorded_image_size)
         self.action_spec = ArraySpec(
             ACTIONS, (self.config.horizon, self.config.action_dim), "float32",
             "environment units, un-normalised (Meta-World: end-effector xyz delta and gripper effort, each in [-1, 1]; grip > 0 closes)",

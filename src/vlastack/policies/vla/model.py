@@ -92,6 +92,12 @@ class VLAPolicy(Policy):
         self.last_terms: dict[str, float] = {}
         """Batch means of each loss term and counters of the last ``compute_loss`` call, for logging."""
 
+    @property
+    def recorded_image_size(self) -> tuple[int, int]:
+        """(height, width) the training frames were recorded at; the encoder's size for checkpoints that
+        do not say. Evaluation and serving render at this size and let the policy resize, as in training."""
+        return tuple(self.data_info.get("image_size") or self.config.image_size)
+
     def _check_tokenizer(self, tok) -> None:
         c = self.config
         if tok is None:
