@@ -84,8 +84,12 @@ class _LocalPolicy:
         with torch.inference_mode():
             return self.policy.sample_actions(batch_from_observation(observation))
 
-    def reset(self) -> None:
-        pass
+    def reset(self, seed: int) -> None:
+        """Seed the sampling noise (flow and hybrid draw it from torch's generator) with the episode's
+        seed, so an episode's actions do not depend on which worker ran it or what ran before it."""
+        import torch
+
+        torch.manual_seed(seed)
 
 
 class _ServedPolicy:
@@ -104,7 +108,8 @@ class _ServedPolicy:
     def __call__(self, observation: Any) -> Any:
         return self.remote(observation)
 
-    def reset(self) -> None:
+    def reset(self, seed: int) -> None:
+        # The server samples its own noise; only the chunk history is reset (its episodes are not seeded).
         self.remote.reset()
 
 
@@ -133,7 +138,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
                                    instruction_variant=config.instruction_variant)
         env = _CACHE[key]
         latency: list[float] = []
-        policy.reset()
+        policy.reset(seed)
 
         def policy_fn(observation):
             t = time.perf_counter()
