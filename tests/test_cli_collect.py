@@ -62,15 +62,23 @@ def test_killed_collection_leaves_a_readable_dataset_and_resumes(tmp_path):
     assert seeds == sorted(set(seeds))  # no episode recorded twice
 
 
-def test_ctrl_c_with_workers_saves_finished_episodes(tmp_path):
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored and children inherit that, so a test run
+    # launched with `&` would otherwise see Ctrl-C do nothing; this test is about the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_stopping_a_collection_with_workers_saves_finished_episodes(tmp_path, stop):
     out = tmp_path / "ds"
     args = [*CLI, "collect", "--tasks", "reach-v3,drawer-close-v3", "--episodes", "3", "--out", str(out),
             "--image-size", "32", "--workers", "2"]
-    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.time() + 240
     while time.time() < deadline and len(read_episode_table(out)) < 1:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "run the same command to resume" in stdout and "Traceback" not in stderr

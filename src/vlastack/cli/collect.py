@@ -36,6 +36,7 @@ def collect(
         video=VideoSettings(codec=codec, crf=0 if codec == "h264-lossless" else 18),
     )
     _check_cameras(config.cameras)
+    _stop_on_sigterm()
     try:
         summary = run(config)
     except KeyboardInterrupt:
@@ -63,3 +64,15 @@ def _check_cameras(cameras: tuple[str, ...]) -> None:
     for cam in cameras:
         if cam not in valid:
             raise unknown_name_error("camera", cam, valid)
+
+
+def _stop_on_sigterm() -> None:
+    """Stop on SIGTERM (``kill PID``, how a background run is stopped) as on Ctrl-C: the episodes in
+    flight finish, the workers exit with the pool, and every saved episode stays readable. Without
+    this the main process would die at once and leave its worker processes running."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
