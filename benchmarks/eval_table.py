@@ -7,7 +7,8 @@ For each result: the group rates, Avg (mean of the group rates), the mean over t
 length and policy latency per chunk; then one column per result in a per-task table. When the
 result sits in a training run directory (``<run>/eval.json`` beside ``<run>/run.json``), the
 policy's parameter count, training steps, samples seen and the training time measured by
-``/usr/bin/time -v`` in ``<run>.log`` (wall clock and CPU) are added.
+``/usr/bin/time -v`` in ``<run>.log`` (wall clock and CPU) are added; a run resumed across sessions
+keeps one log per part (``<run>_part1.log``, ``<run>_part2.log``, ...) and their times are summed.
 """
 
 from __future__ import annotations
@@ -32,17 +33,19 @@ def training_info(result: Path, summary: dict) -> dict:
         info["steps"] = step
         info["samples_seen"] = step * meta["train"]["batch_size"] * meta.get("world_size", 1) if step else None
         info["epochs"] = info["samples_seen"] / meta["samples"] if step else None
-    log = run.with_suffix(".log")
-    if log.is_file():
+    # One /usr/bin/time log per training process: <run>.log, or <run>_part1.log, <run>_part2.log, ...
+    # for a run resumed across sessions (their times are added).
+    logs = [p for p in [run.with_suffix(".log"), *sorted(run.parent.glob(f"{run.name}_part*.log"))] if p.is_file()]
+    for log in logs:
         text = log.read_text()
         wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text)
         user = re.search(r"User time \(seconds\): ([\d.]+)", text)
         system = re.search(r"System time \(seconds\): ([\d.]+)", text)
         if wall:
             parts = [float(p) for p in wall.group(1).split(":")]
-            info["wall_min"] = sum(p * 60 ** i for i, p in enumerate(reversed(parts))) / 60
+            info["wall_min"] = info.get("wall_min", 0.0) + sum(p * 60 ** i for i, p in enumerate(reversed(parts))) / 60
         if user and system:
-            info["cpu_min"] = (float(user.group(1)) + float(system.group(1))) / 60
+            info["cpu_min"] = info.get("cpu_min", 0.0) + (float(user.group(1)) + float(system.group(1))) / 60
     if (ckpt_dir / "model.safetensors").is_file():
         from safetensors.torch import load_file
 

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin}
 DATA=${DATA:-runs/mt50_c2}
 OUT=${OUT:-runs/mt50/flow}
-STEPS=${STEPS:-8000}
+STEPS=${STEPS:-7500}
 export MUJOCO_GL=${MUJOCO_GL:-egl}
 
 # MT50 x 50 demonstrations, corner2 only (the protocol's view; a second camera doubles the render time).
