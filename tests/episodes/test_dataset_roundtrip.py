@@ -111,3 +111,39 @@ def test_episode_without_actions_reads(tmp_path, make_episode):
     assert keys.ACTION not in reader.episode(0).frames
     with pytest.raises(DatasetError, match="video-only"):
         reader.episode_actions()
+
+
+def test_crash_right_after_the_first_commit_leaves_a_readable_dataset(tmp_path, make_episode, monkeypatch):
+    root = tmp_path / "ds"
+    writer = DatasetWriter(root, video=LOSSLESS)
+
+    def killed(self):
+        raise KeyboardInterrupt  # stands for SIGKILL between the commit point and the derived files
+
+    monkeypatch.setattr(DatasetWriter, "_write_derived", killed)
+    with pytest.raises(KeyboardInterrupt):
+        writer.add_episode(make_episode(4, 0))
+    monkeypatch.undo()
+    assert not (root / layout.TASKS_PATH).exists()  # the crash did land between the two
+    assert DatasetReader(root, trust_episodes_dir=True).episode(0).seed == 0
+    resumed = DatasetWriter(root, video=LOSSLESS)
+    assert resumed.num_episodes == 1
+    resumed.add_episode(make_episode(4, 1))
+    reader = DatasetReader(root)
+    assert reader.num_episodes == 2 and json.loads((root / layout.INFO_PATH).read_text())["total_episodes"] == 2
+
+
+def test_stopped_before_the_first_commit_starts_afresh_with_new_features(tmp_path, make_episode, monkeypatch):
+    root = tmp_path / "ds"
+
+    def killed(self, path, table):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DatasetWriter, "_write_data", killed)
+    with pytest.raises(KeyboardInterrupt):
+        DatasetWriter(root, video=LOSSLESS).add_episode(make_episode(4, 0))
+    monkeypatch.undo()
+    assert DatasetReader(root).num_episodes == 0
+    writer = DatasetWriter(root, video=LOSSLESS)
+    writer.add_episode(make_episode(4, 0, depth=True))  # a different feature set is fine: nothing was kept
+    assert "observation.depth.corner2" in DatasetReader(root).features

@@ -93,6 +93,9 @@ class DatasetWriter:
             for task in row["tasks"]:
                 self._tasks.setdefault(str(task), len(self._tasks))
         self._remove_orphans(len(self._episodes))
+        if not self._episodes:  # stopped before its first commit: start afresh, whatever the features
+            self.features, self.fps = None, None
+            return
         for e in range(len(self._episodes)):
             cols = reader.read_columns(e)
             for k, v in cols.items():
@@ -135,6 +138,9 @@ class DatasetWriter:
         if self.features is None:
             self.features, self.fps = feats, episode.fps
             (self.root / "meta").mkdir(parents=True, exist_ok=True)
+            # info.json must exist before the first commit point: a crash between the two would
+            # otherwise leave a committed episode in a directory no reader (or resume) recognises.
+            self._write_info()
         self._check_matches(episode, feats)
         index = len(self._episodes)
         n = len(episode)
@@ -224,6 +230,11 @@ class DatasetWriter:
                 per_ep = [{s: np.asarray(r[f"stats/{key}/{s}"]) for s in layout.STAT_NAMES} for r in self._episodes]
                 stats[key] = merge_image_stats(per_ep)
         layout.write_json_atomic(self.root / layout.STATS_PATH, layout.to_jsonable(stats))
+        self._write_info()
+
+    def _write_info(self) -> None:
+        """Rewrite info.json from the committed episodes (possibly none yet)."""
+        assert self.features is not None
         total_frames = sum(r["length"] for r in self._episodes)
         info = {
             "codebase_version": layout.CODEBASE_VERSION,
