@@ -47,6 +47,7 @@ def test_eval_debug_checkpoint_writes_json_and_report(tmp_path, debug_checkpoint
     assert saved["summary"]["avg"] == summary["avg"] and len(saved["episodes"]) == 1
     assert "<svg" in (tmp_path / "report" / "report.html").read_text()
     assert (tmp_path / "report" / "reach-v3.mp4").stat().st_size > 0
+    assert len((tmp_path / "report" / "episodes.jsonl").read_text().splitlines()) == 2  # settings + 1 episode
 
 
 def test_eval_rejects_a_directory_that_is_not_a_checkpoint(tmp_path):
@@ -54,6 +55,8 @@ def test_eval_rejects_a_directory_that_is_not_a_checkpoint(tmp_path):
     assert r.returncode == 2 and "config.json" in r.stderr and "Traceback" not in r.stderr
     r = run("eval", "--checkpoint", str(tmp_path), "--tasks", "reach-v4")
     assert r.returncode == 2 and "Did you mean 'reach-v3'" in r.stderr
+    r = run("eval", "--checkpoint", str(tmp_path), "--tasks", "reach-v3", "--resume")
+    assert r.returncode == 2 and "give --report" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_eval_against_a_policy_server(tmp_path, debug_checkpoint):

@@ -23,7 +23,11 @@ def evaluate(
     workers: int = typer.Option(1, help="Simulator processes."),
     image_size: int | None = typer.Option(None, help="Rendered image side in pixels (default: the resolution the checkpoint was trained on)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
-    report: Path | None = typer.Option(None, help="Write results.json, report.md, report.html and videos here."),
+    report: Path | None = typer.Option(None, help="Write results.json, report.md, report.html and videos here; "
+                                       "finished episodes are logged there as they end (episodes.jsonl)."),
+    resume: bool = typer.Option(False, help="Keep the episodes an interrupted run with the same settings logged "
+                                "in --report DIR; run only the rest."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (it is drawn on stderr)."),
 ) -> None:
     """Success per task and difficulty group, Avg (mean of group rates), length, latency."""
     from vlastack.envs.tasks import resolve_tasks
@@ -31,11 +35,13 @@ def evaluate(
     from vlastack.evaluation.report import markdown, write_report
     from vlastack.evaluation.runner import EvalConfig, evaluate as run
 
+    if resume and report is None:
+        raise typer.BadParameter("--resume reads the episodes logged in --report DIR; give --report", param_hint="--resume")
     task_list = resolve_tasks(tasks)
     config = EvalConfig(checkpoint=checkpoint, tasks=tuple(task_list), episodes=episodes, max_steps=max_steps,
                         executor=executor, instruction_variant=instruction_variant, workers=workers,
                         image_size=image_size, server=server, token=token)
-    results, videos = run(config, progress=not as_json)
+    results, videos = run(config, progress=not no_progress, log_dir=report, resume=resume)
     summary = summarize(results, task_list)
     source = server or str(checkpoint)
     summary["config"] = {"checkpoint": str(checkpoint), "server": server, "executor": executor, "episodes": episodes,

@@ -161,18 +161,39 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
 
 
 # ---- main side ---------------------------------------------------------------------------------
-def evaluate(config: EvalConfig, progress: bool = True) -> tuple[list[EpisodeResult], dict[str, np.ndarray]]:
-    """All episodes of the protocol; returns the results and recorded videos (task -> frames)."""
+def evaluate(config: EvalConfig, progress: bool = True, log_dir: Path | None = None,
+             resume: bool = False) -> tuple[list[EpisodeResult], dict[str, np.ndarray]]:
+    """All episodes of the protocol; returns the results and recorded videos (task -> frames).
+
+    With ``log_dir`` every finished episode is appended to ``log_dir/episodes.jsonl``; with
+    ``resume`` the episodes already there (same settings) are kept instead of run again, except
+    crashed ones and the few recorded for the report's videos (episodes are seeded, so a re-run
+    recorded episode gives the same result).
+    """
     from tqdm import tqdm
+
+    from vlastack.evaluation.episode_log import LOG_NAME, EpisodeLog, settings_of
 
     _check_checkpoint(config.checkpoint)
     jobs = [(t, k, k == 0 and i < config.video_tasks) for i, t in enumerate(config.tasks) for k in range(config.episodes)]
     results: list[EpisodeResult] = []
     videos: dict[str, np.ndarray] = {}
-    bar = tqdm(total=len(jobs), desc="evaluation", unit="ep", disable=not progress)
+    log = None if log_dir is None else EpisodeLog(log_dir / LOG_NAME, settings_of(config))
+    if log is not None:
+        if resume:
+            wanted = {(t, eval_seed(k)) for t, k, record in jobs if not record}
+            results = [r for r in log.load() if (r.task, r.seed) in wanted and r.error is None]
+            finished = {(r.task, r.seed) for r in results}
+            jobs = [j for j in jobs if (j[0], eval_seed(j[1])) not in finished]
+        log.start(results)
+    elif resume:
+        raise ConfigError("resume needs the directory of the interrupted run's episode log (--report DIR)")
+    bar = tqdm(total=len(jobs) + len(results), initial=len(results), desc="evaluation", unit="ep", disable=not progress)
 
     def done(res: EpisodeResult, video: np.ndarray | None) -> None:
         results.append(res)
+        if log is not None:
+            log.append(res)
         if video is not None:
             videos[res.task] = video
         bar.update(1)
@@ -186,7 +207,7 @@ def evaluate(config: EvalConfig, progress: bool = True) -> tuple[list[EpisodeRes
             _run_parallel(config, jobs, done)
     finally:
         bar.close()
-    order = {(t, k): i for i, (t, k, _) in enumerate(jobs)}
+    order = {(t, k): i for i, (t, k) in enumerate((t, k) for t in config.tasks for k in range(config.episodes))}
     results.sort(key=lambda r: order[(r.task, r.seed - eval_seed(0))])
     return results, videos
 
