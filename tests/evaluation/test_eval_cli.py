@@ -114,3 +114,48 @@ def test_demo_can_still_record_expert_demonstrations(tmp_path):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "demo" / "dataset" / "meta" / "info.json").is_file()
     assert (tmp_path / "demo" / "reach-v3.mp4").stat().st_size > 0
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.add(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except OSError:
+        return False
+
+
+def test_a_killed_evaluation_stops_its_workers_and_resumes(tmp_path, debug_checkpoint):
+    report = tmp_path / "report"
+    args = [*CLI, "eval", "--checkpoint", str(debug_checkpoint), "--tasks", "reach-v3,push-v3", "--episodes", "6",
+            "--max-steps", "40", "--workers", "2", "--json", "--report", str(report)]
+    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = report / "episodes.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    workers = _children(proc.pid)
+    proc.terminate()  # SIGTERM, as `kill PID` stops a background run
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "--resume" in err, err
+    time.sleep(1)
+    assert workers and not {w for w in workers if _running(w)}, "evaluation workers outlived the evaluation"
+    logged = len(log.read_text().splitlines()) - 1
+    assert 2 <= logged < 12
+    r = run(*args[3:], "--resume")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["episodes"] == 12 and summary["crashed_episodes"] == 0
+    assert len(log.read_text().splitlines()) == 13

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from vlastack.cli.app import app
+from vlastack.cli.signals import stop_on_sigterm
 
 
 @app.command()
@@ -36,7 +37,7 @@ def collect(
         video=VideoSettings(codec=codec, crf=0 if codec == "h264-lossless" else 18),
     )
     _check_cameras(config.cameras)
-    _stop_on_sigterm()
+    stop_on_sigterm()  # the episodes in flight finish, the workers exit with the pool
     try:
         summary = run(config)
     except KeyboardInterrupt:
@@ -64,15 +65,3 @@ def _check_cameras(cameras: tuple[str, ...]) -> None:
     for cam in cameras:
         if cam not in valid:
             raise unknown_name_error("camera", cam, valid)
-
-
-def _stop_on_sigterm() -> None:
-    """Stop on SIGTERM (``kill PID``, how a background run is stopped) as on Ctrl-C: the episodes in
-    flight finish, the workers exit with the pool, and every saved episode stays readable. Without
-    this the main process would die at once and leave its worker processes running."""
-    import signal
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from vlastack.cli.app import app
+from vlastack.cli.signals import stop_on_sigterm
 
 
 @app.command(name="eval")
@@ -41,7 +42,14 @@ def evaluate(
     config = EvalConfig(checkpoint=checkpoint, tasks=tuple(task_list), episodes=episodes, max_steps=max_steps,
                         executor=executor, instruction_variant=instruction_variant, workers=workers,
                         image_size=image_size, server=server, token=token)
-    results, videos = run(config, progress=not no_progress, log_dir=report, resume=resume)
+    stop_on_sigterm()
+    try:
+        results, videos = run(config, progress=not no_progress, log_dir=report, resume=resume)
+    except KeyboardInterrupt:
+        where = f"logged in {report / 'episodes.jsonl'}; add --resume to the same command to run only the rest" \
+            if report is not None else "lost (give --report DIR to log them and resume later)"
+        typer.echo(f"\ninterrupted: the finished episodes are {where}", err=True)
+        raise typer.Exit(130)
     summary = summarize(results, task_list)
     source = server or str(checkpoint)
     summary["config"] = {"checkpoint": str(checkpoint), "server": server, "executor": executor, "episodes": episodes,

@@ -8,6 +8,7 @@ failures with the error, a new worker is started, and the remaining episodes sti
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -217,24 +218,52 @@ def _run_parallel(config: EvalConfig, jobs: list[tuple[str, int, bool]], done: A
     pending = list(reversed(jobs))
     ctx = mp.get_context("spawn")
     while pending:
-        with ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx, initializer=_die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             running: dict[Future, tuple[str, int, bool]] = {}
             broken = False
-            while (pending or running) and not broken:
-                while pending and len(running) < config.workers:
-                    job = pending.pop()
-                    running[pool.submit(run_episode, config, *job)] = job
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    job = running.pop(f)
-                    try:
-                        done(*f.result())
-                    except BrokenProcessPool as err:
-                        done(EpisodeResult(job[0], eval_seed(job[1]), False, 0, error=f"simulator worker crashed: {err}"), None)
-                        broken = True
+            try:
+                while (pending or running) and not broken:
+                    while pending and len(running) < config.workers:
+                        job = pending.pop()
+                        running[pool.submit(run_episode, config, *job)] = job
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for f in finished:
+                        job = running.pop(f)
+                        try:
+                            done(*f.result())
+                        except BrokenProcessPool as err:
+                            done(EpisodeResult(job[0], eval_seed(job[1]), False, 0, error=f"simulator worker crashed: {err}"), None)
+                            broken = True
+            except KeyboardInterrupt:
+                # Stop now rather than wait for the episodes in flight (up to a minute each): they
+                # are not logged, so a resume runs them again.
+                _terminate_workers(pool)
+                raise
             if broken:  # the pool is unusable: every episode it was running failed with it
                 for job in running.values():
                     done(EpisodeResult(job[0], eval_seed(job[1]), False, 0, error="simulator worker crashed"), None)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    # ProcessPoolExecutor has no public way to stop running calls; its worker map is stable across versions.
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: on Linux, have the kernel end this worker when the evaluating process dies,
+    even by SIGKILL, so no simulator is left running without anyone to report to."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request above was in place
+        os._exit(1)
 
 
 def _check_checkpoint(path: Path | None) -> None:
