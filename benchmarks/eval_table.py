@@ -34,10 +34,16 @@ def training_info(result: Path, summary: dict) -> dict:
         info["samples_seen"] = step * meta["train"]["batch_size"] * meta.get("world_size", 1) if step else None
         info["epochs"] = info["samples_seen"] / meta["samples"] if step else None
     # One /usr/bin/time log per training process: <run>.log, or <run>_part1.log, <run>_part2.log, ...
-    # for a run resumed across sessions (their times are added).
+    # for a run resumed across sessions. Their times are added up to the part that reached this
+    # result's checkpoint; parts that trained on beyond it do not count.
     logs = [p for p in [run.with_suffix(".log"), *sorted(run.parent.glob(f"{run.name}_part*.log"))] if p.is_file()]
+    reached = False
     for log in logs:
+        if reached:
+            break
         text = log.read_text()
+        ended = re.search(r"trained \S+ to step (\d+)/", text)  # absent when the part was stopped early
+        reached = bool(ended and info.get("steps") and int(ended.group(1)) >= info["steps"])
         wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text)
         user = re.search(r"User time \(seconds\): ([\d.]+)", text)
         system = re.search(r"System time \(seconds\): ([\d.]+)", text)
@@ -46,10 +52,13 @@ def training_info(result: Path, summary: dict) -> dict:
             info["wall_min"] = info.get("wall_min", 0.0) + sum(p * 60 ** i for i, p in enumerate(reversed(parts))) / 60
         if user and system:
             info["cpu_min"] = info.get("cpu_min", 0.0) + (float(user.group(1)) + float(system.group(1))) / 60
-    if (ckpt_dir / "model.safetensors").is_file():
+    # Any checkpoint of the run has the same parameters (older ones may have been rotated away).
+    weights = [c / "model.safetensors" for c in [ckpt_dir, *sorted((run / "checkpoints").glob("step_*"))]]
+    weights = [w for w in weights if w.is_file()]
+    if weights:
         from safetensors.torch import load_file
 
-        info["params_m"] = sum(t.numel() for t in load_file(str(ckpt_dir / "model.safetensors")).values()) / 1e6
+        info["params_m"] = sum(t.numel() for t in load_file(str(weights[0])).values()) / 1e6
     return info
 
 
