@@ -36,7 +36,7 @@ def training_info(result: Path, summary: dict) -> dict:
     # One /usr/bin/time log per training process: <run>.log, or <run>_part1.log, <run>_part2.log, ...
     # for a run resumed across sessions. Their times are added up to the part that reached this
     # result's checkpoint; parts that trained on beyond it do not count.
-    logs = [p for p in [run.with_suffix(".log"), *sorted(run.parent.glob(f"{run.name}_part*.log"))] if p.is_file()]
+    logs = [p for p in [run.with_suffix(".log"), *sorted(run.parent.glob(f"{run.name}_part*.log"), key=_part_number)] if p.is_file()]
     reached = False
     for log in logs:
         if reached:
@@ -60,6 +60,11 @@ def training_info(result: Path, summary: dict) -> dict:
 
         info["params_m"] = sum(t.numel() for t in load_file(str(weights[0])).values()) / 1e6
     return info
+
+
+def _part_number(log: Path) -> int:
+    found = re.search(r"_part(\d+)\.log$", log.name)
+    return int(found.group(1)) if found else 0
 
 
 def pct(x: float | None) -> str:

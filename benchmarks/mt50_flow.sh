@@ -7,9 +7,9 @@
 #   STEPS=20000 OUT=runs/mt50/flow_20k bash benchmarks/mt50_flow.sh   # a longer budget
 #
 # Every stage resumes: collect continues a partial dataset, train --resume continues from the last
-# checkpoint (same schedule), so the run can be spread over several sessions.
+# checkpoint (same schedule), eval --resume keeps finished episodes, so the run can be spread over several sessions.
 # Budget: two threads for one training run (the whole 2-core machine). Batch 64, warm-up 100 steps,
-# cosine to 0.1 x 3e-4, EMA 0.999. Training log (with /usr/bin/time): $OUT.log; results: $OUT/eval.json,
+# cosine to 0.1 x 3e-4, EMA 0.999. Training logs (with /usr/bin/time): ${OUT}_partN.log; results: $OUT/eval.json,
 # $OUT/report/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,9 +22,12 @@ export MUJOCO_GL=${MUJOCO_GL:-egl}
 # MT50 x 50 demonstrations, corner2 only (the protocol's view; a second camera doubles the render time).
 "$PY/vlastack" collect --tasks mt50 --episodes 50 --out "$DATA" --workers 2 --image-size 128 --cameras corner2
 mkdir -p "$(dirname "$OUT")"
+# One log per training process (${OUT}_part1.log, _part2.log, ...): eval_table.py adds their times.
+part=$(( $(ls "$OUT"_part*.log 2>/dev/null | wc -l) + 1 ))
 OMP_NUM_THREADS=2 /usr/bin/time -v "$PY/vlastack" train --preset flow --dataset "$DATA" --out "$OUT" --steps "$STEPS" \
-  --warmup-steps 100 --save-every 500 --cpu --no-progress --resume > "$OUT.log" 2>&1
+  --warmup-steps 100 --save-every 500 --cpu --no-progress --resume > "${OUT}_part$part.log" 2>&1
 ckpt=$(ls -d "$OUT"/checkpoints/step_* | tail -n 1)
-/usr/bin/time -v "$PY/vlastack" eval --checkpoint "$ckpt" --tasks mt50 --episodes 10 --workers 2 --json \
-  --report "$OUT/report" > "$OUT/eval.json" 2> "$OUT/eval.err"
+# --resume keeps the episodes a killed evaluation of the same checkpoint logged in its report directory.
+/usr/bin/time -v "$PY/vlastack" eval --checkpoint "$ckpt" --tasks mt50 --episodes 10 --workers 2 --json --resume \
+  --report "$OUT/report_${ckpt##*/}" > "$OUT/eval.json" 2> "$OUT/eval.err"
 "$PY/python" benchmarks/eval_table.py "$OUT/eval.json"
