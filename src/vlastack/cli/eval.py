@@ -36,8 +36,6 @@ def evaluate(
     from vlastack.evaluation.report import markdown, write_report
     from vlastack.evaluation.runner import EvalConfig, evaluate as run
 
-    if resume and report is None:
-        raise typer.BadParameter("--resume reads the episodes logged in --report DIR; give --report", param_hint="--resume")
     task_list = resolve_tasks(tasks)
     config = EvalConfig(checkpoint=checkpoint, tasks=tuple(task_list), episodes=episodes, max_steps=max_steps,
                         executor=executor, instruction_variant=instruction_variant, workers=workers,

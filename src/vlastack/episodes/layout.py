@@ -127,15 +127,20 @@ def parquet_metadata(features: dict[str, dict[str, Any]]) -> dict[bytes, bytes]:
     return {b"huggingface": json.dumps({"info": {"features": hf}}).encode()}
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON so that a crash leaves either the old file or the new one, never half of one."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file so that a crash leaves either the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")
     with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON atomically (see :func:`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(obj, indent=2))
 
 
 def to_jsonable(stats: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, list]]:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vlastack.episodes.layout import write_text_atomic
 from vlastack.errors import ConfigError
 from vlastack.evaluation.protocol import EpisodeResult
 
@@ -70,15 +71,8 @@ class EpisodeLog:
 
     def start(self, kept: list[EpisodeResult]) -> None:
         """Rewrite the log with its header and the episodes kept (dropping any half-written last line)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(".tmp-" + self.path.name)
-        with open(tmp, "w") as f:
-            f.write(json.dumps({"settings": self.settings}) + "\n")
-            for r in kept:
-                f.write(json.dumps(_record(r)) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        lines = [json.dumps({"settings": self.settings}), *(json.dumps(_record(r)) for r in kept)]
+        write_text_atomic(self.path, "\n".join(lines) + "\n")
 
     def append(self, result: EpisodeResult) -> None:
         with open(self.path, "a") as f:

@@ -175,6 +175,8 @@ def evaluate(config: EvalConfig, progress: bool = True, log_dir: Path | None = N
 
     from vlastack.evaluation.episode_log import LOG_NAME, EpisodeLog, settings_of
 
+    if resume and log_dir is None:
+        raise ConfigError("resume reads the episodes an interrupted run logged in its report directory: give --report DIR")
     _check_checkpoint(config.checkpoint)
     jobs = [(t, k, k == 0 and i < config.video_tasks) for i, t in enumerate(config.tasks) for k in range(config.episodes)]
     results: list[EpisodeResult] = []
@@ -187,8 +189,6 @@ def evaluate(config: EvalConfig, progress: bool = True, log_dir: Path | None = N
             finished = {(r.task, r.seed) for r in results}
             jobs = [j for j in jobs if (j[0], eval_seed(j[1])) not in finished]
         log.start(results)
-    elif resume:
-        raise ConfigError("resume needs the directory of the interrupted run's episode log (--report DIR)")
     bar = tqdm(total=len(jobs) + len(results), initial=len(results), desc="evaluation", unit="ep", disable=not progress)
 
     def done(res: EpisodeResult, video: np.ndarray | None) -> None:
@@ -208,8 +208,8 @@ def evaluate(config: EvalConfig, progress: bool = True, log_dir: Path | None = N
             _run_parallel(config, jobs, done)
     finally:
         bar.close()
-    order = {(t, k): i for i, (t, k) in enumerate((t, k) for t in config.tasks for k in range(config.episodes))}
-    results.sort(key=lambda r: order[(r.task, r.seed - eval_seed(0))])
+    position = {t: i for i, t in enumerate(config.tasks)}
+    results.sort(key=lambda r: (position[r.task], r.seed))  # the protocol's order, however workers finished
     return results, videos
 
 
