@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import queue
+import re
+import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -14,6 +17,8 @@ import pytest
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "vlastack"]
 ENV = {**os.environ, "MUJOCO_GL": "egl"}
+HANG_GUARD_S = 300
+"""Seconds before a wait that should end is declared hung (a guard against hanging CI, not a speed check)."""
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -59,21 +64,33 @@ def test_eval_rejects_a_directory_that_is_not_a_checkpoint(tmp_path):
     assert r.returncode == 2 and "give --report" in r.stderr and "Traceback" not in r.stderr
 
 
+def _served_url(server: subprocess.Popen) -> str:
+    """The ``ws://`` address a ``vlastack serve --port 0`` process logs once it listens (the OS picks the port)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:  # keeps draining the pipe after the address is found, so the server never blocks on it
+        for line in server.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    seen = []
+    while True:
+        line = lines.get(timeout=HANG_GUARD_S)  # it loads the checkpoint first
+        assert line is not None, "server exited before listening:\n" + "".join(seen)
+        seen.append(line)
+        found = re.search(r"serving on (ws://127\.0\.0\.1:\d+)", line)
+        if found:
+            return found.group(1)
+
+
 def test_eval_against_a_policy_server(tmp_path, debug_checkpoint):
-    port = 18000 + os.getpid() % 1000
-    server = subprocess.Popen([*CLI, "serve", "--checkpoint", str(debug_checkpoint), "--port", str(port)],
-                              env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen([*CLI, "serve", "--checkpoint", str(debug_checkpoint), "--port", "0"],
+                              env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:  # wait until the server listens (it loads the checkpoint first)
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert server.poll() is None, server.stderr.read()
-                time.sleep(0.5)
-        r = run("eval", "--server", f"ws://127.0.0.1:{port}", "--tasks", "reach-v3", "--episodes", "1",
-                "--max-steps", "5", "--json")
+        url = _served_url(server)
+        assert not url.endswith(":0")
+        r = run("eval", "--server", url, "--tasks", "reach-v3", "--episodes", "1", "--max-steps", "5", "--json")
         assert r.returncode == 0, r.stderr
         summary = json.loads(r.stdout)
         assert summary["episodes"] == 1 and summary["crashed_episodes"] == 0, summary
@@ -81,6 +98,33 @@ def test_eval_against_a_policy_server(tmp_path, debug_checkpoint):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_checkpoint_with_corrupt_weights_fails_loudly(tmp_path, debug_checkpoint):
+    broken = tmp_path / "broken"
+    shutil.copytree(debug_checkpoint, broken)
+    (broken / "model.safetensors").write_bytes(b"these bytes are not a safetensors file")
+    args = ("eval", "--checkpoint", str(broken), "--tasks", "reach-v3", "--episodes", "2", "--max-steps", "5",
+            "--json", "--no-progress")
+    for flag, status in (("--strict", 3), ("--no-strict", 0), (None, 3)):  # None: the default is strict
+        report = tmp_path / f"report{flag}"
+        r = run(*args, "--report", str(report), *([flag] if flag else []))
+        assert r.returncode == status, (flag, r.returncode, r.stderr)
+        assert "EVALUATION CRASHED: 2 of 2 episodes crashed (reach-v3 2)" in r.stderr, r.stderr
+        first = re.search(r"First error \(reach-v3, seed 100000\): (.+)", r.stderr)
+        assert first and "Traceback" not in r.stderr, r.stderr
+        # The results are still written, and they carry the same error.
+        saved = json.loads((report / "results.json").read_text())
+        assert saved["summary"]["crashed_episodes"] == 2 and json.loads(r.stdout)["crashed_episodes"] == 2
+        assert [e["error"] for e in saved["episodes"]] == [first.group(1)] * 2
+        assert saved["summary"]["per_task"]["reach-v3"]["success"] == 0.0
+
+
+def test_a_clean_run_prints_no_crash_summary(tmp_path, debug_checkpoint):
+    r = run("eval", "--checkpoint", str(debug_checkpoint), "--tasks", "reach-v3", "--episodes", "1", "--max-steps", "3",
+            "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "CRASHED" not in r.stderr and "| reach-v3 | easy |" in r.stdout
 
 
 def test_demo_runs_a_checkpoint_with_a_chosen_executor(tmp_path, debug_checkpoint):
@@ -143,15 +187,23 @@ def test_a_killed_evaluation_stops_its_workers_and_resumes(tmp_path, debug_check
             "--max-steps", "40", "--workers", "2", "--json", "--report", str(report)]
     proc = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = report / "episodes.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+    # Until two episodes are logged (settings line + 2); it cannot finish first: 12 episodes of 40 steps take longer.
+    while proc.poll() is None and (not log.exists() or len(log.read_text().splitlines()) < 3):
         time.sleep(0.2)
     workers = _children(proc.pid)
     proc.terminate()  # SIGTERM, as `kill PID` stops a background run
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "--resume" in err, err
-    time.sleep(1)
-    assert workers and not {w for w in workers if _running(w)}, "evaluation workers outlived the evaluation"
+    # The kernel ends the workers (PR_SET_PDEATHSIG) when their parent exits; wait for that, bounded only
+    # against a hang, rather than assume it takes less than some fixed time.
+    assert workers
+    alive = {w for w in workers if _running(w)}
+    for _ in range(HANG_GUARD_S * 10):
+        if not alive:
+            break
+        time.sleep(0.1)
+        alive = {w for w in alive if _running(w)}
+    assert not alive, "evaluation workers outlived the evaluation"
     logged = len(log.read_text().splitlines()) - 1
     assert 2 <= logged < 12
     r = run(*args[3:], "--resume")

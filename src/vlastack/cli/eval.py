@@ -29,9 +29,17 @@ def evaluate(
     resume: bool = typer.Option(False, help="Keep the episodes an interrupted run with the same settings logged "
                                 "in --report DIR; run only the rest."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (it is drawn on stderr)."),
+    strict: bool = typer.Option(True, "--strict/--no-strict", help="Exit with status 3 when any episode crashed "
+                                "(policy raised, worker died); --no-strict exits 0. Either way a crash summary "
+                                "goes to stderr and the results are written."),
 ) -> None:
-    """Success per task and difficulty group, Avg (mean of group rates), length, latency."""
+    """Success per task and difficulty group, Avg (mean of group rates), length, latency.
+
+    Exit status: 0 all episodes ran (whatever their success), 2 bad input, 3 some episode crashed
+    (with --strict, the default), 130 interrupted.
+    """
     from vlastack.envs.tasks import resolve_tasks
+    from vlastack.evaluation.crashes import CRASH_EXIT_CODE, crash_summary
     from vlastack.evaluation.protocol import summarize
     from vlastack.evaluation.report import markdown, write_report
     from vlastack.evaluation.runner import EvalConfig, evaluate as run
@@ -58,3 +66,10 @@ def evaluate(
         print(json.dumps(summary, indent=2))
     else:
         print(markdown(summary, f"Evaluation of {source}"))
+    crashes = crash_summary(results)
+    if crashes is not None:
+        saved = f"results written to {report}" if report is not None else "give --report DIR to keep every error"
+        typer.echo(f"{crashes}\n{saved}; exit status {CRASH_EXIT_CODE if strict else 0} "
+                   f"({'--strict' if strict else '--no-strict'})", err=True)
+        if strict:
+            raise typer.Exit(CRASH_EXIT_CODE)
