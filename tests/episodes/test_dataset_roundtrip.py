@@ -116,18 +116,26 @@ def test_episode_without_actions_reads(tmp_path, make_episode):
 def test_crash_right_after_the_first_commit_leaves_a_readable_dataset(tmp_path, make_episode, monkeypatch):
     root = tmp_path / "ds"
     writer = DatasetWriter(root, video=LOSSLESS)
+    calls, write_info = {"n": 0}, DatasetWriter._write_info
 
     def killed(self):
-        raise KeyboardInterrupt  # stands for SIGKILL between the commit point and the derived files
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first call writes the empty dataset; the second follows the commit point
+            raise KeyboardInterrupt  # stands for SIGKILL between the commit point and the totals
+        write_info(self)
 
-    monkeypatch.setattr(DatasetWriter, "_write_derived", killed)
+    monkeypatch.setattr(DatasetWriter, "_write_info", killed)
     with pytest.raises(KeyboardInterrupt):
         writer.add_episode(make_episode(4, 0))
     monkeypatch.undo()
-    assert not (root / layout.TASKS_PATH).exists()  # the crash did land between the two
-    assert DatasetReader(root, trust_episodes_dir=True).episode(0).seed == 0
+    assert layout.episodes_path(root, 0).exists()  # the crash did land after the commit point
+    reader = DatasetReader(root)
+    assert reader.num_episodes == 1 and reader.info["total_episodes"] == 0  # totals lag, which readers accept
+    assert reader.tasks == ["reach the goal position"] and reader.stats[keys.ACTION]["count"] == [4]
+    assert reader.episode(0).seed == 0
     resumed = DatasetWriter(root, video=LOSSLESS)
     assert resumed.num_episodes == 1
+    assert json.loads((root / layout.INFO_PATH).read_text())["total_episodes"] == 1  # reopening repaired them
     resumed.add_episode(make_episode(4, 1))
     reader = DatasetReader(root)
     assert reader.num_episodes == 2 and json.loads((root / layout.INFO_PATH).read_text())["total_episodes"] == 2

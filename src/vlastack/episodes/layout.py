@@ -10,13 +10,12 @@
 
 LeRobot packs many episodes into one file; the format lets each episode say which file holds it,
 and vlastack writes one file per episode (``file_index = episode % chunks_size``). That keeps every
-write a whole file renamed into place, which is what makes recording crash-safe.
+write a whole file renamed into place (see durable.py), which is what makes recording crash-safe.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,8 @@ import numpy as np
 import pyarrow as pa
 
 from vlastack import keys
+# Re-exported: the atomic writes every metadata file (and the evaluation episode log) goes through.
+from vlastack.episodes.durable import write_json_atomic, write_text_atomic  # noqa: F401
 
 CODEBASE_VERSION = "v3.0"
 CHUNKS_SIZE = 1000
@@ -71,21 +72,6 @@ def is_video(feature: dict[str, Any]) -> bool:
     return feature["dtype"] == "video"
 
 
-def arrow_type(feature: dict[str, Any]) -> pa.DataType:
-    """Arrow column type of a non-video feature, as LeRobot's parquet files store it.
-
-    Shape [1] is a plain scalar column; [n] a fixed-size list; [h, w] a fixed-size list of lists.
-    """
-    base = {"float32": pa.float32(), "float64": pa.float64(), "int64": pa.int64(), "bool": pa.bool_()}[feature["dtype"]]
-    shape = list(feature["shape"])
-    if shape == [1]:
-        return base
-    out = base
-    for n in reversed(shape):
-        out = pa.list_(out, n)
-    return out
-
-
 NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
 
 
@@ -125,22 +111,6 @@ def hf_feature(feature: dict[str, Any]) -> dict[str, Any]:
 def parquet_metadata(features: dict[str, dict[str, Any]]) -> dict[bytes, bytes]:
     hf = {name: hf_feature(f) for name, f in features.items() if not is_video(f)}
     return {b"huggingface": json.dumps({"info": {"features": hf}}).encode()}
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file so that a crash leaves either the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON atomically (see :func:`write_text_atomic`)."""
-    write_text_atomic(path, json.dumps(obj, indent=2))
 
 
 def to_jsonable(stats: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, list]]:

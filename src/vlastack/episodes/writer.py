@@ -1,21 +1,25 @@
 """Write episodes into a LeRobotDataset v3.0 directory, crash-safely.
 
-An episode is committed in this order, each file written under a temporary name and renamed into
-place (a rename is atomic on POSIX file systems):
+Every file is written durably and atomically (durable.py: temporary name, fsync, rename, fsync of
+the directory), and an episode's files are written in this order:
 
+    0. (new dataset only) meta/tasks.parquet, meta/stats.json, meta/info.json with no episodes,
+       so that the directory is a readable, empty dataset from its first moment
     1. data/…/file-YYY.parquet and videos/<cam>/…/file-YYY.mp4
-    2. meta/episodes/…/file-YYY.parquet      <- the commit point: now the episode exists
-    3. meta/tasks.parquet, meta/stats.json, meta/info.json (derived, rewritten from 2)
+    2. meta/tasks.parquet and meta/stats.json, already counting this episode
+    3. meta/episodes/…/file-YYY.parquet      <- the commit point: now the episode exists
+    4. meta/info.json, refreshed totals
 
-A crash before 2 leaves files no metadata points to; opening the writer again deletes them. A
-crash between 2 and 3 leaves stale derived files; opening the writer again rewrites them. So an
-episode is either wholly in the dataset or not at all, and recording resumes where it stopped.
+So everything a committed episode needs is on disk before its commit point. A crash before 3
+leaves files no metadata points to (and tasks/stats that count one episode too many); opening the
+writer again deletes those files and rewrites tasks and stats from the committed episodes. A crash
+between 3 and 4 leaves info.json's totals one episode behind, which readers accept (they count
+episodes from meta/episodes) and reopening repairs. An episode is wholly in the dataset or not at
+all, the dataset is readable after a kill at any moment, and recording resumes where it stopped.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +30,11 @@ import pyarrow.parquet as pq
 
 from vlastack import keys
 from vlastack.data.stats import image_stats, merge_image_stats, vector_stats
-from vlastack.episodes import layout
+from vlastack.episodes import durable, layout
 from vlastack.episodes.reader import read_episode_table
 from vlastack.episodes.video import VideoSettings, encode_video
 from vlastack.errors import DatasetError
 from vlastack.types import Episode
-
-#: Per-episode extras vlastack records beside LeRobot's columns (LeRobot ignores them).
-EXTRA_COLUMNS = ("vlastack/seed", "vlastack/env_task", "vlastack/success")
-
 
 def describe_features(episode: Episode, video: VideoSettings, names: dict[str, list[str]] | None = None) -> dict:
     """info.json feature descriptions for the features of ``episode`` (images become videos)."""
@@ -100,11 +100,15 @@ class DatasetWriter:
             cols = reader.read_columns(e)
             for k, v in cols.items():
                 self._vectors.setdefault(k, []).append(v)
-        if self._episodes:
-            self._write_derived()
+        # Tasks and stats may count an episode whose commit was interrupted; info may lag: rewrite all.
+        self._write_tasks(self._tasks)
+        self._write_stats(self._vectors, self._episodes)
+        self._write_info()
 
     def _remove_orphans(self, n_committed: int) -> None:
         """Delete files of episodes that were being written when a previous run stopped."""
+        for path in (self.root / "meta").glob(durable.TMP_PREFIX + "*"):
+            path.unlink()
         for sub in ("data", "videos", layout.EPISODES_DIR):
             base = self.root / sub
             if not base.exists():
@@ -112,7 +116,7 @@ class DatasetWriter:
             for path in base.rglob("*"):
                 if not path.is_file():
                     continue
-                if path.name.startswith(".tmp-"):
+                if path.name.startswith(durable.TMP_PREFIX):
                     path.unlink()
                     continue
                 try:
@@ -137,9 +141,10 @@ class DatasetWriter:
         feats = describe_features(episode, self.video, self.feature_names)
         if self.features is None:
             self.features, self.fps = feats, episode.fps
-            (self.root / "meta").mkdir(parents=True, exist_ok=True)
-            # info.json must exist before the first commit point: a crash between the two would
-            # otherwise leave a committed episode in a directory no reader (or resume) recognises.
+            # Step 0: an empty but complete dataset, so that info.json (what makes the directory a
+            # dataset to readers and to resume) never exists without the files a reader opens next.
+            self._write_tasks({})
+            self._write_stats({}, [])
             self._write_info()
         self._check_matches(episode, feats)
         index = len(self._episodes)
@@ -163,10 +168,8 @@ class DatasetWriter:
         }
         for key, frames in episode.frames.items():
             if key.startswith(keys.IMAGES_PREFIX):
-                path = layout.video_path(self.root, key, index)
-                tmp = path.with_name(".tmp-" + path.name)
-                encode_video(frames, tmp, episode.fps, self.video)
-                os.replace(tmp, path)
+                durable.write_atomic(layout.video_path(self.root, key, index),
+                                     lambda tmp, frames=frames: encode_video(frames, tmp, episode.fps, self.video))
                 cf = layout.chunk_file(index)
                 row[f"videos/{key}/chunk_index"] = cf["chunk_index"]
                 row[f"videos/{key}/file_index"] = cf["file_index"]
@@ -182,13 +185,17 @@ class DatasetWriter:
         row["vlastack/seed"] = -1 if episode.seed is None else int(episode.seed)
         row["vlastack/env_task"] = episode.env_task or ""
         row["vlastack/success"] = bool(episode.success)
-        self._write_parquet(layout.episodes_path(self.root, index), _episode_table(row))  # commit point
+        # Step 2: tasks and stats as they will be once this episode is in, so that no moment after
+        # the commit point lacks them (this state is only kept in memory once the commit is done).
+        tasks = {**self._tasks, episode.task: task_index} if episode.task not in self._tasks else self._tasks
+        vectors = {k: [*self._vectors.get(k, []), v] for k, v in columns.items()}
+        episodes = [*self._episodes, row]
+        self._write_tasks(tasks)
+        self._write_stats(vectors, episodes)
+        self._write_parquet(layout.episodes_path(self.root, index), _episode_table(row))  # step 3: commit point
 
-        self._episodes.append(row)
-        self._tasks.setdefault(episode.task, task_index)
-        for k, v in columns.items():
-            self._vectors.setdefault(k, []).append(v)
-        self._write_derived()
+        self._episodes, self._tasks, self._vectors = episodes, tasks, vectors
+        self._write_info()  # step 4: totals; a crash before this leaves them one episode behind
         return index
 
     def _check_matches(self, episode: Episode, feats: dict[str, Any]) -> None:
@@ -212,25 +219,23 @@ class DatasetWriter:
 
     @staticmethod
     def _write_parquet(path: Path, table: pa.Table) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(".tmp-" + path.name)
-        pq.write_table(table, tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        durable.write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
-    def _write_derived(self) -> None:
-        """Rewrite tasks, stats and info from the committed episodes."""
+    def _write_tasks(self, tasks: dict[str, int]) -> None:
+        """meta/tasks.parquet: task string (the index) -> task_index."""
+        frame = pd.DataFrame({"task_index": pd.Series(list(tasks.values()), dtype="int64")},
+                             index=pd.Index(list(tasks), dtype=object, name=None))
+        self._write_parquet(self.root / layout.TASKS_PATH, pa.Table.from_pandas(frame))
+
+    def _write_stats(self, vectors: dict[str, list[np.ndarray]], episodes: list[dict[str, Any]]) -> None:
+        """meta/stats.json over ``episodes`` (numeric columns in ``vectors``, images from per-episode stats)."""
         assert self.features is not None
-        tasks = pd.DataFrame({"task_index": list(self._tasks.values())}, index=pd.Index(list(self._tasks), name=None))
-        self._write_parquet(self.root / layout.TASKS_PATH, pa.Table.from_pandas(tasks))
-        stats = {k: vector_stats(np.concatenate(v)) for k, v in self._vectors.items()}
+        stats = {k: vector_stats(np.concatenate(v)) for k, v in vectors.items() if v}
         for key in self.features:
-            if key.startswith(keys.IMAGES_PREFIX):
-                per_ep = [{s: np.asarray(r[f"stats/{key}/{s}"]) for s in layout.STAT_NAMES} for r in self._episodes]
+            if key.startswith(keys.IMAGES_PREFIX) and episodes:
+                per_ep = [{s: np.asarray(r[f"stats/{key}/{s}"]) for s in layout.STAT_NAMES} for r in episodes]
                 stats[key] = merge_image_stats(per_ep)
         layout.write_json_atomic(self.root / layout.STATS_PATH, layout.to_jsonable(stats))
-        self._write_info()
 
     def _write_info(self) -> None:
         """Rewrite info.json from the committed episodes (possibly none yet)."""
@@ -266,10 +271,3 @@ def _episode_table(row: dict[str, Any]) -> pa.Table:
             cols[k] = pa.array([v])
     return pa.table(cols)
 
-
-def remove_dataset(root: Path) -> None:
-    """Delete a dataset directory (used by ``collect --overwrite``)."""
-    if (root / layout.INFO_PATH).exists() or not any(root.iterdir()):
-        shutil.rmtree(root)
-    else:
-        raise DatasetError(f"{root} is not a vlastack/LeRobot dataset; refusing to delete it")
