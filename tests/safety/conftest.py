@@ -48,6 +48,13 @@ def segment_touches_box(p: np.ndarray, q: np.ndarray, low: np.ndarray, high: np.
     return True
 
 
+def depth_inside(p: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
+    """How far (m) ``p`` is inside the closed box: distance to the nearest face, 0 outside."""
+    if np.any(p < low) or np.any(p > high):
+        return 0.0
+    return float(min(np.min(p - low), np.min(high - p)))
+
+
 def assert_inside_limits(spec: SafetySpec, out: np.ndarray, p: np.ndarray | None, touch, mem: OracleMemory,
                          motion_excess_allowed: bool = False) -> None:
     """Every limit, stated directly; raises AssertionError naming the broken one."""
@@ -73,8 +80,8 @@ def assert_inside_limits(spec: SafetySpec, out: np.ndarray, p: np.ndarray | None
             assert floor - ABS_M <= q[i] <= ceiling + ABS_M, ("workspace", i, p[i], q[i], lo[i], hi[i])
         for box in spec.keep_out:
             blo, bhi = np.array(box.low), np.array(box.high)
-            if np.all(p >= blo) and np.all(p <= bhi):
-                assert np.all(v == 0), "moving inside a keep-out box"
+            if np.all(p >= blo) and np.all(p <= bhi):  # inside: the penetration may only shrink
+                assert depth_inside(q, blo, bhi) <= depth_inside(p, blo, bhi) + ABS_M, ("deeper into a keep-out box", p, q)
             else:
                 assert not segment_touches_box(p, q, blo, bhi), ("keep-out", p, q, box)
     g = spec.gripper

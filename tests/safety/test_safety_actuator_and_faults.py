@@ -56,8 +56,18 @@ def test_the_actuator_judges_by_the_state_it_sensed_itself():
     actuator.reset()
     for i in range(40):  # drive down into the floor: the layer stops at the workspace floor (z = 0.045)
         actuator.step(np.array([0, 0, -1, 0], np.float32), i * 0.0125)
-    assert env.pos[2] >= 0.045 - 1e-9
+    assert env.pos[2] >= METAWORLD_SAWYER.workspace.low[2] - 1e-9
     assert not hasattr(actuator, "env") and not hasattr(actuator, "_env")
+
+
+def test_an_actuator_whose_clock_is_frozen_sends_no_motion():
+    env = RecordingEnv()
+    actuator = SafeActuator(env, METAWORLD_SAWYER, clock=lambda: 7.0)  # a clock stuck at 7 s
+    actuator.reset()
+    infos = [actuator.step(np.array([0.4, 0.0, 0.0, 0.0], np.float32))[4] for _ in range(5)]
+    assert np.array_equal(env.received[0][:3], np.float32([0.4, 0.0, 0.0]))  # the first step has nothing to compare with
+    assert all(np.all(a[:3] == 0) for a in env.received[1:])
+    assert all(i[SAFETY_INFO_KEY]["held"] and i[SAFETY_INFO_KEY]["interventions"][0]["limit"] == "clock" for i in infos[1:])
 
 
 def test_action_noise_is_seeded_and_resettable():

@@ -10,10 +10,12 @@ import pytest
 
 from vlastack.safety import METAWORLD_SAWYER, SafetyLayer
 from vlastack.safety.faults import with_keep_out
-from vlastack.safety.interventions import HELD, REPEATED, SHORTENED
+from vlastack.safety.interventions import CLIPPED, HELD, REPEATED, SHORTENED
 from vlastack.safety.spec import Box
 
 DT = METAWORLD_SAWYER.control_period_s
+STEP_M = METAWORLD_SAWYER.action.translation_scale_m  # metres per action unit per step
+WS_LOW, WS_HIGH = METAWORLD_SAWYER.workspace.low, METAWORLD_SAWYER.workspace.high
 HOME = np.array([0.0, 0.6, 0.2, 1.0], dtype=np.float32)
 
 
@@ -40,31 +42,57 @@ def test_nan_is_replaced_by_the_hold_which_keeps_the_gripper():
     assert d.interventions[0].limit == "action.finite" and "holding" in d.reasons[0]
 
 
-def test_range_small_excess_is_clipped_large_excess_holds():
+def test_saturation_is_clipped_and_explained_never_held():
+    """What the flow policy really emits (issue 18): a first reach step of dy 1.035, gripper efforts of 1.2+."""
     layer = SafetyLayer(METAWORLD_SAWYER)
-    d = layer.filter(act(0.0, 1.04, 0.0, 0.0), HOME, None, 0.0)
-    assert d.action[1] == pytest.approx(1.0) and not d.held
-    d = layer.filter(act(0.0, 1.5, 0.0, 0.0), HOME, None, DT)
-    assert d.held and d.interventions[0].limit == "action.high[1]"
-    assert d.interventions[0].excess == pytest.approx(0.5)
+    d = layer.filter(act(0.0, 1.035, 0.0, 1.27), HOME, None, 0.0)
+    assert not d.held and d.action[1] == 1.0 and d.action[3] == 1.0 and d.action[0] == 0.0
+    assert [(i.limit, i.effect) for i in d.interventions] == [("action.high[1]", CLIPPED), ("action.high[3]", CLIPPED)]
+    assert d.interventions[1].excess == pytest.approx(0.27, abs=1e-6) and "saturation" in d.reasons[1]
+    d = layer.filter(act(-50.0, 0.2, 0.0, -3.0), HOME, None, DT)  # far out is still a finite, readable intent
+    assert not d.held and d.action[0] < 0 and d.action[1] > 0 and d.action[3] == -1.0
+    assert {i.limit for i in d.interventions if i.effect == CLIPPED} == {"action.low[0]", "action.low[3]"}
+
+
+def test_only_invalid_actions_are_held():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    for i, bad in enumerate([act(0.1, np.inf, 0, 0), act(0.1, 0, 0), "left", [0.1, "x", 0, 0]]):
+        d = layer.filter(bad, HOME, None, i * DT)
+        assert d.held and np.all(d.action[:3] == 0)
+        assert d.interventions[0].limit in ("action.finite", "action.shape")
 
 
 def test_workspace_shortens_the_motion_to_the_wall_and_says_by_how_much():
     layer = SafetyLayer(METAWORLD_SAWYER)
-    d = layer.filter(act(0, 0, -1.0, 0), state(0.0, 0.6, 0.05), None, 0.0)
-    z_next = 0.05 + float(d.action[2]) * 0.01
-    assert z_next == pytest.approx(0.045, abs=1e-5) and z_next >= 0.045
+    floor = WS_LOW[2]
+    d = layer.filter(act(0, 0, -1.0, 0), state(0.0, 0.6, floor + 0.005), None, 0.0)
+    z_next = floor + 0.005 + float(d.action[2]) * STEP_M
+    assert z_next == pytest.approx(floor, abs=1e-5) and z_next >= floor
     (item,) = d.interventions
     assert item.check == "workspace" and item.limit == "workspace.low[2]" and item.effect == SHORTENED
-    assert item.value == pytest.approx(0.04) and item.bound == 0.045 and item.excess == pytest.approx(0.005)
+    assert item.value == pytest.approx(floor - 0.005) and item.bound == floor and item.excess == pytest.approx(0.005)
     assert "0.0050 m" in item.message
+
+
+def test_at_a_workspace_wall_the_arm_slides_along_it():
+    """Pushing diagonally into the -x wall: x stops at the wall, y and z keep their full motion."""
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    p = np.array([WS_LOW[0] + 0.003, 0.5, 0.15])
+    for i in range(30):
+        a = layer.filter(act(-0.6, 0.6, 0.3, 0.0), np.r_[p, 1.0], None, i * DT).action
+        assert a[1] == pytest.approx(0.6) and a[2] == pytest.approx(0.3)  # the along-wall motion is untouched
+        p = p + a[:3].astype(np.float64) * STEP_M
+        assert p[0] >= WS_LOW[0]
+    assert p[0] == pytest.approx(WS_LOW[0], abs=1e-5)
+    assert p[1] == pytest.approx(0.5 + 30 * 0.6 * STEP_M, abs=1e-6)  # slid 18 cm along the wall
 
 
 def test_outside_the_workspace_moving_back_in_is_allowed_further_out_is_not():
     layer = SafetyLayer(METAWORLD_SAWYER)
-    below = state(0.0, 0.6, 0.03)
+    below = state(0.0, 0.6, WS_LOW[2] - 0.01)
     assert layer.filter(act(0, 0, 0.5, 0), below, None, 0.0).action[2] == pytest.approx(0.5)
-    assert layer.filter(act(0, 0, -0.5, 0), below, None, DT).action[2] == 0.0
+    d = layer.filter(act(0.4, 0, -0.5, 0), below, None, DT)
+    assert d.action[2] == 0.0 and d.action[0] == pytest.approx(0.4) and not d.held
 
 
 def test_keep_out_box_across_the_path_makes_the_arm_slide_along_it():
@@ -76,11 +104,20 @@ def test_keep_out_box_across_the_path_makes_the_arm_slide_along_it():
     assert d.interventions[0].check == "keep_out" and "'person'" in d.reasons[0] and "-y face" in d.reasons[0]
 
 
-def test_inside_a_keep_out_box_the_arm_holds():
+def test_inside_a_keep_out_box_the_arm_can_only_back_out():
     person = Box((-0.1, 0.65, 0.0), (0.1, 0.75, 0.5), name="person")
     layer = SafetyLayer(with_keep_out(METAWORLD_SAWYER, person))
-    d = layer.filter(act(0.3, -1.0, 0.0, 0), state(0.0, 0.7, 0.2), None, 0.0)
-    assert d.held and np.all(d.action[:3] == 0)
+    inside = state(0.0, 0.66, 0.2)  # 1 cm past the -y face, its nearest
+    d = layer.filter(act(0.3, -0.8, 0.4, 0.5), inside, None, 0.0)
+    assert not d.held and np.array_equal(d.action, act(0.0, -0.8, 0.0, 0.5))  # straight out through -y only
+    assert d.interventions[0].check == "keep_out" and "-y" in d.reasons[0] and d.interventions[0].value == pytest.approx(0.01, abs=1e-6)
+    d = layer.filter(act(0.3, 0.8, 0.0, 0.5), inside, None, DT)  # deeper in: no translation at all
+    assert np.all(d.action[:3] == 0)
+    p = np.array([0.0, 0.66, 0.2])  # and out it goes, step by step
+    for i in range(2, 12):
+        a = layer.filter(act(0.5, -0.8, 0.0, 0.0), np.r_[p, 1.0], None, i * DT).action
+        p = p + a[:3].astype(np.float64) * STEP_M
+    assert p[1] < 0.65
 
 
 def test_speed_and_acceleration_scale_the_whole_motion():
@@ -160,7 +197,7 @@ def test_garbage_time_and_proposals_never_raise():
 def test_log_is_json_and_the_summary_counts_per_check():
     layer = SafetyLayer(METAWORLD_SAWYER)
     layer.filter(act(np.nan, 0, 0, 0), HOME, None, 0.0)
-    layer.filter(act(0, 0, -1, 0), state(0, 0.6, 0.05), None, DT)
+    layer.filter(act(0, 0, -1, 0), state(0, 0.6, WS_LOW[2] + 0.005), None, DT)
     layer.filter(act(0.1, 0, 0, 0), HOME, None, 2 * DT)
     json.dumps(layer.log, allow_nan=False)
     s = layer.summary()
@@ -169,3 +206,42 @@ def test_log_is_json_and_the_summary_counts_per_check():
     assert s["max_excess"]["workspace.low[2]"] == pytest.approx(0.005, abs=1e-6)
     layer.reset()
     assert layer.log == [] and layer.steps == 0
+
+
+def test_a_frozen_clock_is_a_stall_and_holds():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    layer.filter(act(0.5, 0, 0, 0.2), HOME, None, 1.0)
+    for _ in range(3):  # fresh actions, but time stands still
+        d = layer.filter(act(0.5, 0, 0, 0.2), HOME, None, 1.0)
+        assert d.held and np.array_equal(d.action, act(0, 0, 0, 0.2))
+        assert d.interventions[0].check == "watchdog" and d.interventions[0].limit == "clock"
+        assert "did not advance" in d.reasons[0]
+    d = layer.filter(act(0.5, 0, 0, 0.2), HOME, None, 1.0 + DT)  # the clock moves again: so does the arm
+    assert not d.held and d.action[0] == pytest.approx(0.5)
+
+
+def test_a_clock_that_goes_back_holds_until_it_passes_the_latest_time():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    layer.filter(act(0.5, 0, 0, 0), HOME, None, 2.0)
+    d = layer.filter(act(0.5, 0, 0, 0), HOME, None, 1.0)
+    assert d.held and d.interventions[0].limit == "clock" and "went back by 1 s" in d.reasons[0]
+    assert d.interventions[0].value == 1.0 and d.interventions[0].bound == 2.0
+    assert layer.filter(act(0.5, 0, 0, 0), HOME, None, 1.5).held  # advancing, but still before 2.0
+    assert not layer.filter(act(0.5, 0, 0, 0), HOME, None, 2.0 + DT).held
+
+
+def test_a_stale_action_is_not_repeated_across_a_backwards_clock():
+    """Going back must not make the last fresh action look young: the hold wins, then the deadline."""
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    layer.filter(act(0.5, 0, 0, 0), HOME, None, 10.0)
+    assert layer.filter(None, HOME, None, 0.0).held
+    d = layer.filter(None, HOME, None, 10.0 + 4 * METAWORLD_SAWYER.watchdog_s)
+    assert d.held and d.interventions[0].limit == "watchdog_s"
+
+
+def test_without_a_time_the_layer_counts_control_periods_itself():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    decisions = [layer.filter(act(0.2, 0, 0, 0), HOME) for _ in range(5)]
+    assert [d.time_s for d in decisions] == pytest.approx([i * DT for i in range(5)])
+    assert not any(d.held for d in decisions)
+

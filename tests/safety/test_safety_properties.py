@@ -2,7 +2,8 @@
 
 Random specs (any action size and layout, workspaces, keep-out boxes, limits) meet random and
 adversarial sequences: NaN, inf, huge values, wrong shapes, non-numbers, missing actions, states
-outside the workspace or inside keep-out boxes, unreadable states, wild touch readings, time gaps.
+outside the workspace or inside keep-out boxes, unreadable states, wild touch readings, time gaps,
+and clocks that freeze or go back.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def specs(draw, stop_within_limits: bool = True) -> SafetySpec:
                                 require_touch=draw(st.booleans()))
     return SafetySpec(
         name="random", control_period_s=dt, state_position_dims=tuple(draw(st.permutations(list(range(5))))[:3]),
-        action=ActionLayout(tuple(low), tuple(high), translation, draw(st.floats(1e-3, 0.2)), draw(st.floats(0.0, 0.3))),
+        action=ActionLayout(tuple(low), tuple(high), translation, draw(st.floats(1e-3, 0.2))),
         workspace=draw(boxes(0.3, 0.05, 0.6)), motion=MotionLimits(speed, accel, jerk), gripper=gripper,
         watchdog_s=draw(st.floats(0.0, 0.2)), keep_out=tuple(draw(st.lists(boxes(0.5, 0.01, 0.2), max_size=3))))
 
@@ -66,7 +67,7 @@ def proposals(draw, spec: SafetySpec):
         return np.zeros(draw(st.sampled_from([0, dim - 1, dim + 1])), dtype=np.float32)
     if kind == "junk":
         return draw(st.sampled_from(["stop", [1, "a"], {"x": 1}, object()]))
-    slack = 1.5 * spec.action.range_tolerance + 0.05  # mostly in range, sometimes just or well outside
+    slack = 0.5  # mostly in range, sometimes just or well outside (saturation: clipped, never passed on)
     low, high = np.array(spec.action.low) - slack, np.array(spec.action.high) + slack
     a = np.array([draw(st.floats(lo, hi)) for lo, hi in zip(low, high)], dtype=np.float32)
     if kind == "huge":
@@ -90,7 +91,7 @@ def run_sequence(oracle, data, spec: SafetySpec, steps: int, motion_excess_allow
     reach = 2 * max(map(abs, spec.action.low + spec.action.high)) * spec.action.translation_scale_m
     wlow, whigh = np.array(spec.workspace.low), np.array(spec.workspace.high)
     p = _near(data, wlow, whigh, reach)
-    now = 0.0
+    now, latest = 0.0, None
     for _ in range(steps):
         proposal = data.draw(proposals(spec))
         state_kind = data.draw(st.sampled_from(["ok"] * 5 + ["jump", "wall", "box", "nan", "none"]))
@@ -110,19 +111,24 @@ def run_sequence(oracle, data, spec: SafetySpec, steps: int, motion_excess_allow
         touch = {None: None, "nan": np.array([np.nan, 1.0])}.get(touch, np.array(
             [data.draw(st.floats(0, 2 * (spec.gripper.max_force_n if spec.gripper else 10) * (4 if touch == "big" else 0.5)))
              for _ in range(2)]))
-        now += spec.control_period_s * data.draw(st.sampled_from([1, 1, 1, 0.5, 3, 20]))
+        now += spec.control_period_s * data.draw(st.sampled_from([1, 1, 1, 0.5, 3, 20, 0, -2]))
         decision = layer.filter(proposal, None if state_kind == "none" else state, touch, now)
+        clock_ok = latest is None or now > latest
+        latest = now if latest is None else max(latest, now)
         out = decision.action
         flagged = any(i.effect == EXCEEDED for i in decision.interventions)
         for item in decision.interventions:
             event(f"{item.check}: {item.effect}")
         oracle.assert_inside_limits(spec, out, readable, touch, mem, motion_excess_allowed=motion_excess_allowed_if_flagged and flagged)
+        if not clock_ok:  # a frozen or backwards clock is a stall: nothing moves
+            assert np.all(out[list(spec.action.translation_dims)] == 0), "moved on a clock that did not advance"
+            assert decision.held and any(i.limit == "clock" for i in decision.interventions)
         if proposal is None:  # the watchdog: past the deadline nothing moves
             age = np.inf if mem.last_fresh is None else now - mem.last_fresh
             if age > spec.watchdog_s:
                 assert np.all(out[list(spec.action.translation_dims)] == 0), "watchdog did not hold"
                 assert decision.held
-        oracle.remember(spec, mem, out, proposal is not None, now)
+        oracle.remember(spec, mem, out, proposal is not None and clock_ok, now)
         if readable is not None:  # the arm follows what was sent, with some tracking error
             p = readable + (mem.v1 * spec.control_period_s) * data.draw(st.floats(0.5, 1.5))
 

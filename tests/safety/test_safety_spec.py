@@ -68,8 +68,8 @@ def _mutate(path: str, value=None, delete: bool = False) -> dict:
 @pytest.mark.parametrize(
     "path, value, field, words",
     [
-        ("workspace.low", [0.5, 0.38, 0.045], "workspace.low[0]", "above the upper bound"),
-        ("workspace.low", [-0.45, 0.95, 0.045], "workspace.low[1]", "equal to the upper bound"),
+        ("workspace.low", [0.6, 0.38, 0.045], "workspace.low[0]", "above the upper bound"),
+        ("workspace.low", [-0.45, 0.91, 0.045], "workspace.low[1]", "equal to the upper bound"),
         ("motion.max_speed_m_s", -1.0, "motion.max_speed_m_s", "positive"),
         ("motion.max_accel_m_s2", 0.0, "motion.max_accel_m_s2", "positive"),
         ("motion.max_jerk_m_s3", float("inf"), "motion.max_jerk_m_s3", "finite"),
@@ -85,7 +85,7 @@ def _mutate(path: str, value=None, delete: bool = False) -> dict:
         ("action.low", [0.5, -1.0, -1.0, -1.0], "action.low[0]", "contain 0"),
         ("action.translation_dims", [0, 0, 1], "action.translation_dims", "distinct"),
         ("action.translation_dims", [0, 1, 7], "action.translation_dims[2]", "outside"),
-        ("action.range_tolerance", -0.1, "action.range_tolerance", "negative"),
+        ("action.translation_scale_m", 0.0, "action.translation_scale_m", "positive"),
         ("action.translation_scale_m", "0.01", "action.translation_scale_m", "expected a number"),
         ("state_position_dims", [0, 1], "state_position_dims", "3 integer indices"),
         ("motion.max_speed_m_s", True, "motion.max_speed_m_s", "expected a number"),
@@ -102,7 +102,7 @@ def test_impossible_values_are_rejected_naming_the_field(path, value, field, wor
     assert repr(field) in str(info.value)
 
 
-@pytest.mark.parametrize("path", ["motion.max_jerk_m_s3", "workspace.high", "gripper", "watchdog_s", "action.range_tolerance"])
+@pytest.mark.parametrize("path", ["motion.max_jerk_m_s3", "workspace.high", "gripper", "watchdog_s", "action.translation_scale_m"])
 def test_missing_fields_are_rejected_naming_the_field(path):
     with pytest.raises(SpecError, match="missing") as info:
         spec_from_dict(_mutate(path, delete=True))

@@ -23,11 +23,26 @@ from vlastack.safety.verify import max_touch
 
 
 class Watchdog:
-    """No fresh action: repeat the last allowed one while it is younger than ``watchdog_s``, then hold."""
+    """Time: the clock must advance, and a missing action is repeated only while it is fresh.
+
+    The layer's time comes from its caller (simulated time in evaluation, a real clock on a
+    robot), so the watchdog does not take it on trust: a time that is not later than the latest
+    one seen this episode means the clock froze or went back, and with it the deadline below
+    means nothing. That counts as a stall: the layer holds, fresh action or not, until the clock
+    passes the latest time it showed. (A real controller should pass ``time.monotonic()``.)
+
+    No fresh action: repeat the last allowed one while it is younger than ``watchdog_s``, then hold.
+    """
 
     name = "watchdog"
 
     def apply(self, command: Command, ctx: Context) -> list[Intervention]:
+        if ctx.latest_s is not None and not ctx.now_s > ctx.latest_s:
+            how = "did not advance" if ctx.now_s == ctx.latest_s else f"went back by {ctx.latest_s - ctx.now_s:.4g} s"
+            return _hold(command, ctx, self.name, "clock",
+                         f"the clock {how} (now {ctx.now_s:.6g} s, latest seen {ctx.latest_s:.6g} s): "
+                         "a frozen or backwards clock is a stall, the action's age cannot be known",
+                         value=ctx.now_s, bound=ctx.latest_s, unit="s")
         if command.action is not None:
             return []
         age = float("inf") if ctx.last_fresh_s is None else ctx.now_s - ctx.last_fresh_s
@@ -42,7 +57,14 @@ class Watchdog:
 
 
 class ActionValidity:
-    """Shape, NaN/inf and range: a malformed, non-finite or clearly out-of-range action becomes the hold."""
+    """Shape, NaN/inf and range. Only an *invalid* action (not numeric, wrong shape, non-finite)
+    becomes the hold; a finite entry outside its range is saturation and is clipped to the bound.
+
+    Why clip rather than hold: a learned policy's output is not bounded by construction (a flow
+    head's gripper effort of 1.2, a first reach step of dy 1.035), and the simulator and the robot
+    saturate such entries anyway. Holding the whole step for it costs success while nothing
+    unsafe happens; clipping sends exactly what the actuator would do, and says so.
+    """
 
     name = "validity"
 
@@ -52,7 +74,7 @@ class ActionValidity:
         layout = ctx.spec.action
         try:
             a = np.array(command.action, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return _hold(command, ctx, self.name, "action.shape", f"the action {command.action!r:.60} is not numeric")
         if a.shape != (layout.dim,):
             return _hold(command, ctx, self.name, "action.shape", f"the action has shape {a.shape}, expected ({layout.dim},)")
@@ -64,13 +86,10 @@ class ActionValidity:
         out: list[Intervention] = []
         for i in np.flatnonzero((a < low) | (a > high)):
             side, bound = ("low", low[i]) if a[i] < low[i] else ("high", high[i])
-            numbers = dict(value=float(a[i]), bound=float(bound), unit="action units")
-            if abs(a[i] - bound) > layout.range_tolerance:
-                return _hold(command, ctx, self.name, f"action.{side}[{i}]",
-                             f"action[{i}] = {a[i]:.4g} is outside [{low[i]}, {high[i]}] by {abs(a[i] - bound):.4g}, "
-                             f"more than the {layout.range_tolerance} tolerance", **numbers)
             out.append(Intervention(self.name, f"action.{side}[{i}]", iv.CLIPPED,
-                                    f"action[{i}] = {a[i]:.4g} clipped to {bound} (by {abs(a[i] - bound):.4g})", **numbers))
+                                    f"action[{i}] = {a[i]:.4g} is outside [{low[i]}, {high[i]}] by {abs(a[i] - bound):.4g}; "
+                                    f"clipped to {bound} (saturation)",
+                                    value=float(a[i]), bound=float(bound), unit="action units"))
         command.action = np.clip(a, low, high)
         return out
 
@@ -105,10 +124,12 @@ class Workspace:
 
 
 class KeepOut:
-    """The path to the predicted next position never touches a keep-out box; inside one, hold.
+    """The path to the predicted next position never touches a keep-out box; inside one, only backing out.
 
     The motion along the axis of the face it would cross is shortened to stop just short of it,
-    so the end effector slides along the box instead of stopping dead.
+    so the end effector slides along the box instead of stopping dead. Inside a box (the arm was
+    pushed in, or a box was declared around it) only the motion straight out through the nearest
+    face is kept, so the penetration can only shrink and the arm is never trapped.
     """
 
     name = "keep_out"
@@ -133,8 +154,17 @@ class KeepOut:
                     continue
                 label = box.name or f"#{k}"
                 if axis < 0:
-                    return out + _hold(command, ctx, self.name, f"keep_out[{k}]",
-                                       f"the end effector is inside keep-out box {label!r} at {np.round(p, 4).tolist()} m")
+                    backed = geo.backing_out(p, v, low, high)
+                    if np.array_equal(backed, v):
+                        continue
+                    exit_axis, sign = geo.exit_face(p, low, high)
+                    out.append(Intervention(self.name, f"keep_out[{k}]", iv.SHORTENED,
+                                            f"the end effector is inside keep-out box {label!r} at {np.round(p, 4).tolist()} m, "
+                                            f"{geo.exit_depth(p, low, high):.4f} m from its nearest ({'+' if sign > 0 else '-'}"
+                                            f"{geo.AXES[exit_axis]}) face; only the motion out through that face is kept",
+                                            value=float(geo.exit_depth(p, low, high)), bound=0.0, unit="m"))
+                    v, changed = backed, True
+                    continue
                 face = low[axis] - geo.FACE_MARGIN_M if v[axis] > 0 else high[axis] + geo.FACE_MARGIN_M
                 allowed = (face - p[axis]) / dt
                 new = max(0.0, min(v[axis], allowed)) if v[axis] > 0 else min(0.0, max(v[axis], allowed))

@@ -40,6 +40,8 @@ class Context:
     """The last allowed action (float64 [D]); None before the first."""
     last_fresh_s: float | None
     """When the last fresh (non-None) proposal arrived; None if none yet this episode."""
+    latest_s: float | None = None
+    """The latest time (s) the clock showed at an earlier step of this episode; None on the first step."""
 
     def hold(self) -> np.ndarray:
         """The hold: zero on every entry (no translation), gripper command unchanged from the last allowed.

@@ -78,6 +78,32 @@ def segment_entry(p: np.ndarray, q: np.ndarray, low: np.ndarray, high: np.ndarra
     return axis
 
 
+def exit_face(p: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[int, int]:
+    """The face of the box nearest to ``p`` (inside it): (axis, +1 for the high face / -1 for the low one).
+
+    Ties go to the lower axis, then the low face, so the layer and its final check agree."""
+    gaps = np.stack([p - low, high - p])  # [side, axis] distance to each face, metres
+    side, axis = np.unravel_index(int(np.argmin(gaps.T.reshape(-1))), (3, 2))[::-1]
+    return int(axis), (-1 if side == 0 else 1)
+
+
+def exit_depth(p: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
+    """Distance (m) from ``p`` inside the box to its nearest face."""
+    return float(np.min(np.minimum(p - low, high - p)))
+
+
+def backing_out(p: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Of velocity ``v`` (m/s) from ``p`` inside the box, only the part straight out through the nearest face.
+
+    Moving only along that face's axis, towards it, shrinks the distance to it and grows the
+    distance to the opposite face, so the penetration depth (distance to the nearest face) never grows."""
+    axis, sign = exit_face(p, low, high)
+    out = np.zeros(3)
+    if sign * v[axis] > 0:
+        out[axis] = v[axis]
+    return out
+
+
 def workspace_interval(p: np.ndarray, low: np.ndarray, high: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-axis velocity interval [lo, hi] (m/s) that keeps the next position inside the box, or,
     on an axis where ``p`` is already outside, that does not move further out. Always contains 0."""

@@ -32,7 +32,8 @@ class SafetyLayer:
 
     Call :meth:`reset` at the start of each episode, then :meth:`filter` once per control step with
     the proposal (None when the executor has nothing fresh), the current state and touch reading,
-    and the time in seconds.
+    and the time in seconds. The time must advance from call to call (a frozen or backwards clock
+    is treated as a stall and held); without one, the layer counts simulated time itself.
     """
 
     def __init__(self, spec: SafetySpec | str, extra_checks: Sequence[Check] = ()) -> None:
@@ -45,12 +46,19 @@ class SafetyLayer:
         self._memory = MotionMemory.at_rest(self.spec)
         self._last_action: np.ndarray | None = None
         self._last_fresh_s: float | None = None
+        self._latest_s: float | None = None  # latest time seen this episode (the watchdog's clock check)
         self.steps = 0
         self.log: list[dict] = []
         """One JSON-ready entry (``SafetyDecision.to_dict``) per step on which something changed."""
 
-    def filter(self, proposed: object, state: object, touch: object = None, now_s: float = 0.0) -> SafetyDecision:
-        """The action to send for ``proposed`` (an action, or None), and the reasons for any change."""
+    def filter(self, proposed: object, state: object, touch: object = None, now_s: float | None = None) -> SafetyDecision:
+        """The action to send for ``proposed`` (an action, or None), and the reasons for any change.
+
+        ``now_s``: the time in seconds, from a clock that must advance between calls; None means
+        simulated time, one control period per call since :meth:`reset`.
+        """
+        if now_s is None:
+            now_s = self.steps * self.spec.control_period_s
         try:
             return self._filter(proposed, state, touch, now_s)
         except Exception as e:  # bookkeeping failed (bad time, unloggable proposal): still never pass it on
@@ -69,7 +77,7 @@ class SafetyLayer:
         if not np.isfinite(now_s):
             raise ValueError(f"now_s must be a finite time in seconds, got {now_s}")
         ctx = Context(self.spec, geo.position_of(self.spec, state), touch, now_s, self._memory,
-                      self._last_action, self._last_fresh_s)
+                      self._last_action, self._last_fresh_s, self._latest_s)
         command = Command(action=proposed)
         reasons: list[Intervention] = []
         for check in self.checks:
@@ -81,7 +89,8 @@ class SafetyLayer:
         decision = SafetyDecision(action, reasons, command.held, self.steps, now_s,
                                   None if proposed is None else _copy(proposed))
         entry = decision.to_dict() if reasons else None
-        self._remember(action, proposed is not None, now_s)
+        clock_ok = self._latest_s is None or now_s > self._latest_s
+        self._remember(action, proposed is not None and clock_ok, now_s)
         if entry is not None:
             self.log.append(entry)
         self.steps += 1
@@ -124,6 +133,7 @@ class SafetyLayer:
         self._last_action = action.astype(np.float64)
         if fresh:
             self._last_fresh_s = now_s
+        self._latest_s = now_s if self._latest_s is None else max(self._latest_s, now_s)
 
 
 def _emergency_action(spec: SafetySpec, last_grip: float | None) -> np.ndarray:

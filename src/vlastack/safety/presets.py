@@ -4,10 +4,17 @@ Meta-World (Sawyer, v3, ``metaworld==3.1.1``), numbers measured or read from its
 
 - action ``[dx, dy, dz, grip]`` in [-1, 1]; the mocap moves by ``a[:3] / 100`` m per step; the
   control period is ``frame_skip 5 * 0.0025 s = 0.0125 s`` (80 Hz). ``grip > 0`` closes.
-- Every MT10 task clips the mocap to ``hand_low (-0.5, 0.40, 0.05)`` .. ``hand_high (0.5, 1.0,
-  0.5)`` (the class defaults ``mocap_low/high`` are overwritten by these in ``__init__``). The
-  scripted experts keep the end effector (tcp) within x [-0.37, 0.26], y [0.40, 0.90], z [0.055,
-  0.42] on MT10, seed 0. The workspace below holds all of that with a margin.
+- Every task clips the mocap to ``hand_low (-0.5, 0.40, 0.05)`` .. ``hand_high (0.5, 1.0, 0.5)``
+  (some tasks lower the z floor or y, e.g. pick-out-of-hole z -0.15; the class defaults
+  ``mocap_low/high`` are overwritten in ``__init__``).
+- Workspace, from the hand (tcp) positions the scripted experts of all 50 tasks reach, seeds 0-4,
+  behind a layer whose workspace never binds (``benchmarks/safety_workspace.py --tasks mt50
+  --seeds 5``, 2026-11-29): x -0.499 (door-close) .. 0.485 (soccer), y 0.393 (door-open) ..
+  0.890 (button-press-topdown), z 0.044 (pick-out-of-hole) .. 0.441 (door-lock). On x the
+  experts use all of Meta-World's own range (the mocap is clipped at +-0.5). The box below is
+  that plus 2 cm on every side except the floor, which gets 1 cm (below it is the table): x
+  +-0.52, y 0.37 .. 0.91, z 0.034 .. 0.46. (The earlier box, x +-0.45, z from 0.045, was taken
+  from MT10 only and stopped door-close's expert and a learned policy at x = -0.45.)
 - The experts command up to 1.39 m/s (all three axes saturated) and change velocity by up to
   128 m/s^2. The speed limit (1.2 m/s) shortens their fastest diagonal moves by about 14 %.
 - Acceleration and jerk limits are chosen so that a hold from full speed is within them
@@ -44,9 +51,8 @@ METAWORLD_SAWYER = PRESETS.register("metaworld_sawyer")(
             high=(1.0, 1.0, 1.0, 1.0),
             translation_dims=(0, 1, 2),
             translation_scale_m=0.01,
-            range_tolerance=0.05,
         ),
-        workspace=Box(low=(-0.45, 0.38, 0.045), high=(0.45, 0.95, 0.45), name="sawyer reach"),
+        workspace=Box(low=(-0.52, 0.37, 0.034), high=(0.52, 0.91, 0.46), name="sawyer reach"),
         motion=MotionLimits(max_speed_m_s=1.2, max_accel_m_s2=100.0, max_jerk_m_s3=16000.0),
         gripper=GripperLimits(
             action_index=3,

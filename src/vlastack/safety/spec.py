@@ -116,9 +116,10 @@ class ActionLayout:
     translation_dims: tuple[int, int, int]
     """Indices of the end-effector x, y, z delta inside the action."""
     translation_scale_m: float
-    """Metres the end effector is commanded to move per action unit per control period."""
-    range_tolerance: float
-    """An entry outside [low, high] by at most this (action units) is clipped; further out, the layer holds."""
+    """Metres the end effector is commanded to move per action unit per control period.
+
+    A finite entry outside [low, high] is saturation, not a fault: the layer clips it (and says so).
+    Only a non-numeric, wrongly shaped or non-finite action is held."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "low", _vector("low", self.low))
@@ -131,7 +132,6 @@ class ActionLayout:
             if d >= len(self.low):
                 raise SpecError(f"translation_dims[{i}]", f"index {d} is outside an action of size {len(self.low)}")
         object.__setattr__(self, "translation_scale_m", _positive("translation_scale_m", self.translation_scale_m))
-        object.__setattr__(self, "range_tolerance", _non_negative("range_tolerance", self.range_tolerance))
 
     @property
     def dim(self) -> int:

@@ -4,13 +4,15 @@ Used three ways: as the layer's last gate (an action that fails here is replaced
 the benchmark to count violations of a run *without* the layer, and as documentation of exactly
 what "inside every limit" means:
 
-- the action is a finite vector of the spec's size, each entry inside ``action.low/high``;
+- the action is a finite vector of the spec's size, each entry inside ``action.low/high`` (the layer
+  clips a finite out-of-range proposal: saturation is not a fault);
 - the commanded speed, acceleration and jerk (from the last two commanded velocities) are within
   ``motion``;
 - the predicted next position ``p + v * dt`` is inside the workspace; on an axis where ``p`` is
   already outside, the motion does not go further out;
 - the segment from ``p`` to the predicted position does not touch any keep-out box; if ``p`` is
-  inside one, or the position cannot be read, there is no motion;
+  inside one, the only motion is straight out through its nearest face (the penetration only
+  shrinks); if the position cannot be read, there is no motion;
 - while a finger's contact force exceeds ``gripper.max_force_n`` the gripper does not close further
   than the last allowed command; with ``require_touch`` and no valid touch reading it does not move.
 """
@@ -122,11 +124,13 @@ def _geometry_violations(spec: SafetySpec, v: np.ndarray, p: np.ndarray | None) 
             out.append(Violation(f"workspace.{side}[{i}]", q[i], bound, "m",
                                  f"predicted {geo.AXES[i]} = {q[i]:.6g} m is outside the workspace [{lo[i]}, {hi[i]}]"))
     for k, box in enumerate(spec.keep_out):
-        entry = geo.segment_entry(p, q, np.asarray(box.low), np.asarray(box.high))
-        if entry is not None and (entry >= 0 or moving):
-            out.append(Violation(f"keep_out[{k}]", float(entry), float("nan"), "",
-                                 f"path enters keep-out box {box.name or k!r}" if entry >= 0
-                                 else f"moving while inside keep-out box {box.name or k!r}"))
+        low, high = np.asarray(box.low), np.asarray(box.high)
+        entry = geo.segment_entry(p, q, low, high)
+        if entry is not None and entry >= 0:
+            out.append(Violation(f"keep_out[{k}]", float(entry), float("nan"), "", f"path enters keep-out box {box.name or k!r}"))
+        elif entry is not None and moving and not np.array_equal(geo.backing_out(p, v, low, high), v):
+            out.append(Violation(f"keep_out[{k}]", geo.exit_depth(p, low, high), 0.0, "m",
+                                 f"inside keep-out box {box.name or k!r}, moving other than straight out through its nearest face"))
     return out
 
 
