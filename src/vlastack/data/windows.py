@@ -4,19 +4,25 @@ action horizon t..t+H-1, with padding masks where a window runs past the episode
 Padded positions copy the nearest real step (the first frame before the start, the last action
 after the end) and are flagged True in ``<feature>_is_pad``; losses must ignore them.
 
-The whole dataset is decoded into memory once (uint8 images), because decoding video at every
-training step would cost more than the model on a CPU.
+Frames are decoded once, because decoding video at every training step would cost more than the
+model on a CPU. Where they are kept is the ``frames`` option: ``"memory"`` (default) holds every
+decoded frame in this process (uint8 images, float32 depth); ``"memmap"`` decodes them once into an
+on-disk cache (data/frame_cache.py) and reads them through the page cache, for datasets that do not
+fit in RAM and for DataLoader workers that should share one copy. Both give identical samples.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from vlastack import keys
+from vlastack.data.frame_cache import frame_array, open_frame_cache
 from vlastack.episodes.reader import DatasetReader
-from vlastack.errors import DatasetError
+from vlastack.errors import ConfigError, DatasetError
 from vlastack.types import Batch
 
 
@@ -34,13 +40,24 @@ class WindowDataset(Dataset):
     ``observation.depth.<cam>`` float32 [T, 1, Hi, Wi]; ``observation.state`` [T, S];
     ``observation.touch`` [T, F]; ``action`` [H, D]; ``observation.state_is_pad`` bool [T];
     ``action_is_pad`` bool [H]; ``instruction`` str; ``episode_index``, ``frame_index`` int.
+
+    ``frames``: ``"memory"`` keeps decoded images and depth maps in this process; ``"memmap"`` reads
+    them from the on-disk frame cache in ``cache_dir`` (default ``<dataset>/cache``), building it
+    first if it is missing or the dataset changed (the cache covers every episode of the dataset).
     """
+
+    FRAME_STORES = ("memory", "memmap")
 
     def __init__(self, reader: DatasetReader, obs_history: int = 1, action_horizon: int = 16,
                  image_keys: list[str] | None = None, state: bool = True, touch: bool = False,
-                 depth: bool = False, episodes: list[int] | None = None) -> None:
+                 depth: bool = False, episodes: list[int] | None = None, frames: str = "memory",
+                 cache_dir: str | Path | None = None, progress: bool = False) -> None:
         if obs_history < 1 or action_horizon < 1:
             raise DatasetError(f"obs_history and action_horizon must be >= 1, got {obs_history}, {action_horizon}")
+        if frames not in self.FRAME_STORES:
+            raise ConfigError(f"frames must be one of {self.FRAME_STORES}, got {frames!r}")
+        if cache_dir is not None and frames != "memmap":
+            raise ConfigError(f"cache_dir is only used with frames='memmap' (frames is {frames!r})")
         feats = reader.features
         self.image_keys = list(reader.video_keys if image_keys is None else image_keys)
         for k in self.image_keys:
@@ -55,6 +72,13 @@ class WindowDataset(Dataset):
         self.obs_offsets = np.arange(-obs_history + 1, 1)
         self.action_offsets = np.arange(action_horizon)
         self.episodes = list(range(reader.num_episodes)) if episodes is None else list(episodes)
+        for e in self.episodes:
+            if not 0 <= e < reader.num_episodes:
+                raise DatasetError(f"episodes: episode {e} does not exist; {reader.root} has episodes 0..{reader.num_episodes - 1}")
+        self.frames = frames
+        frame_keys = self.image_keys + self.depth_keys
+        # memmap: key -> the cache of every dataset episode; the per-episode dicts then hold only vectors.
+        self._cache = open_frame_cache(reader, frame_keys, cache_dir, progress) if frames == "memmap" else {}
         self._data: list[dict[str, torch.Tensor]] = []
         self._task: list[str] = []
         for e in self.episodes:
@@ -62,10 +86,9 @@ class WindowDataset(Dataset):
             ep: dict[str, torch.Tensor] = {}
             for k in self.vector_keys + ([keys.ACTION] if self.has_action else []):
                 ep[k] = torch.from_numpy(cols[k].astype(np.float32).reshape(len(cols[k]), -1))
-            for k in self.depth_keys:
-                ep[k] = torch.from_numpy(cols[k].astype(np.float32))[:, None]
-            for k in self.image_keys:
-                ep[k] = torch.from_numpy(reader.read_video(e, k)).permute(0, 3, 1, 2).contiguous()
+            if frames == "memory":
+                for k in frame_keys:
+                    ep[k] = torch.from_numpy(frame_array(reader, e, k, cols))
             self._data.append(ep)
             self._task.append(str(reader.episode_meta(e)["tasks"][0]))
         lengths = [reader.length(e) for e in self.episodes]
@@ -81,8 +104,10 @@ class WindowDataset(Dataset):
         obs_idx, obs_pad = window(n, t, self.obs_offsets)
         out: dict = {"instruction": self._task[ep_i], keys.EPISODE_INDEX: self.episodes[ep_i], keys.FRAME_INDEX: t}
         for k in self.image_keys:
-            out[k] = ep[k][obs_idx].float() / 255.0
-        for k in self.depth_keys + self.vector_keys:
+            out[k] = self._frames(ep_i, k, obs_idx).float() / 255.0
+        for k in self.depth_keys:
+            out[k] = self._frames(ep_i, k, obs_idx)
+        for k in self.vector_keys:
             out[k] = ep[k][obs_idx]
         out[keys.STATE + keys.PAD_SUFFIX] = torch.from_numpy(obs_pad)
         if self.has_action:
@@ -90,6 +115,12 @@ class WindowDataset(Dataset):
             out[keys.ACTION] = ep[keys.ACTION][act_idx]
             out[keys.ACTION + keys.PAD_SUFFIX] = torch.from_numpy(act_pad)
         return out
+
+    def _frames(self, ep_i: int, key: str, idx: np.ndarray) -> torch.Tensor:
+        """Frames ``idx`` of the ``ep_i``-th selected episode, in the stored layout and dtype."""
+        if self.frames == "memory":
+            return self._data[ep_i][key][idx]
+        return torch.from_numpy(self._cache[key].rows(self.episodes[ep_i], idx))
 
 
 def collate(samples: list[dict]) -> Batch:

@@ -1,0 +1,111 @@
+"""Training-data throughput and memory: WindowDataset + collate with frames in memory vs memory-mapped.
+
+    nice python benchmarks/data_throughput.py --dataset runs/mt10_50 --cache-dir /tmp/mt10_50_cache
+
+Each mode runs in its own fresh process, so peak memory is that mode's alone:
+
+- ``memory``: decode every frame into this process (the default of WindowDataset);
+- ``memmap-build``: build the on-disk frame cache (decodes once, writes ``--cache-dir``);
+- ``memmap``: open the built cache and read frames through the page cache.
+
+Reported per mode: construction seconds, samples/s over ``--batches`` random batches of
+``--batch-size`` (indices drawn like a shuffled epoch, after ``--warmup`` untimed batches), peak
+resident memory (VmHWM) and, at the end, anonymous (process-owned) vs file-backed (page-cache,
+reclaimable) resident memory in MiB. The page cache is not dropped between modes (that would
+disturb other users of the machine), so ``memmap`` reads from a warm cache when RAM allows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def memory_mib() -> dict[str, float]:
+    """Peak and current resident memory of this process, from /proc/self/status, in MiB."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmHWM", "RssAnon", "RssFile"):
+            out[name] = int(value.split()[0]) / 1024  # the file states kB
+    return out
+
+
+def run_mode(args: argparse.Namespace) -> dict:
+    import torch
+
+    from vlastack import keys
+    from vlastack.data.windows import WindowDataset, collate
+    from vlastack.episodes.reader import DatasetReader
+
+    torch.set_num_threads(1)  # the collate work is single-threaded; keep runs comparable on a shared machine
+    reader = DatasetReader(args.dataset)
+    options = dict(obs_history=args.obs_history, action_horizon=args.horizon, depth=args.depth,
+                   image_keys=[keys.image_key(c) for c in args.cameras.split(",")])
+    if args.mode != "memory":
+        options.update(frames="memmap", cache_dir=args.cache_dir)
+    t = time.perf_counter()
+    ds = WindowDataset(reader, **options)
+    built_s = time.perf_counter() - t
+    result = {"mode": args.mode, "samples": len(ds), "construct_s": round(built_s, 1)}
+    if args.mode != "memmap-build":
+        rng = np.random.default_rng(0)
+        order = rng.permutation(len(ds))
+        need = (args.warmup + args.batches) * args.batch_size
+        order = np.resize(order, need)  # wraps around when the dataset is smaller than the run
+        batches = order.reshape(-1, args.batch_size)
+        for idx in batches[: args.warmup]:
+            collate([ds[int(i)] for i in idx])
+        t = time.perf_counter()
+        for idx in batches[args.warmup:]:
+            collate([ds[int(i)] for i in idx])
+        result["samples_per_s"] = round(args.batches * args.batch_size / (time.perf_counter() - t), 1)
+    result["memory_mib"] = {k: round(v) for k, v in memory_mib().items()}
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset", type=Path, required=True)
+    ap.add_argument("--cache-dir", type=Path, default=None, help="frame cache location (default <dataset>/cache)")
+    ap.add_argument("--cameras", default="corner2,gripperPOV")
+    ap.add_argument("--depth", action="store_true", help="also load the depth maps (float32, 4/3 the bytes of RGB)")
+    ap.add_argument("--obs-history", type=int, default=1)
+    ap.add_argument("--horizon", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batches", type=int, default=100)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--modes", default="memory,memmap-build,memmap")
+    ap.add_argument("--mode", default=None, help=argparse.SUPPRESS)  # one mode, in a child process
+    args = ap.parse_args()
+    if args.mode is not None:
+        print(json.dumps(run_mode(args)))
+        return
+    rows = []
+    for mode in args.modes.split(","):
+        child = [a for a in sys.argv[1:] if not a.startswith("--modes")]
+        r = subprocess.run([sys.executable, __file__, *child, "--mode", mode], capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"{mode} failed:\n{r.stderr}")
+        rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    print(f"# WindowDataset + collate on {args.dataset} ({platform.processor() or platform.machine()}, "
+          f"{time.strftime('%Y-%m-%d')})\n")
+    print(f"cameras {args.cameras}, depth {args.depth}, obs_history {args.obs_history}, horizon {args.horizon}, "
+          f"batch {args.batch_size}, {args.batches} timed batches\n")
+    print("| mode | samples | construct s | samples/s | peak RSS MiB | anon RSS MiB (end) | file RSS MiB (end) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        m = r["memory_mib"]
+        print(f"| {r['mode']} | {r['samples']} | {r['construct_s']} | {r.get('samples_per_s', '-')} | "
+              f"{m['VmHWM']} | {m['RssAnon']} | {m['RssFile']} |")
+
+
+if __name__ == "__main__":
+    main()
