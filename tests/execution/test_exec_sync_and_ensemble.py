@@ -115,10 +115,13 @@ def test_ensemble_pays_the_inference_delay_every_query():
     assert clock() == pytest.approx(10 * (DT + 0.05))
 
 
-def test_ensemble_query_period_longer_than_the_chunk_is_an_error():
-    ex = TemporalEnsembleExecutor(CodedPolicy(horizon=2), query_every=3, clock=FakeClock())
-    with pytest.raises(ConfigError, match="query_every"):
-        ex.step(OBS, 0.0)
+def test_ensemble_chunk_shorter_than_the_query_period_gives_nothing_and_is_reported():
+    clock = FakeClock()
+    ex = TemporalEnsembleExecutor(CodedPolicy(horizon=2), query_every=3, clock=clock)
+    assert run(ex, clock, 4) == [None, None, None, None]  # never crashes the loop; the safety layer holds
+    rejected = [e for e in ex.events if e["event"] == "chunk_rejected"]
+    assert [e["step"] for e in rejected] == [0, 3] and "shorter than the 3 actions" in rejected[0]["reason"]
+    assert ex.summary()["problems"] == rejected
 
 
 def test_reset_forgets_the_episode():

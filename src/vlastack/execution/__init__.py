@@ -15,7 +15,7 @@ from typing import Any
 
 from vlastack.execution.adapters import executor_act
 from vlastack.execution.asynchronous import AsyncExecutor
-from vlastack.execution.base import EXECUTORS, Clock, Executor, PolicyFn, chunk_actions
+from vlastack.execution.base import EXECUTORS, ChunkError, Clock, Executor, PolicyFn, chunk_actions
 from vlastack.execution.clock import DelayedPolicy, FakeClock
 from vlastack.execution.ensemble import TemporalEnsembleExecutor
 from vlastack.execution.runners import InferenceResult, SimulatedLatencyRunner, ThreadRunner
@@ -32,7 +32,7 @@ def make_executor(name: str, policy: PolicyFn, **options: Any) -> Executor:
 
 
 __all__ = [
-    "AsyncExecutor", "EXECUTORS", "Clock", "Executor", "PolicyFn", "chunk_actions", "DelayedPolicy", "FakeClock",
+    "AsyncExecutor", "EXECUTORS", "ChunkError", "Clock", "Executor", "PolicyFn", "chunk_actions", "DelayedPolicy", "FakeClock",
     "TemporalEnsembleExecutor", "InferenceResult", "SimulatedLatencyRunner", "ThreadRunner", "SynchronousExecutor",
     "make_executor", "executor_act",
 ]

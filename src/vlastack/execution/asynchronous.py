@@ -19,11 +19,12 @@ In the spirit of SmolVLA's asynchronous inference (arXiv 2506.01844) and real-ti
    chunk; once they are used up it is *stalled* and returns None (or, with ``on_stall="repeat"``,
    the last action again), and says so in its events; the safety layer's watchdog turns a long
    stall into a hold. A chunk that arrives after all its actions are in the past is discarded and
-   a new one is asked for at once; a failed inference is reported and asked again. So the chunk
+   a new one is asked for at once; a failed inference, or a chunk whose shape or dtype differs
+   from the episode's first (``chunk_rejected``), is reported and asked again. So the chunk
    horizon must exceed the latency in steps for any of it to be used (SmolVLA: 50 steps).
 
 Events: ``chunk_requested``, ``chunk_received`` (with latency in steps and seconds, how many
-actions were dropped and blended), ``chunk_discarded``, ``inference_error``, ``inference_overdue``
+actions were dropped and blended), ``chunk_discarded``, ``chunk_rejected``, ``inference_error``, ``inference_overdue``
 (outstanding longer than ``overdue_s``), ``stalled`` and ``resumed`` (with the stall's duration).
 """
 
@@ -149,7 +150,11 @@ class AsyncExecutor(Executor):
             self._ask_now = True
             self._emit(base.INFERENCE_ERROR, request_id=result.request_id, error=result.error)
             return
-        horizon, late = len(result.actions), t - result.step
+        actions = self._accept(result.actions, request_id=result.request_id)
+        if actions is None:
+            self._ask_now = True  # as after a failure: a usable chunk is wanted at once
+            return
+        horizon, late = len(actions), t - result.step
         if self._interval is None:
             self._interval = max(1, horizon // 2)
         latency = dict(request_id=result.request_id, latency_steps=late, latency_s=result.finished_s - result.submitted_s,
@@ -158,7 +163,7 @@ class AsyncExecutor(Executor):
             self._ask_now = True
             self._emit(base.CHUNK_DISCARDED, reason="every action is already in the past", **latency)
             return
-        new = result.actions[late:].astype(np.float64)
+        new = actions[late:].astype(np.float64)
         i = t - self._plan_start
         old = self._plan[max(i, 0):] if i < len(self._plan) else []
         tail = old[-1] if old else self._last

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from vlastack.execution.base import Clock, PolicyFn, chunk_actions
+from vlastack.execution.base import Clock, PolicyFn, checked_actions, chunk_inference_ms
 from vlastack.types import Observation
 
 
@@ -38,7 +38,7 @@ class InferenceResult:
     submitted_s: float
     finished_s: float
     actions: np.ndarray | None
-    """[H, D] float32, or None when the policy failed."""
+    """[H, D] in the dtype the policy gave (checked: floating point, H, D >= 1), or None when it failed."""
     inference_ms: float = 0.0
     """What the chunk itself reported."""
     error: str | None = None
@@ -56,7 +56,7 @@ class InferenceRunner(Protocol):
 def _run(policy: PolicyFn, observation: Observation) -> tuple[np.ndarray | None, float, str | None]:
     try:
         chunk = policy(observation)
-        return chunk_actions(chunk), float(chunk.inference_ms), None
+        return checked_actions(chunk), chunk_inference_ms(chunk), None
     except Exception as e:  # reported to the executor as a failed request, never raised in the control loop
         return None, 0.0, f"{type(e).__name__}: {e}"
 
