@@ -84,7 +84,7 @@ def main() -> None:
                         help="'wide' (never binds), 'none' (no layer) or a spec preset name / JSON path")
     parser.add_argument("--out", type=Path, default=Path("runs/safety_workspace.json"))
     args = parser.parse_args()
-    spec = {"wide": WIDE, "none": None}.get(args.spec) or load_spec(args.spec)
+    spec = {"wide": WIDE, "none": None}[args.spec] if args.spec in ("wide", "none") else load_spec(args.spec)
     rows = []
     for task in resolve_tasks(args.tasks):
         rows.append(run_task(task, args.seeds, spec))

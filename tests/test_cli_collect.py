@@ -84,3 +84,24 @@ def test_stopping_a_collection_with_workers_saves_finished_episodes(tmp_path, st
     assert "run the same command to resume" in stdout and "Traceback" not in stderr
     n = DatasetReader(out, trust_episodes_dir=True).num_episodes
     assert n >= 1
+
+
+def test_collect_steps_through_the_safety_layer_unless_told_not_to(tmp_path):
+    safe, raw = tmp_path / "safe", tmp_path / "raw"
+    r = run("collect", "--tasks", "peg-insert-side-v3", "--episodes", "1", "--out", str(safe), "--image-size", "32")
+    assert r.returncode == 0, r.stderr
+    assert "behind the safety layer" in " ".join(r.stdout.split())  # the table title (rich wraps it)
+    reader = DatasetReader(safe)
+    assert reader.features["safety.interventions"]["dtype"] == "int64"
+    assert reader.features["safety.held"]["dtype"] == "bool"
+    frames = reader.episode(0).frames
+    changed = frames["safety.interventions"].reshape(-1)
+    assert len(changed) == len(frames["action"]) and changed.min() >= 0
+    assert changed.sum() > 0  # peg-insert-side's expert pushes into the workspace floor and past the speed limit
+    assert json.loads((safe / "meta" / "vlastack_collect.json").read_text())["safety"] == "metaworld_sawyer"
+    r = run("collect", "--tasks", "peg-insert-side-v3", "--episodes", "2", "--out", str(safe), "--image-size", "32",
+            "--no-safety")
+    assert r.returncode == 2 and "would mix" in r.stderr and "Traceback" not in r.stderr
+    r = run("collect", "--tasks", "reach-v3", "--episodes", "1", "--out", str(raw), "--image-size", "32", "--no-safety")
+    assert r.returncode == 0, r.stderr
+    assert not any(k.startswith("safety.") for k in DatasetReader(raw).features)

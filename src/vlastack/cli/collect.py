@@ -22,8 +22,15 @@ def collect(
     workers: int = typer.Option(1, help="Simulator processes."),
     seed_offset: int = typer.Option(0, help="First reset seed of each task's demonstrations."),
     codec: str = typer.Option("h264", help="Video codec: h264, h264-lossless or av1."),
+    safety: bool = typer.Option(True, "--safety/--no-safety",
+                                help="Step the experts through the safety layer (default), so the recorded actions are the "
+                                     "ones it allowed; --no-safety records the experts' raw actions."),
+    safety_spec: str = typer.Option("metaworld_sawyer", help="Safety spec: a preset name or a JSON file."),
 ) -> None:
-    """Collect demonstrations; an interrupted run resumes where it stopped."""
+    """Collect demonstrations; an interrupted run resumes where it stopped.
+
+    Every action goes through the safety layer unless --no-safety is given; each frame records what
+    the layer changed (features safety.interventions and safety.held)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -35,6 +42,7 @@ def collect(
         cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()), depth=depth, touch=touch,
         workers=workers, seed_offset=seed_offset,
         video=VideoSettings(codec=codec, crf=0 if codec == "h264-lossless" else 18),
+        safety=safety_spec if safety else None,
     )
     _check_cameras(config.cameras)
     stop_on_sigterm()  # the episodes in flight finish, the workers exit with the pool
@@ -46,12 +54,15 @@ def collect(
         saved = len(read_episode_table(out)) if out.exists() else 0
         print(f"\ninterrupted: {saved} finished episodes are saved in {out}; run the same command to resume")
         raise typer.Exit(130)
-    table = Table(title=f"Expert demonstrations in {out}")
-    for col in ("task", "kept", "dropped (expert failed)", "expert success"):
+    layer = f"behind the safety layer ({config.safety})" if config.safety else "without the safety layer"
+    table = Table(title=f"Expert demonstrations in {out}, {layer}")
+    columns = ("task", "kept", "dropped (expert failed)", "expert success")
+    for col in columns + (("steps changed by safety (this run)",) if config.safety else ()):
         table.add_column(col)
     for t in config.tasks:
         tried = summary.kept[t] + summary.failed[t]
-        table.add_row(t, str(summary.kept[t]), str(summary.failed[t]), f"{summary.kept[t] / max(tried, 1):.0%}")
+        row = [t, str(summary.kept[t]), str(summary.failed[t]), f"{summary.kept[t] / max(tried, 1):.0%}"]
+        table.add_row(*row, *([str(summary.safety_changed.get(t, 0))] if config.safety else []))
     Console().print(table)
     if summary.given_up:
         Console().print(f"[red]gave up on {summary.given_up}: the expert failed too often[/red]")

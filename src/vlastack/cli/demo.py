@@ -4,7 +4,8 @@ By default the demo runs the policy that ships inside the package (``vlastack/as
 trained by this project on its own MT10 demonstrations; see the README for how) closed loop on a
 few Meta-World tasks, through the chosen executor and the always-on safety layer. It prints the
 success table and writes the evaluation report with one video per task. ``--checkpoint DIR`` runs
-another policy the same way; ``--experts`` records scripted-expert demonstrations instead.
+another policy the same way; ``--experts`` records scripted-expert demonstrations instead, through
+the safety layer unless ``--no-safety`` is given.
 """
 
 from __future__ import annotations
@@ -28,11 +29,17 @@ def demo(
     max_steps: int = typer.Option(500, help="Step limit per episode (the protocol's 500)."),
     experts: bool = typer.Option(False, "--experts", help="Record scripted-expert demonstrations instead of running a policy."),
     image_size: int = typer.Option(128, help="With --experts: square image side in pixels."),
+    safety: bool = typer.Option(True, "--safety/--no-safety",
+                                help="With --experts: step the experts through the safety layer (default); --no-safety "
+                                     "records their raw actions. A policy always runs behind the layer."),
 ) -> None:
     """Show the system at work: a trained policy on a few tasks (or, with --experts, expert demonstrations)."""
     if experts:
-        _record_experts(out, tasks, episodes, image_size)
+        _record_experts(out, tasks, episodes, image_size, safety)
         return
+    if not safety:
+        raise typer.BadParameter("--no-safety only applies to --experts: a policy always runs behind the safety layer",
+                                 param_hint="--no-safety")
     from vlastack.assets import DEMO_POLICY
     from vlastack.cli.eval import evaluate
     from vlastack.errors import CheckpointError
@@ -48,14 +55,15 @@ def demo(
     print(f"report and videos in {out / 'report'} (open report.html)")
 
 
-def _record_experts(out: Path, tasks: str, episodes: int, image_size: int) -> None:
+def _record_experts(out: Path, tasks: str, episodes: int, image_size: int, safety: bool = True) -> None:
     from vlastack.cli.collect import collect
     from vlastack.cli.dataset import info, view
     from vlastack.episodes.reader import DatasetReader
 
     dataset = out / "dataset"
     collect(tasks=tasks, episodes=episodes, out=dataset, image_size=image_size, cameras="corner2,gripperPOV",
-            depth=False, touch=True, workers=1, seed_offset=0, codec="h264")
+            depth=False, touch=True, workers=1, seed_offset=0, codec="h264", safety=safety,
+            safety_spec="metaworld_sawyer")
     info(dataset, as_json=False)
     reader = DatasetReader(dataset)
     first: dict[str, int] = {}

@@ -6,6 +6,12 @@ from ``vlastack.evaluation`` far above these (see ``EVAL_SEED_OFFSET``), so the 
 a start. The instruction phrasing of an episode is ``seed % TRAIN_PARAPHRASES``: every training
 phrasing appears, the held-out ones never do.
 
+Safety: by default every expert action goes through the safety layer
+(:class:`vlastack.safety.SafeActuator` with ``CollectConfig.safety``), so the recorded actions
+are the ones the layer allowed and never teach a limit violation; each frame records how many
+changes the layer made (``safety.interventions``) and whether it held (``safety.held``). The
+spec's name is kept in the collection log, and a resumed run must use the same one.
+
 Crash safety: workers only simulate; the main process alone writes, one whole episode at a time
 (see episodes/writer.py). Tried seeds are logged in ``meta/vlastack_collect.json`` after each
 episode, so a resumed run neither redoes finished episodes nor retries known failures.
@@ -21,6 +27,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from vlastack.envs.instructions import TRAIN_PARAPHRASES, instruction
 from vlastack.envs.tasks import resolve_tasks
@@ -58,6 +66,9 @@ class CollectConfig:
     """Give up on a task after this many failed expert episodes."""
     video: VideoSettings = field(default_factory=VideoSettings)
     """How camera streams are encoded."""
+    safety: str | None = "metaworld_sawyer"
+    """Safety spec (preset name or JSON path) every expert action passes through before it is
+    applied and recorded; None steps the simulator directly and records the expert's raw actions."""
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -66,6 +77,13 @@ class CollectConfig:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
         if self.image_size % 2:
             raise ConfigError(f"image_size must be even (video encoding needs it), got {self.image_size}")
+        if self.safety is not None:
+            from vlastack.safety import load_spec
+
+            try:
+                load_spec(self.safety)  # fail now, in the main process, not in every worker
+            except ConfigError as e:
+                raise ConfigError(f"safety: {e}") from None
 
 
 @dataclass
@@ -77,23 +95,29 @@ class CollectSummary:
     steps: dict[str, int]
     sim_ms: float
     given_up: list[str]
+    safety_changed: dict[str, int] = field(default_factory=dict)
+    """Per task: steps of the kept demonstrations whose action the safety layer changed (this run)."""
 
 
 # ---- worker side ----------------------------------------------------------------------------------
 _ENVS: dict[str, Any] = {}
 
 
-def _run_one(task: str, seed: int, env_kwargs: dict[str, Any]) -> tuple[str, int, Episode | None, int, float]:
+def _run_one(task: str, seed: int, env_kwargs: dict[str, Any],
+             safety: str | None = None) -> tuple[str, int, Episode | None, int, float]:
     """Simulate one expert episode (in a worker); returns the episode only if it succeeded."""
     from vlastack.envs.experts import expert_for
     from vlastack.envs.metaworld import make_env
     from vlastack.envs.rollout import rollout
+    from vlastack.safety import SafeActuator
 
-    if task not in _ENVS:
-        _ENVS[task] = (make_env(task, **env_kwargs), expert_for(task))
-    env, expert = _ENVS[task]
+    key = f"{task}/{safety}"
+    if key not in _ENVS:
+        env = make_env(task, **env_kwargs)
+        _ENVS[key] = (env, env if safety is None else SafeActuator(env, safety), expert_for(task))
+    env, stepped, expert = _ENVS[key]
     env.instruction = instruction(task, seed % TRAIN_PARAPHRASES)
-    result = rollout(env, expert.act, seed=seed, record=True)
+    result = rollout(stepped, expert.act, seed=seed, record=True)
     return task, seed, (result.episode if result.success else None), result.steps, result.sim_ms
 
 
@@ -102,12 +126,16 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
     from tqdm import tqdm
 
     from vlastack.envs.metaworld import ACTION_NAMES, STATE_NAMES, TOUCH_NAMES
+    from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS
     from vlastack.episodes.writer import DatasetWriter
     from vlastack import keys
 
-    names = {keys.STATE: STATE_NAMES, keys.ACTION: ACTION_NAMES, keys.TOUCH: TOUCH_NAMES}
-    writer = DatasetWriter(config.out, robot_type="sawyer", video=config.video, feature_names=names)
+    names = {keys.STATE: STATE_NAMES, keys.ACTION: ACTION_NAMES, keys.TOUCH: TOUCH_NAMES,
+             SAFETY_INTERVENTIONS: ["interventions"], SAFETY_HELD: ["held"]}
     log = _load_log(config.out)
+    _check_same_safety(config, log)
+    writer = DatasetWriter(config.out, robot_type="sawyer", video=config.video, feature_names=names)
+    _save_log(config.out, log)  # the safety setting, before the first episode
     kept = {t: 0 for t in config.tasks}
     for row in writer.episode_rows():
         if row.get("vlastack/env_task") in kept:
@@ -116,6 +144,7 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
     tried = {t: set(log["failed"].get(t, [])) | {int(r["vlastack/seed"]) for r in writer.episode_rows()
                                                   if r.get("vlastack/env_task") == t} for t in config.tasks}
     steps = {t: 0 for t in config.tasks}
+    changed = {t: 0 for t in config.tasks}
     given_up: list[str] = []
     env_kwargs = dict(cameras=config.cameras, image_size=config.image_size, depth=config.depth, touch=config.touch)
 
@@ -146,6 +175,8 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
         if episode is not None and kept[task] < config.episodes:
             writer.add_episode(episode)
             kept[task] += 1
+            if SAFETY_INTERVENTIONS in episode.frames:
+                changed[task] += int(np.count_nonzero(episode.frames[SAFETY_INTERVENTIONS]))
             bar.update(1)
         elif episode is None:
             failed[task] += 1
@@ -158,16 +189,16 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
     try:
         if config.workers == 1:
             while (job := next_job()) is not None:
-                handle(*_run_one(*job, env_kwargs))
+                handle(*_run_one(*job, env_kwargs, config.safety))
         else:
-            _run_parallel(config.workers, next_job, env_kwargs, handle)
+            _run_parallel(config.workers, next_job, env_kwargs, handle, config.safety)
     finally:
         bar.close()
-    return CollectSummary(kept=kept, failed=failed, steps=steps, sim_ms=sim_ms, given_up=given_up)
+    return CollectSummary(kept=kept, failed=failed, steps=steps, sim_ms=sim_ms, given_up=given_up, safety_changed=changed)
 
 
 def _run_parallel(workers: int, next_job: Callable[[], tuple[str, int] | None], env_kwargs: dict[str, Any],
-                  handle: Callable[..., None]) -> None:
+                  handle: Callable[..., None], safety: str | None) -> None:
     """Keep up to ``2 * workers`` episodes in flight; write each as it finishes."""
     ctx = mp.get_context("spawn")  # a fresh process per worker: no inherited GL context
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
@@ -175,7 +206,7 @@ def _run_parallel(workers: int, next_job: Callable[[], tuple[str, int] | None], 
         try:
             while True:
                 while len(in_flight) < 2 * workers and (job := next_job()) is not None:
-                    in_flight.add(pool.submit(_run_one, *job, env_kwargs))
+                    in_flight.add(pool.submit(_run_one, *job, env_kwargs, safety))
                 if not in_flight:
                     return
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -192,6 +223,17 @@ def _run_parallel(workers: int, next_job: Callable[[], tuple[str, int] | None], 
             for f in in_flight:
                 f.cancel()
             raise
+
+
+def _check_same_safety(config: CollectConfig, log: dict[str, Any]) -> None:
+    """Record the safety spec in the log; refuse to resume a dataset collected with another one."""
+    wanted = None if config.safety is None else str(config.safety)
+    if "safety" in log and log["safety"] != wanted:
+        was = "no safety layer (--no-safety)" if log["safety"] is None else f"the safety spec {log['safety']!r}"
+        now = "no safety layer" if wanted is None else f"{wanted!r}"
+        raise ConfigError(f"safety: {config.out} was collected with {was}; resuming it with {now} would mix "
+                          "the two in one dataset: use the same setting, or another --out")
+    log["safety"] = wanted
 
 
 def _load_log(root: Path) -> dict[str, Any]:

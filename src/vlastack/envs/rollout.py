@@ -5,7 +5,9 @@ executor. ``env`` is an environment or a :class:`vlastack.safety.SafeActuator` a
 may return None ("nothing fresh"), which is handed to the actuator unchanged so its watchdog
 decides. The recorded Episode has one row per step: the observation at that step, the action
 actually applied (after the safety layer, when there is one), and the reward and success that
-followed.
+followed. Behind a safety layer each row also says what the layer did to that step's action
+(:data:`SAFETY_INTERVENTIONS`, :data:`SAFETY_HELD`), so a dataset shows where its actions are
+the layer's rather than the demonstrator's.
 """
 
 from __future__ import annotations
@@ -19,9 +21,17 @@ import numpy as np
 
 from vlastack import keys
 from vlastack.envs.metaworld import FPS, MetaWorldEnv
+from vlastack.safety.actuator import SAFETY_INFO_KEY
 from vlastack.types import Action, Episode, Observation
 
 Act = Callable[[Observation, dict[str, Any]], Action]
+
+#: Per-frame feature, int64 [1]: how many changes the safety layer made to this frame's action
+#: (clipped entries, shortened motions, a hold...); 0 means it was sent as proposed. Only recorded
+#: when stepping through a :class:`vlastack.safety.SafeActuator`.
+SAFETY_INTERVENTIONS = "safety.interventions"
+#: Per-frame feature, bool [1]: the layer replaced this frame's action by the hold (no translation).
+SAFETY_HELD = "safety.held"
 
 
 @dataclass
@@ -59,8 +69,12 @@ def rollout(env: MetaWorldEnv, act: Act, seed: int, record: bool = True) -> Roll
         obs, reward, terminated, truncated, info = env.step(action)
         sim_ms += (time.perf_counter() - t) * 1000
         if record:
-            applied = info["safety"]["action"] if "safety" in info else action
+            decision = info.get(SAFETY_INFO_KEY)
+            applied = decision["action"] if decision is not None else action
             rows.setdefault(keys.ACTION, []).append(np.asarray(applied, dtype=np.float32))
+            if decision is not None:
+                rows.setdefault(SAFETY_INTERVENTIONS, []).append(np.array([len(decision["interventions"])], dtype=np.int64))
+                rows.setdefault(SAFETY_HELD, []).append(np.array([bool(decision["held"])]))
         steps += 1
         success = success or info["success"]
         if record:
