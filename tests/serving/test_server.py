@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import urllib.request
 
 import numpy as np
@@ -78,21 +77,37 @@ def test_pipelined_requests_answered_in_order(fake_server):
     ws.close()
 
 
+class GatedRunner(FakeRunner):
+    """A FakeRunner whose "slow" requests stay inside ``infer`` until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    def infer(self, obs, state):
+        if obs["prompt"] == "slow":
+            self.entered.set()
+            self.gate.wait(timeout=30)  # a safety net only: the test opens the gate
+        return super().infer(obs, state)
+
+
 def test_slow_client_does_not_stall_others():
-    runner = FakeRunner(delay_s=0.0, slow_prompts=("slow",), slow_delay_s=2.0)
+    # No timing: the slow request is held inside the policy while another client is served in full.
+    runner = GatedRunner()
     with running(runner, workers=4) as server:
         slow = PolicyClient(server.url)
         done = threading.Event()
         worker = threading.Thread(target=lambda: (slow.infer(good_obs(0, prompt="slow")), done.set()))
         worker.start()
-        time.sleep(0.2)  # the slow request is in flight
-        idle = PolicyClient(server.url)  # a second client that connects and never sends anything
-        start = time.perf_counter()
-        with PolicyClient(server.url) as fast:
-            for i in range(10):
-                fast.infer(good_obs(i))
-        elapsed = time.perf_counter() - start
-        assert not done.is_set() and elapsed < 1.5
+        try:
+            assert runner.entered.wait(10), "the slow request never reached the policy"
+            idle = PolicyClient(server.url)  # a second client that connects and never sends anything
+            with PolicyClient(server.url, timeout_s=10) as fast:  # a stalled server would time out here
+                replies = [fast.infer(good_obs(i)) for i in range(10)]
+            assert all(r["actions"].shape == (4, 4) for r in replies)
+            assert not done.is_set()  # all ten were answered while the slow one was still being computed
+        finally:
+            runner.gate.set()
         worker.join(10)
         assert done.is_set()
         idle.close()
