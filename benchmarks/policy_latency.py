@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from vlastack import keys
-from vlastack.policies import PRESETS, VLAPolicy
+from vlastack.policies import PRESETS, VLAPolicy, make_policy
 from vlastack.policies.base import fake_samples, stack_samples
 from vlastack.policies.components.token_head import make_action_tokenizer
 from vlastack.policies.normalize import stats_from_arrays
@@ -45,7 +45,7 @@ def build(name: str, text_encoder: str | None, chunks: np.ndarray | None) -> tup
     if cfg.uses_tokens:
         tok = make_action_tokenizer(cfg.tokenizer_kind, chunks if chunks is not None else actions)
     torch.manual_seed(0)
-    return VLAPolicy(cfg, tokenizer=tok, stats=stats), (chunks if chunks is not None else actions)
+    return make_policy(cfg, stats=stats, **({"tokenizer": tok} if tok is not None else {})), (chunks if chunks is not None else actions)
 
 
 def fix_decode_length(policy: VLAPolicy, chunks: np.ndarray) -> int:

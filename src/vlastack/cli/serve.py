@@ -65,7 +65,7 @@ def serve(
         raise
     except ValueError as err:  # the safety spec does not fit this policy
         raise ConfigError(f"cannot serve {runner.directory}: {err}; pass --safety with a spec for this robot, or --safety none") from err
-    typer.echo(f"policy {runner.config.name!r} ({runner.config.variant}) from {runner.directory}")
+    typer.echo(f"policy {runner.config.name!r} ({runner.policy.describe()}) from {runner.directory}")
     typer.echo("observation keys: " + ", ".join(f"{a.key} {a.describe()}" for a in runner.spec.arrays) + ", prompt str")
     typer.echo(f"actions: float32 {list(runner.action_spec.shape)}; safety: {config.safety or 'off'}; "
                f"token: {'required' if token else 'off'}")

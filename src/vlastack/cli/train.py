@@ -1,4 +1,4 @@
-"""``vlastack train``: train a VLA policy preset on a dataset, with checkpoints and exact resume.
+"""``vlastack train``: train any policy preset on a dataset, with checkpoints and exact resume.
 
 Examples::
 
@@ -6,6 +6,10 @@ Examples::
     vlastack train --preset hybrid --dataset data/mt10 --out runs/hybrid            # CPU or one GPU
     vlastack train --preset hybrid --dataset data/mt10 --out runs/hybrid --resume   # continue exactly
     accelerate launch -m vlastack train --preset hybrid --dataset data/mt10 --out runs/hybrid   # DDP
+    vlastack train --preset l1 ... --set policy.keypoints=64 --set train.lr=5e-4    # any config field
+
+This command reads only the policy contract (``PolicyConfig`` fields, ``fit_inputs``), never a
+variant's own fields: a new policy family needs no change here.
 """
 
 from __future__ import annotations
@@ -17,14 +21,17 @@ import typer
 
 from vlastack.cli.app import app
 
-PRESET_HELP = "Preset name: debug (seconds, for tests), bins, fast, flow or hybrid."
+PRESET_HELP = "Preset name (vlastack train --list-presets): e.g. debug (seconds, for tests), bins, fast, flow, hybrid, l1."
 
 
 @app.command()
 def train(
-    preset: Annotated[str, typer.Option(help=PRESET_HELP)],
-    dataset: Annotated[Path, typer.Option(help="Dataset directory (LeRobot v3 layout written by vlastack).")],
-    out: Annotated[Path, typer.Option(help="Run directory: checkpoints/, metrics.jsonl, run.json.")],
+    preset: Annotated[str | None, typer.Option(help=PRESET_HELP)] = None,
+    dataset: Annotated[Path | None, typer.Option(help="Dataset directory (LeRobot v3 layout written by vlastack).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory: checkpoints/, metrics.jsonl, run.json.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config field: policy.FIELD=VALUE or train.FIELD=VALUE "
+                                                   "(JSON values; repeatable), e.g. --set policy.horizon=8 --set train.lr=5e-4.")] = None,
+    list_presets: Annotated[bool, typer.Option(help="List the presets with their descriptions and exit.")] = False,
     steps: Annotated[int | None, typer.Option(help="Optimizer steps in all (default: the preset's).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in --out (starts fresh when there is none).")] = False,
     batch_size: Annotated[int | None, typer.Option(help="Samples per step and process (default: the preset's).")] = None,
@@ -45,18 +52,28 @@ def train(
     from vlastack import keys
     from vlastack.data.windows import WindowDataset, collate
     from vlastack.episodes.reader import DatasetReader
-    from vlastack.policies.components.token_head import make_action_tokenizer
+    from vlastack.overrides import apply_overrides
     from vlastack.policies.presets import PRESETS
-    from vlastack.tokenizers import make_chunks, subsample
+    from vlastack.policies.registry import policy_class
     from vlastack.training.checkpoint import latest_checkpoint
     from vlastack.training.loop import train as train_loop
 
+    if list_presets:
+        for name in PRESETS.names():
+            p = PRESETS.get(name)
+            typer.echo(f"{name:10s} {type(p.policy).policy_type:5s} {p.description}")
+        return
+    for flag, value in (("--preset", preset), ("--dataset", dataset), ("--out", out)):
+        if value is None:
+            raise typer.BadParameter(f"{flag} is required", param_hint=flag)
     chosen = PRESETS.get(preset)
     inputs = {"cameras": tuple(c.strip() for c in cameras.split(",") if c.strip()) if cameras else None,
               "use_touch": touch, "use_depth": depth}
     cfg = replace(chosen.policy, **{k: v for k, v in inputs.items() if v is not None})  # checked against the dataset below
     overrides = {"steps": steps, "batch_size": batch_size, "save_every": save_every, "seed": seed, "num_workers": num_workers, "warmup_steps": warmup_steps}
     tcfg = replace(chosen.train, cpu=cpu, tensorboard=tensorboard, **{k: v for k, v in overrides.items() if v is not None})
+    configs = apply_overrides({"policy": cfg, "train": tcfg}, set_ or [])
+    cfg, tcfg = configs["policy"], configs["train"]
     if save_every is None and tcfg.save_every > tcfg.steps:
         tcfg = replace(tcfg, save_every=tcfg.steps)
 
@@ -66,12 +83,11 @@ def train(
         reader, obs_history=cfg.obs_history, action_horizon=cfg.horizon, image_keys=[keys.image_key(c) for c in cfg.cameras],
         state=True, touch=cfg.use_touch, depth=cfg.use_depth,
     )
-    tokenizer = None
-    if cfg.uses_tokens and not (resume and latest_checkpoint(out) is not None):
-        chunks = subsample(make_chunks(reader.episode_actions(), cfg.horizon), tcfg.tokenizer_max_chunks)
-        tokenizer = make_action_tokenizer(cfg.tokenizer_kind, chunks)
+    policy_inputs = {}
+    if not (resume and latest_checkpoint(out) is not None):  # a resumed run reads them from its checkpoint
+        policy_inputs = policy_class(cfg).fit_inputs(cfg, reader.episode_actions(), tcfg.tokenizer_max_chunks)
     result = train_loop(
-        cfg, tcfg, data, collate, out, tokenizer=tokenizer, stats=reader.stats, resume=resume, progress=progress,
+        cfg, tcfg, data, collate, out, stats=reader.stats, policy_inputs=policy_inputs, resume=resume, progress=progress,
         extra_run_info={"preset": preset, "dataset": str(Path(dataset).resolve()), "samples": len(data)}, instructions=reader.tasks,
         data_info={"image_size": list(reader.features[keys.image_key(cfg.cameras[0])]["shape"][:2])},
     )

@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from vlastack import keys
-from vlastack.errors import CheckpointError
+from vlastack.errors import CheckpointError, ConfigError
+from vlastack.policies.config import PolicyConfig
 from vlastack.types import ActionChunk, Batch, Observation
 
 FORMAT_VERSION = 1
@@ -59,12 +60,29 @@ def save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dic
 
 
 class Policy(nn.Module, ABC):
-    """Base class of every policy. ``forward`` is ``compute_loss`` (so DDP wrappers see the training pass)."""
+    """Base class of every policy: the contract that training, evaluation, serving and the CLI rely on.
+
+    A subclass sets ``policy_name`` and ``config_class`` (a :class:`~vlastack.policies.config.PolicyConfig`
+    subclass), calls ``super().__init__()``, owns a ``normalizer``
+    (:class:`~vlastack.policies.normalize.Normalizer`) and implements the two methods. The hooks below
+    have defaults that suit a deterministic policy with nothing fitted on the data but statistics.
+    ``forward`` is ``compute_loss`` (so DDP wrappers see the training pass).
+    """
 
     #: The name under which the class is registered in :data:`vlastack.policies.registry.POLICIES`.
     policy_name: ClassVar[str]
+    #: The config dataclass this policy is built from (its ``policy_type`` is ``policy_name``).
+    config_class: ClassVar[type[PolicyConfig]]
 
     config: Any
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data_info: dict = {}
+        """What the training data looked like (``image_size``: [h, w] of the recorded camera frames), saved
+        as ``"data"`` in config.json so evaluation renders at the resolution the policy was trained on."""
+        self.last_terms: dict[str, float] = {}
+        """Batch means of each loss term and counters of the last ``compute_loss`` call, for logging."""
 
     @abstractmethod
     def compute_loss(self, batch: Batch) -> torch.Tensor:
@@ -72,10 +90,39 @@ class Policy(nn.Module, ABC):
 
     @abstractmethod
     def sample_actions(self, batch: Batch, noise: torch.Tensor | None = None) -> ActionChunk:
-        """Actions [B, H, D] in environment units; ``noise`` fixes a stochastic sampler's draw."""
+        """Actions [B, H, D] in environment units; ``noise`` (shaped :meth:`noise_shape`) fixes a stochastic sampler's draw."""
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.compute_loss(batch)
+
+    # ---- hooks with defaults -------------------------------------------------------------------------
+    @classmethod
+    def fit_inputs(cls, config: Any, episode_actions: Sequence[np.ndarray], max_chunks: int) -> dict[str, Any]:
+        """Constructor arguments fitted on the training data beyond its statistics (e.g. an action tokenizer).
+
+        ``episode_actions``: one [N_e, D] array per episode, environment units; ``max_chunks`` caps how many
+        action chunks a fit may use. The result is passed to ``cls(config, stats=..., **result)``.
+        """
+        return {}
+
+    def noise_shape(self, batch_size: int) -> tuple[int, ...] | None:
+        """Shape of the ``noise`` that ``sample_actions`` accepts, or None for a deterministic policy.
+
+        Servers and evaluators draw it from their own seeded generators so a chunk is reproducible."""
+        return None
+
+    def prepare_instructions(self, instructions: Sequence[str]) -> None:
+        """Called with the dataset's instructions before training (a frozen text encoder caches them)."""
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-safe facts for logs and a server's metadata (no paths)."""
+        return {"policy": self.policy_name, "preset": self.config.name}
+
+    @property
+    def recorded_image_size(self) -> tuple[int, int]:
+        """(height, width) the training frames were recorded at; the encoder's size for checkpoints that
+        do not say. Evaluation and serving render at this size and let the policy resize, as in training."""
+        return tuple(self.data_info.get("image_size") or self.config.image_size)
 
     @property
     def device(self) -> torch.device:
@@ -92,13 +139,38 @@ class Policy(nn.Module, ABC):
         save_safetensors(weights, path / MODEL_FILE)
         save_safetensors(norms, path / NORM_FILE, metadata={"modes": json.dumps(getattr(self, "normalizer").modes)})
         self._save_extra(path)
-        meta = {"policy": self.policy_name, "format_version": FORMAT_VERSION, "config": self.config.to_dict(),
-                "data": getattr(self, "data_info", {})}
+        meta = {"policy": self.policy_name, "format_version": FORMAT_VERSION, "config": self.config.to_dict(), "data": self.data_info}
         (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         return path
 
     def _save_extra(self, directory: Path) -> None:
         """Files beyond weights and config (tokenizer, caches)."""
+
+    @classmethod
+    def _load_inputs(cls, directory: Path, config: Any) -> dict[str, Any]:
+        """Constructor arguments read from the checkpoint's extra files (the counterpart of :meth:`fit_inputs`)."""
+        return {}
+
+    def _load_extra(self, directory: Path) -> None:
+        """Read what ``_save_extra`` wrote, after the weights are in place."""
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, expect: Any = None) -> "Policy":
+        """Load a policy directory. ``expect`` (a config, or a name the config's ``label`` carries) must match it."""
+        path = Path(directory)
+        meta = read_policy_meta(path)
+        if meta["policy"] != cls.policy_name:
+            raise CheckpointError(f"{path} holds a {meta['policy']!r} policy, not a {cls.policy_name!r} one")
+        try:
+            config = cls.config_class.from_dict(meta["config"])
+        except (ConfigError, TypeError) as err:
+            raise CheckpointError(f"{path}/config.json has an invalid policy config: {err}") from err
+        check_expected(path, config, expect)
+        policy = cls(config, **cls._load_inputs(path, config))
+        policy.load_weights(path)
+        policy.data_info = dict(meta.get("data") or {})
+        policy._load_extra(path)
+        return policy
 
     def load_weights(self, directory: Path) -> None:
         """Load ``model.safetensors`` and ``normalization.safetensors``; a CheckpointError on any mismatch."""
@@ -119,8 +191,26 @@ class Policy(nn.Module, ABC):
                 parts.append(f"unexpected {len(unexpected)} tensors (e.g. {unexpected[:3]})")
             if shapes:
                 parts.append(f"{len(shapes)} shape mismatches (checkpoint vs model, e.g. {shapes[:3]})")
-            raise CheckpointError(f"weights in {where} do not fit this {self.config.variant!r} policy: " + "; ".join(parts))
+            raise CheckpointError(f"weights in {where} do not fit this {self.config.label} policy: " + "; ".join(parts))
         self.load_state_dict(state)
+
+
+def check_expected(path: Path, config: Any, expect: Any) -> None:
+    """Refuse a checkpoint whose config differs from ``expect`` (a config: every field but ``name``; a string:
+    the variant, for families that have them)."""
+    if expect is None:
+        return
+    if isinstance(expect, str):
+        variant = getattr(config, "variant", None)
+        if expect != variant:
+            raise CheckpointError(f"{path} is a {variant!r} checkpoint ({config.label}), expected variant {expect!r}")
+        return
+    if type(expect) is not type(config):
+        raise CheckpointError(f"{path} holds a {type(config).__name__} ({config.label}), expected a {type(expect).__name__}")
+    diff = {k: v for k, v in expect.diff(config).items() if k != "name"}
+    if diff:
+        shown = ", ".join(f"{k}: expected {a!r}, checkpoint has {b!r}" for k, (a, b) in sorted(diff.items())[:4])
+        raise CheckpointError(f"{path} was trained with another config ({config.label}): {shown}")
 
 
 def read_policy_meta(directory: str | Path) -> dict[str, Any]:

@@ -1,23 +1,14 @@
 """Named presets: a policy config plus training defaults, found by name with ``PRESETS.get(name)``.
 
-    debug    tiny hybrid (binning tokens + flow expert), word-hash text, 32 px: trains in seconds (tests)
-    bins     autoregressive 256-bin tokens                       (OpenVLA-style)
-    fast     autoregressive FAST tokens                          (pi0-FAST-style)
-    flow     flow-matching expert trained end to end             (pi0-style)
-    hybrid   FAST tokens on the backbone + insulated flow expert (pi0.5 knowledge insulation); acts with the expert
-
-The four variants share one architecture (96 px corner2 camera -> 16 image tokens, 4-d state and
-action, horizon 16, a 4-block 192-wide backbone with MLP ratio 3, frozen MiniLM sentence embeddings;
-the expert is 2 blocks of width 96 integrated with 5 Euler steps) and differ only in their heads.
-Sizes were chosen for the latency bar: under 10 ms per chunk for the hybrid on 2 CPU cores (see
-benchmarks/policy_latency.py).
+Each policy package registers its own presets (``policies/vla/presets.py``, ``policies/l1/presets.py``);
+:func:`get_preset` imports the built-in packages first, so every preset can be found by name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from vlastack.policies.vla.config import VLAConfig
+from vlastack.policies.config import PolicyConfig
 from vlastack.registry import Registry
 from vlastack.training.config import TrainConfig
 
@@ -28,44 +19,39 @@ class Preset:
 
     name: str
     """The name the CLI takes."""
-    policy: VLAConfig
-    """Architecture and variant."""
+    policy: PolicyConfig
+    """Architecture (any registered policy's config)."""
     train: TrainConfig
-    """Training defaults (the CLI can override steps and batch size)."""
+    """Training defaults (every field can be overridden from the CLI)."""
     description: str
     """One line for ``--help`` and error messages."""
 
 
-PRESETS: Registry[Preset] = Registry("preset")
+class _Presets(Registry[Preset]):
+    """A registry that loads the built-in policy packages before the first lookup."""
+
+    def get(self, name: str) -> Preset:
+        _load()
+        return super().get(name)
+
+    def names(self) -> list[str]:
+        _load()
+        return super().names()
+
+    def __contains__(self, name: object) -> bool:
+        _load()
+        return super().__contains__(name)
 
 
-def _add(preset: Preset) -> Preset:
+def _load() -> None:
+    from vlastack.policies.registry import load_builtin
+
+    load_builtin()
+
+
+PRESETS: Registry[Preset] = _Presets("preset")
+
+
+def add_preset(preset: Preset) -> Preset:
+    """Register ``preset`` under its name (a second preset of the same name is refused)."""
     return PRESETS.register(preset.name)(preset)
-
-
-_TRAIN = TrainConfig(steps=20_000, batch_size=64, lr=3e-4, warmup_steps=500, save_every=1_000)
-
-DEBUG = _add(
-    Preset(
-        "debug",
-        VLAConfig(
-            name="debug", variant="hybrid", tokenizer="bins", image_size=(32, 32), vision_channels=(8, 16),
-            vision_patch=4, vision_grid=4, augment_shift=2, text_encoder="hash", hash_buckets=256, hash_dim=16, text_tokens=1,
-            d_model=32, depth=2, heads=2, mlp_ratio=2, expert_width=32, expert_depth=2, horizon=4,
-            num_inference_steps=3, max_action_tokens=24,
-        ),
-        TrainConfig(steps=8, batch_size=4, lr=1e-3, warmup_steps=2, save_every=4, log_every=1, ema_decay=0.9, tokenizer_max_chunks=2_000),
-        "tiny hybrid (binning tokens + flow expert) that trains in seconds; for tests",
-    )
-)
-# Shared by the four variants. mlp_ratio 3 and 5 Euler steps (openpi uses 10) are what keep the hybrid
-# under 10 ms per chunk on 2 CPU cores; 10 steps cost about 3 ms more (sample_actions(num_steps=10)).
-_BASE = VLAConfig(name="base", mlp_ratio=3, num_inference_steps=5)
-BINS = _add(Preset("bins", replace(_BASE, name="bins", variant="bins", max_action_tokens=64), _TRAIN,
-                   "autoregressive 256-bin action tokens on the backbone (OpenVLA-style)"))
-FAST = _add(Preset("fast", replace(_BASE, name="fast", variant="fast"), _TRAIN,
-                   "autoregressive FAST (DCT + BPE) action tokens on the backbone (pi0-FAST-style)"))
-FLOW = _add(Preset("flow", replace(_BASE, name="flow", variant="flow"), _TRAIN,
-                   "flow-matching action expert trained end to end with the backbone (pi0-style)"))
-HYBRID = _add(Preset("hybrid", replace(_BASE, name="hybrid", variant="hybrid"), _TRAIN,
-                     "FAST tokens on the backbone + flow expert behind a stop-gradient; acts with the expert (pi0.5-KI-style)"))

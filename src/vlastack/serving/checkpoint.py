@@ -4,7 +4,7 @@ The checkpoint is loaded once (``vlastack.policies.load_policy``); its config de
 must send (see :func:`observation_spec`), its normaliser is applied inside the policy (states in,
 actions out), so clients send and receive environment units. Per connection the runner keeps the
 last ``obs_history`` observations (the first one repeated until there are enough) and, for flow
-policies, its own noise generator, so a connection's chunks do not depend on other clients.
+policies with a ``noise_shape`` (flow, hybrid), its own noise generator, so a connection's chunks do not depend on other clients.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def resolve_checkpoint(directory: str | Path) -> Path:
 
 
 def observation_spec(config: Any, image_size: tuple[int, int] | None = None) -> ObservationSpec:
-    """What a client must send for a VLA config: one RGB image per camera, depth and touch when used, state, prompt.
+    """What a client must send for a policy config (its ``PolicyConfig`` fields): one RGB image per camera,
+    depth and touch when used, state, prompt.
 
     ``image_size`` (height, width) is the size clients send; it defaults to the size the encoder
     sees (``config.image_size``); another size is resized by the policy (bilinear) on the server.
@@ -78,8 +79,8 @@ class CheckpointRunner:
     def metadata(self) -> dict[str, Any]:
         c = self.config
         return {
-            "name": "vla", "preset": c.name, "variant": c.variant, "acts_with": c.acts_with,
-            "checkpoint": str(self.directory), "horizon": c.horizon, "action_dim": c.action_dim,
+            "name": self.policy.policy_name, **self.policy.describe(),
+            "checkpoint": self.directory.name, "horizon": c.horizon, "action_dim": c.action_dim,
             "state_dim": c.state_dim, "obs_history": c.obs_history, "cameras": list(c.cameras),
             "model_image_size": list(c.image_size),
         }
@@ -97,12 +98,12 @@ class CheckpointRunner:
         history: deque = state.setdefault("history", deque(maxlen=c.obs_history))
         history.append(observation)
         frames = [history[0]] * (c.obs_history - len(history)) + list(history)
-        noise = None
-        if c.acts_with == "flow":
+        noise, shape = None, self.policy.noise_shape(1)
+        if shape is not None:  # a stochastic policy: this connection's own seeded draws
             gen = state.get("generator")
             if gen is None:
                 gen = state["generator"] = self._torch.Generator().manual_seed(self.seed)
-            noise = self._torch.randn((1, c.horizon, c.max_action_dim), generator=gen)
+            noise = self._torch.randn(shape, generator=gen)
         chunk = self.policy.sample_actions(batch_from_observation(frames), noise=noise)
         actions = np.asarray(chunk.actions[0], dtype=np.float32)
         info = {k: v for k, v in chunk.info.items() if isinstance(v, (str, int, float, bool, list))}

@@ -1,6 +1,6 @@
 """The training loop: one function, read top to bottom (nanoGPT / cleanrl style).
 
-    train(policy_config, train_config, dataset, collate, out_dir, tokenizer=..., stats=..., resume=...)
+    train(policy_config, train_config, dataset, collate, out_dir, stats=..., policy_inputs=..., resume=...)
 
 What it does, in order: pick the device and precision (accelerate when installed: ``accelerate launch
 -m vlastack train ...`` runs DDP; a plain ``python`` run is one process, no accelerate config needed);
@@ -28,8 +28,7 @@ import numpy as np
 import torch
 
 from vlastack.errors import CheckpointError, ConfigError
-from vlastack.policies.vla.config import VLAConfig
-from vlastack.policies.vla.model import VLAPolicy
+from vlastack.policies.registry import make_policy, policy_class
 from vlastack.training import checkpoint as ckpt
 from vlastack.training.config import TrainConfig
 from vlastack.training.ema import EMA
@@ -153,14 +152,14 @@ def _check_resume(out_dir: Path, cfg: TrainConfig) -> None:
 
 
 def train(
-    policy_cfg: VLAConfig,
+    policy_cfg: Any,
     cfg: TrainConfig,
     dataset: Sequence[Any],
     collate: Callable[[list[Any]], Any],
     out_dir: str | Path,
     *,
-    tokenizer=None,
     stats: dict | None = None,
+    policy_inputs: dict | None = None,
     resume: bool = False,
     stop_after: int | None = None,
     progress: bool = True,
@@ -168,11 +167,12 @@ def train(
     instructions: Sequence[str] = (),
     data_info: dict | None = None,
 ) -> TrainResult:
-    """Train (or resume) a VLA policy; checkpoints and metrics go under ``out_dir``.
+    """Train (or resume) any registered policy; checkpoints and metrics go under ``out_dir``.
 
     ``dataset[i]`` is one sample and ``collate(list_of_samples)`` a :class:`~vlastack.types.Batch`.
-    ``tokenizer`` (fitted) and ``stats`` (dataset statistics) are used for a fresh run; a resumed run
-    takes both from its checkpoint. ``stop_after`` ends the run after that many steps of this call
+    ``policy_cfg`` is any policy config (``PolicyConfig`` subclass); ``stats`` (dataset statistics) and
+    ``policy_inputs`` (what the policy class's ``fit_inputs`` returned, e.g. a fitted action tokenizer)
+    are used for a fresh run; a resumed run takes both from its checkpoint. ``stop_after`` ends the run after that many steps of this call
     without a final checkpoint, like an interruption (for tests). ``instructions`` (the dataset's
     tasks) are embedded up front, so a frozen text encoder's cache in every checkpoint covers them all.
     ``data_info`` (e.g. the recorded image size) is saved with every checkpoint of a fresh run.
@@ -188,13 +188,13 @@ def train(
     _seed_everything(cfg.seed)  # same initial weights on every process
     if last is not None:
         _check_resume(out_dir, cfg)  # the policy config is checked by from_pretrained(expect=...)
-        policy = VLAPolicy.from_pretrained(last, expect=policy_cfg)
+        policy = policy_class(policy_cfg).from_pretrained(last, expect=policy_cfg)
     else:
-        policy = VLAPolicy(policy_cfg, tokenizer=tokenizer, stats=stats)
+        policy = make_policy(policy_cfg, stats=stats, **(policy_inputs or {}))
         policy.data_info = dict(data_info or {})
     policy.to(acc.device)
-    if instructions and hasattr(policy.text, "cache"):
-        policy.text.encode(list(instructions))
+    if instructions:
+        policy.prepare_instructions(list(instructions))
     optimizer = make_optimizer(policy, cfg)
     ema = EMA(policy, cfg.ema_decay) if cfg.ema_decay > 0 else None
     start_step, position = 0, 0

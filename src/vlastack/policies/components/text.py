@@ -17,7 +17,7 @@ import functools
 import json
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlastack.errors import CheckpointError, ConfigError
+from vlastack.registry import Registry, call_builder
 
 MINILM_DIM = 384
 MINILM_MAX_TOKENS = 256  # sentence-transformers max_seq_length of this model
@@ -179,10 +180,23 @@ class HashTextEncoder(nn.Module):
         return self.table(flat, offsets)
 
 
-def build_text_encoder(config) -> nn.Module:
-    """The encoder named by ``config.text_encoder``; it has ``dim`` and ``forward(texts, device) -> [B, dim]``."""
-    if config.text_encoder == "minilm":
-        return MiniLMTextEncoder()
-    if config.text_encoder == "hash":
-        return HashTextEncoder(config.hash_buckets, config.hash_dim)
-    raise ConfigError(f"unknown text encoder {config.text_encoder!r}; valid: hash, minilm")
+#: name -> builder(**options) -> module with ``dim`` and ``forward(texts, device) -> [B, dim]``.
+TEXT_ENCODERS: Registry[Callable[..., nn.Module]] = Registry("text encoder")
+
+
+@TEXT_ENCODERS.register("minilm")
+def _build_minilm() -> nn.Module:
+    return MiniLMTextEncoder()
+
+
+@TEXT_ENCODERS.register("hash")
+def _build_hash(buckets: int = 4096, dim: int = 64) -> nn.Module:
+    return HashTextEncoder(int(buckets), int(dim))
+
+
+def build_text_encoder(name: str, options: dict) -> nn.Module:
+    """The text encoder registered as ``name``, built with ``options``; checked to have ``dim``."""
+    encoder = call_builder(TEXT_ENCODERS.get(name), f"text encoder {name!r}", "text_options", options)
+    if not isinstance(encoder, nn.Module) or not isinstance(getattr(encoder, "dim", None), int):
+        raise ConfigError(f"text encoder {name!r} must build an nn.Module with an int dim, got {type(encoder).__name__}")
+    return encoder

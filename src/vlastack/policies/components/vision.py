@@ -14,7 +14,11 @@ Two encoders are registered in :data:`VISION_ENCODERS`:
   image size works (the map is average-pooled to a fixed grid when it does not match).
 * ``pretrained``: wraps a Hugging Face vision model saved on disk (``save_pretrained`` directory:
   ViT, DINOv2, SigLIP/CLIP vision towers ...), loaded offline, optionally frozen, its last hidden
-  states projected to d_model. Register your own with ``VISION_ENCODERS.register(name)``.
+  states projected to d_model.
+
+Register your own with ``@VISION_ENCODERS.register(name)`` on a builder
+``(in_channels, d_model, **options) -> nn.Module``; a policy config chooses it with
+``vision_encoder=name`` and passes ``vision_options`` as the keyword options.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlastack.errors import ConfigError
-from vlastack.registry import Registry
+from vlastack.registry import Registry, call_builder
 
-#: name -> builder(config, in_channels) -> encoder module with ``num_tokens``.
+#: name -> builder(in_channels, d_model, **options) -> encoder module with ``num_tokens``.
 VISION_ENCODERS: Registry[Callable[..., nn.Module]] = Registry("vision encoder")
 
 
@@ -106,13 +110,18 @@ class PretrainedVisionEncoder(nn.Module):
             mean, std = meta.get("image_mean", mean), meta.get("image_std", std)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
-        self.frozen = freeze
+        self.frozen = False
         if freeze:
-            self.model.requires_grad_(False)
+            self.freeze()
         self.proj = nn.Linear(cfg.hidden_size, d_model)
         with torch.no_grad():
             self.num_tokens = self._features(torch.zeros(1, 3, *self.image_size)).shape[1]
         self.in_channels = 3
+
+    def freeze(self) -> None:
+        """Fix the pretrained trunk; the projection to d_model still trains."""
+        self.frozen = True
+        self.model.requires_grad_(False)
 
     def train(self, mode: bool = True) -> "PretrainedVisionEncoder":
         super().train(mode)
@@ -135,20 +144,36 @@ class PretrainedVisionEncoder(nn.Module):
 
 
 @VISION_ENCODERS.register("cnn")
-def _build_cnn(config, in_channels: int) -> nn.Module:
-    return ConvEncoder(in_channels, config.d_model, tuple(config.vision_channels), config.vision_grid, config.vision_patch)
+def _build_cnn(in_channels: int, d_model: int, channels: tuple[int, ...] = (32, 64, 128), grid: int = 4, patch: int = 6) -> nn.Module:
+    return ConvEncoder(in_channels, d_model, tuple(channels), int(grid), int(patch))
 
 
 @VISION_ENCODERS.register("pretrained")
-def _build_pretrained(config, in_channels: int) -> nn.Module:
+def _build_pretrained(in_channels: int, d_model: int, path: str | None = None) -> nn.Module:
     if in_channels != 3:
         raise ConfigError("the pretrained vision encoder takes RGB only (use_depth must be False)")
-    return PretrainedVisionEncoder(config.vision_path, config.d_model, freeze=config.freeze_vision)
+    if not path:
+        raise ConfigError("vision_options['path'] is required with vision_encoder='pretrained' (a saved Hugging Face model directory)")
+    return PretrainedVisionEncoder(path, d_model, freeze=False)
 
 
-def build_vision_encoder(config, in_channels: int) -> nn.Module:
-    """The encoder named by ``config.vision_encoder``."""
-    return VISION_ENCODERS.get(config.vision_encoder)(config, in_channels)
+def build_vision_encoder(name: str, options: dict, in_channels: int, d_model: int, freeze: bool = False) -> nn.Module:
+    """The encoder registered as ``name``, built with ``options``; checked to honour the encoder interface.
+
+    ``freeze`` calls the encoder's own ``freeze()`` when it has one (a pretrained encoder keeps its
+    projection trainable), else stops gradients to all its parameters.
+    """
+    builder = VISION_ENCODERS.get(name)
+    encoder = call_builder(builder, f"vision encoder {name!r}", "vision_options", options, in_channels, d_model)
+    n = getattr(encoder, "num_tokens", None)
+    if not isinstance(encoder, nn.Module) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"vision encoder {name!r} must build an nn.Module with an int num_tokens >= 1, got {type(encoder).__name__}")
+    if freeze:
+        if hasattr(encoder, "freeze"):
+            encoder.freeze()
+        else:
+            encoder.requires_grad_(False)
+    return encoder
 
 
 def random_shift(x: torch.Tensor, pad: int) -> torch.Tensor:

@@ -20,77 +20,57 @@ This module imports no torch: it is read by the CLI before anything heavy is loa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
-from vlastack import keys
-from vlastack.errors import ConfigError, DatasetError
+from vlastack.errors import ConfigError
+from vlastack.policies.config import PolicyConfig
 
 VARIANTS = ("bins", "fast", "flow", "hybrid")
 _TOKENIZER_OF_VARIANT = {"bins": "bins", "fast": "fast", "flow": None, "hybrid": "fast"}
+#: Fields of checkpoints written before encoder settings moved into per-encoder dicts (config.json of
+#: format 1 without ``vision_options``): old field -> (encoder it belonged to, option name).
+_LEGACY_VISION = {"vision_channels": ("cnn", "channels"), "vision_patch": ("cnn", "patch"), "vision_grid": ("cnn", "grid"),
+                  "vision_path": ("pretrained", "path")}
+_LEGACY_TEXT = {"hash_buckets": ("hash", "buckets"), "hash_dim": ("hash", "dim")}
 
 
 @dataclass(frozen=True)
-class VLAConfig:
-    """Everything that fixes the architecture of a :class:`~vlastack.policies.vla.model.VLAPolicy`."""
+class VLAConfig(PolicyConfig):
+    """Everything that fixes the architecture of a :class:`~vlastack.policies.vla.model.VLAPolicy`.
 
-    name: str = "custom"
-    """Preset name this config came from (reported in errors and checkpoints)."""
+    Inputs, outputs and horizon are the shared fields of :class:`~vlastack.policies.config.PolicyConfig`.
+    """
+
+    policy_type: ClassVar[str] = "vla"
+
     variant: str = "hybrid"
     """One of ``bins``, ``fast``, ``flow``, ``hybrid`` (table above)."""
-
-    # ---- inputs ---------------------------------------------------------------------------------
-    cameras: tuple[str, ...] = ("corner2",)
-    """RGB cameras read from ``observation.images.<camera>``; one shared encoder, a learned embedding per camera."""
-    image_size: tuple[int, int] = (96, 96)
-    """(height, width) in pixels the encoder sees; other sizes are bilinearly resized on the way in."""
-    use_depth: bool = False
-    """Also read ``observation.depth.<camera>`` (metres) as a 4th input channel of each camera."""
-    depth_max_m: float = 2.0
-    """Depth is clipped to [0, depth_max_m] metres and divided by it."""
-    use_touch: bool = False
-    """Read ``observation.touch`` (newtons, one value per finger) as one extra token per frame."""
-    touch_dim: int = 2
-    """F, number of touch sensors (Meta-World: 2 fingers)."""
-    state_dim: int = 4
-    """S of the dataset (Meta-World: end-effector xyz in metres + gripper opening)."""
-    action_dim: int = 4
-    """D of the dataset (Meta-World: end-effector xyz delta + gripper effort, each in [-1, 1])."""
     max_state_dim: int = 8
     """States are zero-padded to this size so robots with other S can share the weights."""
     max_action_dim: int = 8
     """The flow expert works in this padded action size; padded dims are masked out of the loss."""
     num_embodiments: int = 1
     """Size of the embodiment-id table (``Batch.embodiment_id``; None means id 0)."""
-    obs_history: int = 1
-    """T, frames of observation per sample."""
-    horizon: int = 16
-    """H, actions per chunk."""
 
-    # ---- encoders -------------------------------------------------------------------------------
+    # ---- encoders (chosen by registered name; validated when the model is built) ---------------------
     vision_encoder: str = "cnn"
-    """``cnn`` (small conv net trained from scratch) or ``pretrained`` (a local Hugging Face vision model)."""
-    vision_channels: tuple[int, ...] = (32, 64, 128)
-    """Channels of the ``cnn`` encoder: the patchify stem, then one stride-2 3x3 conv per further entry."""
-    vision_patch: int = 6
-    """Patch size (and stride) of the ``cnn`` stem: 96 px / 6 = 16x16, then 8x8, then 4x4."""
-    vision_grid: int = 4
-    """The ``cnn`` feature map is average-pooled to vision_grid x vision_grid tokens per camera and frame
-    (4: 16 tokens per 96 px image; more tokens see small targets better but cost backbone time)."""
-    vision_path: str | None = None
-    """Directory of a pretrained vision model (``vision_encoder='pretrained'``), loaded offline."""
+    """A name registered in ``VISION_ENCODERS``: ``cnn`` (small conv net trained from scratch), ``pretrained``
+    (a local Hugging Face vision model), or one a user registered."""
+    vision_options: dict[str, Any] = field(default_factory=dict)
+    """Keyword settings of the chosen vision encoder's builder (``cnn``: channels, patch, grid; ``pretrained``:
+    path); unknown keys are refused, naming the ones the builder takes."""
     freeze_vision: bool = False
     """Keep the vision encoder fixed: all of ``cnn``; the trunk of ``pretrained`` (its projection to d_model still trains)."""
     augment_shift: int = 4
     """Training-time random shift of images by up to this many pixels (0 = off); never at inference."""
     text_encoder: str = "minilm"
-    """``minilm`` (frozen all-MiniLM-L6-v2 sentence embeddings, cached per instruction) or ``hash`` (learned word-hash bag)."""
+    """A name registered in ``TEXT_ENCODERS``: ``minilm`` (frozen all-MiniLM-L6-v2 sentence embeddings, cached per
+    instruction) or ``hash`` (learned word-hash bag)."""
+    text_options: dict[str, Any] = field(default_factory=dict)
+    """Keyword settings of the chosen text encoder's builder (``hash``: buckets, dim)."""
     text_tokens: int = 2
     """The sentence embedding is projected to this many backbone tokens."""
-    hash_buckets: int = 4096
-    """Vocabulary of the ``hash`` text encoder (words are hashed into this many learned vectors)."""
-    hash_dim: int = 64
-    """Width of the ``hash`` text encoder's word vectors."""
 
     # ---- backbone -------------------------------------------------------------------------------
     d_model: int = 192
@@ -135,20 +115,12 @@ class VLAConfig:
     """Same choices, for state and touch."""
 
     def __post_init__(self) -> None:
-        def bad(field: str, why: str) -> ConfigError:
-            return ConfigError(f"VLAConfig({self.name!r}).{field}: {why}, got {getattr(self, field)!r}")
-
+        super().__post_init__()
+        bad = self.bad
         if self.variant not in VARIANTS:
             raise bad("variant", f"must be one of {', '.join(VARIANTS)}")
-        if not self.cameras:
-            raise bad("cameras", "need at least one camera")
-        if len(set(self.cameras)) != len(self.cameras):
-            raise bad("cameras", "camera names must be distinct")
-        if len(self.image_size) != 2 or min(self.image_size) < 16:
-            raise bad("image_size", "must be (height, width), each >= 16")
-        for f in ("state_dim", "action_dim", "obs_history", "horizon", "d_model", "depth", "heads",
-                  "mlp_ratio", "expert_width", "expert_depth", "num_inference_steps", "text_tokens",
-                  "num_embodiments", "vision_grid", "vision_patch", "max_action_tokens", "touch_dim"):
+        for f in ("d_model", "depth", "heads", "mlp_ratio", "expert_width", "expert_depth", "num_inference_steps",
+                  "text_tokens", "num_embodiments", "max_action_tokens"):
             if getattr(self, f) < 1:
                 raise bad(f, "must be >= 1")
         if self.max_state_dim < self.state_dim:
@@ -159,28 +131,26 @@ class VLAConfig:
             raise bad("d_model", f"must be divisible by heads={self.heads}")
         if self.expert_depth > self.depth:
             raise bad("expert_depth", f"must be <= depth={self.depth}")
-        if self.vision_encoder not in ("cnn", "pretrained"):
-            raise bad("vision_encoder", "must be 'cnn' or 'pretrained'")
-        if self.vision_encoder == "pretrained" and not self.vision_path:
-            raise bad("vision_path", "is required with vision_encoder='pretrained'")
-        if self.vision_encoder == "pretrained" and self.use_depth:
-            raise bad("use_depth", "is not supported by the pretrained (RGB) encoder")
-        if self.text_encoder not in ("minilm", "hash"):
-            raise bad("text_encoder", "must be 'minilm' or 'hash'")
+        for f in ("vision_encoder", "text_encoder"):
+            if not isinstance(getattr(self, f), str) or not getattr(self, f):
+                raise bad(f, "must be a registered encoder name")
+        for f in ("vision_options", "text_options"):
+            if not isinstance(getattr(self, f), dict):
+                raise bad(f, "must be a dict of the encoder's keyword settings")
         if self.tokenizer not in (None, "bins", "fast"):
             raise bad("tokenizer", "must be None, 'bins' or 'fast'")
         if self.variant == "flow" and self.tokenizer is not None:
             raise bad("tokenizer", "the flow variant has no token head; leave it None")
-        if self.action_norm not in ("quantile", "min_max", "mean_std"):
-            raise bad("action_norm", "must be quantile, min_max or mean_std")
-        if self.state_norm not in ("quantile", "min_max", "mean_std"):
-            raise bad("state_norm", "must be quantile, min_max or mean_std")
         if len(self.time_beta) != 2 or min(self.time_beta) <= 0:
             raise bad("time_beta", "must be two positive numbers (alpha, beta)")
         if not 0.0 <= self.time_min < 1.0:
             raise bad("time_min", "must be in [0, 1)")
         if not 0.0 <= self.dropout < 1.0:
             raise bad("dropout", "must be in [0, 1)")
+
+    @property
+    def label(self) -> str:
+        return f"preset {self.name!r} (variant {self.variant})"
 
     # ---- what the variant implies -----------------------------------------------------------------
     @property
@@ -212,54 +182,18 @@ class VLAConfig:
     def head_dim(self) -> int:
         return self.d_model // self.heads
 
-    # ---- features ---------------------------------------------------------------------------------
-    def feature_shapes(self, batch_size: int) -> dict[str, tuple[int, ...]]:
-        """Batch feature name -> shape this config reads (and ``action`` it predicts)."""
-        b, t, (h, w) = batch_size, self.obs_history, self.image_size
-        shapes: dict[str, tuple[int, ...]] = {keys.image_key(c): (b, t, 3, h, w) for c in self.cameras}
-        if self.use_depth:
-            shapes.update({keys.depth_key(c): (b, t, 1, h, w) for c in self.cameras})
-        shapes[keys.STATE] = (b, t, self.state_dim)
-        if self.use_touch:
-            shapes[keys.TOUCH] = (b, t, self.touch_dim)
-        shapes[keys.ACTION] = (b, self.horizon, self.action_dim)
-        return shapes
-
-    def check_dataset_features(self, features: dict[str, dict[str, Any]], where: str = "dataset") -> None:
-        """Raise DatasetError naming the first mismatch between a dataset's features and this config.
-
-        ``features`` is the reader's table: name -> {"dtype", "shape", "names"}; per-frame shapes
-        (images [Hi, Wi, 3], depth [Hi, Wi], vectors [n]).
-        """
-        preset = f"preset {self.name!r} (variant {self.variant})"
-        cams = sorted(keys.camera_of(k) for k in features if k.startswith(keys.IMAGES_PREFIX))
-        for cam in self.cameras:
-            if keys.image_key(cam) not in features:
-                raise DatasetError(f"{where} has no camera {cam!r} needed by {preset}; its cameras: {cams or 'none'}")
-            if self.use_depth and keys.depth_key(cam) not in features:
-                raise DatasetError(f"{where} has no depth stream {keys.depth_key(cam)!r} needed by {preset} (use_depth=True)")
-        for key, want in ((keys.STATE, self.state_dim), (keys.ACTION, self.action_dim)) + (
-            ((keys.TOUCH, self.touch_dim),) if self.use_touch else ()
-        ):
-            if key not in features:
-                raise DatasetError(f"{where} has no feature {key!r} needed by {preset}")
-            got = tuple(features[key].get("shape", ()))
-            if got[-1:] != (want,):
-                raise DatasetError(f"{where}: feature {key!r} has shape {list(got)} but {preset} expects [{want}]")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "VLAConfig":
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ConfigError(f"VLAConfig: unknown fields {unknown}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**values)
-
-    def diff(self, other: "VLAConfig") -> dict[str, tuple[Any, Any]]:
-        """Fields that differ: name -> (self's value, other's value)."""
-        a, b = self.to_dict(), other.to_dict()
-        return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+        """As :meth:`PolicyConfig.from_dict`; also reads configs saved before per-encoder option dicts."""
+        data = dict(data)
+        for legacy, into, name_field, options_field in ((_LEGACY_VISION, "vision", "vision_encoder", "vision_options"),
+                                                        (_LEGACY_TEXT, "text", "text_encoder", "text_options")):
+            options = dict(data.get(options_field) or {})
+            encoder = data.get(name_field, {f.name: f.default for f in fields(cls)}[name_field])
+            for old, (owner, option) in legacy.items():
+                if old in data:
+                    value = data.pop(old)
+                    if owner == encoder and value is not None:
+                        options.setdefault(option, value)
+            data[options_field] = options
+        return super().from_dict(data)  # type: ignore[return-value]

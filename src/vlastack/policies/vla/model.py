@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlastack import keys
-from vlastack.errors import CheckpointError, ConfigError, DatasetError
-from vlastack.policies.base import Policy, read_policy_meta
+from vlastack.errors import ConfigError, DatasetError
+from vlastack.policies.base import Policy
 from vlastack.policies.components.flow_head import FlowExpert
 from vlastack.policies.components.text import MiniLMTextEncoder, build_text_encoder
 from vlastack.policies.components.token_head import TokenHead, TokenVocab, step_of_tokens
@@ -48,6 +48,7 @@ class VLAPolicy(Policy):
     """Vision encoder + frozen text encoder + transformer backbone + token head and/or flow expert."""
 
     policy_name = "vla"
+    config_class = VLAConfig
 
     def __init__(self, config: VLAConfig, tokenizer=None, stats: dict | None = None) -> None:
         super().__init__()
@@ -60,10 +61,10 @@ class VLAPolicy(Policy):
         if stats is not None:
             self.normalizer.set_stats(stats)
 
-        self.vision = build_vision_encoder(c, 4 if c.use_depth else 3)
+        self.vision = build_vision_encoder(c.vision_encoder, c.vision_options, 4 if c.use_depth else 3, d, freeze=c.freeze_vision)
         self.camera_emb = nn.Parameter(torch.zeros(len(c.cameras), 1, d))
         self.frame_emb = nn.Parameter(torch.zeros(c.obs_history, 1, d))
-        self.text = build_text_encoder(c)
+        self.text = build_text_encoder(c.text_encoder, c.text_options)
         self.text_proj = nn.Linear(self.text.dim, c.text_tokens * d)
         self.text_pos = nn.Parameter(torch.zeros(c.text_tokens, d))
         self.state_proj = nn.Linear(c.max_state_dim, d)
@@ -84,19 +85,29 @@ class VLAPolicy(Policy):
         for name, child in self.named_children():
             if name not in ("vision", "text"):
                 init_weights(child)
-        if c.freeze_vision and c.vision_encoder == "cnn":  # a pretrained encoder freezes its own trunk, not its projection
-            self.vision.requires_grad_(False)
-        self.data_info: dict = {}
-        """What the training data looked like (``image_size``: [h, w] of the recorded camera frames), saved
-        as ``"data"`` in config.json so evaluation renders at the resolution the policy was trained on."""
-        self.last_terms: dict[str, float] = {}
-        """Batch means of each loss term and counters of the last ``compute_loss`` call, for logging."""
 
-    @property
-    def recorded_image_size(self) -> tuple[int, int]:
-        """(height, width) the training frames were recorded at; the encoder's size for checkpoints that
-        do not say. Evaluation and serving render at this size and let the policy resize, as in training."""
-        return tuple(self.data_info.get("image_size") or self.config.image_size)
+    # ---- the contract's hooks -------------------------------------------------------------------
+    @classmethod
+    def fit_inputs(cls, config: VLAConfig, episode_actions, max_chunks: int) -> dict:
+        """The action tokenizer of the token variants, fitted on up to ``max_chunks`` chunks of the data."""
+        if not config.uses_tokens:
+            return {}
+        from vlastack.policies.components.token_head import make_action_tokenizer
+        from vlastack.tokenizers import make_chunks, subsample
+
+        chunks = subsample(make_chunks(list(episode_actions), config.horizon), max_chunks)
+        return {"tokenizer": make_action_tokenizer(config.tokenizer_kind, chunks)}
+
+    def noise_shape(self, batch_size: int) -> tuple[int, ...] | None:
+        c = self.config
+        return (batch_size, c.horizon, c.max_action_dim) if c.acts_with == "flow" else None
+
+    def prepare_instructions(self, instructions) -> None:
+        if isinstance(self.text, MiniLMTextEncoder):
+            self.text.encode(list(instructions))
+
+    def describe(self) -> dict:
+        return {**super().describe(), "variant": self.config.variant, "acts_with": self.config.acts_with}
 
     def _check_tokenizer(self, tok) -> None:
         c = self.config
@@ -258,31 +269,13 @@ class VLAPolicy(Policy):
             self.text.save_cache(directory)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, expect: VLAConfig | str | None = None) -> "VLAPolicy":
-        """Load a policy directory. ``expect`` (a config or a variant name) must match the checkpoint's."""
-        path = Path(directory)
-        meta = read_policy_meta(path)
-        if meta["policy"] != cls.policy_name:
-            raise CheckpointError(f"{path} holds a {meta['policy']!r} policy, not a {cls.policy_name!r} one")
-        try:
-            config = VLAConfig.from_dict(meta["config"])
-        except (ConfigError, TypeError) as err:
-            raise CheckpointError(f"{path}/config.json has an invalid policy config: {err}") from err
-        if isinstance(expect, str) and expect != config.variant:
-            raise CheckpointError(f"{path} is a {config.variant!r} checkpoint (preset {config.name!r}), expected variant {expect!r}")
-        if isinstance(expect, VLAConfig):
-            diff = {k: v for k, v in expect.diff(config).items() if k != "name"}
-            if diff:
-                shown = ", ".join(f"{k}: expected {a!r}, checkpoint has {b!r}" for k, (a, b) in list(diff.items())[:4])
-                raise CheckpointError(f"{path} was trained with another config ({config.variant!r}, preset {config.name!r}): {shown}")
-        tokenizer = None
-        if config.uses_tokens:
-            from vlastack.tokenizers import load_tokenizer
+    def _load_inputs(cls, directory: Path, config: VLAConfig) -> dict:
+        if not config.uses_tokens:
+            return {}
+        from vlastack.tokenizers import load_tokenizer
 
-            tokenizer = load_tokenizer(path / TOKENIZER_DIR)
-        policy = cls(config, tokenizer=tokenizer)
-        policy.load_weights(path)
-        policy.data_info = dict(meta.get("data") or {})
-        if isinstance(policy.text, MiniLMTextEncoder):
-            policy.text.load_cache(path)
-        return policy
+        return {"tokenizer": load_tokenizer(directory / TOKENIZER_DIR)}
+
+    def _load_extra(self, directory: Path) -> None:
+        if isinstance(self.text, MiniLMTextEncoder):
+            self.text.load_cache(directory)

@@ -1,0 +1,70 @@
+"""Configuration of the L1 chunk-regression policy (ACT-style head, spatial-softmax keypoints).
+
+Shapes (letters as in :mod:`vlastack.types`; K = keypoints, C = cameras)::
+
+    observation.images.<cam>  B,T,3,Hi,Wi -> FiLM conv trunk -> K feature maps -> spatial softmax -> B, C*T*K*2 (x, y in [-1, 1])
+    instruction               B strings   -> sentence vector -> FiLM scales/shifts of every conv stage, and the MLP input
+    observation.state         B,T,S       -> normalised, flattened
+    action                    B,H,D       <- MLP -> normalised chunk, L1 loss on real (unpadded) steps
+
+This module imports no torch: it is read by the CLI before anything heavy is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from vlastack.policies.config import PolicyConfig
+
+
+@dataclass(frozen=True)
+class L1Config(PolicyConfig):
+    """A small deterministic policy: conv keypoints + an MLP that regresses a whole action chunk with L1 loss."""
+
+    policy_type: ClassVar[str] = "l1"
+
+    channels: tuple[int, ...] = (16, 32, 32)
+    """Conv trunk: a 5x5 stride-2 stem with channels[0], then a 3x3 conv per further entry; the second
+    entry has stride 2 (96 px -> 48 -> 24), the others stride 1. Each is followed by GroupNorm, FiLM and ReLU."""
+    keypoints: int = 32
+    """K, spatial-softmax keypoints per camera and frame (each gives an expected (x, y))."""
+    pool_features: bool = True
+    """Also feed the channel means of the last feature map (appearance, not only positions) to the MLP."""
+    coord_channels: bool = False
+    """Append two constant channels with the pixel's x and y in [-1, 1] to the image (CoordConv)."""
+    text_encoder: str = "minilm"
+    """A name registered in ``TEXT_ENCODERS`` (``minilm``: frozen, cached sentence embeddings; ``hash``: learned)."""
+    text_options: dict[str, Any] = field(default_factory=dict)
+    """Keyword settings of the chosen text encoder's builder (``hash``: buckets, dim)."""
+    task_dim: int = 64
+    """The sentence vector is projected to this width before it conditions the trunk and the MLP."""
+    hidden: int = 512
+    """Width of the MLP head."""
+    layers: int = 3
+    """Hidden layers of the MLP head."""
+    augment_shift: int = 4
+    """Training-time random shift of images by up to this many pixels (0 = off); never at inference."""
+    action_low: float = -1.0
+    """Actions leave the policy clipped to [action_low, action_high], environment units (Meta-World: [-1, 1]),
+    so a regression overshoot never reaches the safety layer as an out-of-range command."""
+    action_high: float = 1.0
+    """Upper end of the action range (see ``action_low``)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.channels) < 2 or min(self.channels) < 1:
+            raise self.bad("channels", "need at least two positive entries (stem and one stride-2 conv)")
+        for f in ("keypoints", "task_dim", "hidden", "layers"):
+            if getattr(self, f) < 1:
+                raise self.bad(f, "must be >= 1")
+        if self.augment_shift < 0:
+            raise self.bad("augment_shift", "must be >= 0")
+        if not self.action_low < self.action_high:
+            raise self.bad("action_high", f"must be greater than action_low={self.action_low}")
+        if not isinstance(self.text_options, dict):
+            raise self.bad("text_options", "must be a dict of the encoder's keyword settings")
+
+    @property
+    def label(self) -> str:
+        return f"preset {self.name!r} (l1)"

@@ -1,0 +1,183 @@
+"""The L1 chunk-regression policy: a FiLM-conditioned conv net with spatial-softmax keypoints and an MLP.
+
+It follows the recipe of ACT's L1 chunk head and of the 0.9 M-parameter CPU floor of our Meta-World
+protocol: find where things are (keypoints), condition on the task, regress the next H actions in
+one shot. Deterministic, so ``sample_actions`` ignores ``noise``; one forward pass per chunk.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vlastack import keys
+from vlastack.errors import DatasetError
+from vlastack.policies.base import Policy
+from vlastack.policies.components.text import MiniLMTextEncoder, build_text_encoder
+from vlastack.policies.components.vision import random_shift
+from vlastack.policies.l1.config import L1Config
+from vlastack.policies.normalize import Normalizer
+from vlastack.policies.registry import POLICIES
+from vlastack.types import ActionChunk, Batch
+
+
+class SpatialSoftmax(nn.Module):
+    """Feature maps [N, K, h, w] -> expected (x, y) per map [N, K, 2], coordinates in [-1, 1] (x right, y down)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log_temperature = nn.Parameter(torch.zeros(()))  # learned sharpness of the soft arg-max
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        n, k, h, w = f.shape
+        attn = torch.softmax(f.flatten(2) * torch.exp(-self.log_temperature), dim=-1).view(n, k, h, w)
+        ys = torch.linspace(-1.0, 1.0, h, device=f.device, dtype=f.dtype)
+        xs = torch.linspace(-1.0, 1.0, w, device=f.device, dtype=f.dtype)
+        return torch.stack([(attn.sum(2) * xs).sum(-1), (attn.sum(3) * ys).sum(-1)], dim=-1)
+
+
+class KeypointEncoder(nn.Module):
+    """Images [N, C, Hi, Wi] in [0, 1] and a task vector [N, task_dim] -> keypoints [N, 2K] (+ pooled features).
+
+    Every conv stage is modulated by the task (FiLM: ``h * (1 + gamma) + beta``), so the keypoints can
+    follow the object the instruction is about.
+    """
+
+    def __init__(self, in_channels: int, channels: tuple[int, ...], keypoints: int, task_dim: int, pool: bool) -> None:
+        super().__init__()
+        convs, prev = [], in_channels
+        for i, ch in enumerate(channels):
+            kernel, stride = (5, 2) if i == 0 else (3, 2 if i == 1 else 1)
+            convs.append(nn.Conv2d(prev, ch, kernel, stride=stride, padding=kernel // 2, bias=False))
+            prev = ch
+        self.convs = nn.ModuleList(convs)
+        self.norms = nn.ModuleList(nn.GroupNorm(min(8, ch), ch, affine=False) for ch in channels)
+        self.film = nn.Linear(task_dim, 2 * sum(channels))
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)  # starts as plain GroupNorm + ReLU
+        self.to_keypoints = nn.Conv2d(prev, keypoints, 1)
+        self.softmax = SpatialSoftmax()
+        self.channels, self.pool = tuple(channels), pool
+        self.out_dim = 2 * keypoints + (prev if pool else 0)
+
+    def forward(self, x: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+        gammas_betas = self.film(task).split([c for ch in self.channels for c in (ch, ch)], dim=-1)
+        h = x * 2.0 - 1.0  # [0, 1] -> roughly zero-centred
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            gamma, beta = gammas_betas[2 * i], gammas_betas[2 * i + 1]
+            h = F.relu(norm(conv(h)) * (1.0 + gamma[:, :, None, None]) + beta[:, :, None, None])
+        out = self.softmax(self.to_keypoints(h)).flatten(1)
+        if self.pool:
+            out = torch.cat([out, h.mean(dim=(2, 3))], dim=1)
+        return out
+
+
+@POLICIES.register("l1")
+class L1Policy(Policy):
+    """Keypoints of every camera and frame, the task vector, the state (and touch) -> MLP -> H x D actions."""
+
+    policy_name = "l1"
+    config_class = L1Config
+
+    def __init__(self, config: L1Config, stats: dict | None = None) -> None:
+        super().__init__()
+        c = self.config = config
+        dims = {keys.STATE: (c.state_dim, c.state_norm), keys.ACTION: (c.action_dim, c.action_norm)}
+        if c.use_touch:
+            dims[keys.TOUCH] = (c.touch_dim, c.state_norm)
+        self.normalizer = Normalizer(dims)
+        if stats is not None:
+            self.normalizer.set_stats(stats)
+        self.text = build_text_encoder(c.text_encoder, c.text_options)
+        self.task = nn.Sequential(nn.Linear(self.text.dim, c.task_dim), nn.ReLU())
+        in_ch = 3 + (1 if c.use_depth else 0) + (2 if c.coord_channels else 0)
+        self.encoder = KeypointEncoder(in_ch, tuple(c.channels), c.keypoints, c.task_dim, c.pool_features)
+        frames = len(c.cameras) * c.obs_history
+        width = frames * self.encoder.out_dim + c.obs_history * (c.state_dim + (c.touch_dim if c.use_touch else 0)) + c.task_dim
+        mlp: list[nn.Module] = []
+        for _ in range(c.layers):
+            mlp += [nn.Linear(width, c.hidden), nn.LayerNorm(c.hidden), nn.ReLU()]
+            width = c.hidden
+        self.head = nn.Sequential(*mlp, nn.Linear(width, c.horizon * c.action_dim))
+
+    # ---- the contract's hooks -------------------------------------------------------------------
+    def prepare_instructions(self, instructions) -> None:
+        if isinstance(self.text, MiniLMTextEncoder):
+            self.text.encode(list(instructions))
+
+    def _save_extra(self, directory) -> None:
+        if isinstance(self.text, MiniLMTextEncoder):
+            self.text.save_cache(directory)
+
+    def _load_extra(self, directory) -> None:
+        if isinstance(self.text, MiniLMTextEncoder):
+            self.text.load_cache(directory)
+
+    # ---- the forward pass -------------------------------------------------------------------------
+    def _feature(self, batch: Batch, key: str) -> torch.Tensor:
+        if key not in batch.features:
+            raise DatasetError(f"batch has no feature {key!r} needed by {self.config.label}; it has {sorted(batch.features)}")
+        return batch.features[key].to(self.device, torch.float32)
+
+    def _predict(self, batch: Batch, augment: bool) -> torch.Tensor:
+        """Normalised action chunk [B, H, D]."""
+        c, b, t = self.config, batch.size, self.config.obs_history
+        task = self.task(self.text(batch.instruction, self.device))  # [B, task_dim]
+        images = []
+        for cam in c.cameras:
+            x = self._feature(batch, keys.image_key(cam))
+            if x.shape[1] != t:
+                raise DatasetError(f"{keys.image_key(cam)} has {x.shape[1]} frames; {c.label} expects obs_history={t}")
+            x = x.flatten(0, 1)
+            if c.use_depth:
+                depth = self._feature(batch, keys.depth_key(cam)).flatten(0, 1)
+                x = torch.cat([x, depth.clamp(0.0, c.depth_max_m) / c.depth_max_m], dim=1)
+            if tuple(x.shape[-2:]) != tuple(c.image_size):
+                x = F.interpolate(x, size=tuple(c.image_size), mode="bilinear", align_corners=False)
+            images.append(x)
+        x = torch.cat(images)  # [C*B*T, ch, h, w]: one trunk call for every camera and frame
+        if augment and c.augment_shift > 0:
+            x = random_shift(x, c.augment_shift)
+        if c.coord_channels:
+            h, w = x.shape[-2:]
+            ys = torch.linspace(-1, 1, h, device=x.device).view(1, 1, h, 1).expand(x.shape[0], 1, h, w)
+            xs = torch.linspace(-1, 1, w, device=x.device).view(1, 1, 1, w).expand(x.shape[0], 1, h, w)
+            x = torch.cat([x, xs, ys], dim=1)
+        # rows of x are ordered (camera, sample, frame); each row gets its sample's task vector
+        feats = self.encoder(x, task.repeat_interleave(t, 0).repeat(len(c.cameras), 1))
+        feats = feats.view(len(c.cameras), b, t, -1).permute(1, 0, 2, 3).reshape(b, -1)
+        parts = [feats, self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE)).flatten(1), task]
+        if c.use_touch:
+            parts.append(self.normalizer.normalize(keys.TOUCH, self._feature(batch, keys.TOUCH)).flatten(1))
+        return self.head(torch.cat(parts, dim=1)).view(b, c.horizon, c.action_dim)
+
+    def compute_loss(self, batch: Batch) -> torch.Tensor:
+        c = self.config
+        action = self._feature(batch, keys.ACTION)
+        if tuple(action.shape[1:]) != (c.horizon, c.action_dim):
+            raise DatasetError(f"batch action has shape {list(action.shape)}; {c.label} expects [B, {c.horizon}, {c.action_dim}]")
+        pad_key = keys.ACTION + keys.PAD_SUFFIX
+        real = (~batch.features[pad_key].to(self.device)).float() if pad_key in batch.features else torch.ones(action.shape[:2], device=self.device)
+        err = (self._predict(batch, augment=self.training) - self.normalizer.normalize(keys.ACTION, action)).abs().mean(-1)
+        loss = (err * real).sum(1) / real.sum(1).clamp(min=1.0)  # mean over the real steps of each sample
+        self.last_terms["loss_l1"] = float(loss.detach().mean())
+        return loss
+
+    @torch.inference_mode()
+    def sample_actions(self, batch: Batch, noise: torch.Tensor | None = None) -> ActionChunk:
+        """Actions [B, H, D] in environment units, clipped to [action_low, action_high]; ``noise`` is ignored."""
+        start = time.perf_counter()
+        was_training = self.training
+        if was_training:  # augmentation off; an eval-mode policy is not touched (thread-safe serving)
+            self.eval()
+        try:
+            c = self.config
+            actions = self.normalizer.unnormalize(keys.ACTION, self._predict(batch, augment=False))
+            actions = actions.clamp(c.action_low, c.action_high).float().cpu().numpy()
+        finally:
+            if was_training:
+                self.train()
+        return ActionChunk(actions=actions, inference_ms=(time.perf_counter() - start) * 1e3, info={"policy": "l1"})
