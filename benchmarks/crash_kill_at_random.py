@@ -9,9 +9,11 @@ it finishes on its own; then the next round starts in a fresh directory. After e
 - Every episode seen committed before (index -> seed) must still be there with the same seed;
   each one missing or changed counts as a *lost committed episode*.
 
-The delays are drawn uniformly between the moment the first calibration run created its dataset
-(imports done) and the moment it finished, so nearly every kill lands while episodes are simulated
-and written. Bars: 0 unreadable datasets, 0 lost committed episodes.
+Each kill comes a random delay after the run's writer opened the dataset (meta/info.json written
+by this run: a fresh dataset's first write, or a resume's rewrite), uniform in [0, S], where S is
+how long a calibration run took from that moment to its end. So the kills land while episodes are
+simulated and written, not during the imports, whatever the machine's load.
+Bars: 0 unreadable datasets, 0 lost committed episodes.
 
     MUJOCO_GL=egl nice .venv/bin/python benchmarks/crash_kill_at_random.py --kills 120
 """
@@ -51,6 +53,19 @@ def seeds(out: Path) -> dict[int, int]:
     return {int(r["episode_index"]): int(r["vlastack/seed"]) for r in rows}
 
 
+def wait_until_open(out: Path, proc: subprocess.Popen, started_ns: int, limit_s: float = 300.0) -> None:
+    """Until this run has written meta/info.json (its writer is open), or it has ended."""
+    info = out / "meta" / "info.json"
+    deadline = time.monotonic() + limit_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if info.stat().st_mtime_ns >= started_ns:
+                return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.01)
+
+
 def calibrate(out: Path, a: argparse.Namespace, env: dict) -> tuple[float, float]:
     """Seconds until the dataset directory exists, and until a whole uninterrupted run ends."""
     start = time.monotonic()
@@ -83,9 +98,9 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     ready_s, run_s = calibrate(work / "calibration", a, env)
-    lo, hi = 0.8 * ready_s, run_s
+    span = max(run_s - ready_s, 0.5)
     print(f"calibration: dataset exists after {ready_s:.2f} s, a whole run takes {run_s:.2f} s; "
-          f"kill delays uniform in [{lo:.2f}, {hi:.2f}] s", flush=True)
+          f"kills come uniform in [0, {span:.2f}] s after each run opens the dataset", flush=True)
 
     kills = unreadable = lost = other = rounds = 0
     after_commit = 0  # kills that landed with at least one episode committed
@@ -95,8 +110,12 @@ def main() -> None:
         out = work / f"round-{rounds:03d}"
         known: dict[int, int] = {}
         while True:
-            proc = subprocess.Popen(collect_args(out, a), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            delay = rng.uniform(lo, hi)
+            started_ns = time.time_ns() - 10_000_000  # file times are coarser than the clock: allow 10 ms
+            err_path = work / "collect-stderr.txt"  # a file, not a pipe: nothing can block on a full pipe
+            with open(err_path, "wb") as err_file:
+                proc = subprocess.Popen(collect_args(out, a), env=env, stdout=subprocess.DEVNULL, stderr=err_file)
+            wait_until_open(out, proc, started_ns)
+            delay = rng.uniform(0.0, span)
             try:
                 proc.wait(timeout=delay)
                 finished = True
@@ -107,8 +126,7 @@ def main() -> None:
                 kills += 1
             if finished and proc.returncode != 0:
                 other += 1
-                failures.append(f"{out}: collect exited {proc.returncode}: {proc.stderr.read().decode()[-500:]}")
-            proc.stderr.close()
+                failures.append(f"{out}: collect exited {proc.returncode}: {err_path.read_text(errors='replace')[-500:]}")
             n_committed = committed_files(out) if out.exists() else 0
             after_commit += int(not finished and n_committed > 0)
             if n_committed:
@@ -136,7 +154,7 @@ def main() -> None:
     summary = {
         "kills": kills, "kills_after_a_commit": after_commit, "rounds": rounds,
         "unreadable_datasets": unreadable, "lost_committed_episodes": lost, "other_failures": other,
-        "delay_range_s": [round(lo, 3), round(hi, 3)], "minutes": round((time.monotonic() - t0) / 60, 1),
+        "delay_after_open_s": [0.0, round(span, 3)], "minutes": round((time.monotonic() - t0) / 60, 1),
     }
     for f in failures:
         print("FAIL:", f)

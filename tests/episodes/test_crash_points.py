@@ -58,7 +58,9 @@ def check_readable(root, committed: int) -> None:
         ep = reader.episode(e)
         assert ep.seed == e and ep.task == TASKS[e] and len(ep) == LENGTHS[e]
         assert ep.task in reader.tasks
-    assert reader.stats[keys.ACTION]["count"][0] >= sum(LENGTHS[:committed])
+    assert isinstance(reader.tasks, list) and isinstance(reader.stats, dict)
+    if committed:
+        assert reader.stats[keys.ACTION]["count"][0] >= sum(LENGTHS[:committed])
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before-rename", "after-rename"])
@@ -87,7 +89,7 @@ def test_a_kill_at_any_rename_leaves_a_readable_dataset_that_resumes(tmp_path, m
         monkeypatch.undo()
 
         committed = sum(layout.episodes_path(root, e).exists() for e in range(len(eps)))
-        if committed:
+        if committed or (root / layout.INFO_PATH).exists():  # once info.json exists, the directory reads
             check_readable(root, committed)
         resumed = DatasetWriter(root, video=LOSSLESS)
         assert resumed.num_episodes == committed, f"kill at rename {kill_at}: committed episodes were lost"
