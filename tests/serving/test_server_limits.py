@@ -14,7 +14,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from vlastack.serving.client import ConnectionRefused, PolicyClient
+from vlastack.serving.client import ConnectionLost, ConnectionRefused, PolicyClient
 from vlastack.serving.server import RateLimitedLog, ServerConfig
 from vlastack.serving.session import Session
 
@@ -48,6 +48,15 @@ def test_an_idle_connection_is_closed_and_its_slot_freed():
         with PolicyClient(server.url) as client:  # max_clients=1: the idle one no longer holds the slot
             assert client.infer(good_obs())["actions"].shape == (4, 4)
         assert server.server.metadata()["idle_timeout_s"] == 0.2
+
+
+def test_the_client_says_why_the_server_closed_the_connection():
+    with running(idle_timeout_s=0.2) as server:
+        client = PolicyClient(server.url)
+        wait_until(lambda: server.server.stats["closed_idle"] == 1, "the idle connection to be closed")
+        with pytest.raises(ConnectionLost, match=r"code 1000: idle: no request for 0.2 s \(idle_timeout_s\)"):
+            client.infer(good_obs())
+        client.close()
 
 
 def test_a_session_is_closed_after_session_timeout_even_when_busy():

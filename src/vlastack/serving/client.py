@@ -19,7 +19,7 @@ import inspect
 from typing import Any
 
 import numpy as np
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from vlastack import keys
@@ -34,6 +34,11 @@ _NO_PROXY = {"proxy": None} if "proxy" in inspect.signature(connect).parameters 
 
 class ServerError(RuntimeError):
     """The server answered a request with an error (the connection stays usable)."""
+
+
+class ConnectionLost(ConnectionError):
+    """The connection ended during a request; the message carries the server's close code and reason
+    (e.g. its ``idle_timeout_s`` or ``session_timeout_s``). Open a new client to go on."""
 
 
 class ConnectionRefused(ConnectionError):
@@ -72,8 +77,13 @@ class PolicyClient:
         """Send one observation, return the reply (``actions``, ``server_timing``, ...); ServerError on an error reply."""
         if self._reset_next:
             obs = {**obs, RESET: True}
-        self._ws.send(msgpack_numpy.packb(obs))
-        raw = self._ws.recv(timeout=self.timeout_s)
+        try:
+            self._ws.send(msgpack_numpy.packb(obs))
+            raw = self._ws.recv(timeout=self.timeout_s)
+        except ConnectionClosed as err:
+            close = err.rcvd or err.sent
+            why = f"code {close.code}: {close.reason or 'no reason given'}" if close is not None else "no close frame"
+            raise ConnectionLost(f"{self.url} closed the connection ({why}); open a new client to go on") from err
         if isinstance(raw, str):  # openpi servers send tracebacks as text
             raise ServerError(raw)
         reply = msgpack_numpy.unpackb(raw)
