@@ -67,8 +67,8 @@ def fix_decode_length(policy: VLAPolicy, chunks: np.ndarray) -> int:
 
 
 def latency(policy: VLAPolicy, runs: int, **kwargs) -> tuple[float, float]:
-    """(p50, p99) wall-clock milliseconds per chunk for a batch of one."""
-    policy.eval()
+    """(p50, p99) wall-clock milliseconds per chunk for a batch of one (packed CPU inference path, as evaluation and serving run)."""
+    policy.pack_for_inference()
     batch = stack_samples(fake_samples(policy.config, 1, seed=1, with_action=False))
     for _ in range(10):
         policy.sample_actions(batch, **kwargs)
@@ -113,7 +113,7 @@ def train_throughput(policy: VLAPolicy, batch_size: int, steps: int) -> float:
 
 def breakdown(policy: VLAPolicy, runs: int = 50) -> str:
     """Milliseconds of prefix embedding (vision + text + state), backbone, and the expert's Euler loop."""
-    policy.eval()
+    policy.pack_for_inference()
     batch = stack_samples(fake_samples(policy.config, 1, seed=1, with_action=False))
 
     def ms(fn) -> float:

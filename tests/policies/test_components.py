@@ -58,7 +58,7 @@ def test_backbone_runs_once_per_observation(policy_for, cfg_for, monkeypatch):
         return blocks(*args, **kwargs)
 
     monkeypatch.setattr(flow_head, "packed_blocks", counted)
-    policy.sample_actions(fake_batch(policy.config, 1, with_action=False))
+    policy.pack_for_inference().sample_actions(fake_batch(policy.config, 1, with_action=False))
     assert calls == {"backbone": 1, "expert": 7}
 
 
@@ -71,24 +71,30 @@ def test_packed_inference_path_matches_the_modules(policy_for, cfg_for):
     noise = torch.randn(3, 4, 8)
     prefix = policy.embed_prefix(batch).detach()
     mask = prefix_lm_mask(prefix.shape[1] - 2, 2)
-    ref_h, ref_kv = policy.backbone(prefix, mask)  # autograd on: module path
-    ctx = policy._expert_context([(k.detach(), v.detach()) for k, v in ref_kv])
-    ref_x = policy.expert.sample(ctx, noise, 4)
+    with torch.inference_mode():  # not packed: the module path, whatever the grad mode
+        ref_h, ref_kv = policy.backbone(prefix, mask)
+        ctx = policy._expert_context(ref_kv)
+        ref_x = policy.expert.sample(ctx, noise, 4)
+    policy.pack_for_inference()
     with torch.inference_mode():
         h, kv = policy.backbone(prefix, mask)  # packed path
         x = policy.expert.sample(ctx, noise, 4)
-        again = policy.expert.sample(ctx, noise, 4)  # cached packed weights and step conditioning
-    torch.testing.assert_close(h, ref_h.detach(), atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(kv[-1][0], ref_kv[-1][0].detach(), atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(x, ref_x.detach(), atol=1e-5, rtol=1e-5)
-    assert torch.equal(x, again)
-    with torch.no_grad():  # a weight update invalidates the packed copies
+        again = policy.expert.sample(ctx, noise, 4)  # kept step conditioning
+    torch.testing.assert_close(h, ref_h, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(kv[-1][0], ref_kv[-1][0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(x, ref_x, atol=1e-5, rtol=1e-5)
+    assert torch.equal(x, again) and not torch.equal(x, ref_x)  # the packed path really ran (bitwise different arithmetic)
+    with torch.no_grad():  # an in-place change after packing is not seen until packed again (documented)
         policy.expert.action_out.bias.add_(1.0)
-        policy.expert.transformer.blocks[0].mlp[0].weight.mul_(0.5)
+    with torch.inference_mode():
+        stale = policy.expert.sample(ctx, noise, 4)
+    assert torch.equal(stale, x)
+    policy.pack_for_inference()
     with torch.inference_mode():
         moved = policy.expert.sample(ctx, noise, 4)
     assert not torch.allclose(moved, x)
-    torch.testing.assert_close(moved, policy.expert.sample(ctx, noise, 4).detach(), atol=1e-5, rtol=1e-5)  # module path
+    policy.train()  # training drops every snapshot
+    assert policy.backbone._pack is None and policy.expert._pack is None and policy.expert.transformer._pack is None
 
 
 def test_prefix_lm_mask():

@@ -145,3 +145,18 @@ def test_dataset_feature_mismatch_is_named(cfg_for, policy_for):
     del batch.features[keys.image_key("corner2")]
     with pytest.raises(DatasetError, match="no feature 'observation.images.corner2'"):
         policy_for(cfg_for("debug")).sample_actions(batch)
+
+
+def test_packed_inference_gives_the_same_actions(preset_policy: Policy, tmp_path):
+    """The opt-in CPU fast path agrees with the module path for every preset, and survives save -> load -> pack."""
+    cfg = preset_policy.config
+    batch = fake_batch(cfg, batch_size=2, seed=6, with_action=False)
+    shape = preset_policy.noise_shape(2)
+    noise = None if shape is None else torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    preset_policy.eval()
+    plain = preset_policy.sample_actions(batch, noise=noise).actions
+    packed = preset_policy.pack_for_inference().sample_actions(batch, noise=noise).actions
+    np.testing.assert_allclose(packed, plain, atol=1e-5, rtol=1e-5)
+    preset_policy.save_pretrained(tmp_path / "p")
+    reloaded = load_policy(tmp_path / "p").pack_for_inference().sample_actions(batch, noise=noise).actions
+    np.testing.assert_array_equal(reloaded, packed)

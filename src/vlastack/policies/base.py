@@ -118,6 +118,18 @@ class Policy(nn.Module, ABC):
         """JSON-safe facts for logs and a server's metadata (no paths)."""
         return {"policy": self.policy_name, "preset": self.config.name}
 
+    def pack_for_inference(self) -> "Policy":
+        """Opt in to the CPU inference fast path: eval mode, and every submodule with ``pack_weights``
+        (see :class:`~vlastack.policies.components.transformer.Packable`) snapshots its inference weights.
+
+        ``train()``, loading weights or ``.to()`` undo it; call it again after changing weights in place.
+        Evaluation and serving call it once after loading; training never does. Returns ``self``."""
+        self.eval()
+        for module in self.modules():
+            if callable(getattr(module, "pack_weights", None)):
+                module.pack_weights()
+        return self
+
     @property
     def recorded_image_size(self) -> tuple[int, int]:
         """(height, width) the training frames were recorded at; the encoder's size for checkpoints that

@@ -65,7 +65,7 @@ class CheckpointRunner:
 
         self.directory = resolve_checkpoint(directory)
         self.policy = load_policy(self.directory).to(device)
-        self.policy.eval()
+        self.policy.pack_for_inference()  # eval mode + the packed CPU path; nothing trains the served policy
         self.config = self.policy.config
         self.seed = seed
         self._torch = torch

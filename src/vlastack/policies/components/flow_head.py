@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vlastack.policies.components.transformer import KV, Transformer, fold_norm, packed_blocks, packed_linear
+from vlastack.policies.components.transformer import KV, Packable, Transformer, fold_norm, packed_blocks
 
 
 def sample_time(batch_size: int, alpha: float, beta: float, time_min: float, device: torch.device) -> torch.Tensor:
@@ -44,11 +44,12 @@ def time_embedding(t: torch.Tensor, dim: int, min_period: float = 4e-3, max_peri
     return torch.cat([angle.sin(), angle.cos()], dim=-1)
 
 
-class FlowExpert(nn.Module):
+class FlowExpert(Packable):
     """v(x_t, t | backbone keys/values): [B, H, Da] -> [B, H, Da].
 
     Time enters additively: every action token gets ``time_mlp(sinusoid(t))``. Because it does not
-    depend on x_t, sampling computes it once for all Euler steps before the loop.
+    depend on x_t, sampling computes it once for all Euler steps before the loop. As a
+    :class:`Packable`, a packed expert runs its Euler loop as plain tensor calls (CPU inference).
     """
 
     def __init__(
@@ -66,9 +67,9 @@ class FlowExpert(nn.Module):
         """t [B] -> [B, H, width]: the additive time conditioning plus the step positions."""
         return self.time_mlp(time_embedding(t, self.width).to(self.pos.dtype))[:, None] + self.pos
 
-    def velocity(self, x_t: torch.Tensor, time_feat: torch.Tensor, context: list[KV], packed=None) -> torch.Tensor:
-        """Velocity [B, H, Da] given precomputed :meth:`time_features` (``packed``: the transformer's inference weights)."""
-        h, _ = self.transformer(self.action_in(x_t) + time_feat, None, context, packed)
+    def velocity(self, x_t: torch.Tensor, time_feat: torch.Tensor, context: list[KV]) -> torch.Tensor:
+        """Velocity [B, H, Da] given precomputed :meth:`time_features`."""
+        h, _ = self.transformer(self.action_in(x_t) + time_feat, None, context)
         return self.action_out(h)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, context: list[KV]) -> torch.Tensor:
@@ -103,8 +104,9 @@ class FlowExpert(nn.Module):
     def sample(self, context: list[KV], noise: torch.Tensor, num_steps: int) -> torch.Tensor:
         """Integrate from x_1 = noise [B, H, Da] to x_0 with ``num_steps`` Euler steps; the context is reused by every step."""
         b, dt = noise.shape[0], -1.0 / num_steps
-        if not torch.is_grad_enabled() and not self.training and noise.device.type == "cpu":
-            return self._sample_packed(context, noise, num_steps)
+        pack = self.active_pack()
+        if pack is not None:
+            return self._sample_packed(context, noise, num_steps, pack)
         times = 1.0 + dt * torch.arange(num_steps, device=noise.device, dtype=torch.float32)  # 1, 1-dt, ..., dt
         time_feat = self.time_features(times.repeat_interleave(b)).view(num_steps, b, self.horizon, -1)  # once for all steps
         x = noise
@@ -112,50 +114,38 @@ class FlowExpert(nn.Module):
             x = x + dt * self.velocity(x, time_feat[k], context)
         return x
 
-    def _step_conditioning(self, num_steps: int) -> torch.Tensor:
-        """[num_steps, H, width]: time features + positions + the input layer's bias at t = 1, 1-dt, ..., dt.
+    def _build_pack(self) -> dict:
+        """The transformer's blocks, the input layer transposed, the final norm folded into ``action_out``,
+        and (filled on first use) the step conditioning per number of Euler steps."""
+        return {"blocks": self.transformer._build_pack()[:-1], "in_w": self.action_in.weight.t().contiguous(),
+                "out": fold_norm(self.transformer.norm, self.action_out), "cond": {}}
 
-        The same for every chunk, so it is cached (until a weight of the time MLP changes)."""
-        params = [self.action_in.bias, self.pos, *self.time_mlp.parameters()]
-        key = (num_steps, self.pos.device, *(p._version for p in params))
-        cache = self.__dict__.get("_cond_cache")
-        if cache is None or cache[0] != key:
+    def _step_conditioning(self, pack: dict, num_steps: int) -> torch.Tensor:
+        """[num_steps, H, width]: time features + positions + the input layer's bias at t = 1, 1-dt, ..., dt
+        (the same for every chunk, so kept in the pack)."""
+        if num_steps not in pack["cond"]:
             times = 1.0 - torch.arange(num_steps, device=self.pos.device, dtype=torch.float32) / num_steps
-            cache = (key, (self.time_features(times) + self.action_in.bias).detach())
-            self.__dict__["_cond_cache"] = cache
-        return cache[1]
+            pack["cond"][num_steps] = (self.time_features(times) + self.action_in.bias).detach()
+        return pack["cond"][num_steps]
 
-    def _sample_packed(self, context: list[KV], noise: torch.Tensor, num_steps: int) -> torch.Tensor:
+    def _sample_packed(self, context: list[KV], noise: torch.Tensor, num_steps: int, pack: dict) -> torch.Tensor:
         """The same Euler loop as plain tensor calls over packed weights (CPU inference; about 2x faster than modules)."""
         b, n, da = noise.shape
         dt = -1.0 / num_steps
-        blocks = self.transformer.packed()
-        in_w, _ = packed_linear(self.action_in)
-        cond = self._step_conditioning(num_steps)  # [steps, H, width]
+        blocks, in_w, (out_w, out_b) = pack["blocks"], pack["in_w"], pack["out"]
+        cond = self._step_conditioning(pack, num_steps)  # [steps, H, width]
         if b > 1:
             cond = cond.repeat(1, b, 1)
-        out_w, out_b = self._folded_output()  # final norm folded into the output layer
         buffers = []
         for k_ctx, v_ctx in context:  # [context ; action tokens] keys/values; the context is written once
             p = k_ctx.shape[2]
-            kv = torch.empty(2, b, k_ctx.shape[1], p + n, k_ctx.shape[3], dtype=k_ctx.dtype)
+            kv = torch.empty(2, b, k_ctx.shape[1], p + n, k_ctx.shape[3], dtype=k_ctx.dtype, device=k_ctx.device)
             kv[0, :, :, :p] = k_ctx
             kv[1, :, :, :p] = v_ctx
             buffers.append((kv, kv[:, :, :, p:], kv[0], kv[1]))
         x = noise.reshape(b * n, da)
         heads, hd, width = self.transformer.heads, self.transformer.head_dim, self.width
         for k in range(num_steps):
-            h, _ = packed_blocks(torch.addmm(cond[k], x, in_w), b, n, None, None, blocks[:-1], heads, hd, buffers)
+            h, _ = packed_blocks(torch.addmm(cond[k], x, in_w), b, n, None, None, blocks, heads, hd, buffers)
             x = torch.addmm(x, F.layer_norm(h, (width,), None, None, 1e-5), out_w, alpha=dt).add_(out_b, alpha=dt)  # x + dt * v
         return x.view(b, n, da)
-
-    def _folded_output(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The transformer's final LayerNorm folded into ``action_out`` (cached until either changes)."""
-        norm = self.transformer.norm
-        key = (norm.weight._version, norm.bias._version, self.action_out.weight._version, self.action_out.bias._version, norm.weight.device)
-        cache = self.__dict__.get("_out_cache")
-        if cache is None or cache[0] != key:
-            with torch.no_grad():
-                cache = (key, fold_norm(norm, self.action_out))
-            self.__dict__["_out_cache"] = cache
-        return cache[1]

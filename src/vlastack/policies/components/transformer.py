@@ -14,6 +14,8 @@ Keys/values are [B, heads, N, head_dim]; a block's ``context_kvs`` entry is prep
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -64,34 +66,67 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x)), kv
 
 
-class Transformer(nn.Module):
-    """A stack of blocks with a final LayerNorm.
+class Packable(nn.Module):
+    """Opt-in CPU inference fast path: :meth:`pack_weights` snapshots inference weights (transposed,
+    contiguous, norms folded in) that ``forward`` then runs as plain tensor calls.
 
-    Inference fast path: with autograd off, in eval mode, on a CPU, :meth:`forward` runs the same
-    arithmetic as plain tensor calls over packed weights (transposed, contiguous; see :meth:`packed`)
-    instead of module calls. On a small CPU the Python overhead of module calls and the slow
-    ``x @ W^T`` layout cost more than the matrix products of this model; the packed path is about
-    3x faster. A test checks both paths agree.
+    On a small CPU the Python overhead of module calls and the slow ``x @ W^T`` layout cost more
+    than the matrix products of this model; the packed path is about 3x faster. It is never chosen
+    silently: only a packed module uses it, and only with autograd off in eval mode (the snapshots
+    carry no gradient). ``train()``, ``load_state_dict`` and ``.to()`` drop the snapshots; any other
+    in-place change of the weights needs another ``pack_weights()``. ``Policy.pack_for_inference()``
+    packs every such module of a policy; tests check that both paths agree for every preset.
     """
+
+    _pack: Any = None
+
+    def _build_pack(self) -> Any:
+        raise NotImplementedError
+
+    def pack_weights(self) -> None:
+        with torch.no_grad():
+            self._pack = self._build_pack()
+
+    def unpack_weights(self) -> None:
+        self._pack = None
+
+    def active_pack(self) -> Any:
+        """The snapshot when the fast path applies now (packed, autograd off, eval mode), else None."""
+        if self._pack is None or torch.is_grad_enabled() or self.training:
+            return None
+        return self._pack
+
+    def train(self, mode: bool = True):
+        if mode:
+            self.unpack_weights()
+        return super().train(mode)
+
+    def _apply(self, fn, *args, **kwargs):  # .to(), .float(), ...: the snapshots are stale
+        self.unpack_weights()
+        return super()._apply(fn, *args, **kwargs)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self.unpack_weights()
+        return super()._load_from_state_dict(*args, **kwargs)
+
+
+class Transformer(Packable):
+    """A stack of blocks with a final LayerNorm (a :class:`Packable`: opt-in packed CPU inference)."""
 
     def __init__(self, dim: int, depth: int, heads: int, head_dim: int, mlp_ratio: int = 4, dropout: float = 0.0) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(Block(dim, heads, head_dim, mlp_ratio, dropout) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
         self.heads, self.head_dim = heads, head_dim
-        self._packed: list[tuple[torch.Tensor, ...]] = []
-        self._packed_key: tuple = ()
 
     def forward(
         self,
         x: torch.Tensor,
         mask: torch.Tensor | None = None,
         context_kvs: list[KV] | None = None,
-        packed: list[tuple[torch.Tensor, ...]] | None = None,
     ) -> tuple[torch.Tensor, list[KV]]:
         """x [B, N, dim] -> (normed output [B, N, dim], per-block keys/values incl. the context)."""
-        if packed is None and not torch.is_grad_enabled() and not self.training and x.device.type == "cpu":
-            packed = self.packed()
+        packed = self.active_pack()
         if packed is not None:
             return self._forward_packed(x, mask, context_kvs, packed)
         kvs = []
@@ -100,30 +135,18 @@ class Transformer(nn.Module):
             kvs.append(kv)
         return self.norm(x), kvs
 
-    def packed(self) -> list[tuple[torch.Tensor, ...]]:
+    def _build_pack(self) -> list[tuple[torch.Tensor, ...]]:
         """Inference weights: per block (W_qkv', b_qkv', W_out^T, b_out, W_fc1', b_fc1', W_fc2^T, b_fc2), then the
         final norm's (weight, bias). Weights are transposed and contiguous, and each pre-norm's scale and
-        shift are folded into the linear layer after it (W' = diag(gamma) W^T, b' = beta W^T + b).
-
-        Rebuilt whenever a weight changes: in-place updates (optimizer steps, ``load_state_dict``, EMA
-        copies) bump the weights' version counters, and moving the module (``.to()``) clears the cache.
-        """
-        key = tuple(p._version for p in self.parameters())
-        if key != self._packed_key:
-            with torch.no_grad():
-                packed: list[tuple[torch.Tensor, ...]] = []
-                for blk in self.blocks:
-                    packed.append((
-                        *fold_norm(blk.norm1, blk.attn.qkv), blk.attn.out.weight.t().contiguous(), blk.attn.out.bias.clone(),
-                        *fold_norm(blk.norm2, blk.mlp[0]), blk.mlp[2].weight.t().contiguous(), blk.mlp[2].bias.clone(),
-                    ))
-                packed.append((self.norm.weight.detach().clone(), self.norm.bias.detach().clone()))
-            self._packed, self._packed_key = packed, key
-        return self._packed
-
-    def _apply(self, fn, *args, **kwargs):  # .to(), .float(), ...: the packed copies are stale
-        self._packed, self._packed_key = [], ()
-        return super()._apply(fn, *args, **kwargs)
+        shift are folded into the linear layer after it (W' = diag(gamma) W^T, b' = beta W^T + b)."""
+        packed: list[tuple[torch.Tensor, ...]] = []
+        for blk in self.blocks:
+            packed.append((
+                *fold_norm(blk.norm1, blk.attn.qkv), blk.attn.out.weight.t().contiguous(), blk.attn.out.bias.clone(),
+                *fold_norm(blk.norm2, blk.mlp[0]), blk.mlp[2].weight.t().contiguous(), blk.mlp[2].bias.clone(),
+            ))
+        packed.append((self.norm.weight.detach().clone(), self.norm.bias.detach().clone()))
+        return packed
 
     def _forward_packed(self, x: torch.Tensor, mask: torch.Tensor | None, context_kvs: list[KV] | None, packed) -> tuple[torch.Tensor, list[KV]]:
         b, n, d = x.shape
@@ -166,17 +189,6 @@ def packed_blocks(
         h = torch.addmm(fc2_b, y, fc2_w).add_(h)
         kvs.append((k, v))
     return h, kvs
-
-
-def packed_linear(linear: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
-    """(W^T contiguous, bias) of a linear layer for ``torch.addmm``, cached until the weight changes."""
-    w = linear.weight
-    key = (w.data_ptr(), w._version, w.device)
-    cache = linear.__dict__.get("_packed_cache")
-    if cache is None or cache[0] != key:
-        cache = (key, w.detach().t().contiguous(), linear.bias.detach())
-        linear.__dict__["_packed_cache"] = cache  # a plain attribute: not a buffer, not saved
-    return cache[1], cache[2]
 
 
 def prefix_lm_mask(n_prefix: int, n_suffix: int, device: torch.device | None = None) -> torch.Tensor:
