@@ -30,7 +30,7 @@ from vlastack.policies import PRESETS, VLAPolicy, make_policy
 from vlastack.policies.base import fake_samples, stack_samples
 from vlastack.policies.components.token_head import make_action_tokenizer
 from vlastack.policies.normalize import stats_from_arrays
-from vlastack.training.config import TrainConfig
+from vlastack.train_config import TrainConfig
 from vlastack.training.optim import make_optimizer
 
 

@@ -16,7 +16,8 @@ from openpi_client.websocket_client_policy import WebsocketClientPolicy
 from vlastack import keys
 from vlastack.policies import PRESETS, VLAPolicy, batch_from_observation
 from vlastack.policies.untrained import untrained_policy
-from vlastack.serving.checkpoint import CheckpointRunner, resolve_checkpoint
+from vlastack.checkpoint import resolve_checkpoint
+from vlastack.serving.checkpoint import CheckpointRunner
 from vlastack.serving.client import PolicyClient, ServerError, resize_image
 from vlastack.types import Observation
 

@@ -11,7 +11,7 @@ from vlastack.policies.base import fake_samples, stack_samples
 from vlastack.policies.untrained import fitted_inputs
 from vlastack.policies.presets import PRESETS
 from vlastack.policies.vla.config import VLAConfig
-from vlastack.training.config import TrainConfig
+from vlastack.train_config import TrainConfig
 
 torch.set_num_threads(1)
 

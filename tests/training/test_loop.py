@@ -9,9 +9,9 @@ import torch
 
 from vlastack.errors import CheckpointError
 from vlastack.policies import fake_batch, load_policy
-from vlastack.policies.base import load_safetensors
+from vlastack.checkpoint import load_safetensors
 from vlastack.training.checkpoint import list_checkpoints
-from vlastack.training.config import TrainConfig
+from vlastack.train_config import TrainConfig
 from vlastack.training.loop import DataOrder, train
 from vlastack.training.optim import lr_at
 

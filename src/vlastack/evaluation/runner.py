@@ -71,7 +71,7 @@ class _LocalPolicy:
         from vlastack.policies import load_policy
 
         torch.set_num_threads(1)  # one thread per simulator worker: workers, not threads, use the cores
-        self.policy = load_policy(checkpoint).eval()
+        self.policy = load_policy(checkpoint).pack_for_inference()  # eval mode + the packed CPU inference path
         c = self.policy.config
         # Render at the resolution the training data was recorded at (the policy resizes to its encoder's
         # size itself); rendering straight at the encoder's size would give differently filtered pixels.
@@ -270,6 +270,6 @@ def _check_checkpoint(path: Path | None) -> None:
     """Fail early, in the main process, with the checkpoint's own error message."""
     if path is None:
         return
-    from vlastack.policies.base import read_policy_meta
+    from vlastack.checkpoint import read_policy_meta
 
     read_policy_meta(path)

@@ -1,17 +1,10 @@
-"""The policy interface (two methods), checkpoint directories, and batch helpers.
+"""The policy interface (two methods), saving and loading policy directories, and batch helpers.
 
     compute_loss(batch)                -> Tensor [B]            per-sample training loss
     sample_actions(batch, noise=None)  -> ActionChunk [B, H, D]  float32, environment units
 
-A policy directory (what ``save_pretrained`` writes and ``load_policy`` reads)::
+The files of a policy directory are described in :mod:`vlastack.checkpoint`.
 
-    config.json                  {"policy": <registered name>, "format_version": 1, "config": {...}}
-    model.safetensors            weights (no normalisation statistics)
-    normalization.safetensors    the normaliser's buffers (offset/scale per feature), modes in metadata
-    tokenizer/                   the action tokenizer, when the policy has one
-    text_cache.safetensors       cached instruction embeddings, when the text encoder is frozen
-
-Safetensors and JSON only: nothing is pickled.
 """
 
 from __future__ import annotations
@@ -27,36 +20,13 @@ import torch
 from torch import nn
 
 from vlastack import keys
+from vlastack.checkpoint import CONFIG_FILE, FORMAT_VERSION, MODEL_FILE, NORM_FILE, load_safetensors, read_policy_meta, save_safetensors
 from vlastack.errors import CheckpointError, ConfigError
 from vlastack.policies.config import PolicyConfig
 from vlastack.types import ActionChunk, Batch, Observation
 
-FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-MODEL_FILE = "model.safetensors"
-NORM_FILE = "normalization.safetensors"
 NORM_PREFIX = "normalizer."
-
-
-def load_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    """Read a safetensors file; a CheckpointError naming the file when it is missing or corrupt."""
-    from safetensors.torch import load_file
-
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing; the checkpoint directory is incomplete")
-    try:
-        return load_file(str(path))
-    except Exception as err:  # safetensors raises SafetensorError, OSError, ValueError... for damaged files
-        raise CheckpointError(f"{path} is corrupt or truncated and cannot be read as safetensors: {err}") from err
-
-
-def save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
-    """Write tensors (moved to the CPU, made contiguous) atomically: a temporary file, then a rename."""
-    from safetensors.torch import save_file
-
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    tmp.replace(path)
+"""State-dict prefix of the normaliser's buffers (saved apart, in ``normalization.safetensors``)."""
 
 
 class Policy(nn.Module, ABC):
@@ -223,25 +193,6 @@ def check_expected(path: Path, config: Any, expect: Any) -> None:
     if diff:
         shown = ", ".join(f"{k}: expected {a!r}, checkpoint has {b!r}" for k, (a, b) in sorted(diff.items())[:4])
         raise CheckpointError(f"{path} was trained with another config ({config.label}): {shown}")
-
-
-def read_policy_meta(directory: str | Path) -> dict[str, Any]:
-    """The parsed ``config.json`` of a policy directory; a CheckpointError when missing or unreadable."""
-    path = Path(directory)
-    if not path.is_dir():
-        raise CheckpointError(f"checkpoint directory {path} does not exist")
-    cfg = path / CONFIG_FILE
-    try:
-        meta = json.loads(cfg.read_text())
-    except FileNotFoundError as err:
-        raise CheckpointError(f"{cfg} is missing; {path} is not a policy checkpoint") from err
-    except (OSError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{cfg} is not valid JSON: {err}") from err
-    if not isinstance(meta, dict) or "policy" not in meta or "config" not in meta:
-        raise CheckpointError(f"{cfg} lacks the 'policy' and 'config' fields")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{cfg} has format_version {meta.get('format_version')!r}; this vlastack reads {FORMAT_VERSION}")
-    return meta
 
 
 # ---- batches ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from vlastack.policies.config import PolicyConfig
 from vlastack.registry import Registry
-from vlastack.training.config import TrainConfig
+from vlastack.train_config import TrainConfig
 
 
 @dataclass(frozen=True)

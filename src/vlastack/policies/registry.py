@@ -48,7 +48,7 @@ def make_policy(config: Any, stats: dict | None = None, **inputs: Any) -> "Polic
 
 def load_policy(directory: str | Path, expect: Any = None) -> "Policy":
     """The policy saved in ``directory`` (whatever its registered class); ``expect`` as in ``from_pretrained``."""
-    from vlastack.policies.base import read_policy_meta
+    from vlastack.checkpoint import read_policy_meta
 
     meta = read_policy_meta(directory)
     return policy_class(str(meta["policy"])).from_pretrained(directory, expect=expect)

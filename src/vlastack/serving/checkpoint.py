@@ -16,22 +16,8 @@ from typing import Any
 import numpy as np
 
 from vlastack import keys
-from vlastack.errors import CheckpointError
+from vlastack.checkpoint import resolve_checkpoint
 from vlastack.serving.protocol import ACTIONS, PROMPT, ArraySpec, ObservationSpec
-
-
-def resolve_checkpoint(directory: str | Path) -> Path:
-    """A policy directory: ``directory`` itself, or the latest checkpoint of a training run directory."""
-    path = Path(directory)
-    if (path / "config.json").is_file():
-        return path
-    from vlastack.training.checkpoint import latest_checkpoint
-
-    if (path / "checkpoints").is_dir():
-        latest = latest_checkpoint(path)
-        if latest is not None:
-            return latest
-    raise CheckpointError(f"{path} is neither a policy directory (no config.json) nor a training run with checkpoints/")
 
 
 def observation_spec(config: Any, image_size: tuple[int, int] | None = None) -> ObservationSpec:

@@ -26,31 +26,14 @@ import numpy as np
 import torch
 
 from vlastack.errors import CheckpointError
-from vlastack.policies.base import load_safetensors, save_safetensors
+from vlastack.checkpoint import checkpoint_dir, latest_checkpoint, list_checkpoints, load_safetensors, save_safetensors
 
-CHECKPOINTS = "checkpoints"
+__all__ = ["checkpoint_dir", "latest_checkpoint", "list_checkpoints", "restore_training", "save_checkpoint", "finalize_checkpoint"]
+
 TRAINING = "training"
 STATE_FILE = "state.json"
 OPTIMIZER_FILE = "optimizer.safetensors"
 WEIGHTS_FILE = "weights.safetensors"
-
-
-def checkpoint_dir(out_dir: Path, step: int) -> Path:
-    return Path(out_dir) / CHECKPOINTS / f"step_{step:08d}"
-
-
-def list_checkpoints(out_dir: Path) -> list[Path]:
-    """Complete checkpoints, oldest first (``.tmp`` directories are ignored)."""
-    root = Path(out_dir) / CHECKPOINTS
-    if not root.is_dir():
-        return []
-    done = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_") and not p.name.endswith(".tmp")]
-    return sorted(done, key=lambda p: p.name)
-
-
-def latest_checkpoint(out_dir: Path) -> Path | None:
-    found = list_checkpoints(out_dir)
-    return found[-1] if found else None
 
 
 # ---- RNG states ---------------------------------------------------------------------------------
@@ -189,7 +172,7 @@ def export_policy(ckpt: Path, out: Path) -> Path:
 
     Written into ``<out>.tmp`` and renamed, so an interrupted export leaves no half directory behind.
     """
-    from vlastack.policies.base import read_policy_meta
+    from vlastack.checkpoint import read_policy_meta
 
     ckpt, out = Path(ckpt), Path(out)
     read_policy_meta(ckpt)  # a clear error when ckpt is not a policy directory

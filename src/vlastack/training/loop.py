@@ -30,7 +30,7 @@ import torch
 from vlastack.errors import CheckpointError, ConfigError
 from vlastack.policies.registry import make_policy, policy_class
 from vlastack.training import checkpoint as ckpt
-from vlastack.training.config import TrainConfig
+from vlastack.train_config import TrainConfig
 from vlastack.training.ema import EMA
 from vlastack.training.optim import lr_at, make_optimizer, set_lr
 

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from vlastack.training.config import TrainConfig
+from vlastack.train_config import TrainConfig
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:

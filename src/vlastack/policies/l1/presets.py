@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from vlastack.policies.l1.config import L1Config
 from vlastack.policies.presets import Preset, add_preset
-from vlastack.training.config import TrainConfig
+from vlastack.train_config import TrainConfig
 
 L1 = add_preset(Preset(
     "l1", L1Config(name="l1"),

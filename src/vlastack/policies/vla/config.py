@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from vlastack.errors import ConfigError
 from vlastack.policies.config import PolicyConfig
 
 VARIANTS = ("bins", "fast", "flow", "hybrid")
@@ -186,8 +185,8 @@ class VLAConfig(PolicyConfig):
     def from_dict(cls, data: dict[str, Any]) -> "VLAConfig":
         """As :meth:`PolicyConfig.from_dict`; also reads configs saved before per-encoder option dicts."""
         data = dict(data)
-        for legacy, into, name_field, options_field in ((_LEGACY_VISION, "vision", "vision_encoder", "vision_options"),
-                                                        (_LEGACY_TEXT, "text", "text_encoder", "text_options")):
+        for legacy, name_field, options_field in ((_LEGACY_VISION, "vision_encoder", "vision_options"),
+                                                  (_LEGACY_TEXT, "text_encoder", "text_options")):
             options = dict(data.get(options_field) or {})
             encoder = data.get(name_field, {f.name: f.default for f in fields(cls)}[name_field])
             for old, (owner, option) in legacy.items():

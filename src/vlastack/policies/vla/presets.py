@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from vlastack.policies.presets import Preset, add_preset
 from vlastack.policies.vla.config import VLAConfig
-from vlastack.training.config import TrainConfig
+from vlastack.train_config import TrainConfig
 
 _TRAIN = TrainConfig(steps=20_000, batch_size=64, lr=3e-4, warmup_steps=500, save_every=1_000)
 

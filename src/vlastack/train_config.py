@@ -1,4 +1,9 @@
-"""Training hyper-parameters: a frozen dataclass, one docstring per field, checked on creation."""
+"""Training hyper-parameters: a frozen dataclass, one docstring per field, checked on creation.
+
+It sits at the top of the package, beside the other shared configs, because presets (under
+``policies``) carry training defaults and the training loop (under ``training``) builds policies:
+kept inside either package, it would tie the two into an import cycle.
+"""
 
 from __future__ import annotations
 
