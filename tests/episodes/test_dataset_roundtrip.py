@@ -155,3 +155,21 @@ def test_stopped_before_the_first_commit_starts_afresh_with_new_features(tmp_pat
     writer = DatasetWriter(root, video=LOSSLESS)
     writer.add_episode(make_episode(4, 0, depth=True))  # a different feature set is fine: nothing was kept
     assert "observation.depth.corner2" in DatasetReader(root).features
+
+
+def test_resume_with_one_value_features_stored_as_n_by_1(tmp_path, make_episode):
+    # Rollouts may hold a one-value feature as [N, 1]; the reader gives it back as [N]. Statistics
+    # over resumed episodes and a new one must still concatenate (this crashed the resume before).
+    def episode(seed):
+        ep = make_episode(4, seed)
+        ep.frames["safety.held"] = np.zeros((4, 1), dtype=bool)
+        ep.frames["safety.interventions"] = np.arange(4, dtype=np.int64)[:, None]
+        return ep
+
+    DatasetWriter(tmp_path / "ds", video=LOSSLESS).add_episode(episode(0))
+    resumed = DatasetWriter(tmp_path / "ds", video=LOSSLESS)
+    resumed.add_episode(episode(1))
+    reader = DatasetReader(tmp_path / "ds")
+    assert reader.features["safety.interventions"]["shape"] == [1]
+    np.testing.assert_array_equal(reader.read_columns(1)["safety.interventions"], np.arange(4))
+    assert reader.stats["safety.interventions"]["count"] == [8] and reader.stats["safety.interventions"]["max"] == [3]

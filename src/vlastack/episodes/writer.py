@@ -152,7 +152,10 @@ class DatasetWriter:
         start = sum(r["length"] for r in self._episodes)
         task_index = self._tasks.get(episode.task, len(self._tasks))
 
-        columns = {k: v for k, v in episode.frames.items() if not k.startswith(keys.IMAGES_PREFIX)}
+        # A one-value feature as [N], whether the episode holds it as [N] or [N, 1]: the shape the reader
+        # gives back, so that statistics over fresh and over resumed episodes concatenate.
+        columns = {k: (v.reshape(n) if feats[k]["shape"] == [1] else v)
+                   for k, v in episode.frames.items() if not k.startswith(keys.IMAGES_PREFIX)}
         columns[keys.TIMESTAMP] = (np.arange(n) / episode.fps).astype(np.float32)
         columns[keys.FRAME_INDEX] = np.arange(n, dtype=np.int64)
         columns[keys.EPISODE_INDEX] = np.full(n, index, dtype=np.int64)
