@@ -81,6 +81,13 @@ class Policy(nn.Module, ABC):
         Servers and evaluators draw it from their own seeded generators so a chunk is reproducible."""
         return None
 
+    def image_features(self, batch: Batch) -> torch.Tensor:
+        """What the policy sees in its images, as one vector per sample [B, F] (no augmentation).
+
+        For analysis (``benchmarks/probe_positions.py`` reads object and goal positions out of it) and
+        for models that reuse the policy's perception; a family without one raises NotImplementedError."""
+        raise NotImplementedError(f"the {self.policy_name!r} policy does not expose image features")
+
     def prepare_instructions(self, instructions: Sequence[str]) -> None:
         """Called with the dataset's instructions before training (a frozen text encoder caches them)."""
 

@@ -59,6 +59,9 @@ class PolicyConfig:
     """T, frames of observation per sample."""
     horizon: int = 16
     """H, actions per chunk."""
+    execute_steps: int | None = None
+    """Actions of each chunk a synchronous executor runs before it asks the policy again (receding horizon);
+    None runs the whole chunk. Evaluation, the demo and serving clients read it from the checkpoint."""
     action_norm: str = "quantile"
     """``quantile`` (q01..q99 -> -1..1), ``min_max`` or ``mean_std`` for actions."""
     state_norm: str = "mean_std"
@@ -74,6 +77,8 @@ class PolicyConfig:
         for f in ("state_dim", "action_dim", "obs_history", "horizon", "touch_dim"):
             if getattr(self, f) < 1:
                 raise self.bad(f, "must be >= 1")
+        if self.execute_steps is not None and not 1 <= self.execute_steps <= self.horizon:
+            raise self.bad("execute_steps", f"must be None or in [1, horizon={self.horizon}]")
         for f in ("action_norm", "state_norm"):
             if getattr(self, f) not in NORM_MODES:
                 raise self.bad(f, f"must be one of {', '.join(NORM_MODES)}")

@@ -16,6 +16,7 @@ from torch import nn
 from vlastack import keys
 from vlastack.errors import DatasetError
 from vlastack.policies.base import Policy
+from vlastack.policies.components.frames import stack_frames
 from vlastack.policies.components.text import MiniLMTextEncoder, build_text_encoder
 from vlastack.policies.components.vision import random_shift
 from vlastack.policies.l1.config import L1Config
@@ -122,23 +123,24 @@ class L1Policy(Policy):
             raise DatasetError(f"batch has no feature {key!r} needed by {self.config.label}; it has {sorted(batch.features)}")
         return batch.features[key].to(self.device, torch.float32)
 
+    def image_features(self, batch: Batch) -> torch.Tensor:
+        task = self.task(self.text(batch.instruction, self.device))
+        return self._image_features(batch, task, augment=False)
+
     def _predict(self, batch: Batch, augment: bool) -> torch.Tensor:
         """Normalised action chunk [B, H, D]."""
-        c, b, t = self.config, batch.size, self.config.obs_history
+        c, b = self.config, batch.size
         task = self.task(self.text(batch.instruction, self.device))  # [B, task_dim]
-        images = []
-        for cam in c.cameras:
-            x = self._feature(batch, keys.image_key(cam))
-            if x.shape[1] != t:
-                raise DatasetError(f"{keys.image_key(cam)} has {x.shape[1]} frames; {c.label} expects obs_history={t}")
-            x = x.flatten(0, 1)
-            if c.use_depth:
-                depth = self._feature(batch, keys.depth_key(cam)).flatten(0, 1)
-                x = torch.cat([x, depth.clamp(0.0, c.depth_max_m) / c.depth_max_m], dim=1)
-            if tuple(x.shape[-2:]) != tuple(c.image_size):
-                x = F.interpolate(x, size=tuple(c.image_size), mode="bilinear", align_corners=False)
-            images.append(x)
-        x = torch.cat(images)  # [C*B*T, ch, h, w]: one trunk call for every camera and frame
+        feats = self._image_features(batch, task, augment)
+        parts = [feats, self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE)).flatten(1), task]
+        if c.use_touch:
+            parts.append(self.normalizer.normalize(keys.TOUCH, self._feature(batch, keys.TOUCH)).flatten(1))
+        return self.head(torch.cat(parts, dim=1)).view(b, c.horizon, c.action_dim)
+
+    def _image_features(self, batch: Batch, task: torch.Tensor, augment: bool) -> torch.Tensor:
+        """Keypoints (and pooled features) of every camera and frame [B, C*T*out_dim]."""
+        c, b, t = self.config, batch.size, self.config.obs_history
+        x = stack_frames(lambda key: self._feature(batch, key), c)  # [C*B*T, ch, h, w]: one trunk call for all
         if augment and c.augment_shift > 0:
             x = random_shift(x, c.augment_shift)
         if c.coord_channels:
@@ -148,11 +150,7 @@ class L1Policy(Policy):
             x = torch.cat([x, xs, ys], dim=1)
         # rows of x are ordered (camera, sample, frame); each row gets its sample's task vector
         feats = self.encoder(x, task.repeat_interleave(t, 0).repeat(len(c.cameras), 1))
-        feats = feats.view(len(c.cameras), b, t, -1).permute(1, 0, 2, 3).reshape(b, -1)
-        parts = [feats, self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE)).flatten(1), task]
-        if c.use_touch:
-            parts.append(self.normalizer.normalize(keys.TOUCH, self._feature(batch, keys.TOUCH)).flatten(1))
-        return self.head(torch.cat(parts, dim=1)).view(b, c.horizon, c.action_dim)
+        return feats.view(len(c.cameras), b, t, -1).permute(1, 0, 2, 3).reshape(b, -1)
 
     def compute_loss(self, batch: Batch) -> torch.Tensor:
         c = self.config

@@ -30,6 +30,7 @@ from torch import nn
 from vlastack import keys
 from vlastack.errors import ConfigError, DatasetError
 from vlastack.policies.base import Policy
+from vlastack.policies.components.frames import stack_frames
 from vlastack.policies.components.flow_head import FlowExpert
 from vlastack.policies.components.text import MiniLMTextEncoder, build_text_encoder
 from vlastack.policies.components.token_head import TokenHead, TokenVocab, step_of_tokens
@@ -129,28 +130,24 @@ class VLAPolicy(Policy):
             )
         return batch.features[key].to(self.device, torch.float32)
 
-    def embed_prefix(self, batch: Batch, augment: bool = False) -> torch.Tensor:
-        """Prefix tokens [B, P, d]: per camera and frame G*G image tokens, k text tokens, a state (and touch) token per frame."""
+    def embed_images(self, batch: Batch, augment: bool = False) -> torch.Tensor:
+        """Image tokens [B, C*T*G, d]: per camera and frame G tokens, with camera and frame embeddings added."""
         c, b, t = self.config, batch.size, self.config.obs_history
-        frames = []
-        for cam in c.cameras:
-            x = self._feature(batch, keys.image_key(cam))
-            if x.shape[1] != t:
-                raise DatasetError(f"{keys.image_key(cam)} has {x.shape[1]} frames; preset {c.name!r} expects obs_history={t}")
-            x = x.flatten(0, 1)
-            if c.use_depth:
-                depth = self._feature(batch, keys.depth_key(cam)).flatten(0, 1)
-                x = torch.cat([x, depth.clamp(0.0, c.depth_max_m) / c.depth_max_m], dim=1)
-            if tuple(x.shape[-2:]) != tuple(c.image_size):
-                x = F.interpolate(x, size=tuple(c.image_size), mode="bilinear", align_corners=False)
-            frames.append(x)
-        x = torch.cat(frames)  # [C*B*T, ch, Hi, Wi]: one encoder call for every camera and frame
+        x = stack_frames(lambda key: self._feature(batch, key), c)  # [C*B*T, ch, h, w]: one encoder call for all
         if augment and c.augment_shift > 0:
             x = random_shift(x, c.augment_shift)
         img = self.vision(x)  # [C*B*T, G, d]
         g = img.shape[1]
         img = img.view(len(c.cameras), b, t, g, -1) + self.camera_emb[:, None, None] + self.frame_emb[None, None]
-        img = img.permute(1, 0, 2, 3, 4).reshape(b, -1, c.d_model)
+        return img.permute(1, 0, 2, 3, 4).reshape(b, -1, c.d_model)
+
+    def image_features(self, batch: Batch) -> torch.Tensor:
+        return self.embed_images(batch).flatten(1)
+
+    def embed_prefix(self, batch: Batch, augment: bool = False) -> torch.Tensor:
+        """Prefix tokens [B, P, d]: per camera and frame G*G image tokens, k text tokens, a state (and touch) token per frame."""
+        c, b = self.config, batch.size
+        img = self.embed_images(batch, augment)
 
         text = self.text_proj(self.text(batch.instruction, self.device)).view(b, c.text_tokens, -1) + self.text_pos
 
