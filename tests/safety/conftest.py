@@ -26,6 +26,8 @@ class OracleMemory:
         self.grip = float(np.float32(spec.gripper.initial_command)) if spec.gripper else None
         self.last_fresh = None
         self.last_action = None
+        self.target_lo = None  # with spec.tracking: where the controller's target may be, per axis (m)
+        self.target_hi = None
 
 
 def velocity(spec: SafetySpec, action: np.ndarray) -> np.ndarray:
@@ -84,6 +86,10 @@ def assert_inside_limits(spec: SafetySpec, out: np.ndarray, p: np.ndarray | None
                 assert depth_inside(q, blo, bhi) <= depth_inside(p, blo, bhi) + ABS_M, ("deeper into a keep-out box", p, q)
             else:
                 assert not segment_touches_box(p, q, blo, bhi), ("keep-out", p, q, box)
+    if spec.tracking is not None and mem.target_lo is None and p is not None:  # the first readable position
+        mem.target_lo, mem.target_hi = p.astype(np.float64).copy(), p.astype(np.float64).copy()
+    if spec.tracking is not None and mem.target_lo is not None:
+        assert_target_inside(spec, v, mem)
     g = spec.gripper
     if g is not None:
         cmd = float(a[g.action_index])
@@ -95,7 +101,37 @@ def assert_inside_limits(spec: SafetySpec, out: np.ndarray, p: np.ndarray | None
             assert g.close_sign * (cmd - mem.grip) <= 1e-12, "gripper closed further above the force limit"
 
 
-def remember(spec: SafetySpec, mem: OracleMemory, out: np.ndarray, fresh: bool, now: float) -> None:
+def assert_target_inside(spec: SafetySpec, v: np.ndarray, mem: OracleMemory) -> None:
+    """The controller's target interval, moved by the step, keeps the margin inside the workspace
+    (or does not move further out) and away from keep-out boxes (or gets no deeper)."""
+    m, dt = spec.tracking.margin_m, spec.control_period_s
+    lo, hi = mem.target_lo, mem.target_hi
+    wlo, whi = np.array(spec.workspace.low) + m, np.array(spec.workspace.high) - m
+    for i in range(3 if spec.tracking.workspace else 0):
+        assert lo[i] + v[i] * dt >= min(wlo[i], lo[i]) - ABS_M, ("target workspace", i, lo[i], v[i])
+        assert hi[i] + v[i] * dt <= max(whi[i], hi[i]) + ABS_M, ("target workspace", i, hi[i], v[i])
+    center, half = (lo + hi) / 2, (hi - lo) / 2
+    for box in spec.keep_out:  # the swept interval box touches a box iff its centre's path touches the box grown by its half-size
+        blo, bhi = np.array(box.low) - half - m, np.array(box.high) + half + m
+        if np.all(center >= blo) and np.all(center <= bhi):
+            assert depth_inside(center + v * dt, blo, bhi) <= depth_inside(center, blo, bhi) + ABS_M, "target deeper in"
+        else:
+            assert not segment_touches_box(center, center + v * dt, blo, bhi), ("target keep-out", center, v, box)
+
+
+def remember(spec: SafetySpec, mem: OracleMemory, out: np.ndarray, fresh: bool, now: float,
+             position: np.ndarray | None = None) -> None:
+    """After ``out`` was sent; ``position`` (the one it was judged at) starts the target estimate."""
+    t = spec.tracking
+    if t is not None and mem.target_lo is None and position is not None:
+        mem.target_lo, mem.target_hi = position.astype(np.float64).copy(), position.astype(np.float64).copy()
+    if t is not None and mem.target_lo is not None:
+        d = velocity(spec, out) * spec.control_period_s
+        lo, hi = mem.target_lo + d, mem.target_hi + d
+        if t.clip_inner is not None:  # each end clipped by the bounds that push it furthest its way
+            lo = np.minimum(np.maximum(lo, t.clip_outer.low), t.clip_inner.high)
+            hi = np.minimum(np.maximum(hi, t.clip_inner.low), t.clip_outer.high)
+        mem.target_lo, mem.target_hi = lo, hi
     mem.v2, mem.v1 = mem.v1, velocity(spec, out)
     if spec.gripper is not None:
         mem.grip = float(out[spec.gripper.action_index])

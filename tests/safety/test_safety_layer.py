@@ -17,6 +17,8 @@ DT = METAWORLD_SAWYER.control_period_s
 STEP_M = METAWORLD_SAWYER.action.translation_scale_m  # metres per action unit per step
 WS_LOW, WS_HIGH = METAWORLD_SAWYER.workspace.low, METAWORLD_SAWYER.workspace.high
 HOME = np.array([0.0, 0.6, 0.2, 1.0], dtype=np.float32)
+#: The preset judged by the measured position only (the rules before target tracking), for the cases about those rules.
+MEASURED_ONLY = dataclasses.replace(METAWORLD_SAWYER, tracking=None)
 
 
 def act(*xs: float) -> np.ndarray:
@@ -63,7 +65,7 @@ def test_only_invalid_actions_are_held():
 
 
 def test_workspace_shortens_the_motion_to_the_wall_and_says_by_how_much():
-    layer = SafetyLayer(METAWORLD_SAWYER)
+    layer = SafetyLayer(MEASURED_ONLY)
     floor = WS_LOW[2]
     d = layer.filter(act(0, 0, -1.0, 0), state(0.0, 0.6, floor + 0.005), None, 0.0)
     z_next = floor + 0.005 + float(d.action[2]) * STEP_M
@@ -97,7 +99,7 @@ def test_outside_the_workspace_moving_back_in_is_allowed_further_out_is_not():
 
 def test_keep_out_box_across_the_path_makes_the_arm_slide_along_it():
     person = Box((-0.1, 0.65, 0.0), (0.1, 0.75, 0.5), name="person")
-    layer = SafetyLayer(with_keep_out(METAWORLD_SAWYER, person))
+    layer = SafetyLayer(with_keep_out(MEASURED_ONLY, person))
     d = layer.filter(act(0.3, 1.0, 0.0, 0), state(0.0, 0.645, 0.2), None, 0.0)
     assert 0.645 + d.action[1] * 0.01 < 0.65  # stops short of the -y face
     assert d.action[0] == pytest.approx(0.3)  # and still moves sideways
@@ -197,7 +199,7 @@ def test_garbage_time_and_proposals_never_raise():
 def test_log_is_json_and_the_summary_counts_per_check():
     layer = SafetyLayer(METAWORLD_SAWYER)
     layer.filter(act(np.nan, 0, 0, 0), HOME, None, 0.0)
-    layer.filter(act(0, 0, -1, 0), state(0, 0.6, WS_LOW[2] + 0.005), None, DT)
+    layer.filter(act(0, 0, -1, 0), state(0, 0.6, WS_LOW[2] + 0.005), None, DT)  # the target starts at HOME: 1 change
     layer.filter(act(0.1, 0, 0, 0), HOME, None, 2 * DT)
     json.dumps(layer.log, allow_nan=False)
     s = layer.summary()
@@ -245,3 +247,47 @@ def test_without_a_time_the_layer_counts_control_periods_itself():
     assert [d.time_s for d in decisions] == pytest.approx([i * DT for i in range(5)])
     assert not any(d.held for d in decisions)
 
+
+
+def test_the_controllers_target_stops_the_margin_short_of_the_wall_even_if_the_hand_lags():
+    """The hand stuck where it is (the worst lag): the layer still stops the *target*, which the hand will reach."""
+    spec = dataclasses.replace(METAWORLD_SAWYER, tracking=dataclasses.replace(METAWORLD_SAWYER.tracking, workspace=True))
+    layer = SafetyLayer(spec)
+    margin = spec.tracking.margin_m
+    sent = [layer.filter(act(0, 0, -1.0, 0), HOME, None, i * DT).action[2] for i in range(40)]
+    target_z = 0.2 + sum(float(a) for a in sent) * STEP_M
+    assert target_z == pytest.approx(WS_LOW[2] + margin, abs=1e-5) and target_z >= WS_LOW[2] + margin - 1e-9
+    assert "controller's target" in layer.log[-1]["interventions"][0]["message"]
+
+
+def test_keep_out_is_judged_by_where_the_target_will_be_not_where_the_hand_is():
+    box = Box((-0.1, 0.65, 0.0), (0.1, 0.75, 0.5), name="fixture")
+    layer = SafetyLayer(with_keep_out(METAWORLD_SAWYER, box))
+    margin = METAWORLD_SAWYER.tracking.margin_m
+    sent = [layer.filter(act(0.0, 1.0, 0.0, 0), HOME, None, i * DT).action[1] for i in range(20)]  # hand left at y = 0.6
+    target_y = 0.6 + sum(float(a) for a in sent) * STEP_M
+    assert target_y == pytest.approx(0.65 - margin, abs=1e-5) and target_y < 0.65 - margin + 1e-9
+
+
+def test_uncertain_controller_clipping_keeps_the_target_as_an_interval_and_stays_clear_of_both_ends():
+    """Pushed down where the controller may clip its target at z 0.066 or not at all, then up at a box:
+    the layer cannot know which, so it keeps both ends away from the box."""
+    tracking = dataclasses.replace(METAWORLD_SAWYER.tracking, workspace=True)
+    box = Box((-0.1, 0.5, 0.2), (0.1, 0.7, 0.3), name="shelf")
+    layer = SafetyLayer(with_keep_out(dataclasses.replace(METAWORLD_SAWYER, tracking=tracking), box))
+    hand = state(0.0, 0.6, 0.1)  # the hand is held still: only the target moves
+    down = [layer.filter(act(0, 0, -1.0, 0), hand, None, i * DT).action[2] for i in range(20)]
+    lowest = 0.1 + sum(float(a) for a in down) * STEP_M
+    assert lowest == pytest.approx(WS_LOW[2] + tracking.margin_m, abs=1e-5)  # if the controller does not clip
+    # if it does clip at z = 0.066, the target is at 0.066; the higher end must stay the margin below the box
+    up = [layer.filter(act(0, 0, 1.0, 0), hand, None, (20 + i) * DT).action[2] for i in range(40)]
+    highest_end = max(lowest, tracking.clip_inner.low[2]) + sum(float(a) for a in up) * STEP_M
+    assert highest_end == pytest.approx(0.2 - tracking.margin_m, abs=1e-5)
+
+
+def test_the_preset_lets_the_target_press_into_the_table_while_the_hand_stays_above_the_floor():
+    """Meta-World's experts press the target below the table to make contact force (tracking.workspace is off)."""
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    resting = state(0.0, 0.6, WS_LOW[2] + 0.01)  # the hand held up by the table, 1 cm above the floor
+    sent = [layer.filter(act(0, 0, -0.5, 0), resting, None, i * DT).action[2] for i in range(10)]
+    assert sent[0] == pytest.approx(-0.5) and all(a == pytest.approx(-0.5) for a in sent)

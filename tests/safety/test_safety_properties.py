@@ -16,7 +16,7 @@ from vlastack.safety import SafetyLayer
 from vlastack.safety.faults import with_keep_out
 from vlastack.safety.interventions import EXCEEDED
 from vlastack.safety.presets import METAWORLD_SAWYER
-from vlastack.safety.spec import ActionLayout, Box, GripperLimits, MotionLimits, SafetySpec
+from vlastack.safety.spec import ActionLayout, Box, GripperLimits, MotionLimits, SafetySpec, TargetTracking
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 finite = st.floats(-1e3, 1e3, allow_nan=False)
@@ -50,8 +50,17 @@ def specs(draw, stop_within_limits: bool = True) -> SafetySpec:
                                 max_force_n=draw(st.floats(0.1, 100.0)), backoff_per_n=draw(st.floats(0.0, 0.1)),
                                 initial_command=draw(st.floats(low[grip_index], high[grip_index])),
                                 require_touch=draw(st.booleans()))
+    tracking = None
+    if draw(st.booleans()):
+        clip = None
+        if draw(st.booleans()):
+            inner = draw(boxes(0.3, 0.05, 0.6))
+            grow = np.array([draw(st.floats(0.0, 0.2)) for _ in range(3)])
+            clip = (inner, Box(tuple(np.subtract(inner.low, grow)), tuple(np.add(inner.high, grow))))
+        tracking = TargetTracking(margin_m=draw(st.floats(0.0, 0.02)), clip_inner=clip and clip[0], clip_outer=clip and clip[1],
+                                  workspace=draw(st.booleans()))
     return SafetySpec(
-        name="random", control_period_s=dt, state_position_dims=tuple(draw(st.permutations(list(range(5))))[:3]),
+        name="random", tracking=tracking, control_period_s=dt, state_position_dims=tuple(draw(st.permutations(list(range(5))))[:3]),
         action=ActionLayout(tuple(low), tuple(high), translation, draw(st.floats(1e-3, 0.2))),
         workspace=draw(boxes(0.3, 0.05, 0.6)), motion=MotionLimits(speed, accel, jerk), gripper=gripper,
         watchdog_s=draw(st.floats(0.0, 0.2)), keep_out=tuple(draw(st.lists(boxes(0.5, 0.01, 0.2), max_size=3))))
@@ -128,7 +137,7 @@ def run_sequence(oracle, data, spec: SafetySpec, steps: int, motion_excess_allow
             if age > spec.watchdog_s:
                 assert np.all(out[list(spec.action.translation_dims)] == 0), "watchdog did not hold"
                 assert decision.held
-        oracle.remember(spec, mem, out, proposal is not None and clock_ok, now)
+        oracle.remember(spec, mem, out, proposal is not None and clock_ok, now, readable)
         if readable is not None:  # the arm follows what was sent, with some tracking error
             p = readable + (mem.v1 * spec.control_period_s) * data.draw(st.floats(0.5, 1.5))
 

@@ -118,6 +118,21 @@ class Workspace:
                                     f"{where}predicted {geo.AXES[i]} = {q:.4f} m is beyond the workspace {side} "
                                     f"{bound} m by {abs(q - bound):.4f} m; {geo.AXES[i]} motion shortened",
                                     value=float(q), bound=float(bound), unit="m"))
+        mem = ctx.memory
+        if spec.tracking is not None and spec.tracking.workspace and mem.target_lo is not None:  # where the hand will end up
+            m = spec.tracking.margin_m
+            tlo = geo.workspace_interval(mem.target_lo, low + m, high - m, dt)[0]
+            thi = geo.workspace_interval(mem.target_hi, low + m, high - m, dt)[1]
+            before = clipped
+            clipped = np.clip(clipped, tlo, thi)
+            for i in np.flatnonzero(clipped != before):
+                side, bound = ("low", low[i] + m) if before[i] < tlo[i] else ("high", high[i] - m)
+                q = (mem.target_lo if side == "low" else mem.target_hi)[i] + v[i] * dt
+                out.append(Intervention(self.name, f"workspace.{side}[{i}]", iv.SHORTENED,
+                                        f"the controller's target would reach {geo.AXES[i]} = {q:.4f} m, beyond the "
+                                        f"workspace {side} less the {m} m stopping margin ({bound:.4f} m) by "
+                                        f"{abs(q - bound):.4f} m, and the hand follows its target; "
+                                        f"{geo.AXES[i]} motion shortened", value=float(q), bound=float(bound), unit="m"))
         if out:
             command.action = geo.with_velocity(spec, command.action, clipped)
         return out
@@ -145,41 +160,52 @@ class KeepOut:
                 return _hold(command, ctx, self.name, "state", "the end-effector position cannot be read (missing or NaN)")
             return []
         out: list[Intervention] = []
+        anchors = [(p, 0.0, 0.0, "the end effector")]  # (point, grow the box by, margin, what)
+        if spec.tracking is not None and ctx.memory.target_lo is not None:
+            center, half = geo.target_box(ctx.memory)
+            anchors.append((center, half, spec.tracking.margin_m, "the controller's target (the hand follows it)"))
         for _ in range(self.max_passes):
             changed = False
             for k, box in enumerate(spec.keep_out):
-                low, high = np.asarray(box.low), np.asarray(box.high)
-                axis = geo.segment_entry(p, p + v * dt, low, high)
-                if axis is None:
-                    continue
-                label = box.name or f"#{k}"
-                if axis < 0:
-                    backed = geo.backing_out(p, v, low, high)
-                    if np.array_equal(backed, v):
-                        continue
-                    exit_axis, sign = geo.exit_face(p, low, high)
-                    out.append(Intervention(self.name, f"keep_out[{k}]", iv.SHORTENED,
-                                            f"the end effector is inside keep-out box {label!r} at {np.round(p, 4).tolist()} m, "
-                                            f"{geo.exit_depth(p, low, high):.4f} m from its nearest ({'+' if sign > 0 else '-'}"
-                                            f"{geo.AXES[exit_axis]}) face; only the motion out through that face is kept",
-                                            value=float(geo.exit_depth(p, low, high)), bound=0.0, unit="m"))
-                    v, changed = backed, True
-                    continue
-                face = low[axis] - geo.FACE_MARGIN_M if v[axis] > 0 else high[axis] + geo.FACE_MARGIN_M
-                allowed = (face - p[axis]) / dt
-                new = max(0.0, min(v[axis], allowed)) if v[axis] > 0 else min(0.0, max(v[axis], allowed))
-                q = p[axis] + v[axis] * dt
-                out.append(Intervention(self.name, f"keep_out[{k}]", iv.SHORTENED,
-                                        f"the path would enter keep-out box {label!r} through its "
-                                        f"{'-' if v[axis] > 0 else '+'}{geo.AXES[axis]} face, {abs(q - face):.4f} m deep; "
-                                        f"{geo.AXES[axis]} motion shortened",
-                                        value=float(q), bound=float(face), unit="m"))
-                v[axis], changed = new, True
+                for a, grow, margin, what in anchors:
+                    low, high = np.asarray(box.low) - grow - margin, np.asarray(box.high) + grow + margin
+                    item, v_new = self._one(k, box, a, v, low, high, margin, what, dt)
+                    if item is not None:
+                        out.append(item)
+                        v, changed = v_new, True
             if not changed:
                 if out:
                     command.action = geo.with_velocity(spec, command.action, v)
                 return out
         return out + _hold(command, ctx, self.name, "keep_out", "no path around the keep-out boxes found")
+
+    def _one(self, k: int, box, p: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray, margin: float,
+             what: str, dt: float) -> tuple[Intervention | None, np.ndarray]:
+        """One box against one moving point: the change to ``v`` (m/s) and why, or (None, v)."""
+        axis = geo.segment_entry(p, p + v * dt, low, high)
+        if axis is None:
+            return None, v
+        label = box.name or f"#{k}"
+        near = f" (within its {margin} m stopping margin)" if margin else ""
+        if axis < 0:
+            backed = geo.backing_out(p, v, low, high)
+            if np.array_equal(backed, v):
+                return None, v
+            exit_axis, sign = geo.exit_face(p, low, high)
+            depth = geo.exit_depth(p, low, high)
+            return Intervention(self.name, f"keep_out[{k}]", iv.SHORTENED,
+                                f"{what} is inside keep-out box {label!r}{near} at {np.round(p, 4).tolist()} m, "
+                                f"{depth:.4f} m from its nearest ({'+' if sign > 0 else '-'}{geo.AXES[exit_axis]}) face; "
+                                "only the motion out through that face is kept", value=depth, bound=0.0, unit="m"), backed
+        face = low[axis] - geo.FACE_MARGIN_M if v[axis] > 0 else high[axis] + geo.FACE_MARGIN_M
+        allowed = (face - p[axis]) / dt
+        out = v.copy()
+        out[axis] = max(0.0, min(v[axis], allowed)) if v[axis] > 0 else min(0.0, max(v[axis], allowed))
+        q = p[axis] + v[axis] * dt
+        return Intervention(self.name, f"keep_out[{k}]", iv.SHORTENED,
+                            f"the path of {what} would enter keep-out box {label!r}{near} through its "
+                            f"{'-' if v[axis] > 0 else '+'}{geo.AXES[axis]} face, {abs(q - face):.4f} m deep; "
+                            f"{geo.AXES[axis]} motion shortened", value=float(q), bound=float(face), unit="m"), out
 
 
 class MotionLimit:

@@ -104,6 +104,28 @@ def backing_out(p: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray)
     return out
 
 
+def advance_target(spec: SafetySpec, lo: np.ndarray, hi: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The controller's target interval after commanding ``v`` (m/s) for one period.
+
+    The target moves by the commanded delta and is clipped to the controller's box. Clipping is
+    monotone in the position and in the box bounds, so integrating the lower end with the lowest
+    bounds the box may have (outer low, inner high) and the upper end with the highest (inner low,
+    outer high) keeps the real target inside [lo, hi] whatever box the controller really uses."""
+    t = spec.tracking
+    d = v * spec.control_period_s
+    lo, hi = lo + d, hi + d
+    if t is not None and t.clip_inner is not None and t.clip_outer is not None:
+        lo = np.clip(lo, t.clip_outer.low, t.clip_inner.high)
+        hi = np.clip(hi, t.clip_inner.low, t.clip_outer.high)
+    return lo, hi
+
+
+def target_box(memory: object) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and half-size (m) of the target interval kept in a ``MotionMemory``."""
+    lo, hi = memory.target_lo, memory.target_hi  # type: ignore[attr-defined]
+    return (lo + hi) / 2.0, (hi - lo) / 2.0
+
+
 def workspace_interval(p: np.ndarray, low: np.ndarray, high: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-axis velocity interval [lo, hi] (m/s) that keeps the next position inside the box, or,
     on an axis where ``p`` is already outside, that does not move further out. Always contains 0."""

@@ -76,7 +76,9 @@ class SafetyLayer:
         now_s = float(now_s)
         if not np.isfinite(now_s):
             raise ValueError(f"now_s must be a finite time in seconds, got {now_s}")
-        ctx = Context(self.spec, geo.position_of(self.spec, state), touch, now_s, self._memory,
+        position = geo.position_of(self.spec, state)
+        self._memory.start_tracking(self.spec, position)
+        ctx = Context(self.spec, position, touch, now_s, self._memory,
                       self._last_action, self._last_fresh_s, self._latest_s)
         command = Command(action=proposed)
         reasons: list[Intervention] = []

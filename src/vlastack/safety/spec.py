@@ -183,6 +183,51 @@ class GripperLimits:
 
 
 @dataclass(frozen=True)
+class TargetTracking:
+    """How the arm's controller turns deltas into motion, for reasoning about where the arm will *end up*.
+
+    A delta-action controller (Meta-World's mocap, an impedance controller's set point) moves a
+    target by each commanded delta, from where the *target* is, and the hand follows the target
+    with a lag (Meta-World: up to 3.4 cm at full speed). Stopping the command therefore stops the
+    target, not the hand: the hand still travels to the target. With tracking, the layer integrates
+    its own estimate of the target from the actions it sent (starting at the first measured
+    position of the episode) and keeps that estimate, swept over the step, ``margin_m`` away from
+    every keep-out box (and, with ``workspace``, ``margin_m`` inside the workspace), in addition to
+    the rules on the measured position. If the controller clips its target to a box that is not exactly known (it
+    differs between Meta-World tasks), give the tightest and the loosest box it may use: the
+    estimate is then an interval per axis that surely holds the real target.
+    """
+
+    margin_m: float
+    """Stopping distance, metres: how far beyond its estimated target the measured hand may end up
+    (the estimate's error at the start of an episode plus the hand's overshoot of its target)."""
+    clip_inner: Box | None = None
+    """The tightest box the controller may clip its target to (measured-position frame, metres); None: no clipping."""
+    clip_outer: Box | None = None
+    """The loosest such box; it must contain ``clip_inner``. Both or neither."""
+    workspace: bool = True
+    """Also keep the target ``margin_m`` inside the workspace (not only away from keep-out boxes).
+    Off where demonstrators press the target past a wall on purpose (into a table) to make contact force."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "margin_m", _non_negative("margin_m", self.margin_m))
+        if not isinstance(self.workspace, bool):
+            raise SpecError("workspace", f"expected true or false, got {self.workspace!r}")
+        if (self.clip_inner is None) != (self.clip_outer is None):
+            raise SpecError("clip_outer" if self.clip_outer is None else "clip_inner",
+                            "give both clip_inner and clip_outer, or neither")
+        for name in ("clip_inner", "clip_outer"):
+            box = getattr(self, name)
+            if box is not None and not isinstance(box, Box):
+                raise SpecError(name, f"expected a Box or null, got {type(box).__name__}")
+        if self.clip_inner is not None:
+            for i in range(3):
+                if self.clip_outer.low[i] > self.clip_inner.low[i] or self.clip_outer.high[i] < self.clip_inner.high[i]:
+                    raise SpecError(f"clip_outer.low[{i}]", f"the outer box {self.clip_outer.low}..{self.clip_outer.high} "
+                                    f"must contain the inner one {self.clip_inner.low}..{self.clip_inner.high}")
+
+
+@dataclass(frozen=True)
 class SafetySpec:
     """Everything the safety layer enforces for one embodiment."""
 
@@ -204,6 +249,8 @@ class SafetySpec:
     """With no fresh action for longer than this many seconds the layer holds; before that it repeats the last allowed one."""
     keep_out: tuple[Box, ...] = ()
     """Boxes the end effector's path must never enter (e.g. where a person stands)."""
+    tracking: TargetTracking | None = None
+    """How the controller follows commanded deltas (see :class:`TargetTracking`); None: judge by the measured position only."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -221,6 +268,14 @@ class SafetySpec:
         for i, box in enumerate(self.keep_out):
             if not isinstance(box, Box):
                 raise SpecError(f"keep_out[{i}]", f"expected a Box, got {type(box).__name__}")
+        if self.tracking is not None:
+            if not isinstance(self.tracking, TargetTracking):
+                raise SpecError("tracking", f"expected a TargetTracking or null, got {type(self.tracking).__name__}")
+            w = self.workspace
+            room = min(h - lo for lo, h in zip(w.low, w.high)) / 2
+            if self.tracking.margin_m >= room:
+                raise SpecError("tracking.margin_m", f"{self.tracking.margin_m} m leaves no room inside the workspace "
+                                f"(its narrowest half-width is {room} m)")
         self._check_action_layout()
 
     def _check_action_layout(self) -> None:

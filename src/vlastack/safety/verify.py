@@ -13,6 +13,9 @@ what "inside every limit" means:
 - the segment from ``p`` to the predicted position does not touch any keep-out box; if ``p`` is
   inside one, the only motion is straight out through its nearest face (the penetration only
   shrinks); if the position cannot be read, there is no motion;
+- with ``tracking``: the same keep-out rule (and with ``tracking.workspace`` the workspace rule)
+  for the controller's estimated target (an interval per axis), swept over the step, with the
+  keep-out boxes grown and the workspace shrunk by ``tracking.margin_m`` (the stopping distance);
 - while a finger's contact force exceeds ``gripper.max_force_n`` the gripper does not close further
   than the last allowed command; with ``require_touch`` and no valid touch reading it does not move.
 """
@@ -52,6 +55,16 @@ class MotionMemory:
     """Commanded velocity of the step before that."""
     last_grip: float | None
     """Last gripper command allowed (action units); None without a gripper."""
+    target_lo: np.ndarray | None = None
+    """With ``spec.tracking``: per-axis lower bound (m, [3]) of where the controller's target is, in
+    the measured-position frame; None until the first readable position of the episode."""
+    target_hi: np.ndarray | None = None
+    """The matching upper bound (equal to ``target_lo`` unless the controller's clipping is uncertain)."""
+
+    def start_tracking(self, spec: SafetySpec, position: np.ndarray | None) -> None:
+        """At the first readable position of an episode, take the target to be there (the arm at rest)."""
+        if spec.tracking is not None and self.target_lo is None and position is not None:
+            self.target_lo, self.target_hi = position.copy(), position.copy()
 
     @classmethod
     def at_rest(cls, spec: SafetySpec) -> MotionMemory:
@@ -64,6 +77,8 @@ class MotionMemory:
     def advance(self, spec: SafetySpec, action: np.ndarray) -> None:
         """Remember ``action`` as the one that was sent."""
         self.v2, self.v1 = self.v1, geo.velocity_of(spec, action)
+        if spec.tracking is not None and self.target_lo is not None:
+            self.target_lo, self.target_hi = geo.advance_target(spec, self.target_lo, self.target_hi, self.v1)
         if spec.gripper is not None:
             self.last_grip = float(np.asarray(action, dtype=np.float64)[spec.gripper.action_index])
 
@@ -105,6 +120,7 @@ def violations(spec: SafetySpec, action: object, state: object, touch: object, m
             out.append(Violation(name, value, bounds[name], geo.MOTION_UNITS[name],
                                  f"{geo.MOTION_WORDS[name]}: {value:.6g} {geo.MOTION_UNITS[name]} > {bounds[name]:.6g}"))
     out += _geometry_violations(spec, v, geo.position_of(spec, state))
+    out += _target_violations(spec, v, memory)
     out += _grip_violations(spec, a, touch, memory)
     return out
 
@@ -131,6 +147,38 @@ def _geometry_violations(spec: SafetySpec, v: np.ndarray, p: np.ndarray | None) 
         elif entry is not None and moving and not np.array_equal(geo.backing_out(p, v, low, high), v):
             out.append(Violation(f"keep_out[{k}]", geo.exit_depth(p, low, high), 0.0, "m",
                                  f"inside keep-out box {box.name or k!r}, moving other than straight out through its nearest face"))
+    return out
+
+
+def _target_violations(spec: SafetySpec, v: np.ndarray, memory: MotionMemory) -> list[Violation]:
+    """With tracking: the controller's target, swept over the step, keeps ``margin_m`` inside the
+    workspace and away from every keep-out box (it may always move back towards the inside)."""
+    if spec.tracking is None or memory.target_lo is None:
+        return []
+    m, dt = spec.tracking.margin_m, spec.control_period_s
+    lo_t, hi_t = memory.target_lo + v * dt, memory.target_hi + v * dt
+    out = []
+    wlo, whi = np.asarray(spec.workspace.low) + m, np.asarray(spec.workspace.high) - m
+    for i in range(3 if spec.tracking.workspace else 0):
+        floor = min(wlo[i], memory.target_lo[i]) - _ABS_M - _REL * abs(wlo[i])
+        ceiling = max(whi[i], memory.target_hi[i]) + _ABS_M + _REL * abs(whi[i])
+        if lo_t[i] < floor or hi_t[i] > ceiling:
+            side, bound, q = ("low", wlo[i], lo_t[i]) if lo_t[i] < floor else ("high", whi[i], hi_t[i])
+            out.append(Violation(f"workspace.{side}[{i}]", q, bound, "m",
+                                 f"the controller's target would reach {geo.AXES[i]} = {q:.6g} m, beyond {bound:.6g} m "
+                                 f"(the workspace less the {m} m stopping margin)"))
+    center, half = geo.target_box(memory)
+    for k, box in enumerate(spec.keep_out):
+        low, high = np.asarray(box.low) - half - m, np.asarray(box.high) + half + m
+        entry = geo.segment_entry(center, center + v * dt, low, high)
+        moving = bool(np.any(v != 0.0))
+        if entry is not None and entry >= 0:
+            out.append(Violation(f"keep_out[{k}]", float(entry), float("nan"), "",
+                                 f"the controller's target would come within {m} m of keep-out box {box.name or k!r}"))
+        elif entry is not None and moving and not np.array_equal(geo.backing_out(center, v, low, high), v):
+            out.append(Violation(f"keep_out[{k}]", geo.exit_depth(center, low, high), 0.0, "m",
+                                 f"the controller's target is within {m} m of keep-out box {box.name or k!r} and "
+                                 "moves other than straight away from it"))
     return out
 
 
