@@ -3,6 +3,7 @@ changes, never read half-built, and cheap to hand to DataLoader workers."""
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -90,8 +91,31 @@ def test_cache_is_reused_then_rebuilt_when_the_dataset_changes(root, tmp_path, m
     reader = DatasetReader(root)
     cached = WindowDataset(reader, **OPTIONS, frames="memmap", cache_dir=cache_dir)
     assert len(cached) == 19
-    assert set(cache_files(cache_dir)).isdisjoint(first)  # the stale cache was replaced and removed
+    second = set(cache_files(cache_dir))
+    assert second.isdisjoint(first)  # the stale cache was replaced and removed
     assert_same_samples(WindowDataset(reader, **OPTIONS), cached)
+
+    # An episode file rewritten in place (same name, new contents) also selects a new cache.
+    video = next((root / "videos").rglob("*.mp4"))
+    os.utime(video, ns=(video.stat().st_atime_ns, video.stat().st_mtime_ns + 1_000_000_000))
+    WindowDataset(DatasetReader(root), **OPTIONS, frames="memmap", cache_dir=cache_dir)
+    assert set(cache_files(cache_dir)).isdisjoint(second)
+
+
+def test_a_cache_can_be_built_while_episodes_are_appended(root, tmp_path, make_episode):
+    reader = DatasetReader(root)  # opened before the append: it reads the first three episodes
+    DatasetWriter(root, video=VIDEO).add_episode(make_episode(4, 3, depth=True))
+    cached = WindowDataset(reader, **OPTIONS, frames="memmap", cache_dir=tmp_path / "cache")
+    assert_same_samples(WindowDataset(reader, **OPTIONS), cached)
+
+
+def test_a_read_only_dataset_caches_under_the_user_cache(root, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home_cache"))
+    assert frame_cache.default_cache_dir(root) == root.resolve() / "cache"
+    monkeypatch.setattr(frame_cache.os, "access", lambda path, mode: False)
+    elsewhere = frame_cache.default_cache_dir(root)
+    assert elsewhere.parent == tmp_path / "home_cache" / "vlastack" / "frames"
+    assert frame_cache.default_cache_dir(root.parent / "other") != elsewhere  # one folder per dataset
 
 
 def test_default_cache_lives_in_the_dataset_and_does_not_invalidate_itself(root):

@@ -8,8 +8,8 @@ process itself holds only the few frames of the batch it is building.
 Layout under ``cache_dir``: per feature key, ``<key>-<fingerprint>.bin`` (the raw array: every
 frame of every episode, in episode order, in the layout WindowDataset keeps in memory) and
 ``<key>-<fingerprint>.json`` (dtype, frame shape, episode offsets). The fingerprint hashes the
-dataset's files (relative path, size, modification time), so any change to the dataset selects a
-new cache. Both files are written to temporary names and renamed into place, the manifest last: a
+features, the episode table and the files of the episodes read (path, size, modification time),
+so any change to them selects a new cache. Both files are written to temporary names and renamed into place, the manifest last: a
 cache interrupted mid-build is never read, and the next build replaces it.
 """
 
@@ -35,7 +35,7 @@ FORMAT_VERSION = 1
 FINGERPRINT_CHARS = 20
 """Hex digits of the dataset hash kept in file names (80 bits: no accidental collisions)."""
 DEFAULT_CACHE_SUBDIR = "cache"
-"""Default cache location, relative to the dataset root; the fingerprint skips it."""
+"""Default cache location, relative to the dataset root (see :func:`default_cache_dir`)."""
 
 
 def frame_array(reader: DatasetReader, e: int, key: str, columns: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -62,17 +62,41 @@ def frame_layout(reader: DatasetReader, key: str) -> tuple[np.dtype, tuple[int, 
     return np.dtype(np.float32), (1, *shape)
 
 
-def dataset_fingerprint(root: Path, skip: Path | None = None) -> str:
-    """Hash of every file under ``root`` (relative path, size, mtime in ns), except under ``skip``."""
+def default_cache_dir(root: Path) -> Path:
+    """``<dataset>/cache`` where that can be written; else, for a read-only dataset, a per-dataset
+    folder under ``$XDG_CACHE_HOME/vlastack/frames`` (default ``~/.cache``)."""
     root = Path(root).resolve()
-    skip_dirs = {root / DEFAULT_CACHE_SUBDIR} | ({Path(skip).resolve()} if skip is not None else set())
+    inside = root / DEFAULT_CACHE_SUBDIR
+    if os.access(inside if inside.exists() else root, os.W_OK):
+        return inside
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "vlastack" / "frames" / hashlib.sha256(str(root).encode()).hexdigest()[:16]
+
+
+def dataset_fingerprint(reader: DatasetReader) -> str:
+    """Hash of what the cache is made from: the features, the episode table's location and length
+    columns, and the data and video files of the reader's episodes (path, size, mtime in ns).
+
+    Episodes appended later (new files, new table rows) leave it unchanged, so a cache can be built
+    while a collection is still adding episodes; any change to the episodes read changes it.
+    """
+    table = reader.episodes
+    columns = [c for c in table.columns if c in ("episode_index", "length") or c.startswith(("data/", "videos/"))]
     h = hashlib.sha256(f"vlastack frame cache v{FORMAT_VERSION}\n".encode())
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if here / d not in skip_dirs)
-        for name in sorted(filenames):
-            st = (here / name).stat()
-            h.update(f"{(here / name).relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    h.update(json.dumps({"fps": reader.fps, "features": reader.features}, sort_keys=True).encode())
+    h.update(table[columns].to_json(orient="records").encode())
+    files = set()
+    for _, row in table.iterrows():
+        files.add(reader.info["data_path"].format(chunk_index=int(row["data/chunk_index"]), file_index=int(row["data/file_index"])))
+        for key in reader.video_keys:
+            files.add(reader.info["video_path"].format(video_key=key, chunk_index=int(row[f"videos/{key}/chunk_index"]),
+                                                       file_index=int(row[f"videos/{key}/file_index"])))
+    for rel in sorted(files):
+        try:
+            st = (reader.root / rel).stat()
+        except OSError as err:
+            raise DatasetError(f"dataset file {reader.root / rel} cannot be read: {err}") from err
+        h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:FINGERPRINT_CHARS]
 
 
@@ -110,11 +134,11 @@ def open_frame_cache(reader: DatasetReader, frame_keys: list[str], cache_dir: Pa
                      progress: bool = False) -> dict[str, CachedFrames]:
     """The cache of ``frame_keys`` for every episode of ``reader``'s dataset, built first where missing or stale.
 
-    ``cache_dir``: where the files go; default ``<dataset>/cache``. Building decodes one episode at
-    a time (memory: one episode's frames) and refuses to start without the disk space it needs.
+    ``cache_dir``: where the files go; default :func:`default_cache_dir`. Building decodes one
+    episode at a time (memory: one episode's frames) and refuses to start without the disk space it needs.
     """
-    cache_dir = Path(cache_dir) if cache_dir is not None else reader.root / DEFAULT_CACHE_SUBDIR
-    fingerprint = dataset_fingerprint(reader.root, skip=cache_dir)
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(reader.root)
+    fingerprint = dataset_fingerprint(reader)
     lengths = [reader.length(e) for e in range(reader.num_episodes)]
     offsets = [0, *np.cumsum(lengths).tolist()]
     out: dict[str, CachedFrames] = {}
@@ -127,7 +151,7 @@ def open_frame_cache(reader: DatasetReader, frame_keys: list[str], cache_dir: Pa
             out[key] = found
     if missing:
         _build(reader, missing, cache_dir, fingerprint, offsets, progress)
-        if dataset_fingerprint(reader.root, skip=cache_dir) != fingerprint:
+        if dataset_fingerprint(reader) != fingerprint:
             raise DatasetError(f"{reader.root} changed while its frame cache was being built in {cache_dir}; "
                                "build it again once the dataset is no longer being written")
         for key in missing:

@@ -42,8 +42,10 @@ class WindowDataset(Dataset):
     ``action_is_pad`` bool [H]; ``instruction`` str; ``episode_index``, ``frame_index`` int.
 
     ``frames``: ``"memory"`` keeps decoded images and depth maps in this process; ``"memmap"`` reads
-    them from the on-disk frame cache in ``cache_dir`` (default ``<dataset>/cache``), building it
-    first if it is missing or the dataset changed (the cache covers every episode of the dataset).
+    them from the on-disk frame cache in ``cache_dir`` (default ``<dataset>/cache``, or a folder
+    under ``~/.cache/vlastack/frames`` when the dataset is read-only), building it
+    first if it is missing or the dataset changed (the cache covers every episode of the dataset);
+    ``progress`` shows a progress bar while it is built. Samples are identical either way.
     """
 
     FRAME_STORES = ("memory", "memmap")
