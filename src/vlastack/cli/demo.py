@@ -51,7 +51,8 @@ def demo(
         print(f"running the shipped demo policy ({checkpoint}); how it was trained: README.md, 'The demo policy'")
     evaluate(checkpoint=checkpoint, server=None, token=None, tasks=tasks, episodes=episodes, max_steps=max_steps,
              executor=executor, instruction_variant=0, workers=1, image_size=None, as_json=False,
-             report=out / "report")
+             report=out / "report", resume=False, no_progress=False, strict=True, safety="metaworld_sawyer",
+             seed_offset=100_000, execute_steps=None)  # every option given: typer's defaults are only filled in from the command line
     print(f"report and videos in {out / 'report'} (open report.html)")
 
 

@@ -28,6 +28,12 @@ def evaluate(
                                        "finished episodes are logged there as they end (episodes.jsonl)."),
     resume: bool = typer.Option(False, help="Keep the episodes an interrupted run with the same settings logged "
                                 "in --report DIR; run only the rest."),
+    safety: str = typer.Option("metaworld_sawyer", help="Safety spec between executor and simulator (default on, as users run it); "
+                               "'none' steps the simulator directly, as published benchmark rows were measured."),
+    seed_offset: int = typer.Option(100_000, help="Reset seed of episode 0: 100000 is the protocol's evaluation range; "
+                                    "use 200000 (validation) for choices, so reported rows are never tuned on."),
+    execute_steps: int | None = typer.Option(None, help="Actions of each chunk the sync executor runs before asking again "
+                                             "(default: the checkpoint's execute_steps, else the whole chunk)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (it is drawn on stderr)."),
     strict: bool = typer.Option(True, "--strict/--no-strict", help="Exit with status 3 when any episode crashed "
                                 "(policy raised, worker died); --no-strict exits 0. Either way a crash summary "
@@ -47,7 +53,8 @@ def evaluate(
     task_list = resolve_tasks(tasks)
     config = EvalConfig(checkpoint=checkpoint, tasks=tuple(task_list), episodes=episodes, max_steps=max_steps,
                         executor=executor, instruction_variant=instruction_variant, workers=workers,
-                        image_size=image_size, server=server, token=token)
+                        image_size=image_size, server=server, token=token, seed_offset=seed_offset, execute_steps=execute_steps,
+                        safety_spec=safety)
     stop_on_sigterm()
     try:
         results, videos = run(config, progress=not no_progress, log_dir=report, resume=resume)
@@ -59,7 +66,8 @@ def evaluate(
     summary = summarize(results, task_list)
     source = server or str(checkpoint)
     summary["config"] = {"checkpoint": str(checkpoint), "server": server, "executor": executor, "episodes": episodes,
-                         "max_steps": max_steps, "instruction_variant": instruction_variant}
+                         "max_steps": max_steps, "instruction_variant": instruction_variant, "seed_offset": seed_offset,
+                         "execute_steps": execute_steps, "safety": safety}
     if report is not None:
         write_report(report, summary, [r.to_dict() for r in results], videos, title=f"Evaluation of {source}")
     if as_json:

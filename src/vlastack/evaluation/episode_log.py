@@ -25,7 +25,7 @@ def settings_of(config: Any) -> dict[str, Any]:
     # Not the task list or episode count: each episode's seed follows from its index, so a resume
     # may ask for more tasks or episodes and keeps those already run.
     out = {k: getattr(config, k) for k in ("server", "max_steps", "executor", "instruction_variant", "image_size",
-                                           "safety_spec")}
+                                           "safety_spec", "seed_offset", "execute_steps")}
     out["checkpoint"] = None if config.checkpoint is None else str(config.checkpoint)
     if config.checkpoint is not None:
         weights = Path(config.checkpoint) / "model.safetensors"

@@ -19,11 +19,14 @@ from vlastack.envs.tasks import DIFFICULTY_GROUPS, group_of
 from vlastack.errors import ConfigError
 
 EVAL_SEED_OFFSET = 100_000
+VALIDATION_SEED_OFFSET = 200_000
+"""Seeds for choices (execution settings, checkpoints, hyper-parameters), so the reported rows on the
+evaluation seeds are never tuned on; disjoint from demonstrations (0+) and evaluation (100000+)."""
 
 
-def eval_seed(episode: int) -> int:
+def eval_seed(episode: int, offset: int = EVAL_SEED_OFFSET) -> int:
     """Reset seed of evaluation episode ``episode`` (the same for every task)."""
-    return EVAL_SEED_OFFSET + episode
+    return offset + episode
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from vlastack.evaluation.protocol import EpisodeResult, eval_seed
+from vlastack.evaluation.protocol import EVAL_SEED_OFFSET, EpisodeResult, eval_seed
 from vlastack.errors import ConfigError
 
 
@@ -45,17 +45,32 @@ class EvalConfig:
     image_size: int | None = None
     """Rendered image side; None: the checkpoint's training resolution."""
     safety_spec: str = "metaworld_sawyer"
-    """Safety spec preset applied between executor and simulator (always on)."""
+    """Safety spec preset applied between executor and simulator (on by default, as users run it). ``none``
+    steps the simulator directly, as published benchmark rows were measured; reports say which."""
     server: str | None = None
     """``ws://host:port`` of a ``vlastack serve`` policy server to evaluate instead of a local checkpoint."""
     token: str | None = None
     """Shared token for the server, if it asks for one."""
+    seed_offset: int = EVAL_SEED_OFFSET
+    """Reset seed of episode 0 (episode k uses seed_offset + k): 100000 is the protocol's evaluation range,
+    200000 (``VALIDATION_SEED_OFFSET``) the range for making choices."""
+    execute_steps: int | None = None
+    """Actions of each chunk the sync executor runs before asking again; None: what the checkpoint says
+    (its config's ``execute_steps``; the whole chunk when that is None too)."""
 
     def __post_init__(self) -> None:
         if (self.checkpoint is None) == (self.server is None):
             raise ConfigError("give exactly one of checkpoint (a local policy) and server (a remote one)")
         if self.episodes < 1 or self.workers < 1 or not 1 <= self.max_steps <= 500:
             raise ConfigError("episodes and workers must be >= 1 and max_steps in [1, 500]")
+        if self.seed_offset < 0:
+            raise ConfigError(f"seed_offset must be >= 0, got {self.seed_offset}")
+        if self.execute_steps is not None and self.execute_steps < 1:
+            raise ConfigError(f"execute_steps must be None or >= 1, got {self.execute_steps}")
+
+
+NO_SAFETY = "none"
+"""``safety_spec`` value that runs without the safety layer (benchmark comparisons only)."""
 
 
 # ---- worker side -------------------------------------------------------------------------------
@@ -76,6 +91,7 @@ class _LocalPolicy:
         # Render at the resolution the training data was recorded at (the policy resizes to its encoder's
         # size itself); rendering straight at the encoder's size would give differently filtered pixels.
         self.cameras, self.image_size, self.depth = tuple(c.cameras), int(self.policy.recorded_image_size[0]), bool(c.use_depth)
+        self.execute_steps = getattr(c, "execute_steps", None)
 
     def __call__(self, observation: Any) -> Any:
         import torch
@@ -105,6 +121,7 @@ class _ServedPolicy:
         images = [s for s in self.remote.spec.arrays if s.key.startswith("observation.images.")]
         self.image_size = int(images[0].shape[0]) if images else 128
         self.depth = any(s.key.startswith("observation.depth.") for s in self.remote.spec.arrays)
+        self.execute_steps = info.get("execute_steps")
 
     def __call__(self, observation: Any) -> Any:
         return self.remote(observation)
@@ -123,7 +140,7 @@ def _policy(config: EvalConfig) -> Any:
 
 def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tuple[EpisodeResult, np.ndarray | None]:
     """One evaluation episode; never raises (a crash is an unsuccessful, annotated episode)."""
-    seed = eval_seed(episode)
+    seed = eval_seed(episode, config.seed_offset)
     try:
         from vlastack.envs.metaworld import FPS, make_env
         from vlastack.envs.rollout import rollout
@@ -148,15 +165,17 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
             return chunk
 
         clock = FakeClock()
-        executor = make_executor(config.executor, policy_fn, clock=clock)
+        k = config.execute_steps or policy.execute_steps
+        executor = make_executor(config.executor, policy_fn, clock=clock, **({"k": k} if config.executor == "sync" and k else {}))
         executor.reset()
-        actuator = SafeActuator(env, config.safety_spec, clock=clock)
-        result = rollout(actuator, executor_act(executor, clock, advance_s=1.0 / FPS), seed=seed, record=record)
+        actuator = SafeActuator(env, config.safety_spec, clock=clock) if config.safety_spec != NO_SAFETY else None
+        result = rollout(actuator or env, executor_act(executor, clock, advance_s=1.0 / FPS), seed=seed, record=record)
         video = None
         if record and result.episode is not None:
             streams = [v for k, v in result.episode.frames.items() if k.startswith("observation.images.")]
             video = side_by_side(streams, caption=f"{task} seed {seed}: {'success' if result.success else 'fail'}")
-        return EpisodeResult(task, seed, result.success, result.steps, latency, safety=actuator.summary()), video
+        safety = actuator.summary() if actuator is not None else {}
+        return EpisodeResult(task, seed, result.success, result.steps, latency, safety=safety), video
     except Exception as err:  # noqa: BLE001 - any crash is reported, never fatal to the evaluation
         return EpisodeResult(task, seed, False, 0, error=f"{type(err).__name__}: {err}"), None
 
@@ -184,10 +203,10 @@ def evaluate(config: EvalConfig, progress: bool = True, log_dir: Path | None = N
     log = None if log_dir is None else EpisodeLog(log_dir / LOG_NAME, settings_of(config))
     if log is not None:
         if resume:
-            wanted = {(t, eval_seed(k)) for t, k, record in jobs if not record}
+            wanted = {(t, eval_seed(k, config.seed_offset)) for t, k, record in jobs if not record}
             results = [r for r in log.load() if (r.task, r.seed) in wanted and r.error is None]
             finished = {(r.task, r.seed) for r in results}
-            jobs = [j for j in jobs if (j[0], eval_seed(j[1])) not in finished]
+            jobs = [j for j in jobs if (j[0], eval_seed(j[1], config.seed_offset)) not in finished]
         log.start(results)
     bar = tqdm(total=len(jobs) + len(results), initial=len(results), desc="evaluation", unit="ep", disable=not progress)
 
@@ -233,7 +252,7 @@ def _run_parallel(config: EvalConfig, jobs: list[tuple[str, int, bool]], done: A
                         try:
                             done(*f.result())
                         except BrokenProcessPool as err:
-                            done(EpisodeResult(job[0], eval_seed(job[1]), False, 0, error=f"simulator worker crashed: {err}"), None)
+                            done(EpisodeResult(job[0], eval_seed(job[1], config.seed_offset), False, 0, error=f"simulator worker crashed: {err}"), None)
                             broken = True
             except KeyboardInterrupt:
                 # Stop now rather than wait for the episodes in flight (up to a minute each): they
@@ -242,7 +261,7 @@ def _run_parallel(config: EvalConfig, jobs: list[tuple[str, int, bool]], done: A
                 raise
             if broken:  # the pool is unusable: every episode it was running failed with it
                 for job in running.values():
-                    done(EpisodeResult(job[0], eval_seed(job[1]), False, 0, error="simulator worker crashed"), None)
+                    done(EpisodeResult(job[0], eval_seed(job[1], config.seed_offset), False, 0, error="simulator worker crashed"), None)
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:

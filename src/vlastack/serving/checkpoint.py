@@ -67,6 +67,7 @@ class CheckpointRunner:
         return {
             "name": self.policy.policy_name, **self.policy.describe(),
             "checkpoint": self.directory.name, "horizon": c.horizon, "action_dim": c.action_dim,
+            "execute_steps": getattr(c, "execute_steps", None),
             "state_dim": c.state_dim, "obs_history": c.obs_history, "cameras": list(c.cameras),
             "model_image_size": list(c.image_size),
         }
