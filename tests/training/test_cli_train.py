@@ -126,13 +126,14 @@ def test_cli_trains_the_l1_policy_with_overrides_and_it_evaluates_offline(tmp_pa
 
     data = _write_dataset(tmp_path / "data", [_episode(12, 0), _episode(10, 1)])
     args = ["train", "--preset", "l1-debug", "--dataset", str(data), "--out", str(tmp_path / "run"), "--steps", "2", "--no-progress",
-            "--set", "policy.keypoints=6", "--set", "policy.channels=[4,8,8]", "--set", "train.lr=0.002"]
+            "--set", "policy.keypoints=6", "--set", "policy.channels=[4,8,8]", "--set", "train.lr=0.002", "--frames", "memmap"]
     done = CliRunner().invoke(app, args)
     assert done.exit_code == 0, done.output
     policy = load_policy(tmp_path / "run" / "checkpoints" / "step_00000002")
     assert policy.policy_name == "l1" and policy.config.keypoints == 6 and policy.config.channels == (4, 8, 8)
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["train"]["lr"] == 0.002
+    assert any((data / "cache").iterdir())  # --frames memmap read the frames from the on-disk cache
 
 
 @pytest.mark.parametrize(("assignment", "message"), [

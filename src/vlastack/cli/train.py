@@ -39,6 +39,8 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the preset's).")] = None,
     warmup_steps: Annotated[int | None, typer.Option(help="Linear learning-rate warm-up steps (default: the preset's).")] = None,
     num_workers: Annotated[int | None, typer.Option(help="DataLoader worker processes (default 0).")] = None,
+    frames: Annotated[str, typer.Option(help="Where decoded camera frames live: 'memory' (this process) or 'memmap' (an on-disk "
+                                        "cache, <dataset>/cache, built once; for datasets larger than RAM).")] = "memory",
     cameras: Annotated[str | None, typer.Option(help="Override the preset's cameras, comma-separated (e.g. corner2,gripperPOV).")] = None,
     touch: Annotated[bool | None, typer.Option("--touch/--no-touch", help="Override whether the policy reads finger touch.")] = None,
     depth: Annotated[bool | None, typer.Option("--depth/--no-depth", help="Override whether the policy reads depth (a 4th image channel).")] = None,
@@ -81,7 +83,7 @@ def train(
     cfg.check_dataset_features(reader.features, where=f"dataset {dataset}")
     data = WindowDataset(
         reader, obs_history=cfg.obs_history, action_horizon=cfg.horizon, image_keys=[keys.image_key(c) for c in cfg.cameras],
-        state=True, touch=cfg.use_touch, depth=cfg.use_depth,
+        state=True, touch=cfg.use_touch, depth=cfg.use_depth, frames=frames, progress=progress,
     )
     policy_inputs = {}
     if not (resume and latest_checkpoint(out) is not None):  # a resumed run reads them from its checkpoint

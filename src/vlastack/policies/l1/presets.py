@@ -11,7 +11,7 @@ from vlastack.policies.presets import Preset, add_preset
 from vlastack.train_config import TrainConfig
 
 L1 = add_preset(Preset(
-    "l1", L1Config(name="l1"),
+    "l1", L1Config(name="l1", execute_steps=8),
     TrainConfig(steps=20_000, batch_size=64, lr=1e-3, warmup_steps=500, save_every=1_000, weight_decay=1e-4),
     "ACT-style L1 chunk regression on spatial-softmax keypoints of a FiLM conv net (deterministic, fast on a CPU)",
 ))
