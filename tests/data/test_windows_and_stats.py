@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vlastack import keys
-from vlastack.data.stats import vector_stats
+from vlastack.episodes.stats import vector_stats
 from vlastack.data.windows import WindowDataset, collate, window
 from vlastack.episodes.reader import DatasetReader
 from vlastack.episodes.video import VideoSettings

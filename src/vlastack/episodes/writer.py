@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vlastack import keys
-from vlastack.data.stats import image_stats, merge_image_stats, vector_stats
+from vlastack.episodes.stats import image_stats, merge_image_stats, vector_stats
 from vlastack.episodes import durable, layout
 from vlastack.episodes.reader import read_episode_table
 from vlastack.episodes.video import VideoSettings, encode_video
