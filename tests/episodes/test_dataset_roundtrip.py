@@ -173,3 +173,26 @@ def test_resume_with_one_value_features_stored_as_n_by_1(tmp_path, make_episode)
     assert reader.features["safety.interventions"]["shape"] == [1]
     np.testing.assert_array_equal(reader.read_columns(1)["safety.interventions"], np.arange(4))
     assert reader.stats["safety.interventions"]["count"] == [8] and reader.stats["safety.interventions"]["max"] == [3]
+
+
+def test_depth_statistics_are_merged_per_episode_and_never_accumulated(tmp_path, make_episode):
+    """Depth maps get per-pixel statistics merged from each episode's, like images; the writer keeps only
+    the small vector columns in memory (exact quantiles over every depth pixel grew quadratically)."""
+    from vlastack.episodes.stats import merge_image_stats, vector_stats
+
+    eps = [make_episode(9, 0, depth=True), make_episode(5, 1, depth=True)]
+    writer = DatasetWriter(tmp_path / "ds", video=LOSSLESS)
+    for ep in eps:
+        writer.add_episode(ep)
+    key = keys.depth_key("corner2")
+    assert key not in writer._vectors and keys.STATE in writer._vectors
+    saved = json.loads((tmp_path / "ds" / layout.STATS_PATH).read_text())[key]
+    per_episode = [vector_stats(ep.frames[key]) for ep in eps]
+    merged = merge_image_stats(per_episode)
+    for name in ("min", "max", "mean", "std", "q50"):
+        np.testing.assert_allclose(np.asarray(saved[name]), merged[name], rtol=1e-6, atol=1e-9, err_msg=name)
+    exact = vector_stats(np.concatenate([ep.frames[key] for ep in eps]))
+    np.testing.assert_allclose(np.asarray(saved["mean"]), exact["mean"], rtol=1e-6)  # mean and extremes stay exact
+    np.testing.assert_allclose(np.asarray(saved["max"]), exact["max"], rtol=1e-6)
+    reopened = DatasetWriter(tmp_path / "ds", video=LOSSLESS)  # recovery keeps the same rule
+    assert key not in reopened._vectors
