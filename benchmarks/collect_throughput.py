@@ -42,8 +42,7 @@ def main() -> None:
 
     from vlastack.envs.collect import collect, resolve_config
 
-    config = resolve_config(args.tasks, episodes=args.episodes, out=args.out, image_size=args.image_size,
-                            workers=args.workers)
+    config = resolve_config(args.tasks, episodes=args.episodes, out=args.out, image_size=args.image_size, workers=args.workers)
     t = time.perf_counter()
     summary = collect(config)
     wall = time.perf_counter() - t
@@ -51,8 +50,10 @@ def main() -> None:
     size_mb = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file()) / 1e6
     print(f"## Collection: {args.tasks} x {args.episodes}, {args.image_size}px, cameras {config.cameras}")
     print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores; workers {args.workers}")
-    print(f"wall {wall:.0f} s; {steps} simulated steps (kept and dropped episodes) -> {steps / wall:.1f} steps/s; "
-          f"{sum(summary.kept.values()) / wall * 60:.1f} kept episodes/min")
+    print(
+        f"wall {wall:.0f} s; {steps} simulated steps (kept and dropped episodes) -> {steps / wall:.1f} steps/s; "
+        f"{sum(summary.kept.values()) / wall * 60:.1f} kept episodes/min"
+    )
     print(f"render: {render_ms(config.cameras, args.image_size):.1f} ms per camera frame (measured alone)")
     print(f"dataset size on disk: {size_mb:.1f} MB\n")
     print("| task | kept | expert failures | expert success |\n|---|---|---|---|")

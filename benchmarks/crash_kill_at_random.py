@@ -38,8 +38,21 @@ CLI = [sys.executable, "-m", "vlastack"]
 
 
 def collect_args(out: Path, a: argparse.Namespace) -> list[str]:
-    return [*CLI, "collect", "--tasks", a.task, "--episodes", str(a.episodes), "--out", str(out),
-            "--image-size", str(a.image_size), "--cameras", "corner2", "--no-touch"]
+    return [
+        *CLI,
+        "collect",
+        "--tasks",
+        a.task,
+        "--episodes",
+        str(a.episodes),
+        "--out",
+        str(out),
+        "--image-size",
+        str(a.image_size),
+        "--cameras",
+        "corner2",
+        "--no-touch",
+    ]
 
 
 def committed_files(out: Path) -> int:
@@ -101,8 +114,11 @@ def main() -> None:
     t0 = time.monotonic()
     ready_s, run_s = calibrate(work / "calibration", a, env)
     per_episode_s = max((run_s - ready_s) / max(a.episodes - 1, 1), 0.1)
-    print(f"calibration: dataset exists after {ready_s:.2f} s, a whole run takes {run_s:.2f} s; kills come "
-          f"uniform in [0, {per_episode_s:.2f} s x (episodes still to record + 1)] after each run opens the dataset", flush=True)
+    print(
+        f"calibration: dataset exists after {ready_s:.2f} s, a whole run takes {run_s:.2f} s; kills come "
+        f"uniform in [0, {per_episode_s:.2f} s x (episodes still to record + 1)] after each run opens the dataset",
+        flush=True,
+    )
 
     kills = unreadable = lost = other = rounds = 0
     after_commit = 0  # kills that landed with at least one episode committed
@@ -129,16 +145,14 @@ def main() -> None:
                 finished = False
                 kills += 1
                 if kills % 10 == 0:
-                    print(f"  {kills} kills, {after_commit} after a commit so far; unreadable {unreadable}, "
-                          f"lost {lost}", flush=True)
+                    print(f"  {kills} kills, {after_commit} after a commit so far; unreadable {unreadable}, lost {lost}", flush=True)
             if finished and proc.returncode != 0:
                 other += 1
                 failures.append(f"{out}: collect exited {proc.returncode}: {err_path.read_text(errors='replace')[-500:]}")
             n_committed = committed_files(out) if out.exists() else 0
             after_commit += int(not finished and n_committed > 0)
             if n_committed:
-                info = subprocess.run([*CLI, "dataset", "info", str(out), "--json"], env=env,
-                                      capture_output=True, text=True, timeout=120)
+                info = subprocess.run([*CLI, "dataset", "info", str(out), "--json"], env=env, capture_output=True, text=True, timeout=120)
                 if info.returncode != 0:
                     unreadable += 1
                     failures.append(f"{out} after kill {kills}: dataset info failed: {info.stderr.strip()[-300:]}")
@@ -160,14 +174,18 @@ def main() -> None:
         if finished and len(known) != a.episodes:
             other += 1
             failures.append(f"{out}: finished with {len(known)} episodes, wanted {a.episodes}")
-        print(f"round {rounds}: {kills} kills so far, {after_commit} after a commit; "
-              f"unreadable {unreadable}, lost {lost}", flush=True)
+        print(f"round {rounds}: {kills} kills so far, {after_commit} after a commit; unreadable {unreadable}, lost {lost}", flush=True)
         shutil.rmtree(out, ignore_errors=True)
 
     summary = {
-        "kills": kills, "kills_after_a_commit": after_commit, "rounds": rounds,
-        "unreadable_datasets": unreadable, "lost_committed_episodes": lost, "other_failures": other,
-        "seconds_per_episode": round(per_episode_s, 3), "minutes": round((time.monotonic() - t0) / 60, 1),
+        "kills": kills,
+        "kills_after_a_commit": after_commit,
+        "rounds": rounds,
+        "unreadable_datasets": unreadable,
+        "lost_committed_episodes": lost,
+        "other_failures": other,
+        "seconds_per_episode": round(per_episode_s, 3),
+        "minutes": round((time.monotonic() - t0) / 60, 1),
     }
     for f in failures:
         print("FAIL:", f)

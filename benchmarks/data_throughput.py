@@ -51,8 +51,12 @@ def run_mode(args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(1)  # the collate work is single-threaded; keep runs comparable on a shared machine
     reader = DatasetReader(args.dataset)
-    options = dict(obs_history=args.obs_history, action_horizon=args.horizon, depth=args.depth,
-                   image_keys=[keys.image_key(c) for c in args.cameras.split(",")])
+    options = dict(
+        obs_history=args.obs_history,
+        action_horizon=args.horizon,
+        depth=args.depth,
+        image_keys=[keys.image_key(c) for c in args.cameras.split(",")],
+    )
     if args.mode != "memory":
         options.update(frames="memmap", cache_dir=args.cache_dir)
     if args.mode == "interleaved":
@@ -70,7 +74,7 @@ def run_mode(args: argparse.Namespace) -> dict:
         for idx in batches[: args.warmup]:
             collate([ds[int(i)] for i in idx])
         t, cpu = time.perf_counter(), time.process_time()
-        for idx in batches[args.warmup:]:
+        for idx in batches[args.warmup :]:
             collate([ds[int(i)] for i in idx])
         n = args.batches * args.batch_size
         result["samples_per_s"] = round(n / (time.perf_counter() - t), 1)
@@ -85,21 +89,27 @@ def interleaved(args: argparse.Namespace, reader, options: dict) -> dict:
     the machine falls on both alike (memory figures here are of the two together)."""
     from vlastack.data.windows import WindowDataset, collate
 
-    stores = {"memory": WindowDataset(reader, **{k: v for k, v in options.items() if k not in ("frames", "cache_dir")}),
-              "memmap": WindowDataset(reader, **options)}
+    stores = {
+        "memory": WindowDataset(reader, **{k: v for k, v in options.items() if k not in ("frames", "cache_dir")}),
+        "memmap": WindowDataset(reader, **options),
+    }
     order = np.resize(np.random.default_rng(0).permutation(len(stores["memory"])), (args.warmup + args.batches) * args.batch_size)
     batches = order.reshape(-1, args.batch_size)
     spent = {name: 0.0 for name in stores}
     for b, idx in enumerate(batches):
-        for name in (("memory", "memmap") if b % 2 else ("memmap", "memory")):  # alternate who goes first
+        for name in ("memory", "memmap") if b % 2 else ("memmap", "memory"):  # alternate who goes first
             t = time.perf_counter()
             collate([stores[name][int(i)] for i in idx])
             if b >= args.warmup:
                 spent[name] += time.perf_counter() - t
     n = args.batches * args.batch_size
-    return {"mode": "interleaved", "samples": len(stores["memory"]), "construct_s": "-",
-            "samples_per_s": " / ".join(f"{name} {n / s:.0f}" for name, s in spent.items()),
-            "memory_mib": {k: round(v) for k, v in memory_mib().items()}}
+    return {
+        "mode": "interleaved",
+        "samples": len(stores["memory"]),
+        "construct_s": "-",
+        "samples_per_s": " / ".join(f"{name} {n / s:.0f}" for name, s in spent.items()),
+        "memory_mib": {k: round(v) for k, v in memory_mib().items()},
+    }
 
 
 def main() -> None:
@@ -121,24 +131,29 @@ def main() -> None:
         return
     rows = []
     for mode in args.modes.split(","):
-        child = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
-                 if v is not None and k not in ("modes", "mode", "depth")] + (["--depth"] if args.depth else [])
+        child = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if v is not None and k not in ("modes", "mode", "depth")] + (
+            ["--depth"] if args.depth else []
+        )
         r = subprocess.run([sys.executable, __file__, *child, "--mode", mode], capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"{mode} failed:\n{r.stderr}")
         rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
-    print(f"# WindowDataset + collate on {args.dataset} ({platform.processor() or platform.machine()}, "
-          f"{time.strftime('%Y-%m-%d')})\n")
-    print(f"cameras {args.cameras}, depth {args.depth}, obs_history {args.obs_history}, horizon {args.horizon}, "
-          f"batch {args.batch_size}, {args.batches} timed batches\n")
-    print("| mode | samples | construct s | samples/s (wall) | samples per CPU s | peak RSS MiB | anon RSS MiB (end) "
-          "| file RSS MiB (end) |")
+    print(f"# WindowDataset + collate on {args.dataset} ({platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')})\n")
+    print(
+        f"cameras {args.cameras}, depth {args.depth}, obs_history {args.obs_history}, horizon {args.horizon}, "
+        f"batch {args.batch_size}, {args.batches} timed batches\n"
+    )
+    print(
+        "| mode | samples | construct s | samples/s (wall) | samples per CPU s | peak RSS MiB | anon RSS MiB (end) | file RSS MiB (end) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         m = r["memory_mib"]
-        print(f"| {r['mode']} | {r['samples']} | {r['construct_s']} | {r.get('samples_per_s', '-')} | "
-              f"{r.get('samples_per_cpu_s', '-')} | "
-              f"{m['VmHWM']} | {m['RssAnon']} | {m['RssFile']} |")
+        print(
+            f"| {r['mode']} | {r['samples']} | {r['construct_s']} | {r.get('samples_per_s', '-')} | "
+            f"{r.get('samples_per_cpu_s', '-')} | "
+            f"{m['VmHWM']} | {m['RssAnon']} | {m['RssFile']} |"
+        )
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def training_info(result: Path, summary: dict) -> dict:
         system = re.search(r"System time \(seconds\): ([\d.]+)", text)
         if wall:
             parts = [float(p) for p in wall.group(1).split(":")]
-            info["wall_min"] = info.get("wall_min", 0.0) + sum(p * 60 ** i for i, p in enumerate(reversed(parts))) / 60
+            info["wall_min"] = info.get("wall_min", 0.0) + sum(p * 60**i for i, p in enumerate(reversed(parts))) / 60
         if user and system:
             info["cpu_min"] = info.get("cpu_min", 0.0) + (float(user.group(1)) + float(system.group(1))) / 60
     # Any checkpoint of the run has the same parameters (older ones may have been rotated away).
@@ -76,11 +76,15 @@ def main() -> None:
     parser.add_argument("results", nargs="+", type=Path)
     parser.add_argument("--label", action="append", default=[], help="column label per result (default: the run directory name)")
     args = parser.parse_args()
-    labels = args.label + [r.parent.name for r in args.results[len(args.label):]]
+    labels = args.label + [r.parent.name for r in args.results[len(args.label) :]]
     summaries = [json.loads(r.read_text()) for r in args.results]
     rows = [(label, s, training_info(r, s)) for label, r, s in zip(labels, args.results, summaries)]
 
-    print("| policy | params | steps (epochs) | train wall / CPU min | " + " | ".join(GROUPS) + " | Avg | mean over tasks | mean length | latency p50 / p99 ms |")
+    print(
+        "| policy | params | steps (epochs) | train wall / CPU min | "
+        + " | ".join(GROUPS)
+        + " | Avg | mean over tasks | mean length | latency p50 / p99 ms |"
+    )
     print("|---" * (8 + len(GROUPS)) + "|")
     for label, s, t in rows:
         groups = " | ".join(pct(s["per_group"].get(g)) for g in GROUPS)
@@ -88,8 +92,10 @@ def main() -> None:
         steps = f"{t['steps']} ({t['epochs']:.1f})" if t.get("steps") else "-"
         time = f"{t['wall_min']:.0f} / {t['cpu_min']:.0f}" if "wall_min" in t and "cpu_min" in t else "-"
         lat = s["latency_ms"]
-        print(f"| {label} | {params} | {steps} | {time} | {groups} | {pct(s['avg'])} | {pct(s['mean_success_over_tasks'])} | "
-              f"{s['mean_length']:.0f} | {lat['p50']:.1f} / {lat['p99']:.1f} |")
+        print(
+            f"| {label} | {params} | {steps} | {time} | {groups} | {pct(s['avg'])} | {pct(s['mean_success_over_tasks'])} | "
+            f"{s['mean_length']:.0f} | {lat['p50']:.1f} / {lat['p99']:.1f} |"
+        )
     print()
     tasks = list(rows[0][1]["per_task"])
     print("| task | group | " + " | ".join(label for label, _, _ in rows) + " |")

@@ -164,7 +164,9 @@ def main() -> None:
         runs = args.runs if c.acts_with == "flow" else max(10, args.runs // 4)
         p50, p99 = latency(policy, runs)
         sps = train_throughput(policy, args.train_batch, args.train_steps)
-        head = f"{c.num_inference_steps} Euler steps" if c.acts_with == "flow" else f"greedy decoding of {n_tokens} {c.tokenizer_kind} tokens"
+        head = (
+            f"{c.num_inference_steps} Euler steps" if c.acts_with == "flow" else f"greedy decoding of {n_tokens} {c.tokenizer_kind} tokens"
+        )
         rows.append(f"| {name} | {params / 1e6:.2f} M | {sps:.0f} | {p50:.2f} | {p99:.2f} | {head} |")
         if c.uses_flow:
             notes.append(f"- {name}: {breakdown(policy)}")
@@ -174,8 +176,10 @@ def main() -> None:
     load_after = os.getloadavg()[0]
     calib = calibration()
 
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"{args.threads} threads; load average {load_before:.2f} before, {load_after:.2f} after; {calib}.")
+    print(
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"{args.threads} threads; load average {load_before:.2f} before, {load_after:.2f} after; {calib}."
+    )
     print(f"Batch 1, horizon 16, 96x96 corner2 image, cached instruction; training batch {args.train_batch}.\n")
     print("| preset | parameters | train samples/s | p50 ms/chunk | p99 ms/chunk | actions from |")
     print("|---|---|---|---|---|---|")

@@ -40,11 +40,20 @@ def split_episodes(reader: DatasetReader, held_out_every: int) -> tuple[list[int
     return fit, held
 
 
-def features_and_targets(policy, reader: DatasetReader, episodes: list[int], stride: int, batch: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def features_and_targets(
+    policy, reader: DatasetReader, episodes: list[int], stride: int, batch: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Image features [N, F] of every ``stride``-th frame of ``episodes`` and the matching target positions [N, 3]."""
     c = policy.config
-    data = WindowDataset(reader, obs_history=c.obs_history, action_horizon=1, image_keys=[keys.image_key(cam) for cam in c.cameras],
-                         state=True, depth=c.use_depth, episodes=episodes)
+    data = WindowDataset(
+        reader,
+        obs_history=c.obs_history,
+        action_horizon=1,
+        image_keys=[keys.image_key(cam) for cam in c.cameras],
+        state=True,
+        depth=c.use_depth,
+        episodes=episodes,
+    )
     env = {e: reader.read_columns(e)[keys.ENV_STATE] for e in episodes}
     idx = list(range(0, len(data), stride))
     feats, targets = [], {name: [] for name in TARGETS}
@@ -120,8 +129,10 @@ def main() -> None:
     print("| checkpoint | features | object: mean / linear / MLP (cm) | goal: mean / linear / MLP (cm) |")
     print("|---|---|---|---|")
     for r in rows:
-        print(f"| {r['checkpoint']} | {r['features']} | {r['object_mean_cm']:.1f} / {r['object_linear_cm']:.1f} / {r['object_mlp_cm']:.1f} "
-              f"| {r['goal_mean_cm']:.1f} / {r['goal_linear_cm']:.1f} / {r['goal_mlp_cm']:.1f} |")
+        print(
+            f"| {r['checkpoint']} | {r['features']} | {r['object_mean_cm']:.1f} / {r['object_linear_cm']:.1f} / {r['object_mlp_cm']:.1f} "
+            f"| {r['goal_mean_cm']:.1f} / {r['goal_linear_cm']:.1f} / {r['goal_mlp_cm']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -68,9 +68,11 @@ def env_and_expert(task: str):
 
 
 def stream_fault(fault: str, seed: int):
-    return {"noise": lambda: ActionNoise(0.3, seed=seed, dims=[0, 1, 2]),
-            "nan": lambda: NaNBursts(rate=0.04, length=5, seed=seed),
-            "stall": lambda: ActionDropouts(rate=0.03, length=20, seed=seed)}.get(fault, lambda: None)()
+    return {
+        "noise": lambda: ActionNoise(0.3, seed=seed, dims=[0, 1, 2]),
+        "nan": lambda: NaNBursts(rate=0.04, length=5, seed=seed),
+        "stall": lambda: ActionDropouts(rate=0.03, length=20, seed=seed),
+    }.get(fault, lambda: None)()
 
 
 class ExpertPlanner:
@@ -146,10 +148,21 @@ def safety_episode(task: str, seed: int, fault: str, with_layer: bool) -> dict:
         if terminated or truncated:
             break
     summary = actuator.summary() if actuator is not None else {}
-    return {"part": "safety", "task": task, "seed": seed, "fault": fault, "layer": with_layer, "success": success,
-            "steps": steps, "crashed": crashed, "violating_steps": violating, "violations": dict(broken),
-            "steps_changed": summary.get("steps_changed", 0), "steps_held": summary.get("steps_held", 0),
-            "by_check": summary.get("by_check", {})}
+    return {
+        "part": "safety",
+        "task": task,
+        "seed": seed,
+        "fault": fault,
+        "layer": with_layer,
+        "success": success,
+        "steps": steps,
+        "crashed": crashed,
+        "violating_steps": violating,
+        "violations": dict(broken),
+        "steps_changed": summary.get("steps_changed", 0),
+        "steps_held": summary.get("steps_held", 0),
+        "by_check": summary.get("by_check", {}),
+    }
 
 
 def executor_episode(task: str, seed: int, name: str, delay_ms: int) -> dict:
@@ -174,9 +187,20 @@ def executor_episode(task: str, seed: int, name: str, delay_ms: int) -> dict:
             break
     summary = executor.summary()
     executor.close()
-    return {"part": "executors", "task": task, "seed": seed, "executor": name, "delay_ms": delay_ms, "success": success,
-            "steps": steps, "time_s": done_s, "sim_time_s": clock(), "stalled_s": summary["stalled_s"],
-            "events": summary["events"], "steps_held": actuator.summary()["steps_held"]}
+    return {
+        "part": "executors",
+        "task": task,
+        "seed": seed,
+        "executor": name,
+        "delay_ms": delay_ms,
+        "success": success,
+        "steps": steps,
+        "time_s": done_s,
+        "sim_time_s": clock(),
+        "stalled_s": summary["stalled_s"],
+        "events": summary["events"],
+        "steps_held": actuator.summary()["steps_held"],
+    }
 
 
 def jobs(tasks: list[str], seeds: list[int], parts: list[str]):
@@ -199,25 +223,34 @@ def key(row: dict) -> tuple:
 
 
 def tables(rows: list[dict]) -> str:
-    out = ["| fault | layer | episodes | success | mean length | violating steps / episode | steps changed / episode | crashes |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| fault | layer | episodes | success | mean length | violating steps / episode | steps changed / episode | crashes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for fault in FAULTS:
         for layer in (False, True):
             rs = [r for r in rows if r["part"] == "safety" and r["fault"] == fault and r["layer"] == layer]
             if rs:
-                out.append(f"| {fault} | {'on' if layer else 'off'} | {len(rs)} | {np.mean([r['success'] for r in rs]):.0%} | "
-                           f"{np.mean([r['steps'] for r in rs]):.0f} | {np.mean([r['violating_steps'] for r in rs]):.1f} | "
-                           f"{np.mean([r['steps_changed'] for r in rs]):.1f} | {sum(r['crashed'] for r in rs)} |")
-    out += ["", "| executor | delay per chunk | episodes | success | time to success, s (mean) | steps (mean) | stalled s / episode |",
-            "|---|---|---|---|---|---|---|"]
+                out.append(
+                    f"| {fault} | {'on' if layer else 'off'} | {len(rs)} | {np.mean([r['success'] for r in rs]):.0%} | "
+                    f"{np.mean([r['steps'] for r in rs]):.0f} | {np.mean([r['violating_steps'] for r in rs]):.1f} | "
+                    f"{np.mean([r['steps_changed'] for r in rs]):.1f} | {sum(r['crashed'] for r in rs)} |"
+                )
+    out += [
+        "",
+        "| executor | delay per chunk | episodes | success | time to success, s (mean) | steps (mean) | stalled s / episode |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name in EXECUTORS:
         for delay in DELAYS_MS:
             rs = [r for r in rows if r["part"] == "executors" and r["executor"] == name and r["delay_ms"] == delay]
             if rs:
                 times = [r["time_s"] for r in rs if r["success"]]
-                out.append(f"| {name} | {delay} ms | {len(rs)} | {np.mean([r['success'] for r in rs]):.0%} | "
-                           f"{np.mean(times) if times else float('nan'):.2f} | {np.mean([r['steps'] for r in rs]):.0f} | "
-                           f"{np.mean([r['stalled_s'] for r in rs]):.2f} |")
+                out.append(
+                    f"| {name} | {delay} ms | {len(rs)} | {np.mean([r['success'] for r in rs]):.0%} | "
+                    f"{np.mean(times) if times else float('nan'):.2f} | {np.mean([r['steps'] for r in rs]):.0f} | "
+                    f"{np.mean([r['stalled_s'] for r in rs]):.2f} |"
+                )
     return "\n".join(out)
 
 
@@ -232,8 +265,9 @@ def main() -> None:
     path = args.out / "episodes.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     done = {key(r) for r in rows}
-    todo = [j for j in jobs(resolve_tasks(args.tasks), list(range(SEED_START, SEED_START + args.seeds)),
-                            args.parts.split(",")) if j not in done]
+    todo = [
+        j for j in jobs(resolve_tasks(args.tasks), list(range(SEED_START, SEED_START + args.seeds)), args.parts.split(",")) if j not in done
+    ]
     start = time.time()
     with path.open("a") as f:
         for i, (part, task, seed, a, b) in enumerate(todo):
@@ -241,8 +275,11 @@ def main() -> None:
             f.write(json.dumps(row) + "\n")
             f.flush()
             rows.append(row)
-            print(f"[{i + 1}/{len(todo)} {time.time() - start:6.0f} s] {part} {task} seed {seed} {a} {b}: "
-                  f"success={row['success']} steps={row['steps']}", flush=True)
+            print(
+                f"[{i + 1}/{len(todo)} {time.time() - start:6.0f} s] {part} {task} seed {seed} {a} {b}: "
+                f"success={row['success']} steps={row['steps']}",
+                flush=True,
+            )
     report = tables(rows)
     (args.out / "report.md").write_text(report + "\n")
     print(report)

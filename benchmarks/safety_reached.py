@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from vlastack.envs import make_env
-from vlastack.safety import METAWORLD_SAWYER, SafeActuator, load_spec
+from vlastack.safety import SafeActuator, load_spec
 from vlastack.safety.faults import with_keep_out
 from vlastack.safety.spec import Box
 
@@ -78,9 +78,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", default="metaworld_sawyer")
     parser.add_argument("--magnitudes", default="0.25,0.5,1.0")
-    parser.add_argument("--track-walls", action="store_true",
-                        help="also keep the controller's target inside the workspace (tracking.workspace = true; "
-                             "the metaworld_sawyer preset has it off, see safety/presets.py)")
+    parser.add_argument(
+        "--track-walls",
+        action="store_true",
+        help="also keep the controller's target inside the workspace (tracking.workspace = true; "
+        "the metaworld_sawyer preset has it off, see safety/presets.py)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/safety_reached.json"))
     args = parser.parse_args()
     spec = load_spec(args.spec)
@@ -99,7 +102,7 @@ def main() -> None:
                 r = drive(spec, box_spec, axis, sign, m, start, plane, lambda p: depth_inside(p, low, high))
                 rows.append({"wall": f"keep-out {'+' if sign > 0 else '-'}{'xyz'[axis]} face", "magnitude": m, **r})
                 print(rows[-1], flush=True)
-    wl, wh = np.array(spec.workspace.low), np.array(spec.workspace.high)
+    wh = np.array(spec.workspace.high)
     for axis in (1, 2):  # workspace y high and z high: approach from inside, drive outwards
         plane = wh[axis]
         start = np.array([0.0, 0.70, 0.25])
@@ -114,10 +117,12 @@ def main() -> None:
             print(rows[-1], flush=True)
     worst = max(r["hand_mm"] for r in rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"spec": spec.name, "tracking": dataclasses.asdict(spec).get("tracking"),
-                                    "rows": rows, "max_hand_mm": worst}, indent=1))
-    print("\n| wall | magnitude | hand penetration (mm) | mocap target penetration (mm) | gap left at the end (mm) |"
-          "\n|---|---|---|---|---|")
+    args.out.write_text(
+        json.dumps({"spec": spec.name, "tracking": dataclasses.asdict(spec).get("tracking"), "rows": rows, "max_hand_mm": worst}, indent=1)
+    )
+    print(
+        "\n| wall | magnitude | hand penetration (mm) | mocap target penetration (mm) | gap left at the end (mm) |\n|---|---|---|---|---|"
+    )
     for r in rows:
         print(f"| {r['wall']} | {r['magnitude']} | {r['hand_mm']:.1f} | {r['target_mm']:.1f} | {r['gap_mm']:.1f} |")
     print(f"\nmax penetration of the measured hand: {worst:.1f} mm (bar: 2 mm)")

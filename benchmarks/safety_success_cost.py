@@ -74,8 +74,9 @@ def run_episode(checkpoint: str, task: str, k: int, layer: bool, spec_name: str)
         _CACHE["policy"] = _LocalPolicy(Path(checkpoint))
     policy = _CACHE["policy"]
     if task not in _CACHE:
-        _CACHE[task] = make_env(task, cameras=policy.cameras, image_size=policy.image_size, depth=policy.depth,
-                                touch=True, max_steps=500, instruction_variant=0)
+        _CACHE[task] = make_env(
+            task, cameras=policy.cameras, image_size=policy.image_size, depth=policy.depth, touch=True, max_steps=500, instruction_variant=0
+        )
     env, seed = _CACHE[task], eval_seed(k)
     spec = load_spec(spec_name)
     policy.reset(seed)
@@ -86,8 +87,18 @@ def run_episode(checkpoint: str, task: str, k: int, layer: bool, spec_name: str)
     try:
         result = rollout(stepped, executor_act(executor, clock, advance_s=1.0 / FPS), seed=seed, record=False)
     except Exception as err:  # noqa: BLE001 - without the layer a NaN action makes the simulator refuse: a failure
-        return {"task": task, "seed": seed, "layer": layer, "success": False, "steps": 0, "error": repr(err),
-                "violations": {}, "by_limit": {}, "steps_changed": 0, "steps_held": 0}
+        return {
+            "task": task,
+            "seed": seed,
+            "layer": layer,
+            "success": False,
+            "steps": 0,
+            "error": repr(err),
+            "violations": {},
+            "by_limit": {},
+            "steps_changed": 0,
+            "steps_held": 0,
+        }
     row = {"task": task, "seed": seed, "layer": layer, "success": bool(result.success), "steps": result.steps}
     if layer:
         s = stepped.summary()
@@ -117,8 +128,7 @@ def main() -> None:
             if line.strip():
                 r = json.loads(line)
                 done[(r["task"], r["seed"], r["layer"])] = r
-    jobs = [(t, k, layer) for t in tasks for k in range(args.episodes) for layer in (True, False)
-            if (t, eval_seed(k), layer) not in done]
+    jobs = [(t, k, layer) for t in tasks for k in range(args.episodes) for layer in (True, False) if (t, eval_seed(k), layer) not in done]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a") as log, ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
         pending = list(reversed(jobs))
@@ -133,16 +143,21 @@ def main() -> None:
                 done[(r["task"], r["seed"], r["layer"])] = r
                 log.write(json.dumps(r) + "\n")
                 log.flush()
-                print(f"{r['task']:24s} seed {r['seed']} layer {'on ' if r['layer'] else 'off'}: "
-                      f"{'success' if r['success'] else 'fail'} in {r['steps']} steps", flush=True)
+                print(
+                    f"{r['task']:24s} seed {r['seed']} layer {'on ' if r['layer'] else 'off'}: "
+                    f"{'success' if r['success'] else 'fail'} in {r['steps']} steps",
+                    flush=True,
+                )
     report(tasks, args.episodes, done)
 
 
 def report(tasks: list[str], episodes: int, done: dict) -> None:
     from vlastack.evaluation.protocol import eval_seed
 
-    print("\n| task | success with layer | without | steps changed by the layer (mean) | held (mean) | "
-          "limits it changed (total) | limits broken without it (total steps) |\n|---|---|---|---|---|---|---|")
+    print(
+        "\n| task | success with layer | without | steps changed by the layer (mean) | held (mean) | "
+        "limits it changed (total) | limits broken without it (total steps) |\n|---|---|---|---|---|---|---|"
+    )
     total = defaultdict(int)
     for t in tasks:
         on = [done[(t, eval_seed(k), True)] for k in range(episodes) if (t, eval_seed(k), True) in done]
@@ -156,11 +171,15 @@ def report(tasks: list[str], episodes: int, done: dict) -> None:
         total["off"] += sum(r["success"] for r in off)
         total["n_on"] += len(on)
         total["n_off"] += len(off)
-        mean = lambda key: sum(r[key] for r in on) / max(len(on), 1)  # noqa: E731
-        print(f"| {t} | {sum(r['success'] for r in on)}/{len(on)} | {sum(r['success'] for r in off)}/{len(off)} | "
-              f"{mean('steps_changed'):.0f} | {mean('steps_held'):.1f} | {dict(limits.most_common(4))} | {dict(broken.most_common(4))} |")
-    print(f"| **all** | {total['on']}/{total['n_on']} ({100 * total['on'] / max(total['n_on'], 1):.1f} %) | "
-          f"{total['off']}/{total['n_off']} ({100 * total['off'] / max(total['n_off'], 1):.1f} %) | | | | |")
+        mean = lambda key, on=on: sum(r[key] for r in on) / max(len(on), 1)  # noqa: E731
+        print(
+            f"| {t} | {sum(r['success'] for r in on)}/{len(on)} | {sum(r['success'] for r in off)}/{len(off)} | "
+            f"{mean('steps_changed'):.0f} | {mean('steps_held'):.1f} | {dict(limits.most_common(4))} | {dict(broken.most_common(4))} |"
+        )
+    print(
+        f"| **all** | {total['on']}/{total['n_on']} ({100 * total['on'] / max(total['n_on'], 1):.1f} %) | "
+        f"{total['off']}/{total['n_off']} ({100 * total['off'] / max(total['n_off'], 1):.1f} %) | | | | |"
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,7 @@ from vlastack.envs.experts import expert_for
 from vlastack.safety import METAWORLD_SAWYER, SafeActuator, load_spec
 from vlastack.safety.spec import Box
 
-WIDE = dataclasses.replace(METAWORLD_SAWYER, name="wide",
-                           workspace=Box((-1.5, -0.6, -0.95), (1.5, 2.0, 1.5), name="never binds"))
+WIDE = dataclasses.replace(METAWORLD_SAWYER, name="wide", workspace=Box((-1.5, -0.6, -0.95), (1.5, 2.0, 1.5), name="never binds"))
 
 
 class _Bare:
@@ -69,19 +68,26 @@ def run_task(task: str, seeds: int, spec) -> dict:
             for item in entry["interventions"]:
                 limits[item["limit"]] += 1
     tcp_a, mocap_a = np.array(tcp), np.array(mocap)
-    return {"task": task, "episodes": seeds, "success": ok, "mean_steps": float(np.mean(steps)),
-            "tcp_min": tcp_a.min(0).round(4).tolist(), "tcp_max": tcp_a.max(0).round(4).tolist(),
-            "mocap_min": mocap_a.min(0).round(4).tolist(), "mocap_max": mocap_a.max(0).round(4).tolist(),
-            "hand_low": np.asarray(raw.hand_low).tolist(), "hand_high": np.asarray(raw.hand_high).tolist(),
-            "interventions": dict(limits)}
+    return {
+        "task": task,
+        "episodes": seeds,
+        "success": ok,
+        "mean_steps": float(np.mean(steps)),
+        "tcp_min": tcp_a.min(0).round(4).tolist(),
+        "tcp_max": tcp_a.max(0).round(4).tolist(),
+        "mocap_min": mocap_a.min(0).round(4).tolist(),
+        "mocap_max": mocap_a.max(0).round(4).tolist(),
+        "hand_low": np.asarray(raw.hand_low).tolist(),
+        "hand_high": np.asarray(raw.hand_high).tolist(),
+        "interventions": dict(limits),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default="mt50")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--spec", default="wide",
-                        help="'wide' (never binds), 'none' (no layer) or a spec preset name / JSON path")
+    parser.add_argument("--spec", default="wide", help="'wide' (never binds), 'none' (no layer) or a spec preset name / JSON path")
     parser.add_argument("--out", type=Path, default=Path("runs/safety_workspace.json"))
     args = parser.parse_args()
     spec = {"wide": WIDE, "none": None}[args.spec] if args.spec in ("wide", "none") else load_spec(args.spec)
@@ -95,11 +101,19 @@ def main() -> None:
     mo_lo = np.min([r["mocap_min"] for r in rows], axis=0)
     mo_hi = np.max([r["mocap_max"] for r in rows], axis=0)
     name = "none" if spec is None else spec.name
-    summary = {"spec": name, "workspace": None if spec is None else dataclasses.asdict(spec.workspace), "tasks": len(rows),
-               "seeds": args.seeds, "tcp_min": tcp_lo.tolist(), "tcp_max": tcp_hi.tolist(),
-               "mocap_min": mo_lo.tolist(), "mocap_max": mo_hi.tolist(),
-               "success": sum(r["success"] for r in rows), "episodes": sum(r["episodes"] for r in rows),
-               "rows": rows}
+    summary = {
+        "spec": name,
+        "workspace": None if spec is None else dataclasses.asdict(spec.workspace),
+        "tasks": len(rows),
+        "seeds": args.seeds,
+        "tcp_min": tcp_lo.tolist(),
+        "tcp_max": tcp_hi.tolist(),
+        "mocap_min": mo_lo.tolist(),
+        "mocap_max": mo_hi.tolist(),
+        "success": sum(r["success"] for r in rows),
+        "episodes": sum(r["episodes"] for r in rows),
+        "rows": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=1))
     print(f"\nspec {name}: {summary['success']}/{summary['episodes']} expert episodes succeed")
@@ -107,8 +121,10 @@ def main() -> None:
     print(f"mocap target box:        {mo_lo.round(4).tolist()} .. {mo_hi.round(4).tolist()} m")
     print("\n| task | success | mean steps | tcp min (m) | tcp max (m) | interventions by limit |\n|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['task']} | {r['success']}/{r['episodes']} | {r['mean_steps']:.0f} | {r['tcp_min']} | {r['tcp_max']} "
-              f"| {r['interventions'] or ''} |")
+        print(
+            f"| {r['task']} | {r['success']}/{r['episodes']} | {r['mean_steps']:.0f} | {r['tcp_min']} | {r['tcp_max']} "
+            f"| {r['interventions'] or ''} |"
+        )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ LIMIT = 256 * 1024
 def random_value(rng: np.random.Generator, depth: int = 0):
     kind = rng.integers(0, 9 if depth < 4 else 6)
     if kind == 0:
-        return int(rng.integers(-2**63, 2**63 - 1))
+        return int(rng.integers(-(2**63), 2**63 - 1))
     if kind == 1:
         return float(rng.normal() * 10.0 ** int(rng.integers(-5, 30)))
     if kind == 2:
@@ -61,8 +61,10 @@ def random_value(rng: np.random.Generator, depth: int = 0):
     if kind == 6:
         return [random_value(rng, depth + 1) for _ in range(rng.integers(0, 5))]
     keys = ["observation.state", "observation.images.corner2", "prompt", "reset", "x", ""]
-    return {str(rng.choice(keys)) + ("" if rng.random() < 0.7 else str(rng.integers(9))): random_value(rng, depth + 1)
-            for _ in range(rng.integers(0, 5))}
+    return {
+        str(rng.choice(keys)) + ("" if rng.random() < 0.7 else str(rng.integers(9))): random_value(rng, depth + 1)
+        for _ in range(rng.integers(0, 5))
+    }
 
 
 def semantic(rng: np.random.Generator, good: dict) -> dict:
@@ -94,7 +96,7 @@ def mutate(family: str, rng: np.random.Generator, good: dict, packed: bytes):
     if family == "bitflip":
         data = bytearray(packed)
         # half the time only in the first 64 and last 128 bytes: map and array headers, state, prompt (not pixels)
-        spots = np.r_[0:64, len(data) - 128:len(data)] if rng.random() < 0.5 else np.arange(len(data))
+        spots = np.r_[0:64, len(data) - 128 : len(data)] if rng.random() < 0.5 else np.arange(len(data))
         for i in rng.choice(spots, rng.integers(1, 9)):
             data[int(i)] = int(rng.integers(0, 256))
         return bytes(data)
@@ -158,8 +160,7 @@ def main() -> None:
             ok = check.infer(good)["actions"].shape == tuple(check.metadata["action"]["shape"])
         alive = server.alive()
     total = sum(tried.values())
-    print(f"Serving fuzz: seed {args.seed}; {total} malformed inputs tried in {args.duration:g} s at most; "
-          f"message limit {LIMIT} bytes\n")
+    print(f"Serving fuzz: seed {args.seed}; {total} malformed inputs tried in {args.duration:g} s at most; message limit {LIMIT} bytes\n")
     print("| family | tried | outcomes |")
     print("|---|---:|---|")
     for fam in families + ["oversize", "disconnect", "tcp"]:

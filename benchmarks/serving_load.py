@@ -62,7 +62,7 @@ class ServerProcess:
         self.process = ctx.Process(target=_serve, args=(self.queue, runner_spec, config or {}), daemon=True)
         self.timeout_s = timeout_s
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         import queue
 
         self.process.start()
@@ -74,7 +74,9 @@ class ServerProcess:
             except queue.Empty:
                 if not self.process.is_alive() or time.monotonic() > deadline:
                     self.process.kill()
-                    raise RuntimeError(f"the server process did not start (exit code {self.process.exitcode}); see its traceback above")
+                    raise RuntimeError(
+                        f"the server process did not start (exit code {self.process.exitcode}); see its traceback above"
+                    ) from None
         self.url = f"ws://127.0.0.1:{self.port}"
         return self
 
@@ -103,8 +105,11 @@ def observation(spec: Any, seed: int) -> dict:
         if a.dtype == "uint8":
             obs[a.key] = rng.integers(0, 256, a.shape, dtype=np.uint8)
         else:
-            obs[a.key] = (np.array([0.0, 0.6, 0.2, 1.0] * 8)[: a.shape[0]] if a.key == "observation.state" and len(a.shape) == 1
-                          else rng.uniform(0, 1, a.shape)).astype(a.dtype)
+            obs[a.key] = (
+                np.array([0.0, 0.6, 0.2, 1.0] * 8)[: a.shape[0]]
+                if a.key == "observation.state" and len(a.shape) == 1
+                else rng.uniform(0, 1, a.shape)
+            ).astype(a.dtype)
     obs["prompt"] = "reach the goal"
     return obs
 
@@ -148,7 +153,10 @@ def run_level(url: str, n_clients: int, requests: int, duration_s: float) -> dic
     lat = np.concatenate([np.asarray(x) for x in latencies]) if any(latencies) else np.zeros(0)
     srv = np.array([x for xs in server_ms for x in xs]) if any(server_ms) else np.zeros((0, 2))
     return {
-        "clients": n_clients, "requests": int(lat.size), "seconds": wall, "rps": lat.size / wall,
+        "clients": n_clients,
+        "requests": int(lat.size),
+        "seconds": wall,
+        "rps": lat.size / wall,
         "p50": float(np.percentile(lat, 50)) if lat.size else float("nan"),
         "p99": float(np.percentile(lat, 99)) if lat.size else float("nan"),
         "infer_p50": float(np.median(srv[:, 0])) if len(srv) else float("nan"),
@@ -170,10 +178,9 @@ def main() -> None:
     p.add_argument("--safety", default=None, help="Safety spec applied by the server (e.g. metaworld_sawyer).")
     args = p.parse_args()
     if args.debug_checkpoint:
-        import tempfile
-
         import atexit
         import shutil
+        import tempfile
 
         args.checkpoint = debug_checkpoint(tempfile.mkdtemp(prefix="vlastack-serving-"))
         atexit.register(shutil.rmtree, args.checkpoint, True)
@@ -183,13 +190,17 @@ def main() -> None:
     with ServerProcess(runner_spec, {"workers": args.workers, "safety": args.safety}) as server:
         rows = [run_level(server.url, int(n), args.requests, args.duration) for n in args.clients.split(",")]
         alive = server.alive()
-    print(f"Serving load: {what}; {args.workers} server workers; safety {args.safety or 'off'}; "
-          f"{args.requests} requests or {args.duration:g} s per level; {platform.machine()} {os.cpu_count()} CPUs; server alive: {alive}\n")
+    print(
+        f"Serving load: {what}; {args.workers} server workers; safety {args.safety or 'off'}; "
+        f"{args.requests} requests or {args.duration:g} s per level; {platform.machine()} {os.cpu_count()} CPUs; server alive: {alive}\n"
+    )
     print("| clients | requests | seconds | req/s | p50 ms | p99 ms | server infer p50 ms | server queue p50 ms | errors |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['clients']} | {r['requests']} | {r['seconds']:.1f} | {r['rps']:.1f} | {r['p50']:.1f} | {r['p99']:.1f} "
-              f"| {r['infer_p50']:.1f} | {r['queue_p50']:.1f} | {r['errors']} |")
+        print(
+            f"| {r['clients']} | {r['requests']} | {r['seconds']:.1f} | {r['rps']:.1f} | {r['p50']:.1f} | {r['p99']:.1f} "
+            f"| {r['infer_p50']:.1f} | {r['queue_p50']:.1f} | {r['errors']} |"
+        )
 
 
 if __name__ == "__main__":

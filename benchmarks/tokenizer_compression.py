@@ -25,7 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-
 import numpy as np
 
 from vlastack.tokenizers import BinningTokenizer, FastTokenizer, make_chunks, subsample

@@ -48,8 +48,9 @@ def main() -> int:
 
     if args.pyav_decoder:
         lds.decode_video_frames = pyav_decode
-    theirs = LeRobotDataset("local/vlastack", root=args.root, video_backend="pyav",
-                            delta_timestamps={"action": [i / 80 for i in range(16)]})
+    theirs = LeRobotDataset(
+        "local/vlastack", root=args.root, video_backend="pyav", delta_timestamps={"action": [i / 80 for i in range(16)]}
+    )
     ours = DatasetReader(args.root)
     assert len(theirs) == ours.num_frames, (len(theirs), ours.num_frames)
     assert theirs.num_episodes == ours.num_episodes

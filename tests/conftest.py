@@ -13,8 +13,7 @@ from vlastack import keys  # noqa: E402
 from vlastack.types import Episode  # noqa: E402
 
 
-def synthetic_episode(n: int, seed: int, task: str = "reach the goal position", size: int = 16,
-                      depth: bool = False) -> Episode:
+def synthetic_episode(n: int, seed: int, task: str = "reach the goal position", size: int = 16, depth: bool = False) -> Episode:
     """An episode of ``n`` steps with random images, state, touch and actions."""
     rng = np.random.default_rng(seed)
     frames = {

@@ -63,8 +63,10 @@ def test_no_import_cycles_between_packages():
 
 def test_only_the_policy_contract_is_read_outside_policies():
     """Training, evaluation, serving, execution and the CLI know no policy family by name or field."""
-    family_only = re.compile(r"VLAConfig|VLAPolicy|L1Config|L1Policy|policies\.(vla|l1)\b|\.acts_with|\.uses_tokens|"
-                             r"\.tokenizer_kind|\.max_action_dim|\.variant\b")
+    family_only = re.compile(
+        r"VLAConfig|VLAPolicy|L1Config|L1Policy|policies\.(vla|l1)\b|\.acts_with|\.uses_tokens|"
+        r"\.tokenizer_kind|\.max_action_dim|\.variant\b"
+    )
     offenders = []
     for unit in ("training", "evaluation", "serving", "execution", "cli", "safety", "data", "episodes", "envs"):
         for path in (ROOT / unit).rglob("*.py"):

@@ -71,10 +71,21 @@ def _default_sigint() -> None:
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_stopping_a_collection_with_workers_saves_finished_episodes(tmp_path, stop):
     out = tmp_path / "ds"
-    args = [*CLI, "collect", "--tasks", "reach-v3,drawer-close-v3", "--episodes", "3", "--out", str(out),
-            "--image-size", "32", "--workers", "2"]
-    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_sigint)
+    args = [
+        *CLI,
+        "collect",
+        "--tasks",
+        "reach-v3,drawer-close-v3",
+        "--episodes",
+        "3",
+        "--out",
+        str(out),
+        "--image-size",
+        "32",
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     deadline = time.time() + 240
     while time.time() < deadline and len(read_episode_table(out)) < 1:
         time.sleep(0.2)
@@ -99,8 +110,7 @@ def test_collect_steps_through_the_safety_layer_unless_told_not_to(tmp_path):
     assert len(changed) == len(frames["action"]) and changed.min() >= 0
     assert changed.sum() > 0  # peg-insert-side's expert pushes into the workspace floor and past the speed limit
     assert json.loads((safe / "meta" / "vlastack_collect.json").read_text())["safety"] == "metaworld_sawyer"
-    r = run("collect", "--tasks", "peg-insert-side-v3", "--episodes", "2", "--out", str(safe), "--image-size", "32",
-            "--no-safety")
+    r = run("collect", "--tasks", "peg-insert-side-v3", "--episodes", "2", "--out", str(safe), "--image-size", "32", "--no-safety")
     assert r.returncode == 2 and "would mix" in r.stderr and "Traceback" not in r.stderr
     r = run("collect", "--tasks", "reach-v3", "--episodes", "1", "--out", str(raw), "--image-size", "32", "--no-safety")
     assert r.returncode == 0, r.stderr

@@ -33,7 +33,7 @@ CHECKPOINTS = "checkpoints"
 """Folder of a training run that holds its checkpoints."""
 
 
-def load_safetensors(path: Path) -> dict[str, "torch.Tensor"]:
+def load_safetensors(path: Path) -> dict[str, torch.Tensor]:
     """Read a safetensors file; a CheckpointError naming the file when it is missing or corrupt."""
     from safetensors.torch import load_file
 
@@ -45,7 +45,7 @@ def load_safetensors(path: Path) -> dict[str, "torch.Tensor"]:
         raise CheckpointError(f"{path} is corrupt or truncated and cannot be read as safetensors: {err}") from err
 
 
-def save_safetensors(tensors: dict[str, "torch.Tensor"], path: Path, metadata: dict[str, str] | None = None) -> None:
+def save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
     """Write tensors (moved to the CPU, made contiguous) atomically: a temporary file, then a rename."""
     from safetensors.torch import save_file
 

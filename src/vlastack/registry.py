@@ -57,7 +57,7 @@ def call_builder(builder: Callable[..., T], what: str, field: str, options: dict
 
     params = inspect.signature(builder).parameters.values()
     if not any(p.kind is p.VAR_KEYWORD for p in params):
-        accepted = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)][len(args):]
+        accepted = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)][len(args) :]
         unknown = sorted(set(options) - set(accepted))
         if unknown:
             raise ConfigError(f"{field} {unknown} are not settings of the {what}; it takes: {', '.join(accepted) or 'none'}")

@@ -99,13 +99,13 @@ class Batch:
     start or end of its episode and the value was copied from the nearest real step.
     """
 
-    features: dict[str, "torch.Tensor"]
+    features: dict[str, torch.Tensor]
     """feature name -> tensor, shapes as above; values un-normalised (environment units)."""
     instruction: list[str]
     """B instructions in words."""
     subtask: list[str] | None = None
     """B per-step subtask descriptions, for hierarchical policies; None when the data has none."""
-    embodiment_id: "torch.Tensor | None" = None
+    embodiment_id: torch.Tensor | None = None
     """int64 [B] robot type, so that several robots can share one policy; None means all 0."""
 
     @property

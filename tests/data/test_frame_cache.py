@@ -52,12 +52,15 @@ def test_memmap_samples_equal_in_memory_samples_bit_for_bit(root, tmp_path):
     cached = WindowDataset(reader, **OPTIONS, frames="memmap", cache_dir=tmp_path / "cache")
     assert_same_samples(memory, cached)
     # A subset of episodes maps onto the cache of the whole dataset.
-    assert_same_samples(WindowDataset(reader, **OPTIONS, episodes=[2, 1]),
-                        WindowDataset(reader, **OPTIONS, episodes=[2, 1], frames="memmap", cache_dir=tmp_path / "cache"))
+    assert_same_samples(
+        WindowDataset(reader, **OPTIONS, episodes=[2, 1]),
+        WindowDataset(reader, **OPTIONS, episodes=[2, 1], frames="memmap", cache_dir=tmp_path / "cache"),
+    )
     # The cached images really are the decoded video (not, say, zeros on both sides of a bug).
     img = cached[5][keys.image_key("corner2")][1]  # episode 1, frame 0
-    np.testing.assert_array_equal((img * 255).round().to(torch.uint8).permute(1, 2, 0).numpy(),
-                                  reader.read_video(1, keys.image_key("corner2"))[0])
+    np.testing.assert_array_equal(
+        (img * 255).round().to(torch.uint8).permute(1, 2, 0).numpy(), reader.read_video(1, keys.image_key("corner2"))[0]
+    )
     names = cache_files(tmp_path / "cache")
     assert len(names) == 4 and not [n for n in names if ".tmp-" in n]  # image + depth, .bin + .json each
     assert {n.rsplit("-", 1)[0] for n in names} == {keys.image_key("corner2"), keys.depth_key("corner2")}
@@ -68,8 +71,9 @@ def test_dataloader_workers_read_the_cache_and_get_the_same_batches(root, tmp_pa
     memory = WindowDataset(reader, **OPTIONS)
     cached = WindowDataset(reader, **OPTIONS, frames="memmap", cache_dir=tmp_path / "cache")
     # Handing the dataset to a worker sends paths, not frames.
-    frame_bytes = sum(t.numel() * t.element_size() for ep in memory._data for k, t in ep.items()
-                      if k in memory.image_keys + memory.depth_keys)
+    frame_bytes = sum(
+        t.numel() * t.element_size() for ep in memory._data for k, t in ep.items() if k in memory.image_keys + memory.depth_keys
+    )
     assert len(pickle.dumps(memory)) - len(pickle.dumps(cached)) >= frame_bytes
     expected = list(torch.utils.data.DataLoader(memory, batch_size=4, collate_fn=collate))
     got = list(torch.utils.data.DataLoader(cached, batch_size=4, collate_fn=collate, num_workers=2))

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from vlastack import keys
-from vlastack.episodes.stats import vector_stats
 from vlastack.data.windows import WindowDataset, collate, window
 from vlastack.episodes.reader import DatasetReader
+from vlastack.episodes.stats import vector_stats
 from vlastack.episodes.video import VideoSettings
 from vlastack.episodes.writer import DatasetWriter
 from vlastack.errors import DatasetError

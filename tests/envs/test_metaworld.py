@@ -75,3 +75,15 @@ def test_expert_solves_reach_deterministically():
     np.testing.assert_array_equal(r1.episode.frames["action"], r2.episode.frames["action"])
     assert r1.episode.frames["next.success"][-1] and not r1.episode.frames["next.success"][0]
     env.close()
+
+
+def test_unseen_wordings_are_new_and_only_for_mt10():
+    from vlastack.envs.instructions import INSTRUCTIONS, UNSEEN, UNSEEN_VARIANT, instruction
+    from vlastack.envs.tasks import resolve_tasks
+    from vlastack.errors import ConfigError
+
+    assert sorted(UNSEEN) == sorted(resolve_tasks("mt10"))
+    for task, text in UNSEEN.items():
+        assert instruction(task, UNSEEN_VARIANT) == text and text not in INSTRUCTIONS[task]
+    with pytest.raises(ConfigError, match="unseen wording"):
+        instruction("assembly-v3", UNSEEN_VARIANT)

@@ -72,7 +72,7 @@ def test_a_kill_at_any_rename_leaves_a_readable_dataset_that_resumes(tmp_path, m
         renames = {"n": 0}
         real = os.replace
 
-        def dying(src, dst):
+        def dying(src, dst, renames=renames, kill_at=kill_at, real=real):
             renames["n"] += 1
             if renames["n"] == kill_at and not after:
                 raise Killed

@@ -55,8 +55,13 @@ def test_info_matches_lerobot_layout(tmp_path, make_episode):
     assert info["codebase_version"] == "v3.0" and info["total_episodes"] == 1 and info["total_frames"] == 4
     assert info["features"][keys.image_key("corner2")]["dtype"] == "video"
     assert info["features"][keys.STATE] == {"dtype": "float32", "shape": [4], "names": None}
-    for rel in ("meta/tasks.parquet", "meta/stats.json", "meta/episodes/chunk-000/file-000.parquet",
-                "data/chunk-000/file-000.parquet", "videos/observation.images.corner2/chunk-000/file-000.mp4"):
+    for rel in (
+        "meta/tasks.parquet",
+        "meta/stats.json",
+        "meta/episodes/chunk-000/file-000.parquet",
+        "data/chunk-000/file-000.parquet",
+        "videos/observation.images.corner2/chunk-000/file-000.mp4",
+    ):
         assert (tmp_path / "ds" / rel).is_file(), rel
 
 

@@ -29,8 +29,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def debug_checkpoint(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("debug")
     data, out = tmp / "ds", tmp / "run"
-    r = run("collect", "--tasks", "reach-v3", "--episodes", "1", "--out", str(data), "--image-size", "32",
-            "--cameras", "corner2")
+    r = run("collect", "--tasks", "reach-v3", "--episodes", "1", "--out", str(data), "--image-size", "32", "--cameras", "corner2")
     assert r.returncode == 0, r.stderr
     r = run("train", "--preset", "debug", "--dataset", str(data), "--out", str(out), "--steps", "2", "--no-progress")
     assert r.returncode == 0, r.stderr
@@ -40,8 +39,20 @@ def debug_checkpoint(tmp_path_factory):
 
 
 def test_eval_debug_checkpoint_writes_json_and_report(tmp_path, debug_checkpoint):
-    r = run("eval", "--checkpoint", str(debug_checkpoint), "--tasks", "reach-v3", "--episodes", "1", "--max-steps", "10",
-            "--json", "--report", str(tmp_path / "report"))
+    r = run(
+        "eval",
+        "--checkpoint",
+        str(debug_checkpoint),
+        "--tasks",
+        "reach-v3",
+        "--episodes",
+        "1",
+        "--max-steps",
+        "10",
+        "--json",
+        "--report",
+        str(tmp_path / "report"),
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     saved = json.loads((tmp_path / "report" / "results.json").read_text())
@@ -85,8 +96,13 @@ def _served_url(server: subprocess.Popen) -> str:
 
 
 def test_eval_against_a_policy_server(tmp_path, debug_checkpoint):
-    server = subprocess.Popen([*CLI, "serve", "--checkpoint", str(debug_checkpoint), "--port", "0"],
-                              env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [*CLI, "serve", "--checkpoint", str(debug_checkpoint), "--port", "0"],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         url = _served_url(server)
         assert not url.endswith(":0")
@@ -104,8 +120,7 @@ def test_a_checkpoint_with_corrupt_weights_fails_loudly(tmp_path, debug_checkpoi
     broken = tmp_path / "broken"
     shutil.copytree(debug_checkpoint, broken)
     (broken / "model.safetensors").write_bytes(b"these bytes are not a safetensors file")
-    args = ("eval", "--checkpoint", str(broken), "--tasks", "reach-v3", "--episodes", "2", "--max-steps", "5",
-            "--json", "--no-progress")
+    args = ("eval", "--checkpoint", str(broken), "--tasks", "reach-v3", "--episodes", "2", "--max-steps", "5", "--json", "--no-progress")
     for flag, status in (("--strict", 3), ("--no-strict", 0), (None, 3)):  # None: the default is strict
         report = tmp_path / f"report{flag}"
         r = run(*args, "--report", str(report), *([flag] if flag else []))
@@ -121,15 +136,27 @@ def test_a_checkpoint_with_corrupt_weights_fails_loudly(tmp_path, debug_checkpoi
 
 
 def test_a_clean_run_prints_no_crash_summary(tmp_path, debug_checkpoint):
-    r = run("eval", "--checkpoint", str(debug_checkpoint), "--tasks", "reach-v3", "--episodes", "1", "--max-steps", "3",
-            "--no-progress")
+    r = run("eval", "--checkpoint", str(debug_checkpoint), "--tasks", "reach-v3", "--episodes", "1", "--max-steps", "3", "--no-progress")
     assert r.returncode == 0, r.stderr
     assert "CRASHED" not in r.stderr and "| reach-v3 | easy |" in r.stdout
 
 
 def test_demo_runs_a_checkpoint_with_a_chosen_executor(tmp_path, debug_checkpoint):
-    r = run("demo", "--checkpoint", str(debug_checkpoint), "--executor", "async", "--tasks", "reach-v3",
-            "--episodes", "1", "--max-steps", "10", "--out", str(tmp_path / "demo"))
+    r = run(
+        "demo",
+        "--checkpoint",
+        str(debug_checkpoint),
+        "--executor",
+        "async",
+        "--tasks",
+        "reach-v3",
+        "--episodes",
+        "1",
+        "--max-steps",
+        "10",
+        "--out",
+        str(tmp_path / "demo"),
+    )
     assert r.returncode == 0, r.stderr
     assert "| reach-v3 | easy |" in r.stdout
     saved = json.loads((tmp_path / "demo" / "report" / "results.json").read_text())
@@ -183,8 +210,23 @@ def _running(pid: int) -> bool:
 
 def test_a_killed_evaluation_stops_its_workers_and_resumes(tmp_path, debug_checkpoint):
     report = tmp_path / "report"
-    args = [*CLI, "eval", "--checkpoint", str(debug_checkpoint), "--tasks", "reach-v3,push-v3", "--episodes", "6",
-            "--max-steps", "40", "--workers", "2", "--json", "--report", str(report)]
+    args = [
+        *CLI,
+        "eval",
+        "--checkpoint",
+        str(debug_checkpoint),
+        "--tasks",
+        "reach-v3,push-v3",
+        "--episodes",
+        "6",
+        "--max-steps",
+        "40",
+        "--workers",
+        "2",
+        "--json",
+        "--report",
+        str(report),
+    ]
     proc = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = report / "episodes.jsonl"
     # Until two episodes are logged (settings line + 2); it cannot finish first: 12 episodes of 40 steps take longer.

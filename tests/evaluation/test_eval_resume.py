@@ -50,8 +50,13 @@ def test_a_killed_evaluation_resumes_where_it_stopped(tmp_path, config, monkeypa
     # reach-v3 episode 0 is recorded for the report's video, so it runs again; the other three are kept.
     assert again.calls == [("reach-v3", 0), ("push-v3", 1), ("push-v3", 2)]
     assert [(r.task, r.seed - eval_seed(0), r.success) for r in results] == [
-        ("reach-v3", 0, True), ("reach-v3", 1, False), ("reach-v3", 2, True),
-        ("push-v3", 0, True), ("push-v3", 1, False), ("push-v3", 2, True)]
+        ("reach-v3", 0, True),
+        ("reach-v3", 1, False),
+        ("reach-v3", 2, True),
+        ("push-v3", 0, True),
+        ("push-v3", 1, False),
+        ("push-v3", 2, True),
+    ]
     assert results[1].latency_ms == [1.0, 2.0]  # kept episodes keep their latencies for the summary
     # The log now holds the whole run: a second resume runs only the recorded episode.
     last = FakeEpisodes()

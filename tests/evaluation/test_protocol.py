@@ -9,9 +9,11 @@ from vlastack.evaluation.protocol import EVAL_SEED_OFFSET, EpisodeResult, eval_s
 
 def test_avg_is_mean_of_group_rates_not_of_tasks():
     # easy: reach 100 %, drawer-open 0 %  -> 50 %; hard: push 100 %  -> Avg 75 %, task mean 66.7 %
-    results = [EpisodeResult("reach-v3", eval_seed(0), True, 40, [1.0]),
-               EpisodeResult("drawer-open-v3", eval_seed(0), False, 500, [3.0]),
-               EpisodeResult("push-v3", eval_seed(0), True, 100, [2.0])]
+    results = [
+        EpisodeResult("reach-v3", eval_seed(0), True, 40, [1.0]),
+        EpisodeResult("drawer-open-v3", eval_seed(0), False, 500, [3.0]),
+        EpisodeResult("push-v3", eval_seed(0), True, 100, [2.0]),
+    ]
     s = summarize(results, ["reach-v3", "drawer-open-v3", "push-v3"])
     assert s["per_group"] == {"easy": 0.5, "hard": 1.0}
     assert s["avg"] == pytest.approx(0.75)

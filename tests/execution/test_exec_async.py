@@ -80,8 +80,7 @@ def test_latency_drops_the_stale_actions_and_blends_the_seam():
 def test_inference_slower_than_a_chunk_runs_out_stalls_then_recovers():
     clock = FakeClock()
     latency = stalled_latency(0.0, 0.5, calls={1})  # the 2nd request takes half a second (40 steps)
-    ex = AsyncExecutor(CodedPolicy(8), k=4, blend_steps=0, clock=clock, simulated_latency_s=latency,
-                       overdue_s=0.1)
+    ex = AsyncExecutor(CodedPolicy(8), k=4, blend_steps=0, clock=clock, simulated_latency_s=latency, overdue_s=0.1)
     out = run(ex, clock, 60)
     assert out[:8] == [0, 1, 2, 3, 4, 5, 6, 7]  # keeps going on what remains of chunk 0
     assert all(a is None for a in out[8:44])  # then stalled: nothing fresh (the safety watchdog holds)
@@ -109,8 +108,9 @@ def test_late_but_usable_chunk_is_used_from_the_right_row():
 
 def test_on_stall_repeat_repeats_the_last_action():
     clock = FakeClock()
-    ex = AsyncExecutor(CodedPolicy(4), k=2, blend_steps=0, clock=clock, on_stall="repeat",
-                       simulated_latency_s=stalled_latency(0.0, 0.1, calls={1}))
+    ex = AsyncExecutor(
+        CodedPolicy(4), k=2, blend_steps=0, clock=clock, on_stall="repeat", simulated_latency_s=stalled_latency(0.0, 0.1, calls={1})
+    )
     out = run(ex, clock, 6)
     assert out == [0, 1, 2, 3, 3, 3]
 
@@ -140,8 +140,7 @@ def test_reset_ignores_an_answer_from_the_previous_episode():
 
 
 def test_bad_options_are_rejected():
-    for kwargs in ({"k": 0}, {"blend_steps": -1}, {"on_stall": "panic"},
-                   {"runner": object(), "simulated_latency_s": 0.1}):
+    for kwargs in ({"k": 0}, {"blend_steps": -1}, {"on_stall": "panic"}, {"runner": object(), "simulated_latency_s": 0.1}):
         with pytest.raises(ConfigError):
             AsyncExecutor(CodedPolicy(), **kwargs)
 
@@ -153,7 +152,7 @@ def test_on_a_fake_clock_the_default_latency_is_the_measured_compute_time():
     out = run(ex, clock, 40)
     received = next(e for e in ex.events if e["event"] == "chunk_received")
     assert received["latency_s"] >= 0.03 and received["step"] >= 3  # 30 ms of compute = at least 3 steps of 12.5 ms
-    assert received["step"] == received["latency_steps"] and out[:received["step"]] == [None] * received["step"]
+    assert received["step"] == received["latency_steps"] and out[: received["step"]] == [None] * received["step"]
     assert out[received["step"]] == received["step"]  # the row for that step, the stale ones dropped
 
 

@@ -30,8 +30,12 @@ answers = st.one_of(
     st.just(("ok",)),
     st.tuples(st.just("shape"), st.integers(0, 2), st.integers(0, 9), st.integers(0, 5)),
     st.tuples(st.just("dtype"), st.sampled_from(["float64", "float16", "int64", "bool", "complex64", "object"])),
-    st.tuples(st.just("raise"), st.sampled_from([RuntimeError("CUDA error"), ValueError("bad"), KeyError("x"),
-                                                 ZeroDivisionError(), MemoryError(), AttributeError("gone")])),
+    st.tuples(
+        st.just("raise"),
+        st.sampled_from(
+            [RuntimeError("CUDA error"), ValueError("bad"), KeyError("x"), ZeroDivisionError(), MemoryError(), AttributeError("gone")]
+        ),
+    ),
     st.tuples(st.just("junk"), st.sampled_from([None, 3.0, "actions", [[1, 2], [3]], object()])),
 )
 
@@ -135,7 +139,10 @@ def test_a_chunk_of_another_action_size_mid_episode_is_refused_then_recovered(wh
     ex.close()
     rejected = [e for e in ex.events if e["event"] == "chunk_rejected"]
     assert [(e["horizon"], e["action_dim"], e["dtype"]) for e in rejected] == [
-        (H, D + 1, "float32"), (H, D, "float64"), (H - 1, D, "float32")]
+        (H, D + 1, "float32"),
+        (H, D, "float64"),
+        (H - 1, D, "float32"),
+    ]
     assert all("changed mid-episode" in e["reason"] for e in rejected)
     assert all(a is None or a.shape == (D,) for a in out)
     assert out[-1] is not None and out[-1].shape == (D,)  # good chunks are used again afterwards

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from vlastack.errors import ConfigError
-from vlastack.execution import (EXECUTORS, DelayedPolicy, FakeClock, SynchronousExecutor, TemporalEnsembleExecutor,
-                                make_executor)
+from vlastack.execution import EXECUTORS, DelayedPolicy, FakeClock, SynchronousExecutor, TemporalEnsembleExecutor, make_executor
 from vlastack.types import ActionChunk, Observation
 
 DT = 0.0125

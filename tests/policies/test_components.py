@@ -127,8 +127,11 @@ def test_config_validation_names_the_field():
 
 def test_batch_from_observation_shapes():
     obs = Observation(
-        images={"corner2": np.full((20, 24, 3), 255, np.uint8)}, state=np.zeros(4, np.float32), instruction="open the drawer",
-        depth={"corner2": np.ones((20, 24), np.float32)}, touch=np.zeros(2, np.float32),
+        images={"corner2": np.full((20, 24, 3), 255, np.uint8)},
+        state=np.zeros(4, np.float32),
+        instruction="open the drawer",
+        depth={"corner2": np.ones((20, 24), np.float32)},
+        touch=np.zeros(2, np.float32),
     )
     b = batch_from_observation(obs)
     assert b.features[keys.image_key("corner2")].shape == (1, 1, 3, 20, 24)
@@ -140,8 +143,13 @@ def test_batch_from_observation_shapes():
 
 def test_policy_acts_on_an_observation_of_another_size(policy_for, cfg_for):
     policy = policy_for(cfg_for("debug", use_depth=True, use_touch=True))
-    obs = Observation(images={"corner2": np.zeros((48, 40, 3), np.uint8)}, state=np.zeros(4, np.float32),
-                      instruction="x", depth={"corner2": np.ones((48, 40), np.float32)}, touch=np.ones(2, np.float32))
+    obs = Observation(
+        images={"corner2": np.zeros((48, 40, 3), np.uint8)},
+        state=np.zeros(4, np.float32),
+        instruction="x",
+        depth={"corner2": np.ones((48, 40), np.float32)},
+        touch=np.ones(2, np.float32),
+    )
     chunk = policy.sample_actions(batch_from_observation(obs))
     assert chunk.actions.shape == (1, 4, 4)
 
@@ -170,8 +178,9 @@ def test_minilm_text_encoder_offline_cached_and_saved(policy_for, cfg_for, tmp_p
     e = policy.text.encode(["open the drawer", "pull the drawer open", "press the red button"])
     assert float(sim(e[0], e[1], dim=0)) > float(sim(e[0], e[2], dim=0))  # real sentence semantics
     # Golden values from sentence-transformers' SentenceTransformer(<package dir>).encode(...)[:, :6]
-    golden = torch.tensor([[-0.023703, 0.036213, -0.041885, 0.012302, -0.048233, 0.043937],
-                           [0.053988, 0.080503, -0.074422, -0.010044, 0.051369, 0.065545]])
+    golden = torch.tensor(
+        [[-0.023703, 0.036213, -0.041885, 0.012302, -0.048233, 0.043937], [0.053988, 0.080503, -0.074422, -0.010044, 0.051369, 0.065545]]
+    )
     got = policy.text.encode(["open the drawer", "Pick up the puck and place it at the goal."])[:, :6]
     torch.testing.assert_close(got, golden, atol=2e-6, rtol=0)
     noise = torch.zeros(2, 4, 8)
@@ -188,8 +197,9 @@ def test_pretrained_vision_encoder_from_a_local_directory(policy_for, cfg_for, t
     from transformers import ViTConfig, ViTModel
 
     torch.manual_seed(0)
-    ViTModel(ViTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                       image_size=32, patch_size=16)).save_pretrained(tmp_path / "vit")
+    ViTModel(
+        ViTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, image_size=32, patch_size=16)
+    ).save_pretrained(tmp_path / "vit")
     cfg = cfg_for("debug", vision_encoder="pretrained", vision_options={"path": str(tmp_path / "vit")}, freeze_vision=True)
     policy = policy_for(cfg)
     assert policy.vision.num_tokens == 5  # 4 patches + CLS

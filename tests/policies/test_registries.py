@@ -44,8 +44,16 @@ def test_an_encoder_registered_outside_the_package_trains_and_reloads(stripes, t
     train_cfg = PRESETS.get("debug").train
     from dataclasses import replace
 
-    result = train(cfg, replace(train_cfg, steps=1, save_every=1, batch_size=4), samples, stack_samples, tmp_path / "run",
-                   stats=stats, policy_inputs=inputs, progress=False)
+    result = train(
+        cfg,
+        replace(train_cfg, steps=1, save_every=1, batch_size=4),
+        samples,
+        stack_samples,
+        tmp_path / "run",
+        stats=stats,
+        policy_inputs=inputs,
+        progress=False,
+    )
     assert result.step == 1 and result.checkpoint is not None
     policy = load_policy(result.checkpoint)
     assert isinstance(policy.vision, _StripeEncoder) and policy.vision.num_tokens == 4
@@ -55,7 +63,9 @@ def test_an_encoder_registered_outside_the_package_trains_and_reloads(stripes, t
 def test_unknown_encoder_names_and_options_are_named(stripes, cfg_for):
     with pytest.raises(ConfigError, match=r"unknown vision encoder 'cnnn'. Did you mean 'cnn'\?.*test-stripes"):
         make_policy(cfg_for("flow", vision_encoder="cnnn"))
-    with pytest.raises(ConfigError, match=r"vision_options \['width'\] are not settings of the vision encoder 'cnn'; it takes: channels, grid, patch"):
+    with pytest.raises(
+        ConfigError, match=r"vision_options \['width'\] are not settings of the vision encoder 'cnn'; it takes: channels, grid, patch"
+    ):
         make_policy(cfg_for("flow", vision_options={"width": 3}))
     with pytest.raises(ConfigError, match=r"unknown text encoder 'bert'"):
         make_policy(cfg_for("l1-debug", text_encoder="bert"))

@@ -57,8 +57,9 @@ def depth_inside(p: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
     return float(min(np.min(p - low), np.min(high - p)))
 
 
-def assert_inside_limits(spec: SafetySpec, out: np.ndarray, p: np.ndarray | None, touch, mem: OracleMemory,
-                         motion_excess_allowed: bool = False) -> None:
+def assert_inside_limits(
+    spec: SafetySpec, out: np.ndarray, p: np.ndarray | None, touch, mem: OracleMemory, motion_excess_allowed: bool = False
+) -> None:
     """Every limit, stated directly; raises AssertionError naming the broken one."""
     layout, dt = spec.action, spec.control_period_s
     assert isinstance(out, np.ndarray) and out.dtype == np.float32 and out.shape == (layout.dim,), out
@@ -119,8 +120,7 @@ def assert_target_inside(spec: SafetySpec, v: np.ndarray, mem: OracleMemory) -> 
             assert not segment_touches_box(center, center + v * dt, blo, bhi), ("target keep-out", center, v, box)
 
 
-def remember(spec: SafetySpec, mem: OracleMemory, out: np.ndarray, fresh: bool, now: float,
-             position: np.ndarray | None = None) -> None:
+def remember(spec: SafetySpec, mem: OracleMemory, out: np.ndarray, fresh: bool, now: float, position: np.ndarray | None = None) -> None:
     """After ``out`` was sent; ``position`` (the one it was judged at) starts the target estimate."""
     t = spec.tracking
     if t is not None and mem.target_lo is None and position is not None:
@@ -143,5 +143,10 @@ def remember(spec: SafetySpec, mem: OracleMemory, out: np.ndarray, fresh: bool, 
 @pytest.fixture(scope="session")
 def oracle() -> types.SimpleNamespace:
     """The oracle's functions (tests run with --import-mode=importlib, so helpers come as fixtures)."""
-    return types.SimpleNamespace(OracleMemory=OracleMemory, assert_inside_limits=assert_inside_limits,
-                                 remember=remember, segment_touches_box=segment_touches_box, velocity=velocity)
+    return types.SimpleNamespace(
+        OracleMemory=OracleMemory,
+        assert_inside_limits=assert_inside_limits,
+        remember=remember,
+        segment_touches_box=segment_touches_box,
+        velocity=velocity,
+    )

@@ -8,8 +8,16 @@ import pytest
 from vlastack.errors import ConfigError
 from vlastack.execution import FakeClock
 from vlastack.safety import METAWORLD_SAWYER, SAFETY_INFO_KEY, SafeActuator
-from vlastack.safety.faults import (ActionDropouts, ActionNoise, FaultyPolicy, NaNBursts, StalledPolicy,
-                                    keep_out_across_path, stalled_latency, with_keep_out)
+from vlastack.safety.faults import (
+    ActionDropouts,
+    ActionNoise,
+    FaultyPolicy,
+    NaNBursts,
+    StalledPolicy,
+    keep_out_across_path,
+    stalled_latency,
+    with_keep_out,
+)
 from vlastack.types import ActionChunk, Observation
 
 
@@ -21,8 +29,9 @@ class RecordingEnv:
         self.pos = np.array([0.0, 0.6, 0.2])
 
     def _obs(self) -> Observation:
-        return Observation(images={}, state=np.r_[self.pos, 1.0].astype(np.float32), instruction="reach",
-                           touch=np.zeros(2, dtype=np.float32))
+        return Observation(
+            images={}, state=np.r_[self.pos, 1.0].astype(np.float32), instruction="reach", touch=np.zeros(2, dtype=np.float32)
+        )
 
     def reset(self, seed=None):
         self.pos = np.array([0.0, 0.6, 0.2])
@@ -38,8 +47,13 @@ def test_the_env_only_receives_filtered_finite_actions_and_info_has_the_reasons(
     env = RecordingEnv()
     actuator = SafeActuator(env, METAWORLD_SAWYER)
     actuator.reset(seed=3)
-    proposals = [np.array([0.2, 0, 0, 0], np.float32), np.array([np.nan] * 4, np.float32), None,
-                 np.array([0, 0, -1, 0], np.float32), "junk"]
+    proposals = [
+        np.array([0.2, 0, 0, 0], np.float32),
+        np.array([np.nan] * 4, np.float32),
+        None,
+        np.array([0, 0, -1, 0], np.float32),
+        "junk",
+    ]
     for i, p in enumerate(proposals):
         _, _, _, _, info = actuator.step(p, i * 0.0125)
         assert SAFETY_INFO_KEY in info and info["success"] is False

@@ -248,7 +248,6 @@ def test_without_a_time_the_layer_counts_control_periods_itself():
     assert not any(d.held for d in decisions)
 
 
-
 def test_the_controllers_target_stops_the_margin_short_of_the_wall_even_if_the_hand_lags():
     """The hand stuck where it is (the worst lag): the layer still stops the *target*, which the hand will reach."""
     spec = dataclasses.replace(METAWORLD_SAWYER, tracking=dataclasses.replace(METAWORLD_SAWYER.tracking, workspace=True))

@@ -46,10 +46,14 @@ def specs(draw, stop_within_limits: bool = True) -> SafetySpec:
         accel, jerk = draw(st.floats(1e-2, 1e3)), draw(st.floats(1e-1, 1e5))
     gripper = None
     if grip_index is not None:
-        gripper = GripperLimits(action_index=grip_index, close_sign=draw(st.sampled_from([1, -1])),
-                                max_force_n=draw(st.floats(0.1, 100.0)), backoff_per_n=draw(st.floats(0.0, 0.1)),
-                                initial_command=draw(st.floats(low[grip_index], high[grip_index])),
-                                require_touch=draw(st.booleans()))
+        gripper = GripperLimits(
+            action_index=grip_index,
+            close_sign=draw(st.sampled_from([1, -1])),
+            max_force_n=draw(st.floats(0.1, 100.0)),
+            backoff_per_n=draw(st.floats(0.0, 0.1)),
+            initial_command=draw(st.floats(low[grip_index], high[grip_index])),
+            require_touch=draw(st.booleans()),
+        )
     tracking = None
     if draw(st.booleans()):
         clip = None
@@ -57,13 +61,21 @@ def specs(draw, stop_within_limits: bool = True) -> SafetySpec:
             inner = draw(boxes(0.3, 0.05, 0.6))
             grow = np.array([draw(st.floats(0.0, 0.2)) for _ in range(3)])
             clip = (inner, Box(tuple(np.subtract(inner.low, grow)), tuple(np.add(inner.high, grow))))
-        tracking = TargetTracking(margin_m=draw(st.floats(0.0, 0.02)), clip_inner=clip and clip[0], clip_outer=clip and clip[1],
-                                  workspace=draw(st.booleans()))
+        tracking = TargetTracking(
+            margin_m=draw(st.floats(0.0, 0.02)), clip_inner=clip and clip[0], clip_outer=clip and clip[1], workspace=draw(st.booleans())
+        )
     return SafetySpec(
-        name="random", tracking=tracking, control_period_s=dt, state_position_dims=tuple(draw(st.permutations(list(range(5))))[:3]),
+        name="random",
+        tracking=tracking,
+        control_period_s=dt,
+        state_position_dims=tuple(draw(st.permutations(list(range(5))))[:3]),
         action=ActionLayout(tuple(low), tuple(high), translation, draw(st.floats(1e-3, 0.2))),
-        workspace=draw(boxes(0.3, 0.05, 0.6)), motion=MotionLimits(speed, accel, jerk), gripper=gripper,
-        watchdog_s=draw(st.floats(0.0, 0.2)), keep_out=tuple(draw(st.lists(boxes(0.5, 0.01, 0.2), max_size=3))))
+        workspace=draw(boxes(0.3, 0.05, 0.6)),
+        motion=MotionLimits(speed, accel, jerk),
+        gripper=gripper,
+        watchdog_s=draw(st.floats(0.0, 0.2)),
+        keep_out=tuple(draw(st.lists(boxes(0.5, 0.01, 0.2), max_size=3))),
+    )
 
 
 @st.composite
@@ -117,9 +129,15 @@ def run_sequence(oracle, data, spec: SafetySpec, steps: int, motion_excess_allow
             state[pos_dims[data.draw(st.integers(0, 2))]] = np.nan
         readable = None if state_kind in ("nan", "none") else state[pos_dims].astype(np.float64)
         touch = data.draw(st.sampled_from([None, "small", "big", "nan"]))
-        touch = {None: None, "nan": np.array([np.nan, 1.0])}.get(touch, np.array(
-            [data.draw(st.floats(0, 2 * (spec.gripper.max_force_n if spec.gripper else 10) * (4 if touch == "big" else 0.5)))
-             for _ in range(2)]))
+        touch = {None: None, "nan": np.array([np.nan, 1.0])}.get(
+            touch,
+            np.array(
+                [
+                    data.draw(st.floats(0, 2 * (spec.gripper.max_force_n if spec.gripper else 10) * (4 if touch == "big" else 0.5)))
+                    for _ in range(2)
+                ]
+            ),
+        )
         now += spec.control_period_s * data.draw(st.sampled_from([1, 1, 1, 0.5, 3, 20, 0, -2]))
         decision = layer.filter(proposal, None if state_kind == "none" else state, touch, now)
         clock_ok = latest is None or now > latest
@@ -163,8 +181,9 @@ def test_metaworld_preset_with_adversarial_sequences(oracle, data, keep_out, ste
 
 
 @SETTINGS
-@given(actions=st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=4, max_size=4),
-                        min_size=1, max_size=30))
+@given(
+    actions=st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=4, max_size=4), min_size=1, max_size=30)
+)
 def test_nan_and_inf_never_pass(actions):
     layer = SafetyLayer(METAWORLD_SAWYER)
     state = np.array([0.0, 0.6, 0.2, 1.0], dtype=np.float32)

@@ -46,10 +46,12 @@ BAD = [
     ("NaN", with_(state=np.array([np.nan, 0, 0, 0], np.float32)), "non-finite"),
     ("image too large", with_(img=np.zeros((64, 48, 3), np.uint8)), r"must be uint8 \[32, 32, 3\], got uint8 \[64, 48, 3\]"),
     ("image as floats", with_(img=np.zeros((32, 32, 3), np.float32)), "must be uint8"),
-    ("lying array header", {**good_obs(0), keys.STATE: {b"__ndarray__": True, b"data": b"\0" * 4, b"dtype": "<f4", b"shape": [4]}},
-     "needs 16 bytes"),
-    ("object dtype", {**good_obs(0), keys.STATE: {b"__ndarray__": True, b"data": b"\0" * 8, b"dtype": "|O", b"shape": [1]}},
-     "not allowed"),
+    (
+        "lying array header",
+        {**good_obs(0), keys.STATE: {b"__ndarray__": True, b"data": b"\0" * 4, b"dtype": "<f4", b"shape": [4]}},
+        "needs 16 bytes",
+    ),
+    ("object dtype", {**good_obs(0), keys.STATE: {b"__ndarray__": True, b"data": b"\0" * 8, b"dtype": "|O", b"shape": [1]}}, "not allowed"),
     ("prompt not text", with_(prompt=["a"]), "'prompt' must be a string"),
     ("policy raises", with_(prompt="explode"), "inference failed: RuntimeError: fake failure"),
 ]

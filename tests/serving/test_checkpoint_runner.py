@@ -14,9 +14,9 @@ import torch
 from openpi_client.websocket_client_policy import WebsocketClientPolicy
 
 from vlastack import keys
+from vlastack.checkpoint import resolve_checkpoint
 from vlastack.policies import PRESETS, VLAPolicy, batch_from_observation
 from vlastack.policies.untrained import untrained_policy
-from vlastack.checkpoint import resolve_checkpoint
 from vlastack.serving.checkpoint import CheckpointRunner
 from vlastack.serving.client import PolicyClient, ServerError, resize_image
 from vlastack.types import Observation
@@ -47,7 +47,9 @@ def test_spec_and_metadata_come_from_the_checkpoint(checkpoint):
     assert resolve_checkpoint(run) == path
     runner = CheckpointRunner(run)
     assert [(a.key, a.shape, a.dtype) for a in runner.spec.arrays] == [
-        (keys.image_key("corner2"), (32, 32, 3), "uint8"), (keys.STATE, (4,), "float32")]
+        (keys.image_key("corner2"), (32, 32, 3), "uint8"),
+        (keys.STATE, (4,), "float32"),
+    ]
     assert runner.spec.prompt and runner.action_spec.shape == (4, 4)
     meta = runner.metadata()
     assert meta["preset"] == "debug" and meta["variant"] == "hybrid" and meta["checkpoint"] == path.name
@@ -87,16 +89,26 @@ def test_image_size_override(checkpoint):
 @pytest.mark.parametrize("src, dst", [((128, 128), (32, 32)), ((20, 30), (32, 32)), ((96, 64), (40, 50))])
 def test_client_resize_matches_the_policy_resize(src, dst):
     img = np.random.default_rng(0).integers(0, 256, (*src, 3), dtype=np.uint8)
-    ref = torch.nn.functional.interpolate(torch.from_numpy(img).permute(2, 0, 1)[None].float(), size=dst,
-                                          mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
+    ref = (
+        torch.nn.functional.interpolate(
+            torch.from_numpy(img).permute(2, 0, 1)[None].float(), size=dst, mode="bilinear", align_corners=False
+        )[0]
+        .permute(1, 2, 0)
+        .numpy()
+    )
     assert np.abs(resize_image(img, dst).astype(np.float32) - ref).max() <= 0.5 + 1e-3
 
 
 def test_cli_serve_smoke(checkpoint):
     _, _, run = checkpoint
     env = {**os.environ, "VLASTACK_SERVE_TOKEN": "tok"}
-    proc = subprocess.Popen([sys.executable, "-m", "vlastack", "serve", "--checkpoint", str(run), "--port", "0", "--threads", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vlastack", "serve", "--checkpoint", str(run), "--port", "0", "--threads", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         deadline, url, lines = time.monotonic() + 60, None, []
         while url is None and time.monotonic() < deadline:

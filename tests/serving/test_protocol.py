@@ -14,15 +14,19 @@ IMG = keys.image_key("corner2")
 
 
 def good() -> dict:
-    return {IMG: np.zeros((32, 32, 3), np.uint8), keys.STATE: np.zeros(4, np.float32),
-            keys.TOUCH: np.zeros(2, np.float32), "prompt": "open the drawer"}
+    return {
+        IMG: np.zeros((32, 32, 3), np.uint8),
+        keys.STATE: np.zeros(4, np.float32),
+        keys.TOUCH: np.zeros(2, np.float32),
+        "prompt": "open the drawer",
+    }
 
 
 def test_good_observation_passes_and_reset_is_optional():
     out = SPEC.validate(good())
     assert out["prompt"] == "open the drawer" and out["reset"] is False
     assert SPEC.validate({**good(), "reset": True})["reset"] is True
-    assert SPEC.validate({**good(), "prompt": "bytes are fine".encode()})["prompt"] == "bytes are fine"
+    assert SPEC.validate({**good(), "prompt": b"bytes are fine"})["prompt"] == "bytes are fine"
 
 
 def bad(**changes) -> dict:

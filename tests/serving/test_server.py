@@ -64,8 +64,9 @@ def test_replies_in_order_and_per_client_state(fake_server):
 
 
 def test_pipelined_requests_answered_in_order(fake_server):
-    from .conftest import raw_connect
     from vlastack.serving import msgpack_numpy
+
+    from .conftest import raw_connect
 
     ws = raw_connect(fake_server.url)
     states = [good_obs(i) for i in range(6)]

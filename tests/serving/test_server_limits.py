@@ -185,15 +185,23 @@ def test_rate_limited_log_counts_per_kind_with_a_fake_clock(caplog):
     assert [r.getMessage() for r in caplog.records] == ["a 0", "b 0", "a 1", "b 1"]
     now["t"] = 60.0
     limiter.warning("a", "a again")
-    assert [r.getMessage() for r in caplog.records[-2:]] == [
-        "3 more 'a' messages were left out of the log in the last 60 s", "a again"]
+    assert [r.getMessage() for r in caplog.records[-2:]] == ["3 more 'a' messages were left out of the log in the last 60 s", "a again"]
     assert limiter.suppressed_total == 6
 
 
-@pytest.mark.parametrize("field, value", [
-    ("idle_timeout_s", 0), ("session_timeout_s", -1.0), ("max_clients_per_token", 0), ("workers", 0),
-    ("max_clients", True), ("log_rejections_per_minute", -1), ("port", 70000), ("max_message_bytes", 10),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("idle_timeout_s", 0),
+        ("session_timeout_s", -1.0),
+        ("max_clients_per_token", 0),
+        ("workers", 0),
+        ("max_clients", True),
+        ("log_rejections_per_minute", -1),
+        ("port", 70000),
+        ("max_message_bytes", 10),
+    ],
+)
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         ServerConfig(**{field: value})

@@ -66,14 +66,19 @@ def test_report_table(tmp_path: Path, dataset) -> None:
     root, _ = dataset
     runner = CliRunner()
     out = tmp_path / "tok"
-    assert runner.invoke(app, ["tokenizer", "fit", "--dataset", str(root), "--kind", "bins", "--horizon", "4", "--out", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(app, ["tokenizer", "fit", "--dataset", str(root), "--kind", "bins", "--horizon", "4", "--out", str(out)]).exit_code
+        == 0
+    )
     rep = runner.invoke(app, ["tokenizer", "report", "--tokenizer", str(out), "--dataset", str(root)])
     assert rep.exit_code == 0 and "compression_ratio" in rep.output and "max_abs_error" in rep.output
 
 
 def test_unknown_kind_lists_the_valid_ones(tmp_path: Path, dataset) -> None:
     root, _ = dataset
-    result = CliRunner().invoke(app, ["tokenizer", "fit", "--dataset", str(root), "--kind", "fats", "--horizon", "4", "--out", str(tmp_path / "t")])
+    result = CliRunner().invoke(
+        app, ["tokenizer", "fit", "--dataset", str(root), "--kind", "fats", "--horizon", "4", "--out", str(tmp_path / "t")]
+    )
     assert isinstance(result.exception, ConfigError)
     assert "Valid action tokenizers: bins, fast" in str(result.exception)
     assert not (tmp_path / "t").exists()
@@ -83,7 +88,8 @@ def test_real_cli_prints_one_line_errors(tmp_path: Path, dataset) -> None:
     """Through ``python -m vlastack``: a vocabulary too small for the coefficients is a one-line error, exit 2."""
     root, _ = dataset
     args = ["tokenizer", "fit", "--dataset", str(root), "--kind", "fast", "--horizon", "10", "--out", str(tmp_path / "t")]
-    done = subprocess.run([sys.executable, "-m", "vlastack", *args, "--scale", "200", "--vocab-size", "16"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "vlastack", *args, "--scale", "200", "--vocab-size", "16"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("error: vocab_size=16 is too small for the range of integers") and "Traceback" not in done.stderr

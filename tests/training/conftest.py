@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from vlastack.policies.base import fake_samples, stack_samples
-from vlastack.policies.untrained import fitted_inputs
 from vlastack.policies.presets import PRESETS
+from vlastack.policies.untrained import fitted_inputs
 from vlastack.policies.vla.config import VLAConfig
 from vlastack.train_config import TrainConfig
 

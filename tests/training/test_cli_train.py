@@ -38,16 +38,31 @@ def _episode(n: int, seed: int, action_dim: int = 4, camera: str = "corner2", si
 def test_cli_trains_debug_and_resumes(tmp_path):
     data = _write_dataset(tmp_path / "data", [_episode(12, 0), _episode(10, 1)])
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "vlastack", "train", "--preset", "debug", "--dataset", str(data), "--out", str(tmp_path / "run"),
-           "--steps", "3", "--save-every", "2", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vlastack",
+        "train",
+        "--preset",
+        "debug",
+        "--dataset",
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--steps",
+        "3",
+        "--save-every",
+        "2",
+        "--no-progress",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "trained debug to step 3/3" in done.stdout
     assert (tmp_path / "run" / "checkpoints" / "step_00000003" / "model.safetensors").is_file()
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["preset"] == "debug" and run["samples"] == 22
-    from vlastack.cli.app import app
     import vlastack.cli.train  # noqa: F401  (registers the command)
+    from vlastack.cli.app import app
 
     again = CliRunner().invoke(app, cmd[3:-5] + ["--steps", "4", "--save-every", "2", "--resume", "--no-progress"])
     assert again.exit_code == 0, again.output
@@ -55,16 +70,17 @@ def test_cli_trains_debug_and_resumes(tmp_path):
 
 
 def test_checkpoints_record_the_data_resolution_and_export_drops_training_state(tmp_path):
-    from vlastack.cli.app import app
     import vlastack.cli.export  # noqa: F401  (registers the commands)
     import vlastack.cli.train  # noqa: F401
+    from vlastack.cli.app import app
     from vlastack.errors import CheckpointError
     from vlastack.evaluation.runner import _LocalPolicy
     from vlastack.policies import load_policy
 
     data = _write_dataset(tmp_path / "data", [_episode(9, 0, size=40), _episode(8, 1, size=40)])
-    run = CliRunner().invoke(app, ["train", "--preset", "debug", "--dataset", str(data), "--out", str(tmp_path / "run"),
-                                   "--steps", "2", "--no-progress"])
+    run = CliRunner().invoke(
+        app, ["train", "--preset", "debug", "--dataset", str(data), "--out", str(tmp_path / "run"), "--steps", "2", "--no-progress"]
+    )
     assert run.exit_code == 0, run.output
     ckpt = tmp_path / "run" / "checkpoints" / "step_00000002"
     assert json.loads((ckpt / "config.json").read_text())["data"] == {"image_size": [40, 40]}
@@ -84,8 +100,8 @@ def test_checkpoints_record_the_data_resolution_and_export_drops_training_state(
 
 
 def test_cli_names_a_feature_mismatch(tmp_path):
-    from vlastack.cli.app import app
     import vlastack.cli.train  # noqa: F401  (registers the command)
+    from vlastack.cli.app import app
 
     runner = CliRunner()
     wrong_dim = _write_dataset(tmp_path / "d7", [_episode(6, 0, action_dim=7)])
@@ -94,39 +110,76 @@ def test_cli_names_a_feature_mismatch(tmp_path):
     assert "'action' has shape [7] but preset 'debug'" in str(result.exception)
     other_cam = _write_dataset(tmp_path / "cam", [_episode(6, 0, camera="topview")])
     result = runner.invoke(app, ["train", "--preset", "debug", "--dataset", str(other_cam), "--out", str(tmp_path / "r")])
-    assert isinstance(result.exception, DatasetError) and "no camera 'corner2'" in str(result.exception) and "topview" in str(result.exception)
+    assert (
+        isinstance(result.exception, DatasetError) and "no camera 'corner2'" in str(result.exception) and "topview" in str(result.exception)
+    )
     result = runner.invoke(app, ["train", "--preset", "hybird", "--dataset", str(other_cam), "--out", str(tmp_path / "r")])
     assert "Did you mean 'hybrid'" in str(result.exception)
 
 
 def test_cli_input_overrides_change_the_policy_and_are_checked(tmp_path):
-    from vlastack.cli.app import app
     import vlastack.cli.train  # noqa: F401  (registers the command)
+    from vlastack.cli.app import app
     from vlastack.policies import load_policy
 
     runner = CliRunner()
     data = _write_dataset(tmp_path / "d", [_episode(6, 0, camera="topview")])
-    result = runner.invoke(app, ["train", "--preset", "debug", "--dataset", str(data), "--out", str(tmp_path / "r"),
-                                 "--cameras", "topview,gripperPOV"])
+    result = runner.invoke(
+        app, ["train", "--preset", "debug", "--dataset", str(data), "--out", str(tmp_path / "r"), "--cameras", "topview,gripperPOV"]
+    )
     assert isinstance(result.exception, DatasetError) and "no camera 'gripperPOV'" in str(result.exception)
-    result = runner.invoke(app, ["train", "--preset", "debug", "--dataset", str(data), "--out", str(tmp_path / "r"),
-                                 "--cameras", "topview", "--touch"])
+    result = runner.invoke(
+        app, ["train", "--preset", "debug", "--dataset", str(data), "--out", str(tmp_path / "r"), "--cameras", "topview", "--touch"]
+    )
     assert isinstance(result.exception, DatasetError) and "'observation.touch'" in str(result.exception)
-    result = runner.invoke(app, ["train", "--preset", "debug", "--dataset", str(data), "--out", str(tmp_path / "r"),
-                                 "--cameras", "topview", "--steps", "1", "--no-progress"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--preset",
+            "debug",
+            "--dataset",
+            str(data),
+            "--out",
+            str(tmp_path / "r"),
+            "--cameras",
+            "topview",
+            "--steps",
+            "1",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert load_policy(tmp_path / "r" / "checkpoints" / "step_00000001").config.cameras == ("topview",)
 
 
 def test_cli_trains_the_l1_policy_with_overrides_and_it_evaluates_offline(tmp_path):
     """The fifth family goes through the same command as the VLA presets; ``--set`` reaches any field."""
-    from vlastack.cli.app import app
     import vlastack.cli.train  # noqa: F401
+    from vlastack.cli.app import app
     from vlastack.policies import load_policy
 
     data = _write_dataset(tmp_path / "data", [_episode(12, 0), _episode(10, 1)])
-    args = ["train", "--preset", "l1-debug", "--dataset", str(data), "--out", str(tmp_path / "run"), "--steps", "2", "--no-progress",
-            "--set", "policy.keypoints=6", "--set", "policy.channels=[4,8,8]", "--set", "train.lr=0.002", "--frames", "memmap"]
+    args = [
+        "train",
+        "--preset",
+        "l1-debug",
+        "--dataset",
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--steps",
+        "2",
+        "--no-progress",
+        "--set",
+        "policy.keypoints=6",
+        "--set",
+        "policy.channels=[4,8,8]",
+        "--set",
+        "train.lr=0.002",
+        "--frames",
+        "memmap",
+    ]
     done = CliRunner().invoke(app, args)
     assert done.exit_code == 0, done.output
     policy = load_policy(tmp_path / "run" / "checkpoints" / "step_00000002")
@@ -136,20 +189,24 @@ def test_cli_trains_the_l1_policy_with_overrides_and_it_evaluates_offline(tmp_pa
     assert any((data / "cache").iterdir())  # --frames memmap read the frames from the on-disk cache
 
 
-@pytest.mark.parametrize(("assignment", "message"), [
-    ("policy.keypointz=3", "unknown policy field 'keypointz'. Did you mean 'keypoints'?"),
-    ("model.lr=3", "unknown config section 'model'"),
-    ("policy.keypoints=0", r"keypoints: must be >= 1, got 0"),
-    ("train.lr", "expected SECTION.FIELD=VALUE"),
-    ("policy.keypoints=many", "expected int, got 'many'"),
-])
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("policy.keypointz=3", "unknown policy field 'keypointz'. Did you mean 'keypoints'?"),
+        ("model.lr=3", "unknown config section 'model'"),
+        ("policy.keypoints=0", r"keypoints: must be >= 1, got 0"),
+        ("train.lr", "expected SECTION.FIELD=VALUE"),
+        ("policy.keypoints=many", "expected int, got 'many'"),
+    ],
+)
 def test_bad_overrides_are_named(tmp_path, assignment, message):
-    from vlastack.cli.app import app
     import vlastack.cli.train  # noqa: F401
+    from vlastack.cli.app import app
 
     data = _write_dataset(tmp_path / "data", [_episode(6, 0)])
-    done = CliRunner().invoke(app, ["train", "--preset", "l1-debug", "--dataset", str(data), "--out", str(tmp_path / "run"),
-                                    "--no-progress", "--set", assignment])
+    done = CliRunner().invoke(
+        app, ["train", "--preset", "l1-debug", "--dataset", str(data), "--out", str(tmp_path / "run"), "--no-progress", "--set", assignment]
+    )
     assert done.exit_code != 0
     assert isinstance(done.exception, Exception) and message in str(done.exception)
     assert not (tmp_path / "run").exists()

@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
+from vlastack.checkpoint import load_safetensors
 from vlastack.errors import CheckpointError
 from vlastack.policies import fake_batch, load_policy
-from vlastack.checkpoint import load_safetensors
-from vlastack.training.checkpoint import list_checkpoints
 from vlastack.train_config import TrainConfig
+from vlastack.training.checkpoint import list_checkpoints
 from vlastack.training.loop import DataOrder, train
 from vlastack.training.optim import lr_at
 
@@ -23,8 +23,16 @@ def test_debug_trains_checkpoints_and_loads(setup_for, tmp_path):
     ckpts = list_checkpoints(tmp_path / "run")
     assert [p.name for p in ckpts] == ["step_00000004", "step_00000008"]
     last = ckpts[-1]
-    for name in ("model.safetensors", "config.json", "normalization.safetensors", "tokenizer/tokenizer.json",
-                 "training/weights.safetensors", "training/optimizer.safetensors", "training/state.json", "training/rng_rank0.safetensors"):
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "normalization.safetensors",
+        "tokenizer/tokenizer.json",
+        "training/weights.safetensors",
+        "training/optimizer.safetensors",
+        "training/state.json",
+        "training/rng_rank0.safetensors",
+    ):
         assert (last / name).is_file(), name
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, 9))
@@ -35,8 +43,11 @@ def test_debug_trains_checkpoints_and_loads(setup_for, tmp_path):
 
 
 def _weights(ckpt):
-    return {**load_safetensors(ckpt / "model.safetensors"), **{"raw." + k: v for k, v in load_safetensors(ckpt / "training/weights.safetensors").items()},
-            **{"opt." + k: v for k, v in load_safetensors(ckpt / "training/optimizer.safetensors").items()}}
+    return {
+        **load_safetensors(ckpt / "model.safetensors"),
+        **{"raw." + k: v for k, v in load_safetensors(ckpt / "training/weights.safetensors").items()},
+        **{"opt." + k: v for k, v in load_safetensors(ckpt / "training/optimizer.safetensors").items()},
+    }
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(setup_for, tmp_path):
@@ -54,8 +65,11 @@ def test_interrupted_then_resumed_equals_uninterrupted(setup_for, tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
     def losses(run):
-        return [(r["step"], r["loss"], r["grad_norm"]) for r in map(json.loads, (tmp_path / run / "metrics.jsonl").read_text().splitlines())]
+        return [
+            (r["step"], r["loss"], r["grad_norm"]) for r in map(json.loads, (tmp_path / run / "metrics.jsonl").read_text().splitlines())
+        ]
 
     assert losses("full") == losses("cut")  # rows past the checkpoint were dropped and redone identically
 

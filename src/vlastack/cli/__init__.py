@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from vlastack.cli.app import app
-
 # Importing a command module registers its commands on ``app``.
 from vlastack.cli import collect, dataset, demo, eval, export, serve, tokenizer, train  # noqa: E402,F401
+from vlastack.cli.app import app
 
 
 def main() -> None:

@@ -22,9 +22,12 @@ def collect(
     workers: int = typer.Option(1, help="Simulator processes."),
     seed_offset: int = typer.Option(0, help="First reset seed of each task's demonstrations."),
     codec: str = typer.Option("h264", help="Video codec: h264, h264-lossless or av1."),
-    safety: bool = typer.Option(True, "--safety/--no-safety",
-                                help="Step the experts through the safety layer (default), so the recorded actions are the "
-                                     "ones it allowed; --no-safety records the experts' raw actions."),
+    safety: bool = typer.Option(
+        True,
+        "--safety/--no-safety",
+        help="Step the experts through the safety layer (default), so the recorded actions are the "
+        "ones it allowed; --no-safety records the experts' raw actions.",
+    ),
     safety_spec: str = typer.Option("metaworld_sawyer", help="Safety spec: a preset name or a JSON file."),
 ) -> None:
     """Collect demonstrations; an interrupted run resumes where it stopped.
@@ -34,13 +37,20 @@ def collect(
     from rich.console import Console
     from rich.table import Table
 
-    from vlastack.envs.collect import collect as run, resolve_config
+    from vlastack.envs.collect import collect as run
+    from vlastack.envs.collect import resolve_config
     from vlastack.episodes.video import VideoSettings
 
     config = resolve_config(
-        tasks, episodes=episodes, out=out, image_size=image_size,
-        cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()), depth=depth, touch=touch,
-        workers=workers, seed_offset=seed_offset,
+        tasks,
+        episodes=episodes,
+        out=out,
+        image_size=image_size,
+        cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()),
+        depth=depth,
+        touch=touch,
+        workers=workers,
+        seed_offset=seed_offset,
         video=VideoSettings(codec=codec, crf=0 if codec == "h264-lossless" else 18),
         safety=safety_spec if safety else None,
     )
@@ -53,7 +63,7 @@ def collect(
 
         saved = len(read_episode_table(out)) if out.exists() else 0
         print(f"\ninterrupted: {saved} finished episodes are saved in {out}; run the same command to resume")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     layer = f"behind the safety layer ({config.safety})" if config.safety else "without the safety layer"
     table = Table(title=f"Expert demonstrations in {out}, {layer}")
     columns = ("task", "kept", "dropped (expert failed)", "expert success")

@@ -26,16 +26,24 @@ def dataset_summary(root: Path) -> dict:
         d["episodes"] += 1
         d["frames"] += int(row["length"])
     return {
-        "root": str(root), "codebase_version": r.info["codebase_version"], "robot_type": r.info.get("robot_type"),
-        "fps": r.fps, "episodes": r.num_episodes, "frames": r.num_frames, "size_mb": round(size / 1e6, 2),
+        "root": str(root),
+        "codebase_version": r.info["codebase_version"],
+        "robot_type": r.info.get("robot_type"),
+        "fps": r.fps,
+        "episodes": r.num_episodes,
+        "frames": r.num_frames,
+        "size_mb": round(size / 1e6, 2),
         "features": {k: {"dtype": f["dtype"], "shape": f["shape"]} for k, f in r.features.items()},
-        "tasks": r.tasks, "per_task": per_task,
+        "tasks": r.tasks,
+        "per_task": per_task,
     }
 
 
 @dataset_app.command()
-def info(root: Path = typer.Argument(..., help="Dataset directory."),
-         as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+def info(
+    root: Path = typer.Argument(..., help="Dataset directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
     """Episodes, frames, features, tasks and size on disk."""
     s = dataset_summary(root)
     if as_json:
@@ -45,8 +53,10 @@ def info(root: Path = typer.Argument(..., help="Dataset directory."),
     from rich.table import Table
 
     c = Console()
-    c.print(f"[bold]{root}[/bold]: LeRobot {s['codebase_version']}, {s['episodes']} episodes, "
-            f"{s['frames']} frames at {s['fps']} Hz, {s['size_mb']} MB")
+    c.print(
+        f"[bold]{root}[/bold]: LeRobot {s['codebase_version']}, {s['episodes']} episodes, "
+        f"{s['frames']} frames at {s['fps']} Hz, {s['size_mb']} MB"
+    )
     ft = Table(title="features")
     for col in ("name", "dtype", "shape"):
         ft.add_column(col)
@@ -62,14 +72,15 @@ def info(root: Path = typer.Argument(..., help="Dataset directory."),
 
 
 @dataset_app.command()
-def view(root: Path = typer.Argument(..., help="Dataset directory."),
-         episode: int = typer.Option(0, help="Episode index."),
-         out: Path = typer.Option(..., help="Output .mp4 file."),
-         ) -> None:
+def view(
+    root: Path = typer.Argument(..., help="Dataset directory."),
+    episode: int = typer.Option(0, help="Episode index."),
+    out: Path = typer.Option(..., help="Output .mp4 file."),
+) -> None:
     """Write one episode's cameras side by side, with the instruction printed, as an MP4."""
     from vlastack.episodes.reader import DatasetReader
-    from vlastack.evaluation.video import side_by_side
     from vlastack.episodes.video import encode_video
+    from vlastack.evaluation.video import side_by_side
 
     r = DatasetReader(root)
     ep = r.episode(episode)

@@ -29,17 +29,21 @@ def demo(
     max_steps: int = typer.Option(500, help="Step limit per episode (the protocol's 500)."),
     experts: bool = typer.Option(False, "--experts", help="Record scripted-expert demonstrations instead of running a policy."),
     image_size: int = typer.Option(128, help="With --experts: square image side in pixels."),
-    safety: bool = typer.Option(True, "--safety/--no-safety",
-                                help="With --experts: step the experts through the safety layer (default); --no-safety "
-                                     "records their raw actions. A policy always runs behind the layer."),
+    safety: bool = typer.Option(
+        True,
+        "--safety/--no-safety",
+        help="With --experts: step the experts through the safety layer (default); --no-safety "
+        "records their raw actions. A policy always runs behind the layer.",
+    ),
 ) -> None:
     """Show the system at work: a trained policy on a few tasks (or, with --experts, expert demonstrations)."""
     if experts:
         _record_experts(out, tasks, episodes, image_size, safety)
         return
     if not safety:
-        raise typer.BadParameter("--no-safety only applies to --experts: a policy always runs behind the safety layer",
-                                 param_hint="--no-safety")
+        raise typer.BadParameter(
+            "--no-safety only applies to --experts: a policy always runs behind the safety layer", param_hint="--no-safety"
+        )
     from vlastack.assets import DEMO_POLICY
     from vlastack.cli.eval import evaluate
     from vlastack.errors import CheckpointError
@@ -49,10 +53,26 @@ def demo(
         if not (checkpoint / "config.json").is_file():
             raise CheckpointError(f"the shipped demo policy is missing from {checkpoint}; reinstall vlastack or pass --checkpoint")
         print(f"running the shipped demo policy ({checkpoint}); how it was trained: README.md, 'The demo policy'")
-    evaluate(checkpoint=checkpoint, server=None, token=None, tasks=tasks, episodes=episodes, max_steps=max_steps,
-             executor=executor, instruction_variant=0, workers=1, image_size=None, as_json=False,
-             report=out / "report", resume=False, no_progress=False, strict=True, safety="metaworld_sawyer",
-             seed_offset=100_000, execute_steps=None)  # every option given: typer's defaults are only filled in from the command line
+    evaluate(
+        checkpoint=checkpoint,
+        server=None,
+        token=None,
+        tasks=tasks,
+        episodes=episodes,
+        max_steps=max_steps,
+        executor=executor,
+        instruction_variant=0,
+        workers=1,
+        image_size=None,
+        as_json=False,
+        report=out / "report",
+        resume=False,
+        no_progress=False,
+        strict=True,
+        safety="metaworld_sawyer",
+        seed_offset=100_000,
+        execute_steps=None,
+    )  # every option given: typer's defaults are only filled in from the command line
     print(f"report and videos in {out / 'report'} (open report.html)")
 
 
@@ -62,9 +82,20 @@ def _record_experts(out: Path, tasks: str, episodes: int, image_size: int, safet
     from vlastack.episodes.reader import DatasetReader
 
     dataset = out / "dataset"
-    collect(tasks=tasks, episodes=episodes, out=dataset, image_size=image_size, cameras="corner2,gripperPOV",
-            depth=False, touch=True, workers=1, seed_offset=0, codec="h264", safety=safety,
-            safety_spec="metaworld_sawyer")
+    collect(
+        tasks=tasks,
+        episodes=episodes,
+        out=dataset,
+        image_size=image_size,
+        cameras="corner2,gripperPOV",
+        depth=False,
+        touch=True,
+        workers=1,
+        seed_offset=0,
+        codec="h264",
+        safety=safety,
+        safety_spec="metaworld_sawyer",
+    )
     info(dataset, as_json=False)
     reader = DatasetReader(dataset)
     first: dict[str, int] = {}

@@ -20,24 +20,44 @@ def evaluate(
     episodes: int = typer.Option(10, help="Episodes per task (the protocol uses 10)."),
     max_steps: int = typer.Option(500, help="Step limit per episode (the protocol uses 500)."),
     executor: str = typer.Option("sync", help="sync, ensemble or async."),
-    instruction_variant: int = typer.Option(0, help="Instruction phrasing: 0-2 seen in training, 3 held out."),
+    instruction_variant: int = typer.Option(
+        0, help="Instruction phrasing: 0-2 seen in training, 3 held out, 4 an unseen wording of the MT10 tasks."
+    ),
     workers: int = typer.Option(1, help="Simulator processes."),
-    image_size: int | None = typer.Option(None, help="Rendered image side in pixels (default: the resolution the checkpoint was trained on)."),
+    image_size: int | None = typer.Option(
+        None, help="Rendered image side in pixels (default: the resolution the checkpoint was trained on)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
-    report: Path | None = typer.Option(None, help="Write results.json, report.md, report.html and videos here; "
-                                       "finished episodes are logged there as they end (episodes.jsonl)."),
-    resume: bool = typer.Option(False, help="Keep the episodes an interrupted run with the same settings logged "
-                                "in --report DIR; run only the rest."),
-    safety: str = typer.Option("metaworld_sawyer", help="Safety spec between executor and simulator (default on, as users run it); "
-                               "'none' steps the simulator directly, as published benchmark rows were measured."),
-    seed_offset: int = typer.Option(100_000, help="Reset seed of episode 0: 100000 is the protocol's evaluation range; "
-                                    "use 200000 (validation) for choices, so reported rows are never tuned on."),
-    execute_steps: int | None = typer.Option(None, help="Actions of each chunk the sync executor runs before asking again "
-                                             "(default: the checkpoint's execute_steps, else the whole chunk)."),
+    report: Path | None = typer.Option(
+        None,
+        help="Write results.json, report.md, report.html and videos here; finished episodes are logged there as they end (episodes.jsonl).",
+    ),
+    resume: bool = typer.Option(
+        False, help="Keep the episodes an interrupted run with the same settings logged in --report DIR; run only the rest."
+    ),
+    safety: str = typer.Option(
+        "metaworld_sawyer",
+        help="Safety spec between executor and simulator (default on, as users run it); "
+        "'none' steps the simulator directly, as published benchmark rows were measured.",
+    ),
+    seed_offset: int = typer.Option(
+        100_000,
+        help="Reset seed of episode 0: 100000 is the protocol's evaluation range; "
+        "use 200000 (validation) for choices, so reported rows are never tuned on.",
+    ),
+    execute_steps: int | None = typer.Option(
+        None,
+        help="Actions of each chunk the sync executor runs before asking again "
+        "(default: the checkpoint's execute_steps, else the whole chunk).",
+    ),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (it is drawn on stderr)."),
-    strict: bool = typer.Option(True, "--strict/--no-strict", help="Exit with status 3 when any episode crashed "
-                                "(policy raised, worker died); --no-strict exits 0. Either way a crash summary "
-                                "goes to stderr and the results are written."),
+    strict: bool = typer.Option(
+        True,
+        "--strict/--no-strict",
+        help="Exit with status 3 when any episode crashed "
+        "(policy raised, worker died); --no-strict exits 0. Either way a crash summary "
+        "goes to stderr and the results are written.",
+    ),
 ) -> None:
     """Success per task and difficulty group, Avg (mean of group rates), length, latency.
 
@@ -48,26 +68,49 @@ def evaluate(
     from vlastack.evaluation.crashes import CRASH_EXIT_CODE, crash_summary
     from vlastack.evaluation.protocol import summarize
     from vlastack.evaluation.report import markdown, write_report
-    from vlastack.evaluation.runner import EvalConfig, evaluate as run
+    from vlastack.evaluation.runner import EvalConfig
+    from vlastack.evaluation.runner import evaluate as run
 
     task_list = resolve_tasks(tasks)
-    config = EvalConfig(checkpoint=checkpoint, tasks=tuple(task_list), episodes=episodes, max_steps=max_steps,
-                        executor=executor, instruction_variant=instruction_variant, workers=workers,
-                        image_size=image_size, server=server, token=token, seed_offset=seed_offset, execute_steps=execute_steps,
-                        safety_spec=safety)
+    config = EvalConfig(
+        checkpoint=checkpoint,
+        tasks=tuple(task_list),
+        episodes=episodes,
+        max_steps=max_steps,
+        executor=executor,
+        instruction_variant=instruction_variant,
+        workers=workers,
+        image_size=image_size,
+        server=server,
+        token=token,
+        seed_offset=seed_offset,
+        execute_steps=execute_steps,
+        safety_spec=safety,
+    )
     stop_on_sigterm()
     try:
         results, videos = run(config, progress=not no_progress, log_dir=report, resume=resume)
     except KeyboardInterrupt:
-        where = f"logged in {report / 'episodes.jsonl'}; add --resume to the same command to run only the rest" \
-            if report is not None else "lost (give --report DIR to log them and resume later)"
+        where = (
+            f"logged in {report / 'episodes.jsonl'}; add --resume to the same command to run only the rest"
+            if report is not None
+            else "lost (give --report DIR to log them and resume later)"
+        )
         typer.echo(f"\ninterrupted: the finished episodes are {where}", err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     summary = summarize(results, task_list)
     source = server or str(checkpoint)
-    summary["config"] = {"checkpoint": str(checkpoint), "server": server, "executor": executor, "episodes": episodes,
-                         "max_steps": max_steps, "instruction_variant": instruction_variant, "seed_offset": seed_offset,
-                         "execute_steps": execute_steps, "safety": safety}
+    summary["config"] = {
+        "checkpoint": str(checkpoint),
+        "server": server,
+        "executor": executor,
+        "episodes": episodes,
+        "max_steps": max_steps,
+        "instruction_variant": instruction_variant,
+        "seed_offset": seed_offset,
+        "execute_steps": execute_steps,
+        "safety": safety,
+    }
     if report is not None:
         write_report(report, summary, [r.to_dict() for r in results], videos, title=f"Evaluation of {source}")
     if as_json:
@@ -77,7 +120,8 @@ def evaluate(
     crashes = crash_summary(results)
     if crashes is not None:
         saved = f"results written to {report}" if report is not None else "give --report DIR to keep every error"
-        typer.echo(f"{crashes}\n{saved}; exit status {CRASH_EXIT_CODE if strict else 0} "
-                   f"({'--strict' if strict else '--no-strict'})", err=True)
+        typer.echo(
+            f"{crashes}\n{saved}; exit status {CRASH_EXIT_CODE if strict else 0} ({'--strict' if strict else '--no-strict'})", err=True
+        )
         if strict:
             raise typer.Exit(CRASH_EXIT_CODE)

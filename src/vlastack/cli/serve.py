@@ -26,9 +26,13 @@ def serve(
     checkpoint: Annotated[Path, typer.Option(help="Policy directory, or a training run directory (its latest checkpoint).")],
     host: Annotated[str, typer.Option(help="Interface to bind; loopback by default. Use 0.0.0.0 only with --token.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = 8000,
-    token: Annotated[str | None, typer.Option(help="Shared secret clients must send ('Authorization: Api-Key <token>'); "
-                                                   "default: $VLASTACK_SERVE_TOKEN, else none.")] = None,
-    safety: Annotated[str, typer.Option(help="Safety spec applied to every chunk: preset name, JSON file, or 'none'.")] = "metaworld_sawyer",
+    token: Annotated[
+        str | None,
+        typer.Option(help="Shared secret clients must send ('Authorization: Api-Key <token>'); default: $VLASTACK_SERVE_TOKEN, else none."),
+    ] = None,
+    safety: Annotated[
+        str, typer.Option(help="Safety spec applied to every chunk: preset name, JSON file, or 'none'.")
+    ] = "metaworld_sawyer",
     image_size: Annotated[int | None, typer.Option(help="Square image size clients send (default: the policy's own).")] = None,
     max_message_mb: Annotated[float, typer.Option(help="Largest accepted message in MiB.")] = 8.0,
     workers: Annotated[int, typer.Option(help="Inference threads (clients served at the same time).")] = 4,
@@ -55,8 +59,14 @@ def serve(
         torch.set_num_threads(threads)
     runner = CheckpointRunner(checkpoint, image_size=(image_size, image_size) if image_size else None, device=device, seed=seed)
     try:
-        config = ServerConfig(host=host, port=port, token=token, max_message_bytes=int(max_message_mb * 2**20),
-                              workers=workers, safety=None if safety.lower() == "none" else safety)
+        config = ServerConfig(
+            host=host,
+            port=port,
+            token=token,
+            max_message_bytes=int(max_message_mb * 2**20),
+            workers=workers,
+            safety=None if safety.lower() == "none" else safety,
+        )
     except ValueError as err:
         raise ConfigError(str(err)) from err
     try:
@@ -67,6 +77,7 @@ def serve(
         raise ConfigError(f"cannot serve {runner.directory}: {err}; pass --safety with a spec for this robot, or --safety none") from err
     typer.echo(f"policy {runner.config.name!r} ({runner.policy.describe()}) from {runner.directory}")
     typer.echo("observation keys: " + ", ".join(f"{a.key} {a.describe()}" for a in runner.spec.arrays) + ", prompt str")
-    typer.echo(f"actions: float32 {list(runner.action_spec.shape)}; safety: {config.safety or 'off'}; "
-               f"token: {'required' if token else 'off'}")
+    typer.echo(
+        f"actions: float32 {list(runner.action_spec.shape)}; safety: {config.safety or 'off'}; token: {'required' if token else 'off'}"
+    )
     server.run()

@@ -71,10 +71,7 @@ def fit(
     chunks, n_episodes = _dataset_chunks(dataset, horizon, stride, pad, max_chunks)
     tokenizer.fit(chunks)
     tokenizer.save(out)
-    typer.echo(
-        f"fitted {tokenizer!r} on {len(chunks)} chunks from {n_episodes} episodes; "
-        f"{tokenizer.vocab_size} token ids; saved to {out}"
-    )
+    typer.echo(f"fitted {tokenizer!r} on {len(chunks)} chunks from {n_episodes} episodes; {tokenizer.vocab_size} token ids; saved to {out}")
 
 
 @tokenizer_app.command()

@@ -29,8 +29,14 @@ def train(
     preset: Annotated[str | None, typer.Option(help=PRESET_HELP)] = None,
     dataset: Annotated[Path | None, typer.Option(help="Dataset directory (LeRobot v3 layout written by vlastack).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory: checkpoints/, metrics.jsonl, run.json.")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config field: policy.FIELD=VALUE or train.FIELD=VALUE "
-                                                   "(JSON values; repeatable), e.g. --set policy.horizon=8 --set train.lr=5e-4.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override any config field: policy.FIELD=VALUE or train.FIELD=VALUE "
+            "(JSON values; repeatable), e.g. --set policy.horizon=8 --set train.lr=5e-4.",
+        ),
+    ] = None,
     list_presets: Annotated[bool, typer.Option(help="List the presets with their descriptions and exit.")] = False,
     steps: Annotated[int | None, typer.Option(help="Optimizer steps in all (default: the preset's).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in --out (starts fresh when there is none).")] = False,
@@ -39,11 +45,18 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the preset's).")] = None,
     warmup_steps: Annotated[int | None, typer.Option(help="Linear learning-rate warm-up steps (default: the preset's).")] = None,
     num_workers: Annotated[int | None, typer.Option(help="DataLoader worker processes (default 0).")] = None,
-    frames: Annotated[str, typer.Option(help="Where decoded camera frames live: 'memory' (this process) or 'memmap' (an on-disk "
-                                        "cache, <dataset>/cache, built once; for datasets larger than RAM).")] = "memory",
+    frames: Annotated[
+        str,
+        typer.Option(
+            help="Where decoded camera frames live: 'memory' (this process) or 'memmap' (an on-disk "
+            "cache, <dataset>/cache, built once; for datasets larger than RAM)."
+        ),
+    ] = "memory",
     cameras: Annotated[str | None, typer.Option(help="Override the preset's cameras, comma-separated (e.g. corner2,gripperPOV).")] = None,
     touch: Annotated[bool | None, typer.Option("--touch/--no-touch", help="Override whether the policy reads finger touch.")] = None,
-    depth: Annotated[bool | None, typer.Option("--depth/--no-depth", help="Override whether the policy reads depth (a 4th image channel).")] = None,
+    depth: Annotated[
+        bool | None, typer.Option("--depth/--no-depth", help="Override whether the policy reads depth (a 4th image channel).")
+    ] = None,
     cpu: Annotated[bool, typer.Option(help="Train on the CPU even when a GPU is present.")] = False,
     tensorboard: Annotated[bool, typer.Option(help="Also write TensorBoard logs (needs the tensorboard package).")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -69,10 +82,20 @@ def train(
         if value is None:
             raise typer.BadParameter(f"{flag} is required", param_hint=flag)
     chosen = PRESETS.get(preset)
-    inputs = {"cameras": tuple(c.strip() for c in cameras.split(",") if c.strip()) if cameras else None,
-              "use_touch": touch, "use_depth": depth}
+    inputs = {
+        "cameras": tuple(c.strip() for c in cameras.split(",") if c.strip()) if cameras else None,
+        "use_touch": touch,
+        "use_depth": depth,
+    }
     cfg = replace(chosen.policy, **{k: v for k, v in inputs.items() if v is not None})  # checked against the dataset below
-    overrides = {"steps": steps, "batch_size": batch_size, "save_every": save_every, "seed": seed, "num_workers": num_workers, "warmup_steps": warmup_steps}
+    overrides = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "save_every": save_every,
+        "seed": seed,
+        "num_workers": num_workers,
+        "warmup_steps": warmup_steps,
+    }
     tcfg = replace(chosen.train, cpu=cpu, tensorboard=tensorboard, **{k: v for k, v in overrides.items() if v is not None})
     configs = apply_overrides({"policy": cfg, "train": tcfg}, set_ or [])
     cfg, tcfg = configs["policy"], configs["train"]
@@ -82,15 +105,31 @@ def train(
     reader = DatasetReader(dataset)
     cfg.check_dataset_features(reader.features, where=f"dataset {dataset}")
     data = WindowDataset(
-        reader, obs_history=cfg.obs_history, action_horizon=cfg.horizon, image_keys=[keys.image_key(c) for c in cfg.cameras],
-        state=True, touch=cfg.use_touch, depth=cfg.use_depth, frames=frames, progress=progress,
+        reader,
+        obs_history=cfg.obs_history,
+        action_horizon=cfg.horizon,
+        image_keys=[keys.image_key(c) for c in cfg.cameras],
+        state=True,
+        touch=cfg.use_touch,
+        depth=cfg.use_depth,
+        frames=frames,
+        progress=progress,
     )
     policy_inputs = {}
     if not (resume and latest_checkpoint(out) is not None):  # a resumed run reads them from its checkpoint
         policy_inputs = policy_class(cfg).fit_inputs(cfg, reader.episode_actions(), tcfg.tokenizer_max_chunks)
     result = train_loop(
-        cfg, tcfg, data, collate, out, stats=reader.stats, policy_inputs=policy_inputs, resume=resume, progress=progress,
-        extra_run_info={"preset": preset, "dataset": str(Path(dataset).resolve()), "samples": len(data)}, instructions=reader.tasks,
+        cfg,
+        tcfg,
+        data,
+        collate,
+        out,
+        stats=reader.stats,
+        policy_inputs=policy_inputs,
+        resume=resume,
+        progress=progress,
+        extra_run_info={"preset": preset, "dataset": str(Path(dataset).resolve()), "samples": len(data)},
+        instructions=reader.tasks,
         data_info={"image_size": list(reader.features[keys.image_key(cfg.cameras[0])]["shape"][:2])},
     )
     loss = result.metrics.get("loss")

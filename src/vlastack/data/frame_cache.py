@@ -89,8 +89,11 @@ def dataset_fingerprint(reader: DatasetReader) -> str:
     for _, row in table.iterrows():
         files.add(reader.info["data_path"].format(chunk_index=int(row["data/chunk_index"]), file_index=int(row["data/file_index"])))
         for key in reader.video_keys:
-            files.add(reader.info["video_path"].format(video_key=key, chunk_index=int(row[f"videos/{key}/chunk_index"]),
-                                                       file_index=int(row[f"videos/{key}/file_index"])))
+            files.add(
+                reader.info["video_path"].format(
+                    video_key=key, chunk_index=int(row[f"videos/{key}/chunk_index"]), file_index=int(row[f"videos/{key}/file_index"])
+                )
+            )
     for rel in sorted(files):
         try:
             st = (reader.root / rel).stat()
@@ -130,8 +133,9 @@ class CachedFrames:
         return np.asarray(self._array[self.offsets[episode] + idx])
 
 
-def open_frame_cache(reader: DatasetReader, frame_keys: list[str], cache_dir: Path | None = None,
-                     progress: bool = False) -> dict[str, CachedFrames]:
+def open_frame_cache(
+    reader: DatasetReader, frame_keys: list[str], cache_dir: Path | None = None, progress: bool = False
+) -> dict[str, CachedFrames]:
     """The cache of ``frame_keys`` for every episode of ``reader``'s dataset, built first where missing or stale.
 
     ``cache_dir``: where the files go; default :func:`default_cache_dir`. Building decodes one
@@ -152,8 +156,10 @@ def open_frame_cache(reader: DatasetReader, frame_keys: list[str], cache_dir: Pa
     if missing:
         _build(reader, missing, cache_dir, fingerprint, offsets, progress)
         if dataset_fingerprint(reader) != fingerprint:
-            raise DatasetError(f"{reader.root} changed while its frame cache was being built in {cache_dir}; "
-                               "build it again once the dataset is no longer being written")
+            raise DatasetError(
+                f"{reader.root} changed while its frame cache was being built in {cache_dir}; "
+                "build it again once the dataset is no longer being written"
+            )
         for key in missing:
             found = _load_manifest(cache_dir, key, fingerprint, offsets)
             if found is None:  # another process replaced it between our rename and this read
@@ -177,14 +183,17 @@ def _load_manifest(cache_dir: Path, key: str, fingerprint: str, offsets: list[in
     except (OSError, json.JSONDecodeError):
         return None
     shape = tuple(meta.get("shape", ()))
-    if (meta.get("format_version") != FORMAT_VERSION or meta.get("offsets") != offsets or not shape
-            or size != int(np.prod(shape)) * np.dtype(meta["dtype"]).itemsize):
+    if (
+        meta.get("format_version") != FORMAT_VERSION
+        or meta.get("offsets") != offsets
+        or not shape
+        or size != int(np.prod(shape)) * np.dtype(meta["dtype"]).itemsize
+    ):
         return None
     return CachedFrames(bin_path, meta["dtype"], shape, offsets)
 
 
-def _build(reader: DatasetReader, frame_keys: list[str], cache_dir: Path, fingerprint: str,
-           offsets: list[int], progress: bool) -> None:
+def _build(reader: DatasetReader, frame_keys: list[str], cache_dir: Path, fingerprint: str, offsets: list[int], progress: bool) -> None:
     from tqdm import tqdm
 
     try:
@@ -196,8 +205,10 @@ def _build(reader: DatasetReader, frame_keys: list[str], cache_dir: Path, finger
     need = sum(total * int(np.prod(shape)) * dtype.itemsize for dtype, shape in layouts.values())
     free = shutil.disk_usage(cache_dir).free
     if need > free:
-        raise DatasetError(f"the frame cache needs {need / 1e9:.1f} GB in {cache_dir} (cache_dir) but only "
-                           f"{free / 1e9:.1f} GB are free; pass another cache_dir or keep frames in memory")
+        raise DatasetError(
+            f"the frame cache needs {need / 1e9:.1f} GB in {cache_dir} (cache_dir) but only "
+            f"{free / 1e9:.1f} GB are free; pass another cache_dir or keep frames in memory"
+        )
     tmp = {k: _path(cache_dir, k, fingerprint, f".bin.tmp-{os.getpid()}") for k in frame_keys}
     arrays = {}
     try:
@@ -210,9 +221,11 @@ def _build(reader: DatasetReader, frame_keys: list[str], cache_dir: Path, finger
             for k in frame_keys:
                 frames = frame_array(reader, e, k, columns)
                 if frames.shape != (offsets[e + 1] - offsets[e], *layouts[k][1]):
-                    raise DatasetError(f"{reader.root}: episode {e} {k!r} decodes to shape {list(frames.shape)}, "
-                                       f"info.json and the episode length say {[offsets[e + 1] - offsets[e], *layouts[k][1]]}")
-                arrays[k][offsets[e]:offsets[e + 1]] = frames
+                    raise DatasetError(
+                        f"{reader.root}: episode {e} {k!r} decodes to shape {list(frames.shape)}, "
+                        f"info.json and the episode length say {[offsets[e + 1] - offsets[e], *layouts[k][1]]}"
+                    )
+                arrays[k][offsets[e] : offsets[e + 1]] = frames
         for k, (dtype, shape) in layouts.items():
             if arrays[k] is not None:
                 arrays[k].flush()
@@ -220,8 +233,14 @@ def _build(reader: DatasetReader, frame_keys: list[str], cache_dir: Path, finger
                 tmp[k].touch()
             arrays[k] = None
             os.replace(tmp[k], _path(cache_dir, k, fingerprint, ".bin"))
-            manifest = {"format_version": FORMAT_VERSION, "key": k, "dtype": dtype.name, "shape": [total, *shape],
-                        "offsets": offsets, "dataset": str(reader.root.resolve())}
+            manifest = {
+                "format_version": FORMAT_VERSION,
+                "key": k,
+                "dtype": dtype.name,
+                "shape": [total, *shape],
+                "offsets": offsets,
+                "dataset": str(reader.root.resolve()),
+            }
             _write_atomic(_path(cache_dir, k, fingerprint, ".json"), json.dumps(manifest))
             _remove_stale(cache_dir, k, fingerprint)
     finally:
@@ -238,6 +257,6 @@ def _write_atomic(path: Path, text: str) -> None:
 def _remove_stale(cache_dir: Path, key: str, fingerprint: str) -> None:
     """Caches of ``key`` made from earlier versions of the dataset: unreachable, so their disk space is freed."""
     for path in cache_dir.glob(f"{key}-*"):
-        found = re.fullmatch(rf"([0-9a-f]{{{FINGERPRINT_CHARS}}})\.(bin|json)", path.name[len(key) + 1:])
+        found = re.fullmatch(rf"([0-9a-f]{{{FINGERPRINT_CHARS}}})\.(bin|json)", path.name[len(key) + 1 :])
         if found and found.group(1) != fingerprint:
             path.unlink(missing_ok=True)

@@ -53,10 +53,20 @@ class WindowDataset(Dataset):
 
     FRAME_STORES = ("memory", "memmap")
 
-    def __init__(self, reader: DatasetReader, obs_history: int = 1, action_horizon: int = 16,
-                 image_keys: list[str] | None = None, state: bool = True, touch: bool = False,
-                 depth: bool = False, episodes: list[int] | None = None, frames: str = "memory",
-                 cache_dir: str | Path | None = None, progress: bool = False) -> None:
+    def __init__(
+        self,
+        reader: DatasetReader,
+        obs_history: int = 1,
+        action_horizon: int = 16,
+        image_keys: list[str] | None = None,
+        state: bool = True,
+        touch: bool = False,
+        depth: bool = False,
+        episodes: list[int] | None = None,
+        frames: str = "memory",
+        cache_dir: str | Path | None = None,
+        progress: bool = False,
+    ) -> None:
         if obs_history < 1 or action_horizon < 1:
             raise DatasetError(f"obs_history and action_horizon must be >= 1, got {obs_history}, {action_horizon}")
         if frames not in self.FRAME_STORES:
@@ -130,9 +140,5 @@ class WindowDataset(Dataset):
 
 def collate(samples: list[dict]) -> Batch:
     """Stack samples from WindowDataset into a Batch."""
-    features = {
-        k: torch.stack([s[k] for s in samples])
-        for k, v in samples[0].items()
-        if isinstance(v, torch.Tensor)
-    }
+    features = {k: torch.stack([s[k] for s in samples]) for k, v in samples[0].items() if isinstance(v, torch.Tensor)}
     return Batch(features=features, instruction=[s["instruction"] for s in samples])

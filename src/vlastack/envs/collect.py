@@ -103,8 +103,7 @@ class CollectSummary:
 _ENVS: dict[str, Any] = {}
 
 
-def _run_one(task: str, seed: int, env_kwargs: dict[str, Any],
-             safety: str | None = None) -> tuple[str, int, Episode | None, int, float]:
+def _run_one(task: str, seed: int, env_kwargs: dict[str, Any], safety: str | None = None) -> tuple[str, int, Episode | None, int, float]:
     """Simulate one expert episode (in a worker); returns the episode only if it succeeded."""
     from vlastack.envs.experts import expert_for
     from vlastack.envs.metaworld import make_env
@@ -125,13 +124,18 @@ def _run_one(task: str, seed: int, env_kwargs: dict[str, Any],
 def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
     from tqdm import tqdm
 
+    from vlastack import keys
     from vlastack.envs.metaworld import ACTION_NAMES, STATE_NAMES, TOUCH_NAMES
     from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS
     from vlastack.episodes.writer import DatasetWriter
-    from vlastack import keys
 
-    names = {keys.STATE: STATE_NAMES, keys.ACTION: ACTION_NAMES, keys.TOUCH: TOUCH_NAMES,
-             SAFETY_INTERVENTIONS: ["interventions"], SAFETY_HELD: ["held"]}
+    names = {
+        keys.STATE: STATE_NAMES,
+        keys.ACTION: ACTION_NAMES,
+        keys.TOUCH: TOUCH_NAMES,
+        SAFETY_INTERVENTIONS: ["interventions"],
+        SAFETY_HELD: ["held"],
+    }
     log = _load_log(config.out)
     _check_same_safety(config, log)
     writer = DatasetWriter(config.out, robot_type="sawyer", video=config.video, feature_names=names)
@@ -141,8 +145,10 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
         if row.get("vlastack/env_task") in kept:
             kept[row["vlastack/env_task"]] += 1
     failed = {t: len(log["failed"].get(t, [])) for t in config.tasks}
-    tried = {t: set(log["failed"].get(t, [])) | {int(r["vlastack/seed"]) for r in writer.episode_rows()
-                                                  if r.get("vlastack/env_task") == t} for t in config.tasks}
+    tried = {
+        t: set(log["failed"].get(t, [])) | {int(r["vlastack/seed"]) for r in writer.episode_rows() if r.get("vlastack/env_task") == t}
+        for t in config.tasks
+    }
     steps = {t: 0 for t in config.tasks}
     changed = {t: 0 for t in config.tasks}
     given_up: list[str] = []
@@ -197,8 +203,13 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
     return CollectSummary(kept=kept, failed=failed, steps=steps, sim_ms=sim_ms, given_up=given_up, safety_changed=changed)
 
 
-def _run_parallel(workers: int, next_job: Callable[[], tuple[str, int] | None], env_kwargs: dict[str, Any],
-                  handle: Callable[..., None], safety: str | None) -> None:
+def _run_parallel(
+    workers: int,
+    next_job: Callable[[], tuple[str, int] | None],
+    env_kwargs: dict[str, Any],
+    handle: Callable[..., None],
+    safety: str | None,
+) -> None:
     """Keep up to ``2 * workers`` episodes in flight; write each as it finishes."""
     ctx = mp.get_context("spawn")  # a fresh process per worker: no inherited GL context
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
@@ -231,8 +242,10 @@ def _check_same_safety(config: CollectConfig, log: dict[str, Any]) -> None:
     if "safety" in log and log["safety"] != wanted:
         was = "no safety layer (--no-safety)" if log["safety"] is None else f"the safety spec {log['safety']!r}"
         now = "no safety layer" if wanted is None else f"{wanted!r}"
-        raise ConfigError(f"safety: {config.out} was collected with {was}; resuming it with {now} would mix "
-                          "the two in one dataset: use the same setting, or another --out")
+        raise ConfigError(
+            f"safety: {config.out} was collected with {was}; resuming it with {now} would mix "
+            "the two in one dataset: use the same setting, or another --out"
+        )
     log["safety"] = wanted
 
 

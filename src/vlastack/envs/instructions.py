@@ -314,8 +314,37 @@ INSTRUCTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: ``instruction_variant`` that asks for the task's :data:`UNSEEN` wording.
+UNSEEN_VARIANT = 4
+
+#: A fifth wording per MT10 task, written on 2026-11-29 after every policy of that date was trained and
+#: never given to any of them before their final evaluation: other verbs, other nouns, other word order
+#: than the four phrasings above. Evaluation only (``vlastack eval --instruction-variant 4``).
+UNSEEN: dict[str, str] = {
+    "reach-v3": "get your claw over to the spot that is marked",
+    "push-v3": "nudge the little disk across the tabletop until it rests on the mark",
+    "pick-place-v3": "lift the small disk off the table and set it down on the marked spot",
+    "door-open-v3": "swing that cabinet door wide",
+    "drawer-open-v3": "yank the drawer toward you",
+    "drawer-close-v3": "shove the drawer in until it is flush",
+    "button-press-topdown-v3": "push down hard on the top of the switch",
+    "peg-insert-side-v3": "take the stick and poke it into the slot on the side of the block",
+    "window-open-v3": "move the glass panel along so the window is open",
+    "window-close-v3": "move the glass panel back so the window is shut",
+}
+
+
 def instruction(task: str, variant: int = 0) -> str:
-    """One phrasing of a task's instruction; ``variant`` wraps around the available phrasings."""
+    """One phrasing of a task's instruction; ``variant`` wraps around the available phrasings, except
+    :data:`UNSEEN_VARIANT`, which gives the task's :data:`UNSEEN` wording (an error where it has none)."""
+    if variant == UNSEEN_VARIANT:
+        if task not in UNSEEN:
+            from vlastack.errors import ConfigError
+
+            raise ConfigError(
+                f"instruction_variant {UNSEEN_VARIANT} (unseen wording) exists for {', '.join(sorted(UNSEEN))}; not for {task!r}"
+            )
+        return UNSEEN[task]
     phrasings = INSTRUCTIONS[task]
     return phrasings[variant % len(phrasings)]
 

@@ -100,8 +100,7 @@ class MetaWorldEnv(gym.Env):
         model.cam_pos[cam] = CORNER2_POSITION
         self._renderer = CameraRenderer(model, config.cameras, config.image_size, depth=config.depth)
         self._finger_bodies = {
-            side: {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in bodies}
-            for side, bodies in FINGER_BODIES.items()
+            side: {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in bodies} for side, bodies in FINGER_BODIES.items()
         }
         self.instruction = instruction(config.task, config.instruction_variant)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)

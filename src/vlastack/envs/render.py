@@ -20,8 +20,7 @@ FLIP_BOTH_AXES = frozenset({"corner", "corner2", "corner3", "corner4"})
 class CameraRenderer:
     """Renders a fixed set of named cameras of one model at one resolution."""
 
-    def __init__(self, model: mujoco.MjModel, cameras: tuple[str, ...], size: int, depth: bool = False,
-                 fast: bool = True) -> None:
+    def __init__(self, model: mujoco.MjModel, cameras: tuple[str, ...], size: int, depth: bool = False, fast: bool = True) -> None:
         valid = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, i) for i in range(model.ncam)]
         for cam in cameras:
             if cam not in valid:

@@ -85,8 +85,7 @@ def rollout(env: MetaWorldEnv, act: Act, seed: int, record: bool = True) -> Roll
     episode = None
     if record:
         frames = {k: np.stack(v) for k, v in rows.items()}
-        episode = Episode(task=env.instruction, frames=frames, fps=FPS, success=success, seed=seed,
-                          env_task=env.config.task)
+        episode = Episode(task=env.instruction, frames=frames, fps=FPS, success=success, seed=seed, env_task=env.config.task)
     return RolloutResult(success=success, steps=steps, seed=seed, episode=episode, act_ms=act_ms, sim_ms=sim_ms)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from vlastack import keys
+
 # Re-exported: the atomic writes every metadata file (and the evaluation episode log) goes through.
 from vlastack.episodes.durable import write_json_atomic, write_text_atomic  # noqa: F401
 

@@ -142,9 +142,7 @@ class DatasetReader:
     def read_columns(self, e: int) -> dict[str, np.ndarray]:
         """All non-video features of episode ``e`` as [N, ...] numpy arrays."""
         meta = self.episode_meta(e)
-        path = self.root / self.info["data_path"].format(
-            chunk_index=int(meta["data/chunk_index"]), file_index=int(meta["data/file_index"])
-        )
+        path = self.root / self.info["data_path"].format(chunk_index=int(meta["data/chunk_index"]), file_index=int(meta["data/file_index"]))
         table = _read_parquet(path)
         # LeRobot may pack several episodes into one file: keep this episode's rows.
         idx = table.column(keys.EPISODE_INDEX).to_numpy()
@@ -184,7 +182,9 @@ class DatasetReader:
                 frames[key] = self.read_video(e, key)
         seed = meta.get("vlastack/seed")
         return Episode(
-            task=str(meta["tasks"][0]), frames=frames, fps=self.fps,
+            task=str(meta["tasks"][0]),
+            frames=frames,
+            fps=self.fps,
             success=bool(meta.get("vlastack/success", False)),
             seed=None if seed is None or seed < 0 else int(seed),
             env_task=meta.get("vlastack/env_task") or None,
@@ -204,13 +204,15 @@ class DatasetReader:
     def _video_path(self, e: int, key: str) -> Path:
         meta = self.episodes.iloc[e]
         return self.root / self.info["video_path"].format(
-            video_key=key, chunk_index=int(meta[f"videos/{key}/chunk_index"]),
+            video_key=key,
+            chunk_index=int(meta[f"videos/{key}/chunk_index"]),
             file_index=int(meta[f"videos/{key}/file_index"]),
         )
 
     def _files_of(self, e: int) -> list[Path]:
         meta = self.episodes.iloc[e]
-        files = [self.root / self.info["data_path"].format(
-            chunk_index=int(meta["data/chunk_index"]), file_index=int(meta["data/file_index"]))]
+        files = [
+            self.root / self.info["data_path"].format(chunk_index=int(meta["data/chunk_index"]), file_index=int(meta["data/file_index"]))
+        ]
         files += [self._video_path(e, k) for k in self.video_keys]
         return files

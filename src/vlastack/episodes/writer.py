@@ -29,12 +29,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vlastack import keys
-from vlastack.episodes.stats import image_stats, merge_image_stats, vector_stats
 from vlastack.episodes import durable, layout
 from vlastack.episodes.reader import read_episode_table
+from vlastack.episodes.stats import image_stats, merge_image_stats, vector_stats
 from vlastack.episodes.video import VideoSettings, encode_video
 from vlastack.errors import DatasetError
 from vlastack.types import Episode
+
 
 def describe_features(episode: Episode, video: VideoSettings, names: dict[str, list[str]] | None = None) -> dict:
     """info.json feature descriptions for the features of ``episode`` (images become videos)."""
@@ -48,9 +49,14 @@ def describe_features(episode: Episode, video: VideoSettings, names: dict[str, l
                 "shape": [h, w, c],
                 "names": ["height", "width", "channels"],
                 "info": {
-                    "video.height": h, "video.width": w, "video.codec": video.codec_name,
-                    "video.pix_fmt": video.pix_fmt, "video.is_depth_map": False, "video.fps": episode.fps,
-                    "video.channels": c, "has_audio": False,
+                    "video.height": h,
+                    "video.width": w,
+                    "video.codec": video.codec_name,
+                    "video.pix_fmt": video.pix_fmt,
+                    "video.is_depth_map": False,
+                    "video.fps": episode.fps,
+                    "video.channels": c,
+                    "has_audio": False,
                 },
             }
         else:
@@ -64,8 +70,13 @@ def describe_features(episode: Episode, video: VideoSettings, names: dict[str, l
 class DatasetWriter:
     """Appends episodes to a dataset directory, creating it or resuming an interrupted one."""
 
-    def __init__(self, root: str | Path, robot_type: str = "unknown", video: VideoSettings = VideoSettings(),
-                 feature_names: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        robot_type: str = "unknown",
+        video: VideoSettings = VideoSettings(),
+        feature_names: dict[str, list[str]] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.robot_type = robot_type
         self.video = video
@@ -155,8 +166,9 @@ class DatasetWriter:
 
         # A one-value feature as [N], whether the episode holds it as [N] or [N, 1]: the shape the reader
         # gives back, so that statistics over fresh and over resumed episodes concatenate.
-        columns = {k: (v.reshape(n) if feats[k]["shape"] == [1] else v)
-                   for k, v in episode.frames.items() if not k.startswith(keys.IMAGES_PREFIX)}
+        columns = {
+            k: (v.reshape(n) if feats[k]["shape"] == [1] else v) for k, v in episode.frames.items() if not k.startswith(keys.IMAGES_PREFIX)
+        }
         columns[keys.TIMESTAMP] = (np.arange(n) / episode.fps).astype(np.float32)
         columns[keys.FRAME_INDEX] = np.arange(n, dtype=np.int64)
         columns[keys.EPISODE_INDEX] = np.full(n, index, dtype=np.int64)
@@ -165,15 +177,19 @@ class DatasetWriter:
         self._write_data(index, columns)
 
         row: dict[str, Any] = {
-            "episode_index": index, "tasks": [episode.task], "length": n,
+            "episode_index": index,
+            "tasks": [episode.task],
+            "length": n,
             "data/chunk_index": layout.chunk_file(index)["chunk_index"],
             "data/file_index": layout.chunk_file(index)["file_index"],
-            "dataset_from_index": start, "dataset_to_index": start + n,
+            "dataset_from_index": start,
+            "dataset_to_index": start + n,
         }
         for key, frames in episode.frames.items():
             if key.startswith(keys.IMAGES_PREFIX):
-                durable.write_atomic(layout.video_path(self.root, key, index),
-                                     lambda tmp, frames=frames: encode_video(frames, tmp, episode.fps, self.video))
+                durable.write_atomic(
+                    layout.video_path(self.root, key, index), lambda tmp, frames=frames: encode_video(frames, tmp, episode.fps, self.video)
+                )
                 cf = layout.chunk_file(index)
                 row[f"videos/{key}/chunk_index"] = cf["chunk_index"]
                 row[f"videos/{key}/file_index"] = cf["file_index"]
@@ -227,8 +243,9 @@ class DatasetWriter:
 
     def _write_tasks(self, tasks: dict[str, int]) -> None:
         """meta/tasks.parquet: task string (the index) -> task_index."""
-        frame = pd.DataFrame({"task_index": pd.Series(list(tasks.values()), dtype="int64")},
-                             index=pd.Index(list(tasks), dtype=object, name=None))
+        frame = pd.DataFrame(
+            {"task_index": pd.Series(list(tasks.values()), dtype="int64")}, index=pd.Index(list(tasks), dtype=object, name=None)
+        )
         self._write_parquet(self.root / layout.TASKS_PATH, pa.Table.from_pandas(frame))
 
     def _write_stats(self, vectors: dict[str, list[np.ndarray]], episodes: list[dict[str, Any]]) -> None:
@@ -284,4 +301,3 @@ def _episode_table(row: dict[str, Any]) -> pa.Table:
         else:
             cols[k] = pa.array([v])
     return pa.table(cols)
-

@@ -24,11 +24,13 @@ def crash_summary(results: list[EpisodeResult]) -> str | None:
     per_task = Counter(r.task for r in crashed)
     where = ", ".join(f"{task} {n}" for task, n in per_task.items())
     distinct = len({r.error for r in crashed})
-    return "\n".join([
-        "!" * 78,
-        f"EVALUATION CRASHED: {len(crashed)} of {len(results)} episodes crashed ({where}).",
-        "Crashed episodes count as failures, so the success rates do not measure the policy.",
-        f"First error ({first.task}, seed {first.seed}): {first.error}",
-        *([f"({distinct} distinct errors; every one is in results.json / episodes.jsonl under 'error')"] if distinct > 1 else []),
-        "!" * 78,
-    ])
+    return "\n".join(
+        [
+            "!" * 78,
+            f"EVALUATION CRASHED: {len(crashed)} of {len(results)} episodes crashed ({where}).",
+            "Crashed episodes count as failures, so the success rates do not measure the policy.",
+            f"First error ({first.task}, seed {first.seed}): {first.error}",
+            *([f"({distinct} distinct errors; every one is in results.json / episodes.jsonl under 'error')"] if distinct > 1 else []),
+            "!" * 78,
+        ]
+    )

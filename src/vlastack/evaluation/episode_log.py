@@ -24,8 +24,10 @@ def settings_of(config: Any) -> dict[str, Any]:
     """What makes two evaluations' episodes interchangeable: the settings and the checkpoint's weights file."""
     # Not the task list or episode count: each episode's seed follows from its index, so a resume
     # may ask for more tasks or episodes and keeps those already run.
-    out = {k: getattr(config, k) for k in ("server", "max_steps", "executor", "instruction_variant", "image_size",
-                                           "safety_spec", "seed_offset", "execute_steps")}
+    out = {
+        k: getattr(config, k)
+        for k in ("server", "max_steps", "executor", "instruction_variant", "image_size", "safety_spec", "seed_offset", "execute_steps")
+    }
     out["checkpoint"] = None if config.checkpoint is None else str(config.checkpoint)
     if config.checkpoint is not None:
         weights = Path(config.checkpoint) / "model.safetensors"
@@ -57,8 +59,9 @@ class EpisodeLog:
         diff = sorted(k for k in set(theirs) | set(self.settings) if theirs.get(k) != self.settings.get(k))
         if diff:
             shown = ", ".join(f"{k}: logged {theirs.get(k)!r}, now {self.settings.get(k)!r}" for k in diff)
-            raise ConfigError(f"cannot resume from {self.path}: it was run with other settings ({shown}); "
-                              "run without --resume to start afresh")
+            raise ConfigError(
+                f"cannot resume from {self.path}: it was run with other settings ({shown}); run without --resume to start afresh"
+            )
         results = []
         for n, line in enumerate(lines[1:], start=2):
             try:
@@ -66,7 +69,7 @@ class EpisodeLog:
             except (json.JSONDecodeError, TypeError):
                 if n == len(lines):  # a line cut short by the kill itself: that episode runs again
                     break
-                raise ConfigError(f"{self.path}: line {n} is not an episode record; delete the file to start afresh")
+                raise ConfigError(f"{self.path}: line {n} is not an episode record; delete the file to start afresh") from None
         return results
 
     def start(self, kept: list[EpisodeResult]) -> None:
@@ -82,5 +85,12 @@ class EpisodeLog:
 
 
 def _record(r: EpisodeResult) -> dict[str, Any]:
-    return {"task": r.task, "seed": r.seed, "success": bool(r.success), "steps": int(r.steps),
-            "latency_ms": [float(x) for x in r.latency_ms], "error": r.error, "safety": r.safety}
+    return {
+        "task": r.task,
+        "seed": r.seed,
+        "success": bool(r.success),
+        "steps": int(r.steps),
+        "latency_ms": [float(x) for x in r.latency_ms],
+        "error": r.error,
+        "safety": r.safety,
+    }

@@ -45,9 +45,15 @@ class EpisodeResult:
     """The safety layer's per-episode summary, when it ran."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "seed": self.seed, "success": self.success, "steps": self.steps,
-                "latency_ms_mean": float(np.mean(self.latency_ms)) if self.latency_ms else None,
-                "error": self.error, "safety": self.safety}
+        return {
+            "task": self.task,
+            "seed": self.seed,
+            "success": self.success,
+            "steps": self.steps,
+            "latency_ms_mean": float(np.mean(self.latency_ms)) if self.latency_ms else None,
+            "error": self.error,
+            "safety": self.safety,
+        }
 
 
 def summarize(results: list[EpisodeResult], tasks: list[str]) -> dict[str, Any]:

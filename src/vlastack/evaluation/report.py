@@ -19,10 +19,15 @@ def markdown(summary: dict[str, Any], title: str) -> str:
     lines.append("|" + "---|" * (len(summary["per_group"]) + 1))
     lines.append("| " + " | ".join(f"{100 * v:.1f}" for v in [*summary["per_group"].values(), summary["avg"]]) + " |")
     lat = summary["latency_ms"]
-    lines += ["", f"{summary['episodes']} episodes, {summary['crashed_episodes']} crashed; mean length "
-              f"{summary['mean_length']:.0f} steps; policy latency p50 {lat['p50'] or 0:.2f} ms, p99 {lat['p99'] or 0:.2f} ms "
-              f"per chunk ({lat['calls']} calls)", "", "| task | group | success % | mean length | crashed seeds |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"{summary['episodes']} episodes, {summary['crashed_episodes']} crashed; mean length "
+        f"{summary['mean_length']:.0f} steps; policy latency p50 {lat['p50'] or 0:.2f} ms, p99 {lat['p99'] or 0:.2f} ms "
+        f"per chunk ({lat['calls']} calls)",
+        "",
+        "| task | group | success % | mean length | crashed seeds |",
+        "|---|---|---|---|---|",
+    ]
     for t, v in summary["per_task"].items():
         lines.append(f"| {t} | {v['group']} | {100 * v['success']:.0f} | {v['mean_length']:.0f} | {v['crashed'] or ''} |")
     return "\n".join(lines) + "\n"
@@ -42,8 +47,9 @@ def bar_chart_svg(groups: dict[str, float], avg: float) -> str:
     return "".join(parts)
 
 
-def write_report(out: Path, summary: dict[str, Any], episodes: list[dict[str, Any]], videos: dict[str, np.ndarray],
-                 title: str, fps: int = 80) -> list[Path]:
+def write_report(
+    out: Path, summary: dict[str, Any], episodes: list[dict[str, Any]], videos: dict[str, np.ndarray], title: str, fps: int = 80
+) -> list[Path]:
     """Write results.json, report.md, report.html and one MP4 per recorded task into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({"summary": summary, "episodes": episodes}, indent=2))
@@ -56,10 +62,14 @@ def write_report(out: Path, summary: dict[str, Any], episodes: list[dict[str, An
         video_tags.append(f'<figure><video src="{name}" controls width="320"></video><figcaption>{html.escape(task)}</figcaption></figure>')
     safety_rows = "".join(
         f"<tr><td>{html.escape(e['task'])}</td><td>{e['seed']}</td><td>{html.escape(json.dumps(e['safety']))}</td></tr>"
-        for e in episodes if e.get("safety", {}).get("interventions"))
-    page = (f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<h1>{html.escape(title)}</h1>{bar_chart_svg(summary['per_group'], summary['avg'])}"
-            f"<pre>{html.escape(md)}</pre><h2>Episodes</h2>{''.join(video_tags)}"
-            f"<h2>Safety interventions</h2><table><tr><th>task</th><th>seed</th><th>summary</th></tr>{safety_rows}</table>")
+        for e in episodes
+        if e.get("safety", {}).get("interventions")
+    )
+    page = (
+        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<h1>{html.escape(title)}</h1>{bar_chart_svg(summary['per_group'], summary['avg'])}"
+        f"<pre>{html.escape(md)}</pre><h2>Episodes</h2>{''.join(video_tags)}"
+        f"<h2>Safety interventions</h2><table><tr><th>task</th><th>seed</th><th>summary</th></tr>{safety_rows}</table>"
+    )
     (out / "report.html").write_text(page)
     return [out / "results.json", out / "report.md", out / "report.html"]

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from vlastack.evaluation.protocol import EVAL_SEED_OFFSET, EpisodeResult, eval_seed
 from vlastack.errors import ConfigError
+from vlastack.evaluation.protocol import EVAL_SEED_OFFSET, EpisodeResult, eval_seed
 
 
 @dataclass(frozen=True)
@@ -151,9 +151,15 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         policy = _policy(config)
         key = f"env/{task}"
         if key not in _CACHE:
-            _CACHE[key] = make_env(task, cameras=policy.cameras, image_size=config.image_size or policy.image_size,
-                                   depth=policy.depth, touch=True, max_steps=config.max_steps,
-                                   instruction_variant=config.instruction_variant)
+            _CACHE[key] = make_env(
+                task,
+                cameras=policy.cameras,
+                image_size=config.image_size or policy.image_size,
+                depth=policy.depth,
+                touch=True,
+                max_steps=config.max_steps,
+                instruction_variant=config.instruction_variant,
+            )
         env = _CACHE[key]
         latency: list[float] = []
         policy.reset(seed)
@@ -181,8 +187,9 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
 
 
 # ---- main side ---------------------------------------------------------------------------------
-def evaluate(config: EvalConfig, progress: bool = True, log_dir: Path | None = None,
-             resume: bool = False) -> tuple[list[EpisodeResult], dict[str, np.ndarray]]:
+def evaluate(
+    config: EvalConfig, progress: bool = True, log_dir: Path | None = None, resume: bool = False
+) -> tuple[list[EpisodeResult], dict[str, np.ndarray]]:
     """All episodes of the protocol; returns the results and recorded videos (task -> frames).
 
     With ``log_dir`` every finished episode is appended to ``log_dir/episodes.jsonl``; with
@@ -237,8 +244,7 @@ def _run_parallel(config: EvalConfig, jobs: list[tuple[str, int, bool]], done: A
     pending = list(reversed(jobs))
     ctx = mp.get_context("spawn")
     while pending:
-        with ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx, initializer=_die_with_parent,
-                                 initargs=(os.getpid(),)) as pool:
+        with ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             running: dict[Future, tuple[str, int, bool]] = {}
             broken = False
             try:
@@ -252,7 +258,12 @@ def _run_parallel(config: EvalConfig, jobs: list[tuple[str, int, bool]], done: A
                         try:
                             done(*f.result())
                         except BrokenProcessPool as err:
-                            done(EpisodeResult(job[0], eval_seed(job[1], config.seed_offset), False, 0, error=f"simulator worker crashed: {err}"), None)
+                            done(
+                                EpisodeResult(
+                                    job[0], eval_seed(job[1], config.seed_offset), False, 0, error=f"simulator worker crashed: {err}"
+                                ),
+                                None,
+                            )
                             broken = True
             except KeyboardInterrupt:
                 # Stop now rather than wait for the episodes in flight (up to a minute each): they

@@ -32,7 +32,20 @@ def make_executor(name: str, policy: PolicyFn, **options: Any) -> Executor:
 
 
 __all__ = [
-    "AsyncExecutor", "EXECUTORS", "ChunkError", "Clock", "Executor", "PolicyFn", "chunk_actions", "DelayedPolicy", "FakeClock",
-    "TemporalEnsembleExecutor", "InferenceResult", "SimulatedLatencyRunner", "ThreadRunner", "SynchronousExecutor",
-    "make_executor", "executor_act",
+    "AsyncExecutor",
+    "EXECUTORS",
+    "ChunkError",
+    "Clock",
+    "Executor",
+    "PolicyFn",
+    "chunk_actions",
+    "DelayedPolicy",
+    "FakeClock",
+    "TemporalEnsembleExecutor",
+    "InferenceResult",
+    "SimulatedLatencyRunner",
+    "ThreadRunner",
+    "SynchronousExecutor",
+    "make_executor",
+    "executor_act",
 ]

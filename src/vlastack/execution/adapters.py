@@ -22,7 +22,9 @@ from vlastack.execution.base import Clock, Executor
 from vlastack.types import Action, Observation
 
 
-def executor_act(executor: Executor, clock: Clock, advance_s: float | None = None) -> Callable[[Observation, dict[str, Any]], Action | None]:
+def executor_act(
+    executor: Executor, clock: Clock, advance_s: float | None = None
+) -> Callable[[Observation, dict[str, Any]], Action | None]:
     """``act(observation, info)`` that asks ``executor`` for this step's action.
 
     With a fake clock, ``advance_s`` (the control period) moves simulated time on by one step

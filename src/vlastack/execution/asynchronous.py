@@ -61,10 +61,18 @@ class AsyncExecutor(Executor):
 
     name = "async"
 
-    def __init__(self, policy: PolicyFn, k: int | None = None, blend_steps: int = 4, *, clock: Clock = time.monotonic,
-                 runner: InferenceRunner | None = None,
-                 simulated_latency_s: float | str | Callable[[int], float] | None = None,
-                 on_stall: str = "none", overdue_s: float | None = None) -> None:
+    def __init__(
+        self,
+        policy: PolicyFn,
+        k: int | None = None,
+        blend_steps: int = 4,
+        *,
+        clock: Clock = time.monotonic,
+        runner: InferenceRunner | None = None,
+        simulated_latency_s: float | str | Callable[[int], float] | None = None,
+        on_stall: str = "none",
+        overdue_s: float | None = None,
+    ) -> None:
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
             raise ConfigError(f"async executor: k must be a positive integer or None, got {k!r}")
         if isinstance(blend_steps, bool) or not isinstance(blend_steps, int) or blend_steps < 0:
@@ -76,8 +84,9 @@ class AsyncExecutor(Executor):
         if runner is None and simulated_latency_s is None and isinstance(clock, FakeClock):
             simulated_latency_s = MEASURED
         if runner is None:
-            runner = (ThreadRunner(policy, clock) if simulated_latency_s is None
-                      else SimulatedLatencyRunner(policy, clock, simulated_latency_s))
+            runner = (
+                ThreadRunner(policy, clock) if simulated_latency_s is None else SimulatedLatencyRunner(policy, clock, simulated_latency_s)
+            )
         self.k, self.blend_steps, self.on_stall, self.overdue_s = k, blend_steps, on_stall, overdue_s
         self.runner = runner
         self._next_id = 0
@@ -157,15 +166,20 @@ class AsyncExecutor(Executor):
         horizon, late = len(actions), t - result.step
         if self._interval is None:
             self._interval = max(1, horizon // 2)
-        latency = dict(request_id=result.request_id, latency_steps=late, latency_s=result.finished_s - result.submitted_s,
-                       inference_ms=result.inference_ms, horizon=horizon)
+        latency = dict(
+            request_id=result.request_id,
+            latency_steps=late,
+            latency_s=result.finished_s - result.submitted_s,
+            inference_ms=result.inference_ms,
+            horizon=horizon,
+        )
         if late >= horizon:
             self._ask_now = True
             self._emit(base.CHUNK_DISCARDED, reason="every action is already in the past", **latency)
             return
         new = actions[late:].astype(np.float64)
         i = t - self._plan_start
-        old = self._plan[max(i, 0):] if i < len(self._plan) else []
+        old = self._plan[max(i, 0) :] if i < len(self._plan) else []
         tail = old[-1] if old else self._last
         blended = 0 if tail is None else min(self.blend_steps, len(new))
         for j in range(blended):

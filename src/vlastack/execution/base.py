@@ -135,8 +135,13 @@ class Executor(ABC):
         counts = Counter(e["event"] for e in self.events)
         stalled = sum(e.get("duration_s", 0.0) for e in self.events if e["event"] == RESUMED)
         problems = [e for e in self.events if e["event"] in PROBLEMS]
-        return {"executor": self.name, "steps": self.step_index, "events": dict(counts), "stalled_s": stalled,
-                "problems": problems[-PROBLEMS_LISTED:]}
+        return {
+            "executor": self.name,
+            "steps": self.step_index,
+            "events": dict(counts),
+            "stalled_s": stalled,
+            "problems": problems[-PROBLEMS_LISTED:],
+        }
 
     @abstractmethod
     def _reset(self) -> None: ...
@@ -165,8 +170,10 @@ class Executor(ABC):
         if horizon < self._min_horizon():
             reason = f"horizon {horizon} is shorter than the {self._min_horizon()} actions this executor needs"
         elif (horizon, dim, actions.dtype) != expected:
-            reason = (f"chunk changed mid-episode: horizon {horizon}, action size {dim}, dtype {actions.dtype}; "
-                      f"the episode's chunks have horizon {expected[0]}, action size {expected[1]}, dtype {expected[2]}")
+            reason = (
+                f"chunk changed mid-episode: horizon {horizon}, action size {dim}, dtype {actions.dtype}; "
+                f"the episode's chunks have horizon {expected[0]}, action size {expected[1]}, dtype {expected[2]}"
+            )
         if reason is not None:
             self._emit(CHUNK_REJECTED, reason=reason, horizon=horizon, action_dim=dim, dtype=str(actions.dtype), **fields)
             return None

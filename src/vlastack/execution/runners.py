@@ -77,8 +77,9 @@ class ThreadRunner:
 
     def submit(self, request_id: int, step: int, observation: Observation) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=_work, args=(self.policy, self.clock, self._jobs, self._lock, self._done),
-                                            name="vlastack-inference", daemon=True)
+            self._thread = threading.Thread(
+                target=_work, args=(self.policy, self.clock, self._jobs, self._lock, self._done), name="vlastack-inference", daemon=True
+            )
             self._thread.start()
             weakref.finalize(self, self._jobs.put, None)
         self._jobs.put((request_id, step, observation, self.clock()))

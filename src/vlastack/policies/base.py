@@ -95,7 +95,7 @@ class Policy(nn.Module, ABC):
         """JSON-safe facts for logs and a server's metadata (no paths)."""
         return {"policy": self.policy_name, "preset": self.config.name}
 
-    def pack_for_inference(self) -> "Policy":
+    def pack_for_inference(self) -> Policy:
         """Opt in to the CPU inference fast path: eval mode, and every submodule with ``pack_weights``
         (see :class:`~vlastack.policies.components.transformer.Packable`) snapshots its inference weights.
 
@@ -126,7 +126,7 @@ class Policy(nn.Module, ABC):
         weights = {k: v for k, v in state.items() if not k.startswith(NORM_PREFIX)}
         norms = {k[len(NORM_PREFIX) :]: v for k, v in state.items() if k.startswith(NORM_PREFIX)}
         save_safetensors(weights, path / MODEL_FILE)
-        save_safetensors(norms, path / NORM_FILE, metadata={"modes": json.dumps(getattr(self, "normalizer").modes)})
+        save_safetensors(norms, path / NORM_FILE, metadata={"modes": json.dumps(self.normalizer.modes)})
         self._save_extra(path)
         meta = {"policy": self.policy_name, "format_version": FORMAT_VERSION, "config": self.config.to_dict(), "data": self.data_info}
         (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
@@ -144,7 +144,7 @@ class Policy(nn.Module, ABC):
         """Read what ``_save_extra`` wrote, after the weights are in place."""
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, expect: Any = None) -> "Policy":
+    def from_pretrained(cls, directory: str | Path, expect: Any = None) -> Policy:
         """Load a policy directory. ``expect`` (a config, or a name the config's ``label`` carries) must match it."""
         path = Path(directory)
         meta = read_policy_meta(path)

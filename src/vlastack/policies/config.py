@@ -134,7 +134,7 @@ class PolicyConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PolicyConfig":
+    def from_dict(cls, data: dict[str, Any]) -> PolicyConfig:
         """The config from ``to_dict()``'s output (JSON lists become tuples); unknown fields are named."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
@@ -142,7 +142,7 @@ class PolicyConfig:
             raise ConfigError(f"{cls.__name__}: unknown fields {unknown}")
         return cls(**{k: _tuples(v) for k, v in data.items()})
 
-    def diff(self, other: "PolicyConfig") -> dict[str, tuple[Any, Any]]:
+    def diff(self, other: PolicyConfig) -> dict[str, tuple[Any, Any]]:
         """Fields that differ: name -> (self's value, other's value)."""
         # Compared as JSON (what checkpoints hold), so a tuple and the list it was saved as are equal.
         a, b = json.loads(json.dumps(self.to_dict())), json.loads(json.dumps(other.to_dict()))

@@ -92,10 +92,7 @@ class Normalizer(nn.Module):
 
     def describe(self) -> dict[str, dict[str, list[float] | str]]:
         """Human-readable view for logs: name -> {mode, offset, scale}."""
-        return {
-            k: {"mode": m, "offset": self.offset(k).tolist(), "scale": self.scale(k).tolist()}
-            for k, m in self.modes.items()
-        }
+        return {k: {"mode": m, "offset": self.offset(k).tolist(), "scale": self.scale(k).tolist()} for k, m in self.modes.items()}
 
 
 def stats_from_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
@@ -104,7 +101,11 @@ def stats_from_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, n
     for key, arr in arrays.items():
         flat = np.asarray(arr, dtype=np.float64).reshape(-1, np.asarray(arr).shape[-1])
         out[key] = {
-            "mean": flat.mean(0), "std": flat.std(0), "min": flat.min(0), "max": flat.max(0),
-            "q01": np.quantile(flat, 0.01, axis=0), "q99": np.quantile(flat, 0.99, axis=0),
+            "mean": flat.mean(0),
+            "std": flat.std(0),
+            "min": flat.min(0),
+            "max": flat.max(0),
+            "q01": np.quantile(flat, 0.01, axis=0),
+            "q99": np.quantile(flat, 0.99, axis=0),
         }
     return out

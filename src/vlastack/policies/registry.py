@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from vlastack.policies.base import Policy
 
 #: Registered policy classes by name; an unknown name lists the valid ones.
-POLICIES: Registry[type["Policy"]] = Registry("policy")
+POLICIES: Registry[type[Policy]] = Registry("policy")
 
 #: The policy packages that ship with vlastack; importing one registers its class and presets.
 BUILTIN = ("vlastack.policies.vla", "vlastack.policies.l1")
@@ -33,20 +33,20 @@ def load_builtin() -> None:
         importlib.import_module(module)
 
 
-def policy_class(config_or_name: Any) -> type["Policy"]:
+def policy_class(config_or_name: Any) -> type[Policy]:
     """The class registered for a config (its ``policy_type``) or a policy name."""
     load_builtin()
     name = config_or_name if isinstance(config_or_name, str) else type(config_or_name).policy_type
     return POLICIES.get(name)
 
 
-def make_policy(config: Any, stats: dict | None = None, **inputs: Any) -> "Policy":
+def make_policy(config: Any, stats: dict | None = None, **inputs: Any) -> Policy:
     """A fresh policy for ``config``; ``stats`` are the dataset statistics, ``inputs`` what
     ``policy_class(config).fit_inputs`` returned (e.g. a fitted action tokenizer)."""
     return policy_class(config)(config, stats=stats, **inputs)
 
 
-def load_policy(directory: str | Path, expect: Any = None) -> "Policy":
+def load_policy(directory: str | Path, expect: Any = None) -> Policy:
     """The policy saved in ``directory`` (whatever its registered class); ``expect`` as in ``from_pretrained``."""
     from vlastack.checkpoint import read_policy_meta
 

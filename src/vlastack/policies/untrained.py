@@ -19,8 +19,10 @@ from vlastack.policies.registry import make_policy, policy_class
 
 def fake_stats(config: Any, samples: list[dict[str, Any]]) -> dict:
     """Normalisation statistics of ``samples`` (from :func:`fake_samples`) for every vector feature the config reads."""
-    arrays = {keys.STATE: np.stack([s[keys.STATE].numpy() for s in samples]),
-              keys.ACTION: np.stack([s[keys.ACTION].numpy() for s in samples])}
+    arrays = {
+        keys.STATE: np.stack([s[keys.STATE].numpy() for s in samples]),
+        keys.ACTION: np.stack([s[keys.ACTION].numpy() for s in samples]),
+    }
     if config.use_touch:
         arrays[keys.TOUCH] = np.stack([s[keys.TOUCH].numpy() for s in samples])
     return stats_from_arrays(arrays)

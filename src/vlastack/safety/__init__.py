@@ -19,7 +19,21 @@ from vlastack.safety.presets import METAWORLD_SAWYER
 from vlastack.safety.spec import ActionLayout, Box, GripperLimits, MotionLimits, SafetySpec, SpecError
 
 __all__ = [
-    "SAFETY_INFO_KEY", "SafeActuator", "Intervention", "SafetyDecision", "SafetyLayer", "PRESETS", "load_spec",
-    "save_spec", "spec_from_dict", "spec_to_dict", "METAWORLD_SAWYER", "ActionLayout", "Box", "GripperLimits",
-    "MotionLimits", "SafetySpec", "SpecError",
+    "SAFETY_INFO_KEY",
+    "SafeActuator",
+    "Intervention",
+    "SafetyDecision",
+    "SafetyLayer",
+    "PRESETS",
+    "load_spec",
+    "save_spec",
+    "spec_from_dict",
+    "spec_to_dict",
+    "METAWORLD_SAWYER",
+    "ActionLayout",
+    "Box",
+    "GripperLimits",
+    "MotionLimits",
+    "SafetySpec",
+    "SpecError",
 ]

@@ -41,8 +41,9 @@ class SafeActuator:
     #: stand in for it in ``vlastack.envs.rollout``); nothing that could step it.
     PASSTHROUGH = ("instruction", "config", "action_space", "metadata")
 
-    def __init__(self, env: Any | Callable[[], Any], spec: SafetySpec | str | SafetyLayer,
-                 clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, env: Any | Callable[[], Any], spec: SafetySpec | str | SafetyLayer, clock: Callable[[], float] | None = None
+    ) -> None:
         self.__env = env() if callable(env) and not hasattr(env, "step") else env
         self.layer = spec if isinstance(spec, SafetyLayer) else SafetyLayer(spec)
         self.clock = clock

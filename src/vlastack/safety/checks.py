@@ -39,21 +39,44 @@ class Watchdog:
     def apply(self, command: Command, ctx: Context) -> list[Intervention]:
         if ctx.latest_s is not None and not ctx.now_s > ctx.latest_s:
             how = "did not advance" if ctx.now_s == ctx.latest_s else f"went back by {ctx.latest_s - ctx.now_s:.4g} s"
-            return _hold(command, ctx, self.name, "clock",
-                         f"the clock {how} (now {ctx.now_s:.6g} s, latest seen {ctx.latest_s:.6g} s): "
-                         "a frozen or backwards clock is a stall, the action's age cannot be known",
-                         value=ctx.now_s, bound=ctx.latest_s, unit="s")
+            return _hold(
+                command,
+                ctx,
+                self.name,
+                "clock",
+                f"the clock {how} (now {ctx.now_s:.6g} s, latest seen {ctx.latest_s:.6g} s): "
+                "a frozen or backwards clock is a stall, the action's age cannot be known",
+                value=ctx.now_s,
+                bound=ctx.latest_s,
+                unit="s",
+            )
         if command.action is not None:
             return []
         age = float("inf") if ctx.last_fresh_s is None else ctx.now_s - ctx.last_fresh_s
         deadline = ctx.spec.watchdog_s
         if ctx.last_action is not None and age <= deadline:
             command.action = ctx.last_action.copy()
-            return [Intervention(self.name, "watchdog_s", iv.REPEATED,
-                                 f"no fresh action for {age:.3f} s (deadline {deadline} s); repeating the last allowed one",
-                                 value=age, bound=deadline, unit="s")]
-        return _hold(command, ctx, self.name, "watchdog_s", f"no fresh action for {age:.3f} s, past the {deadline} s deadline",
-                     value=age, bound=deadline, unit="s")
+            return [
+                Intervention(
+                    self.name,
+                    "watchdog_s",
+                    iv.REPEATED,
+                    f"no fresh action for {age:.3f} s (deadline {deadline} s); repeating the last allowed one",
+                    value=age,
+                    bound=deadline,
+                    unit="s",
+                )
+            ]
+        return _hold(
+            command,
+            ctx,
+            self.name,
+            "watchdog_s",
+            f"no fresh action for {age:.3f} s, past the {deadline} s deadline",
+            value=age,
+            bound=deadline,
+            unit="s",
+        )
 
 
 class ActionValidity:
@@ -80,16 +103,25 @@ class ActionValidity:
             return _hold(command, ctx, self.name, "action.shape", f"the action has shape {a.shape}, expected ({layout.dim},)")
         bad = np.flatnonzero(~np.isfinite(a))
         if bad.size:
-            return _hold(command, ctx, self.name, "action.finite",
-                         f"the action has non-finite entries at {bad.tolist()} ({a[bad].tolist()})")
+            return _hold(
+                command, ctx, self.name, "action.finite", f"the action has non-finite entries at {bad.tolist()} ({a[bad].tolist()})"
+            )
         low, high = np.asarray(layout.low), np.asarray(layout.high)
         out: list[Intervention] = []
         for i in np.flatnonzero((a < low) | (a > high)):
             side, bound = ("low", low[i]) if a[i] < low[i] else ("high", high[i])
-            out.append(Intervention(self.name, f"action.{side}[{i}]", iv.CLIPPED,
-                                    f"action[{i}] = {a[i]:.4g} is outside [{low[i]}, {high[i]}] by {abs(a[i] - bound):.4g}; "
-                                    f"clipped to {bound} (saturation)",
-                                    value=float(a[i]), bound=float(bound), unit="action units"))
+            out.append(
+                Intervention(
+                    self.name,
+                    f"action.{side}[{i}]",
+                    iv.CLIPPED,
+                    f"action[{i}] = {a[i]:.4g} is outside [{low[i]}, {high[i]}] by {abs(a[i] - bound):.4g}; "
+                    f"clipped to {bound} (saturation)",
+                    value=float(a[i]),
+                    bound=float(bound),
+                    unit="action units",
+                )
+            )
         command.action = np.clip(a, low, high)
         return out
 
@@ -114,10 +146,18 @@ class Workspace:
             q = p[i] + v[i] * dt
             side, bound = ("low", low[i]) if v[i] < lo[i] else ("high", high[i])
             where = "outside the workspace already, " if not low[i] <= p[i] <= high[i] else ""
-            out.append(Intervention(self.name, f"workspace.{side}[{i}]", iv.SHORTENED,
-                                    f"{where}predicted {geo.AXES[i]} = {q:.4f} m is beyond the workspace {side} "
-                                    f"{bound} m by {abs(q - bound):.4f} m; {geo.AXES[i]} motion shortened",
-                                    value=float(q), bound=float(bound), unit="m"))
+            out.append(
+                Intervention(
+                    self.name,
+                    f"workspace.{side}[{i}]",
+                    iv.SHORTENED,
+                    f"{where}predicted {geo.AXES[i]} = {q:.4f} m is beyond the workspace {side} "
+                    f"{bound} m by {abs(q - bound):.4f} m; {geo.AXES[i]} motion shortened",
+                    value=float(q),
+                    bound=float(bound),
+                    unit="m",
+                )
+            )
         mem = ctx.memory
         if spec.tracking is not None and spec.tracking.workspace and mem.target_lo is not None:  # where the hand will end up
             m = spec.tracking.margin_m
@@ -128,11 +168,20 @@ class Workspace:
             for i in np.flatnonzero(clipped != before):
                 side, bound = ("low", low[i] + m) if before[i] < tlo[i] else ("high", high[i] - m)
                 q = (mem.target_lo if side == "low" else mem.target_hi)[i] + v[i] * dt
-                out.append(Intervention(self.name, f"workspace.{side}[{i}]", iv.SHORTENED,
-                                        f"the controller's target would reach {geo.AXES[i]} = {q:.4f} m, beyond the "
-                                        f"workspace {side} less the {m} m stopping margin ({bound:.4f} m) by "
-                                        f"{abs(q - bound):.4f} m, and the hand follows its target; "
-                                        f"{geo.AXES[i]} motion shortened", value=float(q), bound=float(bound), unit="m"))
+                out.append(
+                    Intervention(
+                        self.name,
+                        f"workspace.{side}[{i}]",
+                        iv.SHORTENED,
+                        f"the controller's target would reach {geo.AXES[i]} = {q:.4f} m, beyond the "
+                        f"workspace {side} less the {m} m stopping margin ({bound:.4f} m) by "
+                        f"{abs(q - bound):.4f} m, and the hand follows its target; "
+                        f"{geo.AXES[i]} motion shortened",
+                        value=float(q),
+                        bound=float(bound),
+                        unit="m",
+                    )
+                )
         if out:
             command.action = geo.with_velocity(spec, command.action, clipped)
         return out
@@ -179,8 +228,9 @@ class KeepOut:
                 return out
         return out + _hold(command, ctx, self.name, "keep_out", "no path around the keep-out boxes found")
 
-    def _one(self, k: int, box, p: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray, margin: float,
-             what: str, dt: float) -> tuple[Intervention | None, np.ndarray]:
+    def _one(
+        self, k: int, box, p: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray, margin: float, what: str, dt: float
+    ) -> tuple[Intervention | None, np.ndarray]:
         """One box against one moving point: the change to ``v`` (m/s) and why, or (None, v)."""
         axis = geo.segment_entry(p, p + v * dt, low, high)
         if axis is None:
@@ -193,19 +243,33 @@ class KeepOut:
                 return None, v
             exit_axis, sign = geo.exit_face(p, low, high)
             depth = geo.exit_depth(p, low, high)
-            return Intervention(self.name, f"keep_out[{k}]", iv.SHORTENED,
-                                f"{what} is inside keep-out box {label!r}{near} at {np.round(p, 4).tolist()} m, "
-                                f"{depth:.4f} m from its nearest ({'+' if sign > 0 else '-'}{geo.AXES[exit_axis]}) face; "
-                                "only the motion out through that face is kept", value=depth, bound=0.0, unit="m"), backed
+            return Intervention(
+                self.name,
+                f"keep_out[{k}]",
+                iv.SHORTENED,
+                f"{what} is inside keep-out box {label!r}{near} at {np.round(p, 4).tolist()} m, "
+                f"{depth:.4f} m from its nearest ({'+' if sign > 0 else '-'}{geo.AXES[exit_axis]}) face; "
+                "only the motion out through that face is kept",
+                value=depth,
+                bound=0.0,
+                unit="m",
+            ), backed
         face = low[axis] - geo.FACE_MARGIN_M if v[axis] > 0 else high[axis] + geo.FACE_MARGIN_M
         allowed = (face - p[axis]) / dt
         out = v.copy()
         out[axis] = max(0.0, min(v[axis], allowed)) if v[axis] > 0 else min(0.0, max(v[axis], allowed))
         q = p[axis] + v[axis] * dt
-        return Intervention(self.name, f"keep_out[{k}]", iv.SHORTENED,
-                            f"the path of {what} would enter keep-out box {label!r}{near} through its "
-                            f"{'-' if v[axis] > 0 else '+'}{geo.AXES[axis]} face, {abs(q - face):.4f} m deep; "
-                            f"{geo.AXES[axis]} motion shortened", value=float(q), bound=float(face), unit="m"), out
+        return Intervention(
+            self.name,
+            f"keep_out[{k}]",
+            iv.SHORTENED,
+            f"the path of {what} would enter keep-out box {label!r}{near} through its "
+            f"{'-' if v[axis] > 0 else '+'}{geo.AXES[axis]} face, {abs(q - face):.4f} m deep; "
+            f"{geo.AXES[axis]} motion shortened",
+            value=float(q),
+            bound=float(face),
+            unit="m",
+        ), out
 
 
 class MotionLimit:
@@ -230,20 +294,38 @@ class MotionLimit:
         before = geo.motion_values(spec, v, mem.v1, mem.v2)
         bounds = geo.motion_bounds(spec)
         if lo > hi:
-            return [Intervention(self.name, name, iv.EXCEEDED,
-                                 f"{geo.MOTION_WORDS[name]} {before[name]:.4g} {geo.MOTION_UNITS[name]} exceeds the limit "
-                                 f"{bounds[name]} by {before[name] - bounds[name]:.4g}: shortening cannot meet it "
-                                 "(these limits cannot stop the arm within one control period)",
-                                 value=before[name], bound=bounds[name], unit=geo.MOTION_UNITS[name])
-                    for name in before if before[name] > bounds[name]]
+            return [
+                Intervention(
+                    self.name,
+                    name,
+                    iv.EXCEEDED,
+                    f"{geo.MOTION_WORDS[name]} {before[name]:.4g} {geo.MOTION_UNITS[name]} exceeds the limit "
+                    f"{bounds[name]} by {before[name] - bounds[name]:.4g}: shortening cannot meet it "
+                    "(these limits cannot stop the arm within one control period)",
+                    value=before[name],
+                    bound=bounds[name],
+                    unit=geo.MOTION_UNITS[name],
+                )
+                for name in before
+                if before[name] > bounds[name]
+            ]
         if hi >= 1.0:
             return []
         command.action = geo.with_velocity(spec, command.action, v * hi)
-        return [Intervention(self.name, name, iv.SHORTENED,
-                             f"commanded {geo.MOTION_WORDS[name]} {before[name]:.4g} {geo.MOTION_UNITS[name]} exceeds "
-                             f"the {bounds[name]} limit by {before[name] - bounds[name]:.4g}; motion scaled by {hi:.3f}",
-                             value=before[name], bound=bounds[name], unit=geo.MOTION_UNITS[name])
-                for name in before if before[name] > bounds[name]]  # a scale of ~1 - 1e-6 is float margin, not news
+        return [
+            Intervention(
+                self.name,
+                name,
+                iv.SHORTENED,
+                f"commanded {geo.MOTION_WORDS[name]} {before[name]:.4g} {geo.MOTION_UNITS[name]} exceeds "
+                f"the {bounds[name]} limit by {before[name] - bounds[name]:.4g}; motion scaled by {hi:.3f}",
+                value=before[name],
+                bound=bounds[name],
+                unit=geo.MOTION_UNITS[name],
+            )
+            for name in before
+            if before[name] > bounds[name]
+        ]  # a scale of ~1 - 1e-6 is float margin, not news
 
 
 class GripForce:
@@ -264,8 +346,14 @@ class GripForce:
         if force is None:
             if g.require_touch and a[g.action_index] != last:
                 a[g.action_index] = last
-                return [Intervention(self.name, "gripper.require_touch", iv.BACKED_OFF,
-                                     "no valid touch reading; gripper command frozen at the last allowed value")]
+                return [
+                    Intervention(
+                        self.name,
+                        "gripper.require_touch",
+                        iv.BACKED_OFF,
+                        "no valid touch reading; gripper command frozen at the last allowed value",
+                    )
+                ]
             return []
         if force <= g.max_force_n:
             return []
@@ -278,10 +366,18 @@ class GripForce:
         if new == a[g.action_index]:
             return []
         a[g.action_index] = new
-        return [Intervention(self.name, "gripper.max_force_n", iv.BACKED_OFF,
-                             f"finger force {force:.1f} N exceeds the {g.max_force_n} N limit by {force - g.max_force_n:.1f} N; "
-                             f"gripper command {a[g.action_index]:.3f} (was {last:.3f} last step)",
-                             value=force, bound=g.max_force_n, unit="N")]
+        return [
+            Intervention(
+                self.name,
+                "gripper.max_force_n",
+                iv.BACKED_OFF,
+                f"finger force {force:.1f} N exceeds the {g.max_force_n} N limit by {force - g.max_force_n:.1f} N; "
+                f"gripper command {a[g.action_index]:.3f} (was {last:.3f} last step)",
+                value=force,
+                bound=g.max_force_n,
+                unit="N",
+            )
+        ]
 
 
 def hard_checks() -> list[Check]:

@@ -130,8 +130,15 @@ class StalledPolicy:
     clock's ``advance`` in tests and simulated benchmarks. ``stalls`` counts the stalls so far.
     """
 
-    def __init__(self, policy: Callable[[Observation], ActionChunk], stall_s: float, *, calls: Collection[int] = (),
-                 every: int | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        policy: Callable[[Observation], ActionChunk],
+        stall_s: float,
+        *,
+        calls: Collection[int] = (),
+        every: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if stall_s < 0 or (every is not None and every < 1):
             raise ConfigError(f"StalledPolicy needs stall_s >= 0 and every >= 1, got {stall_s}, {every}")
         self.policy, self.stall_s, self.calls, self.every, self.sleep = policy, stall_s, set(calls), every, sleep
@@ -156,8 +163,9 @@ def stalled_latency(base_s: float, stall_s: float, *, calls: Collection[int] = (
     return latency
 
 
-def keep_out_across_path(start: Sequence[float], end: Sequence[float], *, thickness_m: float = 0.04,
-                         half_width_m: float = 0.15, name: str = "across path") -> Box:
+def keep_out_across_path(
+    start: Sequence[float], end: Sequence[float], *, thickness_m: float = 0.04, half_width_m: float = 0.15, name: str = "across path"
+) -> Box:
     """A wall-like keep-out box across the straight path from ``start`` to ``end`` (metres).
 
     The box is centred on the midpoint, ``thickness_m`` thick along the axis the path moves most
@@ -170,8 +178,10 @@ def keep_out_across_path(start: Sequence[float], end: Sequence[float], *, thickn
     mid = (a + b) / 2
     box = Box(low=tuple(mid - half), high=tuple(mid + half), name=name)
     if abs(b[axis] - a[axis]) / 2 <= half[axis]:
-        raise ConfigError(f"keep_out_across_path: the path moves {abs(b[axis] - a[axis]):.3f} m along "
-                          f"{'xyz'[axis]}, too short for a {thickness_m} m thick box between its ends")
+        raise ConfigError(
+            f"keep_out_across_path: the path moves {abs(b[axis] - a[axis]):.3f} m along "
+            f"{'xyz'[axis]}, too short for a {thickness_m} m thick box between its ends"
+        )
     return box
 
 

@@ -175,8 +175,7 @@ def motion_values(spec: SafetySpec, v: np.ndarray, v1: np.ndarray, v2: np.ndarra
 
 def motion_bounds(spec: SafetySpec) -> dict[str, float]:
     m = spec.motion
-    return {"motion.max_speed_m_s": m.max_speed_m_s, "motion.max_accel_m_s2": m.max_accel_m_s2,
-            "motion.max_jerk_m_s3": m.max_jerk_m_s3}
+    return {"motion.max_speed_m_s": m.max_speed_m_s, "motion.max_accel_m_s2": m.max_accel_m_s2, "motion.max_jerk_m_s3": m.max_jerk_m_s3}
 
 
 MOTION_WORDS = {"motion.max_speed_m_s": "speed", "motion.max_accel_m_s2": "acceleration", "motion.max_jerk_m_s3": "jerk"}

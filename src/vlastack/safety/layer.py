@@ -63,8 +63,12 @@ class SafetyLayer:
             return self._filter(proposed, state, touch, now_s)
         except Exception as e:  # bookkeeping failed (bad time, unloggable proposal): still never pass it on
             action = _emergency_action(self.spec, self._memory.last_grip)
-            reason = Intervention("layer", "evaluation", iv.HELD, f"the layer could not decide ({type(e).__name__}: {e}); "
-                                  "sending zero motion with the gripper unchanged")
+            reason = Intervention(
+                "layer",
+                "evaluation",
+                iv.HELD,
+                f"the layer could not decide ({type(e).__name__}: {e}); sending zero motion with the gripper unchanged",
+            )
             decision = SafetyDecision(action, [reason], True, self.steps, _float_or_nan(now_s), None)
             self._memory.advance(self.spec, action)
             self._last_action = action.astype(np.float64)
@@ -78,8 +82,7 @@ class SafetyLayer:
             raise ValueError(f"now_s must be a finite time in seconds, got {now_s}")
         position = geo.position_of(self.spec, state)
         self._memory.start_tracking(self.spec, position)
-        ctx = Context(self.spec, position, touch, now_s, self._memory,
-                      self._last_action, self._last_fresh_s, self._latest_s)
+        ctx = Context(self.spec, position, touch, now_s, self._memory, self._last_action, self._last_fresh_s, self._latest_s)
         command = Command(action=proposed)
         reasons: list[Intervention] = []
         for check in self.checks:
@@ -88,8 +91,7 @@ class SafetyLayer:
             except Exception as e:  # fail closed: a check that cannot evaluate means hold
                 reasons.append(self._hold_for_error(command, ctx, check.name, e))
         action = self._gate(command, ctx, state, touch, reasons)
-        decision = SafetyDecision(action, reasons, command.held, self.steps, now_s,
-                                  None if proposed is None else _copy(proposed))
+        decision = SafetyDecision(action, reasons, command.held, self.steps, now_s, None if proposed is None else _copy(proposed))
         entry = decision.to_dict() if reasons else None
         clock_ok = self._latest_s is None or now_s > self._latest_s
         self._remember(action, proposed is not None and clock_ok, now_s)
@@ -104,8 +106,9 @@ class SafetyLayer:
 
     def _hold_for_error(self, command: Command, ctx: Context, name: str, error: Exception) -> Intervention:
         command.action, command.held = ctx.hold(), True
-        return Intervention(name, "evaluation", iv.HELD,
-                            f"the {name} check could not evaluate the action ({type(error).__name__}: {error}); holding")
+        return Intervention(
+            name, "evaluation", iv.HELD, f"the {name} check could not evaluate the action ({type(error).__name__}: {error}); holding"
+        )
 
     def _gate(self, command: Command, ctx: Context, state: object, touch: object, reasons: list[Intervention]) -> np.ndarray:
         """The float32 action to send: the chain's result if it passes every rule, else the hold."""
@@ -115,18 +118,38 @@ class SafetyLayer:
             broken = violations(self.spec, action, state, touch, self._memory)
             if not broken:
                 return action
-            reasons.append(Intervention("verify", broken[0].limit, iv.HELD,
-                                        "final check failed (" + "; ".join(v.message for v in broken) + "); holding",
-                                        value=broken[0].value, bound=broken[0].bound, unit=broken[0].unit))
+            reasons.append(
+                Intervention(
+                    "verify",
+                    broken[0].limit,
+                    iv.HELD,
+                    "final check failed (" + "; ".join(v.message for v in broken) + "); holding",
+                    value=broken[0].value,
+                    bound=broken[0].bound,
+                    unit=broken[0].unit,
+                )
+            )
             command.action, command.held = ctx.hold(), True
             action = geo.to_float32(command.action, low, high)
             for v in violations(self.spec, action, state, touch, self._memory):  # only possible for motion limits
-                reasons.append(Intervention("verify", v.limit, iv.EXCEEDED, f"the hold itself exceeds a limit: {v.message}",
-                                            value=v.value, bound=v.bound, unit=v.unit))
+                reasons.append(
+                    Intervention(
+                        "verify",
+                        v.limit,
+                        iv.EXCEEDED,
+                        f"the hold itself exceeds a limit: {v.message}",
+                        value=v.value,
+                        bound=v.bound,
+                        unit=v.unit,
+                    )
+                )
             return action
         except Exception as e:  # last resort: still never pass the proposal on
-            reasons.append(Intervention("verify", "evaluation", iv.HELD,
-                                        f"the final check could not run ({type(e).__name__}: {e}); sending zero motion"))
+            reasons.append(
+                Intervention(
+                    "verify", "evaluation", iv.HELD, f"the final check could not run ({type(e).__name__}: {e}); sending zero motion"
+                )
+            )
             command.held = True
             return _emergency_action(self.spec, self._memory.last_grip)
 

@@ -23,8 +23,7 @@ PRESETS: Registry[SafetySpec] = Registry("safety spec preset")
 
 # Nested fields that hold a spec dataclass (or a list of them) instead of plain values.
 _NESTED: dict[type, dict[str, type]] = {
-    SafetySpec: {"action": ActionLayout, "workspace": Box, "motion": MotionLimits, "gripper": GripperLimits,
-                 "tracking": TargetTracking},
+    SafetySpec: {"action": ActionLayout, "workspace": Box, "motion": MotionLimits, "gripper": GripperLimits, "tracking": TargetTracking},
     TargetTracking: {"clip_inner": Box, "clip_outer": Box},
 }
 _LISTS_OF: dict[type, dict[str, type]] = {SafetySpec: {"keep_out": Box}}
@@ -42,8 +41,7 @@ def _build(cls: type, data: object, path: str) -> Any:
             close = difflib.get_close_matches(str(key), fields, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise SpecError(f"{prefix}{key}", f"unknown key{hint}; valid keys: {', '.join(fields)}")
-    required = [n for n, f in fields.items()
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    required = [n for n, f in fields.items() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     for name in required:
         if name not in data:
             raise SpecError(f"{prefix}{name}", "missing (required)")

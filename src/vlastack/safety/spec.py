@@ -214,8 +214,7 @@ class TargetTracking:
         if not isinstance(self.workspace, bool):
             raise SpecError("workspace", f"expected true or false, got {self.workspace!r}")
         if (self.clip_inner is None) != (self.clip_outer is None):
-            raise SpecError("clip_outer" if self.clip_outer is None else "clip_inner",
-                            "give both clip_inner and clip_outer, or neither")
+            raise SpecError("clip_outer" if self.clip_outer is None else "clip_inner", "give both clip_inner and clip_outer, or neither")
         for name in ("clip_inner", "clip_outer"):
             box = getattr(self, name)
             if box is not None and not isinstance(box, Box):
@@ -223,8 +222,11 @@ class TargetTracking:
         if self.clip_inner is not None:
             for i in range(3):
                 if self.clip_outer.low[i] > self.clip_inner.low[i] or self.clip_outer.high[i] < self.clip_inner.high[i]:
-                    raise SpecError(f"clip_outer.low[{i}]", f"the outer box {self.clip_outer.low}..{self.clip_outer.high} "
-                                    f"must contain the inner one {self.clip_inner.low}..{self.clip_inner.high}")
+                    raise SpecError(
+                        f"clip_outer.low[{i}]",
+                        f"the outer box {self.clip_outer.low}..{self.clip_outer.high} "
+                        f"must contain the inner one {self.clip_inner.low}..{self.clip_inner.high}",
+                    )
 
 
 @dataclass(frozen=True)
@@ -258,8 +260,11 @@ class SafetySpec:
         object.__setattr__(self, "control_period_s", _positive("control_period_s", self.control_period_s))
         object.__setattr__(self, "state_position_dims", _indices("state_position_dims", self.state_position_dims, 3))
         object.__setattr__(self, "watchdog_s", _non_negative("watchdog_s", self.watchdog_s))
-        for field, value, cls in (("action", self.action, ActionLayout), ("workspace", self.workspace, Box),
-                                  ("motion", self.motion, MotionLimits)):
+        for field, value, cls in (
+            ("action", self.action, ActionLayout),
+            ("workspace", self.workspace, Box),
+            ("motion", self.motion, MotionLimits),
+        ):
             if not isinstance(value, cls):
                 raise SpecError(field, f"expected a {cls.__name__}, got {type(value).__name__}")
         if self.gripper is not None and not isinstance(self.gripper, GripperLimits):
@@ -274,8 +279,10 @@ class SafetySpec:
             w = self.workspace
             room = min(h - lo for lo, h in zip(w.low, w.high)) / 2
             if self.tracking.margin_m >= room:
-                raise SpecError("tracking.margin_m", f"{self.tracking.margin_m} m leaves no room inside the workspace "
-                                f"(its narrowest half-width is {room} m)")
+                raise SpecError(
+                    "tracking.margin_m",
+                    f"{self.tracking.margin_m} m leaves no room inside the workspace (its narrowest half-width is {room} m)",
+                )
         self._check_action_layout()
 
     def _check_action_layout(self) -> None:
@@ -287,8 +294,10 @@ class SafetySpec:
             if g in layout.translation_dims:
                 raise SpecError("gripper.action_index", f"index {g} is also a translation dimension")
             if not layout.low[g] <= self.gripper.initial_command <= layout.high[g]:
-                raise SpecError("gripper.initial_command",
-                                f"{self.gripper.initial_command} is outside the action range [{layout.low[g]}, {layout.high[g]}]")
+                raise SpecError(
+                    "gripper.initial_command",
+                    f"{self.gripper.initial_command} is outside the action range [{layout.low[g]}, {layout.high[g]}]",
+                )
         for i in range(layout.dim):  # the hold sends 0 on every entry except the gripper, so 0 must be valid
             if (self.gripper is None or i != self.gripper.action_index) and not layout.low[i] <= 0.0 <= layout.high[i]:
                 raise SpecError(f"action.low[{i}]", f"the range [{layout.low[i]}, {layout.high[i]}] must contain 0 (the hold)")
@@ -303,5 +312,7 @@ class SafetySpec:
         wall) can still stop the arm, and the decision reports by how much it exceeded them.
         """
         dt, m, slack = self.control_period_s, self.motion, 1.0 + 1e-9  # slack: rounding of specs written as V/dt
-        return (m.max_accel_m_s2 * dt * slack >= m.max_speed_m_s
-                and m.max_jerk_m_s3 * dt * dt * slack >= m.max_speed_m_s + m.max_accel_m_s2 * dt)
+        return (
+            m.max_accel_m_s2 * dt * slack >= m.max_speed_m_s
+            and m.max_jerk_m_s3 * dt * dt * slack >= m.max_speed_m_s + m.max_accel_m_s2 * dt
+        )

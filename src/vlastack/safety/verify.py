@@ -103,22 +103,43 @@ def violations(spec: SafetySpec, action: object, state: object, touch: object, m
     except (TypeError, ValueError):
         return [Violation("action.shape", float("nan"), float("nan"), "", f"action {action!r} is not numeric")]
     if a.shape != (spec.action.dim,):
-        return [Violation("action.shape", float(a.size), float(spec.action.dim), "entries",
-                          f"action has shape {a.shape}, expected ({spec.action.dim},)")]
+        return [
+            Violation(
+                "action.shape",
+                float(a.size),
+                float(spec.action.dim),
+                "entries",
+                f"action has shape {a.shape}, expected ({spec.action.dim},)",
+            )
+        ]
     if not np.all(np.isfinite(a)):
         return [Violation("action.finite", float("nan"), float("nan"), "", "action has NaN or infinite entries")]
     out: list[Violation] = []
     low, high = np.asarray(spec.action.low), np.asarray(spec.action.high)
     for i in np.flatnonzero((a < low) | (a > high)):
         bound = low[i] if a[i] < low[i] else high[i]
-        out.append(Violation(f"action.{'low' if a[i] < low[i] else 'high'}[{i}]", a[i], bound, "action units",
-                             f"action[{i}] = {a[i]:.6g} is outside [{low[i]}, {high[i]}]"))
+        out.append(
+            Violation(
+                f"action.{'low' if a[i] < low[i] else 'high'}[{i}]",
+                a[i],
+                bound,
+                "action units",
+                f"action[{i}] = {a[i]:.6g} is outside [{low[i]}, {high[i]}]",
+            )
+        )
     v = geo.velocity_of(spec, a)
     bounds = geo.motion_bounds(spec)
     for name, value in geo.motion_values(spec, v, memory.v1, memory.v2).items():
         if value > bounds[name] * (1 + _REL) + _ABS_M:
-            out.append(Violation(name, value, bounds[name], geo.MOTION_UNITS[name],
-                                 f"{geo.MOTION_WORDS[name]}: {value:.6g} {geo.MOTION_UNITS[name]} > {bounds[name]:.6g}"))
+            out.append(
+                Violation(
+                    name,
+                    value,
+                    bounds[name],
+                    geo.MOTION_UNITS[name],
+                    f"{geo.MOTION_WORDS[name]}: {value:.6g} {geo.MOTION_UNITS[name]} > {bounds[name]:.6g}",
+                )
+            )
     out += _geometry_violations(spec, v, geo.position_of(spec, state))
     out += _target_violations(spec, v, memory)
     out += _grip_violations(spec, a, touch, memory)
@@ -137,16 +158,30 @@ def _geometry_violations(spec: SafetySpec, v: np.ndarray, p: np.ndarray | None) 
         ceiling = max(hi[i], p[i]) + _ABS_M + _REL * abs(hi[i])
         if q[i] < floor or q[i] > ceiling:
             side, bound = ("low", lo[i]) if q[i] < floor else ("high", hi[i])
-            out.append(Violation(f"workspace.{side}[{i}]", q[i], bound, "m",
-                                 f"predicted {geo.AXES[i]} = {q[i]:.6g} m is outside the workspace [{lo[i]}, {hi[i]}]"))
+            out.append(
+                Violation(
+                    f"workspace.{side}[{i}]",
+                    q[i],
+                    bound,
+                    "m",
+                    f"predicted {geo.AXES[i]} = {q[i]:.6g} m is outside the workspace [{lo[i]}, {hi[i]}]",
+                )
+            )
     for k, box in enumerate(spec.keep_out):
         low, high = np.asarray(box.low), np.asarray(box.high)
         entry = geo.segment_entry(p, q, low, high)
         if entry is not None and entry >= 0:
             out.append(Violation(f"keep_out[{k}]", float(entry), float("nan"), "", f"path enters keep-out box {box.name or k!r}"))
         elif entry is not None and moving and not np.array_equal(geo.backing_out(p, v, low, high), v):
-            out.append(Violation(f"keep_out[{k}]", geo.exit_depth(p, low, high), 0.0, "m",
-                                 f"inside keep-out box {box.name or k!r}, moving other than straight out through its nearest face"))
+            out.append(
+                Violation(
+                    f"keep_out[{k}]",
+                    geo.exit_depth(p, low, high),
+                    0.0,
+                    "m",
+                    f"inside keep-out box {box.name or k!r}, moving other than straight out through its nearest face",
+                )
+            )
     return out
 
 
@@ -164,21 +199,41 @@ def _target_violations(spec: SafetySpec, v: np.ndarray, memory: MotionMemory) ->
         ceiling = max(whi[i], memory.target_hi[i]) + _ABS_M + _REL * abs(whi[i])
         if lo_t[i] < floor or hi_t[i] > ceiling:
             side, bound, q = ("low", wlo[i], lo_t[i]) if lo_t[i] < floor else ("high", whi[i], hi_t[i])
-            out.append(Violation(f"workspace.{side}[{i}]", q, bound, "m",
-                                 f"the controller's target would reach {geo.AXES[i]} = {q:.6g} m, beyond {bound:.6g} m "
-                                 f"(the workspace less the {m} m stopping margin)"))
+            out.append(
+                Violation(
+                    f"workspace.{side}[{i}]",
+                    q,
+                    bound,
+                    "m",
+                    f"the controller's target would reach {geo.AXES[i]} = {q:.6g} m, beyond {bound:.6g} m "
+                    f"(the workspace less the {m} m stopping margin)",
+                )
+            )
     center, half = geo.target_box(memory)
     for k, box in enumerate(spec.keep_out):
         low, high = np.asarray(box.low) - half - m, np.asarray(box.high) + half + m
         entry = geo.segment_entry(center, center + v * dt, low, high)
         moving = bool(np.any(v != 0.0))
         if entry is not None and entry >= 0:
-            out.append(Violation(f"keep_out[{k}]", float(entry), float("nan"), "",
-                                 f"the controller's target would come within {m} m of keep-out box {box.name or k!r}"))
+            out.append(
+                Violation(
+                    f"keep_out[{k}]",
+                    float(entry),
+                    float("nan"),
+                    "",
+                    f"the controller's target would come within {m} m of keep-out box {box.name or k!r}",
+                )
+            )
         elif entry is not None and moving and not np.array_equal(geo.backing_out(center, v, low, high), v):
-            out.append(Violation(f"keep_out[{k}]", geo.exit_depth(center, low, high), 0.0, "m",
-                                 f"the controller's target is within {m} m of keep-out box {box.name or k!r} and "
-                                 "moves other than straight away from it"))
+            out.append(
+                Violation(
+                    f"keep_out[{k}]",
+                    geo.exit_depth(center, low, high),
+                    0.0,
+                    "m",
+                    f"the controller's target is within {m} m of keep-out box {box.name or k!r} and moves other than straight away from it",
+                )
+            )
     return out
 
 
@@ -191,6 +246,5 @@ def _grip_violations(spec: SafetySpec, a: np.ndarray, touch: object, memory: Mot
     if force is None and g.require_touch and cmd != last:
         return [Violation("gripper.require_touch", cmd, last, "action units", "gripper moved without a valid touch reading")]
     if force is not None and force > g.max_force_n and g.close_sign * (cmd - last) > _ABS_M:
-        return [Violation("gripper.max_force_n", force, g.max_force_n, "N",
-                          f"gripper closes further at {force:.1f} N > {g.max_force_n} N")]
+        return [Violation("gripper.max_force_n", force, g.max_force_n, "N", f"gripper closes further at {force:.1f} N > {g.max_force_n} N")]
     return []

@@ -33,8 +33,14 @@ def observation_spec(config: Any, image_size: tuple[int, int] | None = None) -> 
         arrays.append(ArraySpec(keys.image_key(cam), (h, w, 3), "uint8", f"RGB from camera {cam!r}, upright, row 0 at the top"))
         if config.use_depth:
             arrays.append(ArraySpec(keys.depth_key(cam), (h, w), "float32", f"depth from camera {cam!r}, metres along the optical axis"))
-    arrays.append(ArraySpec(keys.STATE, (config.state_dim,), "float32",
-                            "proprioception, environment units (Meta-World: end-effector xyz in m, gripper opening in [0, 1])"))
+    arrays.append(
+        ArraySpec(
+            keys.STATE,
+            (config.state_dim,),
+            "float32",
+            "proprioception, environment units (Meta-World: end-effector xyz in m, gripper opening in [0, 1])",
+        )
+    )
     if config.use_touch:
         arrays.append(ArraySpec(keys.TOUCH, (config.touch_dim,), "float32", "normal contact force per gripper finger, newtons"))
     return ObservationSpec(tuple(arrays), prompt=True)
@@ -43,8 +49,7 @@ def observation_spec(config: Any, image_size: tuple[int, int] | None = None) -> 
 class CheckpointRunner:
     """Serves one loaded vlastack policy; thread-safe for different connections (inference mode, no mutation)."""
 
-    def __init__(self, directory: str | Path, image_size: tuple[int, int] | None = None, device: str = "cpu",
-                 seed: int = 0) -> None:
+    def __init__(self, directory: str | Path, image_size: tuple[int, int] | None = None, device: str = "cpu", seed: int = 0) -> None:
         import torch
 
         from vlastack.policies import load_policy
@@ -58,17 +63,24 @@ class CheckpointRunner:
         # Clients send frames at the resolution the training data was recorded at, unless told otherwise.
         self.spec = observation_spec(self.config, image_size or self.policy.recorded_image_size)
         self.action_spec = ArraySpec(
-            ACTIONS, (self.config.horizon, self.config.action_dim), "float32",
+            ACTIONS,
+            (self.config.horizon, self.config.action_dim),
+            "float32",
             "environment units, un-normalised (Meta-World: end-effector xyz delta and gripper effort, each in [-1, 1]; grip > 0 closes)",
         )
 
     def metadata(self) -> dict[str, Any]:
         c = self.config
         return {
-            "name": self.policy.policy_name, **self.policy.describe(),
-            "checkpoint": self.directory.name, "horizon": c.horizon, "action_dim": c.action_dim,
+            "name": self.policy.policy_name,
+            **self.policy.describe(),
+            "checkpoint": self.directory.name,
+            "horizon": c.horizon,
+            "action_dim": c.action_dim,
             "execute_steps": getattr(c, "execute_steps", None),
-            "state_dim": c.state_dim, "obs_history": c.obs_history, "cameras": list(c.cameras),
+            "state_dim": c.state_dim,
+            "obs_history": c.obs_history,
+            "cameras": list(c.cameras),
             "model_image_size": list(c.image_size),
         }
 
@@ -80,7 +92,9 @@ class CheckpointRunner:
         observation = Observation(
             images={cam: obs[keys.image_key(cam)] for cam in c.cameras},
             depth={cam: obs[keys.depth_key(cam)] for cam in c.cameras} if c.use_depth else {},
-            state=obs[keys.STATE], touch=obs.get(keys.TOUCH), instruction=obs[PROMPT],
+            state=obs[keys.STATE],
+            touch=obs.get(keys.TOUCH),
+            instruction=obs[PROMPT],
         )
         history: deque = state.setdefault("history", deque(maxlen=c.obs_history))
         history.append(observation)

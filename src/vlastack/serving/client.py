@@ -27,7 +27,6 @@ from vlastack.serving import msgpack_numpy
 from vlastack.serving.protocol import ACTIONS, ERROR, PROMPT, RESET, TIMING, ObservationSpec
 from vlastack.types import ActionChunk, Observation
 
-
 #: websockets >= 15 reads proxy settings from the environment unless told not to; older ones have no proxy support.
 _NO_PROXY = {"proxy": None} if "proxy" in inspect.signature(connect).parameters else {}
 
@@ -48,14 +47,16 @@ class ConnectionRefused(ConnectionError):
 class PolicyClient:
     """One connection to a policy server; requests are sent and answered one at a time."""
 
-    def __init__(self, url: str = "ws://127.0.0.1:8000", token: str | None = None, timeout_s: float = 30.0,
-                 max_message_bytes: int = 64 * 2**20) -> None:
+    def __init__(
+        self, url: str = "ws://127.0.0.1:8000", token: str | None = None, timeout_s: float = 30.0, max_message_bytes: int = 64 * 2**20
+    ) -> None:
         self.url = url if url.startswith(("ws://", "wss://")) else f"ws://{url}"
         self.timeout_s = timeout_s
         headers = {"Authorization": f"Api-Key {token}"} if token else None
         try:
-            self._ws = connect(self.url, additional_headers=headers, compression=None, max_size=max_message_bytes,
-                               open_timeout=timeout_s, **_NO_PROXY).__enter__()  # the connection itself, on every version
+            self._ws = connect(
+                self.url, additional_headers=headers, compression=None, max_size=max_message_bytes, open_timeout=timeout_s, **_NO_PROXY
+            ).__enter__()  # the connection itself, on every version
         except InvalidStatus as err:
             status = err.response.status_code
             body = err.response.body.decode("utf-8", "replace").strip() if err.response.body else ""
@@ -95,7 +96,7 @@ class PolicyClient:
     def close(self) -> None:
         self._ws.close()
 
-    def __enter__(self) -> "PolicyClient":
+    def __enter__(self) -> PolicyClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -110,6 +110,15 @@ def unpackb(data: bytes | bytearray | memoryview) -> Any:
         return msgpack.unpackb(data, object_hook=_decode, raw=False, strict_map_key=True)
     except DecodeError:
         raise
-    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError,
-            msgpack.UnpackValueError, OverflowError, RecursionError, UnicodeDecodeError) as err:
+    except (
+        ValueError,
+        TypeError,
+        msgpack.ExtraData,
+        msgpack.FormatError,
+        msgpack.StackError,
+        msgpack.UnpackValueError,
+        OverflowError,
+        RecursionError,
+        UnicodeDecodeError,
+    ) as err:
         raise DecodeError(f"not a valid msgpack message ({type(err).__name__}: {err})"[:300]) from err

@@ -83,12 +83,13 @@ class ObservationSpec:
         return {"observation": obs, "optional": optional}
 
     @classmethod
-    def from_metadata(cls, meta: dict[str, Any]) -> "ObservationSpec":
+    def from_metadata(cls, meta: dict[str, Any]) -> ObservationSpec:
         """Rebuild the spec a server announced (client side)."""
         obs = meta.get("observation") or {}
         arrays = tuple(
             ArraySpec(k, tuple(int(n) for n in v["shape"]), str(v["dtype"]), str(v.get("description", "")))
-            for k, v in obs.items() if k != PROMPT
+            for k, v in obs.items()
+            if k != PROMPT
         )
         return cls(arrays, prompt=PROMPT in obs)
 

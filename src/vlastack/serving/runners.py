@@ -42,14 +42,20 @@ class PolicyRunner(Protocol):
         ...
 
 
-def meta_world_spec(image_size: tuple[int, int] = (32, 32), cameras: tuple[str, ...] = ("corner2",),
-                    state_dim: int = 4, touch_dim: int | None = None) -> ObservationSpec:
+def meta_world_spec(
+    image_size: tuple[int, int] = (32, 32), cameras: tuple[str, ...] = ("corner2",), state_dim: int = 4, touch_dim: int | None = None
+) -> ObservationSpec:
     """An observation spec in vlastack's feature names (images uint8 HWC, state, optional touch, prompt)."""
     h, w = image_size
-    arrays = [ArraySpec(keys.image_key(c), (h, w, 3), "uint8", f"RGB from camera {c!r}, upright, row 0 at the top")
-              for c in cameras]
-    arrays.append(ArraySpec(keys.STATE, (state_dim,), "float32",
-                            "proprioception, environment units (Meta-World: end-effector xyz in m, gripper opening in [0, 1])"))
+    arrays = [ArraySpec(keys.image_key(c), (h, w, 3), "uint8", f"RGB from camera {c!r}, upright, row 0 at the top") for c in cameras]
+    arrays.append(
+        ArraySpec(
+            keys.STATE,
+            (state_dim,),
+            "float32",
+            "proprioception, environment units (Meta-World: end-effector xyz in m, gripper opening in [0, 1])",
+        )
+    )
     if touch_dim is not None:
         arrays.append(ArraySpec(keys.TOUCH, (touch_dim,), "float32", "contact force per gripper finger, newtons"))
     return ObservationSpec(tuple(arrays), prompt=True)
@@ -64,8 +70,16 @@ class FakeRunner:
     whose prompt is in ``slow_prompts`` sleep ``slow_delay_s`` instead (a slow client, for tests).
     """
 
-    def __init__(self, delay_s: float = 0.0, horizon: int = 4, action_dim: int = 4, spec: ObservationSpec | None = None,
-                 slow_prompts: tuple[str, ...] = (), slow_delay_s: float = 1.0, fail_prompts: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        delay_s: float = 0.0,
+        horizon: int = 4,
+        action_dim: int = 4,
+        spec: ObservationSpec | None = None,
+        slow_prompts: tuple[str, ...] = (),
+        slow_delay_s: float = 1.0,
+        fail_prompts: tuple[str, ...] = (),
+    ) -> None:
         self.delay_s = delay_s
         self.slow_prompts = slow_prompts
         self.slow_delay_s = slow_delay_s

@@ -42,8 +42,7 @@ from websockets.exceptions import ConnectionClosed
 
 from vlastack import keys
 from vlastack.serving import msgpack_numpy
-from vlastack.serving.protocol import (ACTIONS, ERROR, POLICY_INFO, PROTOCOL_VERSION, RESET, SAFETY, TIMING,
-                                       ObservationError)
+from vlastack.serving.protocol import ACTIONS, ERROR, POLICY_INFO, PROTOCOL_VERSION, RESET, SAFETY, TIMING, ObservationError
 from vlastack.serving.runners import PolicyRunner
 from vlastack.serving.session import ChunkSafety, Session
 
@@ -100,8 +99,11 @@ class ServerConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "a positive integer")
-        if isinstance(self.log_rejections_per_minute, bool) or not isinstance(self.log_rejections_per_minute, int) \
-                or self.log_rejections_per_minute < 0:
+        if (
+            isinstance(self.log_rejections_per_minute, bool)
+            or not isinstance(self.log_rejections_per_minute, int)
+            or self.log_rejections_per_minute < 0
+        ):
             raise bad("log_rejections_per_minute", "a non-negative integer")
         for name in ("idle_timeout_s", "session_timeout_s"):
             value = getattr(self, name)
@@ -123,8 +125,7 @@ class RateLimitedLog:
     When a kind's window is over, its next message first logs how many were left out. Thread-safe.
     """
 
-    def __init__(self, logger: logging.Logger, limit: int, window_s: float = LOG_WINDOW_S,
-                 clock: Any = time.monotonic) -> None:
+    def __init__(self, logger: logging.Logger, limit: int, window_s: float = LOG_WINDOW_S, clock: Any = time.monotonic) -> None:
         self.logger, self.limit, self.window_s, self.clock = logger, limit, window_s, clock
         self.suppressed_total = 0
         self._windows: dict[str, list] = {}  # kind -> [window start, logged, left out]
@@ -136,8 +137,7 @@ class RateLimitedLog:
             window = self._windows.get(kind)
             if window is None or now - window[0] >= self.window_s:
                 if window is not None and window[2]:
-                    self.logger.warning("%d more %r messages were left out of the log in the last %.0f s",
-                                        window[2], kind, self.window_s)
+                    self.logger.warning("%d more %r messages were left out of the log in the last %.0f s", window[2], kind, self.window_s)
                 window = self._windows[kind] = [now, 0, 0]
             if window[1] < self.limit:
                 window[1] += 1
@@ -154,8 +154,7 @@ class PolicyServer:
         self.runner = runner
         self.config = config or ServerConfig()
         self.sessions: dict[int, Session] = {}
-        self.stats = {"connections": 0, "refused": 0, "requests": 0, "errors": 0,
-                      "closed_idle": 0, "closed_session_timeout": 0}
+        self.stats = {"connections": 0, "refused": 0, "requests": 0, "errors": 0, "closed_idle": 0, "closed_session_timeout": 0}
         self.port: int | None = None
         if self.config.safety is not None:  # fail at start, not on the first request
             state = next((a.shape[0] for a in runner.spec.arrays if a.key == keys.STATE), None)
@@ -175,12 +174,23 @@ class PolicyServer:
         if safety is not None and os.path.isabs(safety):  # a spec named after its file: not the server's paths
             safety = os.path.basename(safety)
         return {
-            "server": "vlastack", "protocol_version": PROTOCOL_VERSION, **self.runner.spec.to_metadata(),
-            "action": {"key": ACTIONS, **self.runner.action_spec.to_dict()}, "policy": self.runner.metadata(),
-            "reply": {ACTIONS: "float32 [H, D]", TIMING: "ms: decode, queue, infer, safety, total",
-                      SAFETY: "what the safety layer changed (when on)", POLICY_INFO: "policy details", ERROR: "instead of all else"},
-            "max_message_bytes": self.config.max_message_bytes, "safety": safety, "auth": "token" if self._digest else "none",
-            "idle_timeout_s": self.config.idle_timeout_s, "session_timeout_s": self.config.session_timeout_s,
+            "server": "vlastack",
+            "protocol_version": PROTOCOL_VERSION,
+            **self.runner.spec.to_metadata(),
+            "action": {"key": ACTIONS, **self.runner.action_spec.to_dict()},
+            "policy": self.runner.metadata(),
+            "reply": {
+                ACTIONS: "float32 [H, D]",
+                TIMING: "ms: decode, queue, infer, safety, total",
+                SAFETY: "what the safety layer changed (when on)",
+                POLICY_INFO: "policy details",
+                ERROR: "instead of all else",
+            },
+            "max_message_bytes": self.config.max_message_bytes,
+            "safety": safety,
+            "auth": "token" if self._digest else "none",
+            "idle_timeout_s": self.config.idle_timeout_s,
+            "session_timeout_s": self.config.session_timeout_s,
         }
 
     # ---- running -------------------------------------------------------------------------------
@@ -194,11 +204,23 @@ class PolicyServer:
     async def serve(self, ready: threading.Event | None = None) -> None:
         """Serve until :meth:`stop`; sets ``ready`` once listening (``self.port`` is then known)."""
         self._stop = asyncio.get_running_loop().create_future()
-        async with serve(self._handler, self.config.host, self.config.port, process_request=self._check_request,
-                         max_size=self.config.max_message_bytes, max_queue=2, compression=None) as server:
+        async with serve(
+            self._handler,
+            self.config.host,
+            self.config.port,
+            process_request=self._check_request,
+            max_size=self.config.max_message_bytes,
+            max_queue=2,
+            compression=None,
+        ) as server:
             self.port = next(iter(server.sockets)).getsockname()[1]
-            log.info("serving on ws://%s:%s (token %s, safety %s)", self.config.host, self.port,
-                     "required" if self._digest else "off", self.config.safety)
+            log.info(
+                "serving on ws://%s:%s (token %s, safety %s)",
+                self.config.host,
+                self.port,
+                "required" if self._digest else "off",
+                self.config.safety,
+            )
             if ready is not None:
                 ready.set()
             await self._stop
@@ -222,17 +244,20 @@ class PolicyServer:
             if scheme.lower() in ("api-key", "bearer") and any(matches):
                 token_index = matches.index(True)
             else:
-                return self._refuse(connection, http.HTTPStatus.UNAUTHORIZED, "token",
-                                    "missing or wrong token: send 'Authorization: Api-Key <token>'")
+                return self._refuse(
+                    connection, http.HTTPStatus.UNAUTHORIZED, "token", "missing or wrong token: send 'Authorization: Api-Key <token>'"
+                )
         if len(self._holders) >= self.config.max_clients:
-            return self._refuse(connection, http.HTTPStatus.SERVICE_UNAVAILABLE, "full",
-                                f"server full ({self.config.max_clients} clients)")
+            return self._refuse(connection, http.HTTPStatus.SERVICE_UNAVAILABLE, "full", f"server full ({self.config.max_clients} clients)")
         if token_index is not None:
             held = sum(1 for i in self._holders.values() if i == token_index)
             if held >= self.config.max_clients_per_token:
-                return self._refuse(connection, http.HTTPStatus.SERVICE_UNAVAILABLE, "token cap",
-                                    f"this token already holds {held} connections "
-                                    f"(max_clients_per_token={self.config.max_clients_per_token})")
+                return self._refuse(
+                    connection,
+                    http.HTTPStatus.SERVICE_UNAVAILABLE,
+                    "token cap",
+                    f"this token already holds {held} connections (max_clients_per_token={self.config.max_clients_per_token})",
+                )
         # Counted from now, not from the handler: handshakes in flight take their slot at once. A
         # handshake that fails drops the connection object, and with it this entry.
         self._holders[connection] = token_index
@@ -247,11 +272,16 @@ class PolicyServer:
         """Seconds until this connection must be closed (None: no limit) and why."""
         now, limits = time.monotonic(), []
         if self.config.idle_timeout_s is not None:
-            limits.append((last_reply_s + self.config.idle_timeout_s - now,
-                           f"idle: no request for {self.config.idle_timeout_s:g} s (idle_timeout_s)"))
+            limits.append(
+                (last_reply_s + self.config.idle_timeout_s - now, f"idle: no request for {self.config.idle_timeout_s:g} s (idle_timeout_s)")
+            )
         if self.config.session_timeout_s is not None:
-            limits.append((session.opened_s + self.config.session_timeout_s - now,
-                           f"session open for {self.config.session_timeout_s:g} s (session_timeout_s); reconnect to go on"))
+            limits.append(
+                (
+                    session.opened_s + self.config.session_timeout_s - now,
+                    f"session open for {self.config.session_timeout_s:g} s (session_timeout_s); reconnect to go on",
+                )
+            )
         if not limits:
             return None, ""
         left, why = min(limits, key=lambda x: x[0])
@@ -272,7 +302,7 @@ class PolicyServer:
                 try:
                     # cancelling recv() on a timeout loses no data (websockets guarantees it)
                     message = await asyncio.wait_for(ws.recv(), left) if left is not None else await ws.recv()
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     self.stats["closed_session_timeout" if why.startswith("session") else "closed_idle"] += 1
                     log.info("client %d closed by the server: %s", session.id, why)
                     await ws.close(TIMEOUT_CLOSE_CODE, why[:120])  # a close reason holds at most 123 bytes
@@ -286,8 +316,13 @@ class PolicyServer:
                 last_reply = time.monotonic()
         except ConnectionClosed as err:
             if err.sent is not None and err.sent.code == 1009:
-                self.rejections.warning("too large", "client %d sent a message over the %d-byte limit; closed its "
-                                        "connection (1009: %s)", session.id, self.config.max_message_bytes, err.sent.reason)
+                self.rejections.warning(
+                    "too large",
+                    "client %d sent a message over the %d-byte limit; closed its connection (1009: %s)",
+                    session.id,
+                    self.config.max_message_bytes,
+                    err.sent.reason,
+                )
             else:
                 code = err.rcvd.code if err.rcvd is not None else None
                 log.info("client %d disconnected (close code %s)", session.id, code)
@@ -344,8 +379,7 @@ class PolicyServer:
             raise RuntimeError("the policy returned non-finite actions (NaN or inf)")
         done = time.perf_counter()
         reply[ACTIONS] = actions
-        reply[TIMING] = {"queue_ms": (began - queued) * 1e3, "infer_ms": (inferred - began) * 1e3,
-                         "safety_ms": (done - inferred) * 1e3}
+        reply[TIMING] = {"queue_ms": (began - queued) * 1e3, "infer_ms": (inferred - began) * 1e3, "safety_ms": (done - inferred) * 1e3}
         return reply
 
 
@@ -374,7 +408,7 @@ class ServerThread:
     def url(self) -> str:
         return f"ws://{self.server.config.host}:{self.server.port}"
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         self._thread.start()
         if not self._ready.wait(self.timeout_s):
             raise RuntimeError("the server did not start in time")

@@ -64,8 +64,14 @@ class ChunkSafety:
                     if len(listed) < MAX_LISTED:
                         listed.append({"chunk_step": i, **item.to_dict()})
         self.layer.log.clear()  # reported here; the layer's own log would grow without bound
-        report = {"spec": spec.name, "steps": len(actions), "steps_changed": changed, "steps_held": held,
-                  "interventions": count, "listed": listed}
+        report = {
+            "spec": spec.name,
+            "steps": len(actions),
+            "steps_changed": changed,
+            "steps_held": held,
+            "interventions": count,
+            "listed": listed,
+        }
         return out, report
 
     def check_fits(self, action_dim: int, state_dim: int | None) -> None:

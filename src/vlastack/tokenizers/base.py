@@ -151,8 +151,7 @@ def check_actions(actions: Any, *, rank: int, horizon: int | None, action_dim: i
         bad = np.argwhere(~np.isfinite(arr))
         first = tuple(int(i) for i in bad[0])
         raise ConfigError(
-            f"{what} contains {len(bad)} NaN or infinite values (first at index {first}); "
-            "drop or repair those frames before tokenizing"
+            f"{what} contains {len(bad)} NaN or infinite values (first at index {first}); drop or repair those frames before tokenizing"
         )
     return arr
 
@@ -244,7 +243,9 @@ class ActionTokenizer(ABC):
             raise ConfigError("give both q01 and q99, or neither (then they are computed from the chunks)")
         stats = PercentileStats.from_chunks(arr) if q01 is None else PercentileStats(np.asarray(q01), np.asarray(q99))
         if stats.low.size != arr.shape[-1]:
-            raise ConfigError(f"q01/q99 have {stats.low.size} values but the chunks have action_dim={arr.shape[-1]}; give one per dimension")
+            raise ConfigError(
+                f"q01/q99 have {stats.low.size} values but the chunks have action_dim={arr.shape[-1]}; give one per dimension"
+            )
         before = dict(self.__dict__)
         self._stats, self._horizon, self._action_dim = stats, int(arr.shape[1]), int(arr.shape[2])
         try:

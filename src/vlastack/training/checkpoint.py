@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from vlastack.errors import CheckpointError
 from vlastack.checkpoint import checkpoint_dir, latest_checkpoint, list_checkpoints, load_safetensors, save_safetensors
+from vlastack.errors import CheckpointError
 
 __all__ = ["checkpoint_dir", "latest_checkpoint", "list_checkpoints", "restore_training", "save_checkpoint", "finalize_checkpoint"]
 

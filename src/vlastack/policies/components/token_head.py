@@ -60,7 +60,11 @@ class TokenHead(nn.Module):
         return hidden @ self.embed.weight.t()
 
     def targets(
-        self, token_lists: Sequence[Sequence[int]], step_of_token: Sequence[Sequence[int]] | None, step_is_pad: np.ndarray | None, device: torch.device
+        self,
+        token_lists: Sequence[Sequence[int]],
+        step_of_token: Sequence[Sequence[int]] | None,
+        step_is_pad: np.ndarray | None,
+        device: torch.device,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
         """(inputs [B, L+1], targets [B, L+1], weights [B, L+1] float, number truncated).
 

@@ -32,9 +32,7 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * heads * head_dim)
         self.out = nn.Linear(heads * head_dim, dim)
 
-    def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, context_kv: KV | None = None
-    ) -> tuple[torch.Tensor, KV]:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, context_kv: KV | None = None) -> tuple[torch.Tensor, KV]:
         b, n, _ = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         if context_kv is not None:
@@ -54,13 +52,13 @@ class Block(nn.Module):
         self.attn = Attention(dim, heads, head_dim, dropout)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(
-            nn.Linear(dim, mlp_ratio * dim), nn.SiLU(), nn.Linear(mlp_ratio * dim, dim),
+            nn.Linear(dim, mlp_ratio * dim),
+            nn.SiLU(),
+            nn.Linear(mlp_ratio * dim, dim),
             *([nn.Dropout(dropout)] if dropout > 0 else []),
         )
 
-    def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, context_kv: KV | None = None
-    ) -> tuple[torch.Tensor, KV]:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, context_kv: KV | None = None) -> tuple[torch.Tensor, KV]:
         h, kv = self.attn(self.norm1(x), mask, context_kv)
         x = x + h
         return x + self.mlp(self.norm2(x)), kv
@@ -141,14 +139,22 @@ class Transformer(Packable):
         shift are folded into the linear layer after it (W' = diag(gamma) W^T, b' = beta W^T + b)."""
         packed: list[tuple[torch.Tensor, ...]] = []
         for blk in self.blocks:
-            packed.append((
-                *fold_norm(blk.norm1, blk.attn.qkv), blk.attn.out.weight.t().contiguous(), blk.attn.out.bias.clone(),
-                *fold_norm(blk.norm2, blk.mlp[0]), blk.mlp[2].weight.t().contiguous(), blk.mlp[2].bias.clone(),
-            ))
+            packed.append(
+                (
+                    *fold_norm(blk.norm1, blk.attn.qkv),
+                    blk.attn.out.weight.t().contiguous(),
+                    blk.attn.out.bias.clone(),
+                    *fold_norm(blk.norm2, blk.mlp[0]),
+                    blk.mlp[2].weight.t().contiguous(),
+                    blk.mlp[2].bias.clone(),
+                )
+            )
         packed.append((self.norm.weight.detach().clone(), self.norm.bias.detach().clone()))
         return packed
 
-    def _forward_packed(self, x: torch.Tensor, mask: torch.Tensor | None, context_kvs: list[KV] | None, packed) -> tuple[torch.Tensor, list[KV]]:
+    def _forward_packed(
+        self, x: torch.Tensor, mask: torch.Tensor | None, context_kvs: list[KV] | None, packed
+    ) -> tuple[torch.Tensor, list[KV]]:
         b, n, d = x.shape
         h, kvs = packed_blocks(x.reshape(b * n, d), b, n, mask, context_kvs, packed[:-1], self.heads, self.head_dim)
         return F.layer_norm(h, (d,), *packed[-1], 1e-5).view(b, n, d), kvs
@@ -161,7 +167,14 @@ def fold_norm(norm: nn.LayerNorm, linear: nn.Linear) -> tuple[torch.Tensor, torc
 
 
 def packed_blocks(
-    h: torch.Tensor, b: int, n: int, mask: torch.Tensor | None, context_kvs: list[KV] | None, blocks, heads: int, head_dim: int,
+    h: torch.Tensor,
+    b: int,
+    n: int,
+    mask: torch.Tensor | None,
+    context_kvs: list[KV] | None,
+    blocks,
+    heads: int,
+    head_dim: int,
     kv_buffers: list[tuple[torch.Tensor, ...]] | None = None,
 ) -> tuple[torch.Tensor, list[KV]]:
     """The blocks of :class:`Transformer` as plain tensor calls: h [B*N, dim] -> (h [B*N, dim], keys/values).

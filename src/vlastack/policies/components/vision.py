@@ -64,7 +64,12 @@ class ConvEncoder(nn.Module):
 
     def __init__(self, in_channels: int, d_model: int, channels: tuple[int, ...] = (32, 64, 128), grid: int = 4, patch: int = 6) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, channels[0], patch, stride=patch), _norm(channels[0]), nn.SiLU(), _Residual(channels[0])]
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, channels[0], patch, stride=patch),
+            _norm(channels[0]),
+            nn.SiLU(),
+            _Residual(channels[0]),
+        ]
         for prev, ch in zip(channels, channels[1:]):
             layers += [nn.Conv2d(prev, ch, 3, stride=2, padding=1, bias=False), _norm(ch), nn.SiLU()]
         self.stages = nn.Sequential(*layers)
@@ -123,7 +128,7 @@ class PretrainedVisionEncoder(nn.Module):
         self.frozen = True
         self.model.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "PretrainedVisionEncoder":
+    def train(self, mode: bool = True) -> PretrainedVisionEncoder:
         super().train(mode)
         if self.frozen:
             self.model.eval()  # a frozen encoder keeps dropout and norm statistics fixed

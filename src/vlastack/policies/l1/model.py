@@ -158,7 +158,11 @@ class L1Policy(Policy):
         if tuple(action.shape[1:]) != (c.horizon, c.action_dim):
             raise DatasetError(f"batch action has shape {list(action.shape)}; {c.label} expects [B, {c.horizon}, {c.action_dim}]")
         pad_key = keys.ACTION + keys.PAD_SUFFIX
-        real = (~batch.features[pad_key].to(self.device)).float() if pad_key in batch.features else torch.ones(action.shape[:2], device=self.device)
+        real = (
+            (~batch.features[pad_key].to(self.device)).float()
+            if pad_key in batch.features
+            else torch.ones(action.shape[:2], device=self.device)
+        )
         err = (self._predict(batch, augment=self.training) - self.normalizer.normalize(keys.ACTION, action)).abs().mean(-1)
         loss = (err * real).sum(1) / real.sum(1).clamp(min=1.0)  # mean over the real steps of each sample
         self.last_terms["loss_l1"] = float(loss.detach().mean())

@@ -1,7 +1,7 @@
 """Presets of the L1 chunk-regression policy.
 
-    l1        FiLM conv keypoints + MLP, L1 chunk loss, frozen MiniLM instruction vector, 96 px (the CPU-fast baseline)
-    l1-debug  the same at 32 px with the word-hash text encoder: trains in seconds (tests)
+l1        FiLM conv keypoints + MLP, L1 chunk loss, frozen MiniLM instruction vector, 96 px (the CPU-fast baseline)
+l1-debug  the same at 32 px with the word-hash text encoder: trains in seconds (tests)
 """
 
 from __future__ import annotations
@@ -10,15 +10,31 @@ from vlastack.policies.l1.config import L1Config
 from vlastack.policies.presets import Preset, add_preset
 from vlastack.train_config import TrainConfig
 
-L1 = add_preset(Preset(
-    "l1", L1Config(name="l1", execute_steps=8),
-    TrainConfig(steps=20_000, batch_size=64, lr=1e-3, warmup_steps=500, save_every=1_000, weight_decay=1e-4),
-    "ACT-style L1 chunk regression on spatial-softmax keypoints of a FiLM conv net (deterministic, fast on a CPU)",
-))
-L1_DEBUG = add_preset(Preset(
-    "l1-debug",
-    L1Config(name="l1-debug", image_size=(32, 32), channels=(8, 8), keypoints=4, text_encoder="hash",
-             text_options={"buckets": 256, "dim": 16}, task_dim=8, hidden=32, layers=1, horizon=4, augment_shift=2),
-    TrainConfig(steps=8, batch_size=4, lr=1e-3, warmup_steps=2, save_every=4, log_every=1, ema_decay=0.9),
-    "tiny L1 policy that trains in seconds; for tests",
-))
+L1 = add_preset(
+    Preset(
+        "l1",
+        L1Config(name="l1", execute_steps=8),
+        TrainConfig(steps=20_000, batch_size=64, lr=1e-3, warmup_steps=500, save_every=1_000, weight_decay=1e-4),
+        "ACT-style L1 chunk regression on spatial-softmax keypoints of a FiLM conv net (deterministic, fast on a CPU)",
+    )
+)
+L1_DEBUG = add_preset(
+    Preset(
+        "l1-debug",
+        L1Config(
+            name="l1-debug",
+            image_size=(32, 32),
+            channels=(8, 8),
+            keypoints=4,
+            text_encoder="hash",
+            text_options={"buckets": 256, "dim": 16},
+            task_dim=8,
+            hidden=32,
+            layers=1,
+            horizon=4,
+            augment_shift=2,
+        ),
+        TrainConfig(steps=8, batch_size=4, lr=1e-3, warmup_steps=2, save_every=4, log_every=1, ema_decay=0.9),
+        "tiny L1 policy that trains in seconds; for tests",
+    )
+)

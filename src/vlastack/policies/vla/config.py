@@ -29,8 +29,12 @@ VARIANTS = ("bins", "fast", "flow", "hybrid")
 _TOKENIZER_OF_VARIANT = {"bins": "bins", "fast": "fast", "flow": None, "hybrid": "fast"}
 #: Fields of checkpoints written before encoder settings moved into per-encoder dicts (config.json of
 #: format 1 without ``vision_options``): old field -> (encoder it belonged to, option name).
-_LEGACY_VISION = {"vision_channels": ("cnn", "channels"), "vision_patch": ("cnn", "patch"), "vision_grid": ("cnn", "grid"),
-                  "vision_path": ("pretrained", "path")}
+_LEGACY_VISION = {
+    "vision_channels": ("cnn", "channels"),
+    "vision_patch": ("cnn", "patch"),
+    "vision_grid": ("cnn", "grid"),
+    "vision_path": ("pretrained", "path"),
+}
 _LEGACY_TEXT = {"hash_buckets": ("hash", "buckets"), "hash_dim": ("hash", "dim")}
 
 
@@ -118,8 +122,18 @@ class VLAConfig(PolicyConfig):
         bad = self.bad
         if self.variant not in VARIANTS:
             raise bad("variant", f"must be one of {', '.join(VARIANTS)}")
-        for f in ("d_model", "depth", "heads", "mlp_ratio", "expert_width", "expert_depth", "num_inference_steps",
-                  "text_tokens", "num_embodiments", "max_action_tokens"):
+        for f in (
+            "d_model",
+            "depth",
+            "heads",
+            "mlp_ratio",
+            "expert_width",
+            "expert_depth",
+            "num_inference_steps",
+            "text_tokens",
+            "num_embodiments",
+            "max_action_tokens",
+        ):
             if getattr(self, f) < 1:
                 raise bad(f, "must be >= 1")
         if self.max_state_dim < self.state_dim:
@@ -182,11 +196,13 @@ class VLAConfig(PolicyConfig):
         return self.d_model // self.heads
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "VLAConfig":
+    def from_dict(cls, data: dict[str, Any]) -> VLAConfig:
         """As :meth:`PolicyConfig.from_dict`; also reads configs saved before per-encoder option dicts."""
         data = dict(data)
-        for legacy, name_field, options_field in ((_LEGACY_VISION, "vision_encoder", "vision_options"),
-                                                  (_LEGACY_TEXT, "text_encoder", "text_options")):
+        for legacy, name_field, options_field in (
+            (_LEGACY_VISION, "vision_encoder", "vision_options"),
+            (_LEGACY_TEXT, "text_encoder", "text_options"),
+        ):
             options = dict(data.get(options_field) or {})
             encoder = data.get(name_field, {f.name: f.default for f in fields(cls)}[name_field])
             for old, (owner, option) in legacy.items():

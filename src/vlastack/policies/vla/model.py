@@ -30,8 +30,8 @@ from torch import nn
 from vlastack import keys
 from vlastack.errors import ConfigError, DatasetError
 from vlastack.policies.base import Policy
-from vlastack.policies.components.frames import stack_frames
 from vlastack.policies.components.flow_head import FlowExpert
+from vlastack.policies.components.frames import stack_frames
 from vlastack.policies.components.text import MiniLMTextEncoder, build_text_encoder
 from vlastack.policies.components.token_head import TokenHead, TokenVocab, step_of_tokens
 from vlastack.policies.components.transformer import KV, Transformer, init_weights, prefix_lm_mask
@@ -80,7 +80,9 @@ class VLAPolicy(Policy):
             self.token_head = TokenHead(TokenVocab(c.text_vocab_size, tokenizer.vocab_size), d, c.max_action_tokens)
         self.expert: FlowExpert | None = None
         if c.uses_flow:
-            self.expert = FlowExpert(c.max_action_dim, c.horizon, c.expert_width, c.expert_depth, c.heads, c.head_dim, c.mlp_ratio, c.dropout)
+            self.expert = FlowExpert(
+                c.max_action_dim, c.horizon, c.expert_width, c.expert_depth, c.heads, c.head_dim, c.mlp_ratio, c.dropout
+            )
             # Expert block j reads backbone block expert_layers[j] (the last block always feeds the last expert block).
             self.expert_layers = [round((j + 1) * c.depth / c.expert_depth) - 1 for j in range(c.expert_depth)]
         for name, child in self.named_children():
@@ -125,9 +127,7 @@ class VLAPolicy(Policy):
     # ---- the prefix: images, text, state --------------------------------------------------------
     def _feature(self, batch: Batch, key: str) -> torch.Tensor:
         if key not in batch.features:
-            raise DatasetError(
-                f"batch has no feature {key!r} needed by preset {self.config.name!r}; it has {sorted(batch.features)}"
-            )
+            raise DatasetError(f"batch has no feature {key!r} needed by preset {self.config.name!r}; it has {sorted(batch.features)}")
         return batch.features[key].to(self.device, torch.float32)
 
     def embed_images(self, batch: Batch, augment: bool = False) -> torch.Tensor:
@@ -176,7 +176,11 @@ class VLAPolicy(Policy):
         if tuple(action.shape[1:]) != (c.horizon, c.action_dim):
             raise DatasetError(f"batch action has shape {list(action.shape)}; preset {c.name!r} expects [B, {c.horizon}, {c.action_dim}]")
         pad_key = keys.ACTION + keys.PAD_SUFFIX
-        is_pad = batch.features[pad_key].to(self.device) if pad_key in batch.features else torch.zeros(action.shape[:2], dtype=torch.bool, device=self.device)
+        is_pad = (
+            batch.features[pad_key].to(self.device)
+            if pad_key in batch.features
+            else torch.zeros(action.shape[:2], dtype=torch.bool, device=self.device)
+        )
         terms: dict[str, torch.Tensor] = {}
         if self.token_head is not None:
             token_lists = self.tokenizer.encode_batch(action.detach().cpu().double().numpy())

@@ -27,11 +27,24 @@ DEBUG = add_preset(
     Preset(
         "debug",
         VLAConfig(
-            name="debug", variant="hybrid", tokenizer="bins", image_size=(32, 32),
-            vision_options={"channels": (8, 16), "patch": 4, "grid": 4}, augment_shift=2,
-            text_encoder="hash", text_options={"buckets": 256, "dim": 16}, text_tokens=1,
-            d_model=32, depth=2, heads=2, mlp_ratio=2, expert_width=32, expert_depth=2, horizon=4,
-            num_inference_steps=3, max_action_tokens=24,
+            name="debug",
+            variant="hybrid",
+            tokenizer="bins",
+            image_size=(32, 32),
+            vision_options={"channels": (8, 16), "patch": 4, "grid": 4},
+            augment_shift=2,
+            text_encoder="hash",
+            text_options={"buckets": 256, "dim": 16},
+            text_tokens=1,
+            d_model=32,
+            depth=2,
+            heads=2,
+            mlp_ratio=2,
+            expert_width=32,
+            expert_depth=2,
+            horizon=4,
+            num_inference_steps=3,
+            max_action_tokens=24,
         ),
         TrainConfig(steps=8, batch_size=4, lr=1e-3, warmup_steps=2, save_every=4, log_every=1, ema_decay=0.9, tokenizer_max_chunks=2_000),
         "tiny hybrid (binning tokens + flow expert) that trains in seconds; for tests",
@@ -40,11 +53,35 @@ DEBUG = add_preset(
 # Shared by the four variants. mlp_ratio 3 and 5 Euler steps (openpi uses 10) are what keep the hybrid
 # under 10 ms per chunk on 2 CPU cores; 10 steps cost about 3 ms more (sample_actions(num_steps=10)).
 _BASE = VLAConfig(name="base", mlp_ratio=3, num_inference_steps=5)
-BINS = add_preset(Preset("bins", replace(_BASE, name="bins", variant="bins", max_action_tokens=64), _TRAIN,
-                         "autoregressive 256-bin action tokens on the backbone (OpenVLA-style)"))
-FAST = add_preset(Preset("fast", replace(_BASE, name="fast", variant="fast"), _TRAIN,
-                         "autoregressive FAST (DCT + BPE) action tokens on the backbone (pi0-FAST-style)"))
-FLOW = add_preset(Preset("flow", replace(_BASE, name="flow", variant="flow"), _TRAIN,
-                         "flow-matching action expert trained end to end with the backbone (pi0-style)"))
-HYBRID = add_preset(Preset("hybrid", replace(_BASE, name="hybrid", variant="hybrid"), _TRAIN,
-                           "FAST tokens on the backbone + flow expert behind a stop-gradient; acts with the expert (pi0.5-KI-style)"))
+BINS = add_preset(
+    Preset(
+        "bins",
+        replace(_BASE, name="bins", variant="bins", max_action_tokens=64),
+        _TRAIN,
+        "autoregressive 256-bin action tokens on the backbone (OpenVLA-style)",
+    )
+)
+FAST = add_preset(
+    Preset(
+        "fast",
+        replace(_BASE, name="fast", variant="fast"),
+        _TRAIN,
+        "autoregressive FAST (DCT + BPE) action tokens on the backbone (pi0-FAST-style)",
+    )
+)
+FLOW = add_preset(
+    Preset(
+        "flow",
+        replace(_BASE, name="flow", variant="flow"),
+        _TRAIN,
+        "flow-matching action expert trained end to end with the backbone (pi0-style)",
+    )
+)
+HYBRID = add_preset(
+    Preset(
+        "hybrid",
+        replace(_BASE, name="hybrid", variant="hybrid"),
+        _TRAIN,
+        "FAST tokens on the backbone + flow expert behind a stop-gradient; acts with the expert (pi0.5-KI-style)",
+    )
+)
