@@ -26,10 +26,11 @@ import numpy as np
 import torch
 
 from vlastack import keys
-from vlastack.policies import PRESETS, VLAPolicy, make_policy
+from vlastack.policies import PRESETS, VLAConfig, VLAPolicy, make_policy
 from vlastack.policies.base import fake_samples, stack_samples
 from vlastack.policies.components.token_head import make_action_tokenizer
 from vlastack.policies.normalize import stats_from_arrays
+from vlastack.policies.untrained import untrained_policy
 from vlastack.train_config import TrainConfig
 from vlastack.training.optim import make_optimizer
 
@@ -157,6 +158,15 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     rows, notes = [], []
     for name in args.presets:
+        if not isinstance(PRESETS.get(name).policy, VLAConfig):  # another family: the contract only
+            policy = untrained_policy(
+                replace(PRESETS.get(name).policy, **({"text_encoder": args.text_encoder} if args.text_encoder else {}))
+            )
+            params = sum(p.numel() for p in policy.parameters())
+            p50, p99 = latency(policy, args.runs)
+            sps = train_throughput(policy, args.train_batch, args.train_steps)
+            rows.append(f"| {name} | {params / 1e6:.2f} M | {sps:.0f} | {p50:.2f} | {p99:.2f} | one forward pass ({policy.policy_name}) |")
+            continue
         policy, fitted_on = build(name, args.text_encoder, chunks)
         c = policy.config
         params = sum(p.numel() for p in policy.parameters())
