@@ -40,6 +40,9 @@ def serve(
     device: Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1 ...")] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed of each connection's noise generator (flow policies).")] = 0,
     verbose: Annotated[bool, typer.Option(help="Log every connection at INFO level.")] = True,
+    idle_timeout_s: Annotated[float, typer.Option(help="Close a connection that sends nothing for this many seconds (0: never).")] = 300.0,
+    session_timeout_s: Annotated[float, typer.Option(help="Close any connection this many seconds after it opened (0: never).")] = 0.0,
+    max_clients_per_token: Annotated[int, typer.Option(help="Connections one token may hold at once.")] = 16,
 ) -> None:
     """Load a checkpoint once and serve action chunks to many clients until interrupted."""
     import logging
@@ -66,6 +69,9 @@ def serve(
             max_message_bytes=int(max_message_mb * 2**20),
             workers=workers,
             safety=None if safety.lower() == "none" else safety,
+            idle_timeout_s=idle_timeout_s or None,
+            session_timeout_s=session_timeout_s or None,
+            max_clients_per_token=max_clients_per_token,
         )
     except ValueError as err:
         raise ConfigError(str(err)) from err
