@@ -20,9 +20,8 @@ episode, so a resumed run neither redoes finished episodes nor retries known fai
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from vlastack.episodes import layout
 from vlastack.episodes.video import VideoSettings
 from vlastack.errors import ConfigError, DatasetError
 from vlastack.types import Episode
+from vlastack.workers import spawn_pool
 
 LOG_PATH = "meta/vlastack_collect.json"
 
@@ -211,8 +211,7 @@ def _run_parallel(
     safety: str | None,
 ) -> None:
     """Keep up to ``2 * workers`` episodes in flight; write each as it finishes."""
-    ctx = mp.get_context("spawn")  # a fresh process per worker: no inherited GL context
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with spawn_pool(workers) as pool:  # fresh processes (no inherited GL context) that die with this one
         in_flight: set[Future] = set()
         try:
             while True:

@@ -7,10 +7,8 @@ failures with the error, a new worker is started, and the remaining episodes sti
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 
 from vlastack.errors import ConfigError
 from vlastack.evaluation.protocol import EVAL_SEED_OFFSET, EpisodeResult, eval_seed
+from vlastack.workers import spawn_pool, terminate_workers
 
 
 @dataclass(frozen=True)
@@ -242,9 +241,8 @@ def evaluate(
 def _run_parallel(config: EvalConfig, jobs: list[tuple[str, int, bool]], done: Any) -> None:
     """One episode per worker at a time, so that when a worker dies we know which episodes it took."""
     pending = list(reversed(jobs))
-    ctx = mp.get_context("spawn")
     while pending:
-        with ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+        with spawn_pool(config.workers) as pool:
             running: dict[Future, tuple[str, int, bool]] = {}
             broken = False
             try:
@@ -268,32 +266,11 @@ def _run_parallel(config: EvalConfig, jobs: list[tuple[str, int, bool]], done: A
             except KeyboardInterrupt:
                 # Stop now rather than wait for the episodes in flight (up to a minute each): they
                 # are not logged, so a resume runs them again.
-                _terminate_workers(pool)
+                terminate_workers(pool)
                 raise
             if broken:  # the pool is unusable: every episode it was running failed with it
                 for job in running.values():
                     done(EpisodeResult(job[0], eval_seed(job[1], config.seed_offset), False, 0, error="simulator worker crashed"), None)
-
-
-def _terminate_workers(pool: ProcessPoolExecutor) -> None:
-    # ProcessPoolExecutor has no public way to stop running calls; its worker map is stable across versions.
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
-        proc.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: on Linux, have the kernel end this worker when the evaluating process dies,
-    even by SIGKILL, so no simulator is left running without anyone to report to."""
-    import ctypes
-    import signal
-    import sys
-
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # it died before the request above was in place
-        os._exit(1)
 
 
 def _check_checkpoint(path: Path | None) -> None:
