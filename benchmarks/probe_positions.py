@@ -77,8 +77,8 @@ def ridge(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray, lam: float =
     return b1 @ w
 
 
-def mlp(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray, steps: int = 2000, seed: int = 0) -> np.ndarray:
-    """A 2-layer MLP readout (256 hidden), Adam, full-batch; standardised inputs and targets."""
+def mlp(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray, steps: int = 1500, batch: int = 256, seed: int = 0) -> np.ndarray:
+    """A 2-layer MLP readout (256 hidden), Adam on mini-batches of ``batch`` frames; standardised inputs and targets."""
     torch.manual_seed(seed)
     mu, sd = x_fit.mean(0), x_fit.std(0) + 1e-6
     ym, ys = y_fit.mean(0), y_fit.std(0) + 1e-6
@@ -86,8 +86,10 @@ def mlp(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray, steps: int = 2
     t = torch.from_numpy(((y_fit - ym) / ys).astype(np.float32))
     net = torch.nn.Sequential(torch.nn.Linear(a.shape[1], 256), torch.nn.ReLU(), torch.nn.Linear(256, t.shape[1]))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
-        loss = torch.nn.functional.mse_loss(net(a), t)
+        i = torch.randint(0, len(a), (min(batch, len(a)),), generator=g)
+        loss = torch.nn.functional.mse_loss(net(a[i]), t[i])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -105,7 +107,7 @@ def main() -> None:
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--checkpoint", action="append", required=True, help="policy directory (repeatable)")
     ap.add_argument("--held-out-every", type=int, default=5, help="hold out every k-th episode of each task (default 5: 20 %%)")
-    ap.add_argument("--stride", type=int, default=4, help="use every k-th frame")
+    ap.add_argument("--stride", type=int, default=8, help="use every k-th frame")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
