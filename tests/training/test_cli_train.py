@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from vlastack import keys
@@ -97,6 +98,20 @@ def test_checkpoints_record_the_data_resolution_and_export_drops_training_state(
         vlastack.cli.export.export(checkpoint=ckpt, out=out)
     with pytest.raises(CheckpointError, match="config.json"):
         vlastack.cli.export.export(checkpoint=tmp_path / "data", out=tmp_path / "nowhere")
+    small = tmp_path / "small"
+    done = CliRunner().invoke(app, ["export", "--checkpoint", str(ckpt), "--out", str(small), "--half", "--execute-steps", "2"])
+    assert done.exit_code == 0, done.output
+    from vlastack.checkpoint import load_safetensors
+
+    assert {v.dtype for v in load_safetensors(small / "model.safetensors").values() if v.is_floating_point()} == {torch.float16}
+    assert (small / "model.safetensors").stat().st_size < 0.6 * (out / "model.safetensors").stat().st_size
+    halved = load_policy(small)
+    assert halved.config.execute_steps == 2 and next(halved.parameters()).dtype == torch.float32
+    for (name, a), b in zip(halved.state_dict().items(), original.state_dict().values()):
+        torch.testing.assert_close(a, b.to(a.dtype), atol=1e-3, rtol=1e-2, msg=name)  # float16 rounding only
+    bad = CliRunner().invoke(app, ["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "bad"), "--execute-steps", "99"])
+    assert bad.exit_code != 0 and "execute_steps" in str(bad.exception) and not (tmp_path / "bad").exists()
+    assert not (tmp_path / "bad.tmp").exists()
 
 
 def test_cli_names_a_feature_mismatch(tmp_path):

@@ -25,7 +25,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from vlastack.checkpoint import checkpoint_dir, latest_checkpoint, list_checkpoints, load_safetensors, save_safetensors
+from vlastack.checkpoint import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    checkpoint_dir,
+    latest_checkpoint,
+    list_checkpoints,
+    load_safetensors,
+    save_safetensors,
+)
 from vlastack.errors import CheckpointError
 
 __all__ = ["checkpoint_dir", "latest_checkpoint", "list_checkpoints", "restore_training", "save_checkpoint", "finalize_checkpoint"]
@@ -166,10 +174,13 @@ def restore_training(ckpt: Path, policy, optimizer: torch.optim.Optimizer, ema, 
     return state
 
 
-def export_policy(ckpt: Path, out: Path) -> Path:
+def export_policy(ckpt: Path, out: Path, half: bool = False, execute_steps: int | None = None) -> Path:
     """Copy the policy directory of training checkpoint ``ckpt`` to ``out`` without its ``training/`` state
     (optimizer moments, raw weights, RNG): what is needed to act, about a third of the size.
 
+    ``half`` stores the weights (``model.safetensors``) in float16, half the size again; they are cast
+    back to float32 when loaded (normalisation statistics stay float32). ``execute_steps`` replaces the
+    config's (how many actions of a chunk an executor runs before asking again), checked by the config.
     Written into ``<out>.tmp`` and renamed, so an interrupted export leaves no half directory behind.
     """
     from vlastack.checkpoint import read_policy_meta
@@ -180,6 +191,20 @@ def export_policy(ckpt: Path, out: Path) -> Path:
         raise CheckpointError(f"{out} already exists; choose another --out or delete it first")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(ckpt, tmp, ignore=lambda d, names: [TRAINING] if Path(d) == ckpt else [])
+    try:
+        shutil.copytree(ckpt, tmp, ignore=lambda d, names: [TRAINING] if Path(d) == ckpt else [])
+        if half:
+            weights = load_safetensors(tmp / MODEL_FILE)
+            save_safetensors({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, tmp / MODEL_FILE)
+        if execute_steps is not None:
+            from vlastack.policies.registry import policy_class
+
+            meta = read_policy_meta(tmp)
+            config = policy_class(meta["policy"]).config_class.from_dict({**meta["config"], "execute_steps": execute_steps})
+            meta["config"] = config.to_dict()
+            (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a refused setting leaves nothing behind
+        raise
     tmp.rename(out)
     return out
