@@ -5,16 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vlastack.assets import DEMO_POLICY
 from vlastack.envs.metaworld import make_env
 from vlastack.evaluation.runner import _LocalPolicy
+from vlastack.policies import PRESETS
+from vlastack.policies.untrained import untrained_policy
 
 pytestmark = pytest.mark.slow
 
 
-def test_same_episode_seed_gives_the_same_actions_and_another_seed_does_not(monkeypatch):
+def test_same_episode_seed_gives_the_same_actions_and_another_seed_does_not(monkeypatch, tmp_path):
+    from dataclasses import replace
+
     monkeypatch.setenv("MUJOCO_GL", "egl")
-    policy = _LocalPolicy(DEMO_POLICY)  # the shipped flow policy: its actions start from random noise
+    flow = replace(PRESETS.get("debug").policy, variant="flow", tokenizer=None)  # its actions start from random noise
+    untrained_policy(flow).save_pretrained(tmp_path / "flow")
+    policy = _LocalPolicy(tmp_path / "flow")
     env = make_env("drawer-open-v3", cameras=policy.cameras, image_size=policy.image_size, touch=True)
     try:
         observation, _ = env.reset(seed=100000)

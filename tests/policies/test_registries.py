@@ -82,12 +82,19 @@ def test_a_policy_class_is_found_from_its_config_or_name():
         policy_class("vlaa")
 
 
-def test_old_checkpoint_configs_still_load():
-    """The shipped demo policy predates per-encoder option dicts; its legacy fields are read into them."""
-    from pathlib import Path
+def test_old_checkpoint_configs_still_load(tmp_path, cfg_for):
+    """Checkpoints written before per-encoder option dicts (vision_channels, vision_patch, vision_grid,
+    vision_path, hash_buckets, hash_dim as fields) load, with the legacy fields read into the dicts."""
+    import json
 
-    import vlastack
+    from vlastack.policies.untrained import untrained_policy
 
-    demo = Path(vlastack.__file__).parent / "assets" / "demo_policy"
-    policy = load_policy(demo)
-    assert policy.config.vision_options["grid"] == 4 and policy.config.text_encoder == "minilm"
+    cfg = cfg_for("debug", vision_options={"channels": [8, 16], "patch": 4, "grid": 2}, text_options={"buckets": 256, "dim": 16})
+    untrained_policy(cfg).save_pretrained(tmp_path / "p")
+    meta = json.loads((tmp_path / "p" / "config.json").read_text())
+    old = {k: v for k, v in meta["config"].items() if k not in ("vision_options", "text_options", "execute_steps")}
+    old.update(vision_channels=[8, 16], vision_patch=4, vision_grid=2, vision_path=None, hash_buckets=256, hash_dim=16)
+    (tmp_path / "p" / "config.json").write_text(json.dumps({**meta, "config": old}))
+    policy = load_policy(tmp_path / "p")
+    assert policy.config.vision_options == {"channels": [8, 16], "patch": 4, "grid": 2}  # as JSON holds them
+    assert policy.config.text_options == {"buckets": 256, "dim": 16} and policy.vision.num_tokens == 4
