@@ -16,7 +16,7 @@ import typer
 
 from vlastack.cli.app import app
 
-DEMO_TASKS = "drawer-open-v3,drawer-close-v3,window-close-v3"
+DEMO_TASKS = "drawer-open-v3,window-close-v3,button-press-topdown-v3,peg-insert-side-v3"
 
 
 @app.command()
