@@ -109,9 +109,10 @@ def main() -> None:
     ap.add_argument("--held-out-every", type=int, default=5, help="hold out every k-th episode of each task (default 5: 20 %%)")
     ap.add_argument("--stride", type=int, default=8, help="use every k-th frame")
     ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (one is fastest on a busy 2-core machine)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     reader = DatasetReader(args.dataset)
     fit_eps, held_eps = split_episodes(reader, args.held_out_every)
     rows = []
