@@ -95,6 +95,20 @@ class Normalizer(nn.Module):
         return {k: {"mode": m, "offset": self.offset(k).tolist(), "scale": self.scale(k).tolist()} for k, m in self.modes.items()}
 
 
+def normalizer_for(config, stats: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> Normalizer:
+    """The normaliser of a policy config's vector features: state and action (and touch when used), with
+    the config's modes; filled from dataset ``stats`` when given."""
+    from vlastack import keys
+
+    dims = {keys.STATE: (config.state_dim, config.state_norm), keys.ACTION: (config.action_dim, config.action_norm)}
+    if config.use_touch:
+        dims[keys.TOUCH] = (config.touch_dim, config.state_norm)
+    normalizer = Normalizer(dims)
+    if stats is not None:
+        normalizer.set_stats(stats)
+    return normalizer
+
+
 def stats_from_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     """Statistics in the dataset reader's format from raw arrays [N, ..., dim] (for tests and fake data)."""
     out = {}

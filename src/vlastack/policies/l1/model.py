@@ -20,7 +20,7 @@ from vlastack.policies.components.frames import stack_frames
 from vlastack.policies.components.text import MiniLMTextEncoder, build_text_encoder
 from vlastack.policies.components.vision import random_shift
 from vlastack.policies.l1.config import L1Config
-from vlastack.policies.normalize import Normalizer
+from vlastack.policies.normalize import normalizer_for
 from vlastack.policies.registry import POLICIES
 from vlastack.types import ActionChunk, Batch
 
@@ -86,12 +86,7 @@ class L1Policy(Policy):
     def __init__(self, config: L1Config, stats: dict | None = None) -> None:
         super().__init__()
         c = self.config = config
-        dims = {keys.STATE: (c.state_dim, c.state_norm), keys.ACTION: (c.action_dim, c.action_norm)}
-        if c.use_touch:
-            dims[keys.TOUCH] = (c.touch_dim, c.state_norm)
-        self.normalizer = Normalizer(dims)
-        if stats is not None:
-            self.normalizer.set_stats(stats)
+        self.normalizer = normalizer_for(c, stats)
         self.text = build_text_encoder(c.text_encoder, c.text_options)
         self.task = nn.Sequential(nn.Linear(self.text.dim, c.task_dim), nn.ReLU())
         in_ch = 3 + (1 if c.use_depth else 0) + (2 if c.coord_channels else 0)

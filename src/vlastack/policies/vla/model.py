@@ -36,7 +36,7 @@ from vlastack.policies.components.text import MiniLMTextEncoder, build_text_enco
 from vlastack.policies.components.token_head import TokenHead, TokenVocab, step_of_tokens
 from vlastack.policies.components.transformer import KV, Transformer, init_weights, prefix_lm_mask
 from vlastack.policies.components.vision import build_vision_encoder, random_shift
-from vlastack.policies.normalize import Normalizer
+from vlastack.policies.normalize import normalizer_for
 from vlastack.policies.registry import POLICIES
 from vlastack.policies.vla.config import VLAConfig
 from vlastack.types import ActionChunk, Batch
@@ -55,12 +55,7 @@ class VLAPolicy(Policy):
         super().__init__()
         c = self.config = config
         d = c.d_model
-        norm_dims = {keys.STATE: (c.state_dim, c.state_norm), keys.ACTION: (c.action_dim, c.action_norm)}
-        if c.use_touch:
-            norm_dims[keys.TOUCH] = (c.touch_dim, c.state_norm)
-        self.normalizer = Normalizer(norm_dims)
-        if stats is not None:
-            self.normalizer.set_stats(stats)
+        self.normalizer = normalizer_for(c, stats)
 
         self.vision = build_vision_encoder(c.vision_encoder, c.vision_options, 4 if c.use_depth else 3, d, freeze=c.freeze_vision)
         self.camera_emb = nn.Parameter(torch.zeros(len(c.cameras), 1, d))
