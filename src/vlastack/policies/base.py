@@ -89,7 +89,16 @@ class Policy(nn.Module, ABC):
         raise NotImplementedError(f"the {self.policy_name!r} policy does not expose image features")
 
     def prepare_instructions(self, instructions: Sequence[str]) -> None:
-        """Called with the dataset's instructions before training (a frozen text encoder caches them)."""
+        """Called with the dataset's instructions before training: every frozen, caching text encoder of the
+        policy embeds them now, so each checkpoint's text cache covers the whole dataset."""
+        for encoder in self._text_caches():
+            encoder.encode(list(instructions))
+
+    def _text_caches(self) -> list[Any]:
+        """Submodules that cache sentence embeddings (MiniLM); saved and loaded with the checkpoint."""
+        from vlastack.policies.components.text import MiniLMTextEncoder
+
+        return [m for m in self.modules() if isinstance(m, MiniLMTextEncoder)]
 
     def describe(self) -> dict[str, Any]:
         """JSON-safe facts for logs and a server's metadata (no paths)."""
@@ -133,7 +142,9 @@ class Policy(nn.Module, ABC):
         return path
 
     def _save_extra(self, directory: Path) -> None:
-        """Files beyond weights and config (tokenizer, caches)."""
+        """Files beyond weights and config: the text cache here; a subclass adds its own (and calls super)."""
+        for encoder in self._text_caches():
+            encoder.save_cache(directory)
 
     @classmethod
     def _load_inputs(cls, directory: Path, config: Any) -> dict[str, Any]:
@@ -142,6 +153,8 @@ class Policy(nn.Module, ABC):
 
     def _load_extra(self, directory: Path) -> None:
         """Read what ``_save_extra`` wrote, after the weights are in place."""
+        for encoder in self._text_caches():
+            encoder.load_cache(directory)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, expect: Any = None) -> Policy:

@@ -17,7 +17,7 @@ from vlastack import keys
 from vlastack.errors import DatasetError
 from vlastack.policies.base import Policy
 from vlastack.policies.components.frames import stack_frames
-from vlastack.policies.components.text import MiniLMTextEncoder, build_text_encoder
+from vlastack.policies.components.text import build_text_encoder
 from vlastack.policies.components.vision import random_shift
 from vlastack.policies.l1.config import L1Config
 from vlastack.policies.normalize import normalizer_for
@@ -98,19 +98,6 @@ class L1Policy(Policy):
             mlp += [nn.Linear(width, c.hidden), nn.LayerNorm(c.hidden), nn.ReLU()]
             width = c.hidden
         self.head = nn.Sequential(*mlp, nn.Linear(width, c.horizon * c.action_dim))
-
-    # ---- the contract's hooks -------------------------------------------------------------------
-    def prepare_instructions(self, instructions) -> None:
-        if isinstance(self.text, MiniLMTextEncoder):
-            self.text.encode(list(instructions))
-
-    def _save_extra(self, directory) -> None:
-        if isinstance(self.text, MiniLMTextEncoder):
-            self.text.save_cache(directory)
-
-    def _load_extra(self, directory) -> None:
-        if isinstance(self.text, MiniLMTextEncoder):
-            self.text.load_cache(directory)
 
     # ---- the forward pass -------------------------------------------------------------------------
     def _feature(self, batch: Batch, key: str) -> torch.Tensor:

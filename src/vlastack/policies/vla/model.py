@@ -32,7 +32,7 @@ from vlastack.errors import ConfigError, DatasetError
 from vlastack.policies.base import Policy
 from vlastack.policies.components.flow_head import FlowExpert
 from vlastack.policies.components.frames import stack_frames
-from vlastack.policies.components.text import MiniLMTextEncoder, build_text_encoder
+from vlastack.policies.components.text import build_text_encoder
 from vlastack.policies.components.token_head import TokenHead, TokenVocab, step_of_tokens
 from vlastack.policies.components.transformer import KV, Transformer, init_weights, prefix_lm_mask
 from vlastack.policies.components.vision import build_vision_encoder, random_shift
@@ -99,10 +99,6 @@ class VLAPolicy(Policy):
     def noise_shape(self, batch_size: int) -> tuple[int, ...] | None:
         c = self.config
         return (batch_size, c.horizon, c.max_action_dim) if c.acts_with == "flow" else None
-
-    def prepare_instructions(self, instructions) -> None:
-        if isinstance(self.text, MiniLMTextEncoder):
-            self.text.encode(list(instructions))
 
     def describe(self) -> dict:
         return {**super().describe(), "variant": self.config.variant, "acts_with": self.config.acts_with}
@@ -259,10 +255,9 @@ class VLAPolicy(Policy):
 
     # ---- checkpoints ------------------------------------------------------------------------------
     def _save_extra(self, directory: Path) -> None:
+        super()._save_extra(directory)
         if self.tokenizer is not None:
             self.tokenizer.save(directory / TOKENIZER_DIR)
-        if isinstance(self.text, MiniLMTextEncoder):
-            self.text.save_cache(directory)
 
     @classmethod
     def _load_inputs(cls, directory: Path, config: VLAConfig) -> dict:
@@ -271,7 +266,3 @@ class VLAPolicy(Policy):
         from vlastack.tokenizers import load_tokenizer
 
         return {"tokenizer": load_tokenizer(directory / TOKENIZER_DIR)}
-
-    def _load_extra(self, directory: Path) -> None:
-        if isinstance(self.text, MiniLMTextEncoder):
-            self.text.load_cache(directory)
