@@ -45,7 +45,7 @@ def demo(
             "--no-safety only applies to --experts: a policy always runs behind the safety layer", param_hint="--no-safety"
         )
     from vlastack.assets import DEMO_POLICY
-    from vlastack.cli.eval import evaluate
+    from vlastack.cli.eval import run_eval
     from vlastack.errors import CheckpointError
 
     if checkpoint is None:
@@ -53,26 +53,7 @@ def demo(
         if not (checkpoint / "config.json").is_file():
             raise CheckpointError(f"the shipped demo policy is missing from {checkpoint}; reinstall vlastack or pass --checkpoint")
         print(f"running the shipped demo policy ({checkpoint}); how it was trained: README.md, 'The demo policy'")
-    evaluate(
-        checkpoint=checkpoint,
-        server=None,
-        token=None,
-        tasks=tasks,
-        episodes=episodes,
-        max_steps=max_steps,
-        executor=executor,
-        instruction_variant=0,
-        workers=1,
-        image_size=None,
-        as_json=False,
-        report=out / "report",
-        resume=False,
-        no_progress=False,
-        strict=True,
-        safety="metaworld_sawyer",
-        seed_offset=100_000,
-        execute_steps=None,
-    )  # every option given: typer's defaults are only filled in from the command line
+    run_eval(checkpoint=checkpoint, tasks=tasks, episodes=episodes, max_steps=max_steps, executor=executor, report=out / "report")
     print(f"report and videos in {out / 'report'} (open report.html)")
 
 

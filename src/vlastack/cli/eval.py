@@ -64,6 +64,30 @@ def evaluate(
     Exit status: 0 all episodes ran (whatever their success), 2 bad input, 3 some episode crashed
     (with --strict, the default), 130 interrupted.
     """
+    run_eval(**locals())
+
+
+def run_eval(
+    checkpoint: Path | None = None,
+    server: str | None = None,
+    token: str | None = None,
+    tasks: str = "mt10",
+    episodes: int = 10,
+    max_steps: int = 500,
+    executor: str = "sync",
+    instruction_variant: int = 0,
+    workers: int = 1,
+    image_size: int | None = None,
+    as_json: bool = False,
+    report: Path | None = None,
+    resume: bool = False,
+    safety: str = "metaworld_sawyer",
+    seed_offset: int = 100_000,
+    execute_steps: int | None = None,
+    no_progress: bool = False,
+    strict: bool = True,
+) -> None:
+    """``vlastack eval`` as a plain function with the command's defaults (``vlastack demo`` calls it)."""
     from vlastack.envs.tasks import resolve_tasks
     from vlastack.evaluation.crashes import CRASH_EXIT_CODE, crash_summary
     from vlastack.evaluation.protocol import summarize
