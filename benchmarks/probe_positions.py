@@ -28,16 +28,27 @@ TARGETS = {"object": slice(4, 7), "goal": slice(36, 39)}
 """Slices of Meta-World's 39-d state (metres): the first object's xyz and the goal's xyz."""
 
 
-def split_episodes(reader: DatasetReader, held_out_every: int) -> tuple[list[int], list[int]]:
-    """Every ``held_out_every``-th episode of each task is held out; the rest fit the readout."""
+def split_episodes(reader: DatasetReader, held_out_every: int, tasks: set[str] | None = None) -> tuple[list[int], list[int]]:
+    """Every ``held_out_every``-th episode of each task is held out; the rest fit the readout.
+
+    ``tasks``: keep only the episodes of these environment tasks (None: all).
+    """
     seen: dict[str, int] = {}
     fit, held = [], []
     for e in range(reader.num_episodes):
-        task = str(reader.episode_meta(e)["tasks"][0])
+        task = task_of(reader, e)
+        if tasks is not None and task not in tasks:
+            continue
         k = seen.get(task, 0)
         seen[task] = k + 1
         (held if k % held_out_every == held_out_every - 1 else fit).append(e)
     return fit, held
+
+
+def task_of(reader: DatasetReader, episode: int) -> str:
+    """The environment task of an episode (``vlastack/env_task`` in its metadata, else its instruction)."""
+    meta = reader.episode_meta(episode)
+    return str(meta.get("vlastack/env_task") or meta["tasks"][0])
 
 
 def features_and_targets(
@@ -110,17 +121,27 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=8, help="use every k-th frame")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (one is fastest on a busy 2-core machine)")
+    ap.add_argument("--tasks", default=None, help="comma-separated environment tasks to probe on (default: every episode)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     reader = DatasetReader(args.dataset)
-    fit_eps, held_eps = split_episodes(reader, args.held_out_every)
+    tasks = set(args.tasks.split(",")) if args.tasks else None
+    fit_eps, held_eps = split_episodes(reader, args.held_out_every, tasks)
+    if not held_eps:
+        raise SystemExit(f"--tasks {args.tasks!r}: no episodes of these tasks in {args.dataset}")
     rows = []
     for ckpt in args.checkpoint:
         policy = load_policy(ckpt).eval()
         xf, yf = features_and_targets(policy, reader, fit_eps, args.stride, args.batch)
         xt, yt = features_and_targets(policy, reader, held_eps, args.stride, args.batch)
-        row = {"checkpoint": ckpt, "features": int(xf.shape[1]), "fit_frames": len(xf), "held_out_frames": len(xt)}
+        row = {
+            "checkpoint": ckpt,
+            "tasks": args.tasks or "all",
+            "features": int(xf.shape[1]),
+            "fit_frames": len(xf),
+            "held_out_frames": len(xt),
+        }
         for name in TARGETS:
             row[f"{name}_mean_cm"] = cm(np.broadcast_to(yf[name].mean(0), yt[name].shape), yt[name])
             row[f"{name}_linear_cm"] = cm(ridge(xf, yf[name], xt), yt[name])
@@ -129,11 +150,11 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print("| checkpoint | features | object: mean / linear / MLP (cm) | goal: mean / linear / MLP (cm) |")
-    print("|---|---|---|---|")
+    print("| checkpoint | tasks | features | object: mean / linear / MLP (cm) | goal: mean / linear / MLP (cm) |")
+    print("|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['checkpoint']} | {r['features']} | {r['object_mean_cm']:.1f} / {r['object_linear_cm']:.1f} / {r['object_mlp_cm']:.1f} "
+            f"| {r['checkpoint']} | {r['tasks']} | {r['features']} | {r['object_mean_cm']:.1f} / {r['object_linear_cm']:.1f} / {r['object_mlp_cm']:.1f} "
             f"| {r['goal_mean_cm']:.1f} / {r['goal_linear_cm']:.1f} / {r['goal_mlp_cm']:.1f} |"
         )
 

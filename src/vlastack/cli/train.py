@@ -114,6 +114,7 @@ def train(
         depth=cfg.use_depth,
         frames=frames,
         progress=progress,
+        targets=tuple(cfg.training_targets),
     )
     policy_inputs = {}
     if not (resume and latest_checkpoint(out) is not None):  # a resumed run reads them from its checkpoint

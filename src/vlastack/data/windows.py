@@ -16,6 +16,7 @@ shared 2-core VM), while "memmap" holds ~0.3 GB of process memory instead of ~4 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,8 @@ class WindowDataset(Dataset):
     Sample keys: ``observation.images.<cam>`` float32 [T, 3, Hi, Wi] in [0, 1];
     ``observation.depth.<cam>`` float32 [T, 1, Hi, Wi]; ``observation.state`` [T, S];
     ``observation.touch`` [T, F]; ``action`` [H, D]; ``observation.state_is_pad`` bool [T];
-    ``action_is_pad`` bool [H]; ``instruction`` str; ``episode_index``, ``frame_index`` int.
+    ``action_is_pad`` bool [H]; ``instruction`` str; ``episode_index``, ``frame_index`` int; and each
+    of ``targets`` (vector features a policy's loss reads, e.g. privileged simulator state) at frame t [S].
 
     ``frames``: ``"memory"`` keeps decoded images and depth maps in this process; ``"memmap"`` reads
     them from the on-disk frame cache in ``cache_dir`` (default ``<dataset>/cache``, or a folder
@@ -66,6 +68,7 @@ class WindowDataset(Dataset):
         frames: str = "memory",
         cache_dir: str | Path | None = None,
         progress: bool = False,
+        targets: Iterable[str] = (),
     ) -> None:
         if obs_history < 1 or action_horizon < 1:
             raise DatasetError(f"obs_history and action_horizon must be >= 1, got {obs_history}, {action_horizon}")
@@ -80,7 +83,8 @@ class WindowDataset(Dataset):
                 raise DatasetError(f"camera stream {k!r} is not in {reader.root}; it has {reader.video_keys}")
         self.depth_keys = [keys.depth_key(keys.camera_of(k)) for k in self.image_keys] if depth else []
         self.vector_keys = [k for k, on in ((keys.STATE, state), (keys.TOUCH, touch)) if on]
-        for k in self.depth_keys + self.vector_keys:
+        self.target_keys = [k for k in targets if k not in self.vector_keys]
+        for k in self.depth_keys + self.vector_keys + self.target_keys:
             if k not in feats:
                 raise DatasetError(f"feature {k!r} is not in {reader.root}; its features are {sorted(feats)}")
         self.has_action = keys.ACTION in feats
@@ -99,7 +103,7 @@ class WindowDataset(Dataset):
         for e in self.episodes:
             cols = reader.read_columns(e)
             ep: dict[str, torch.Tensor] = {}
-            for k in self.vector_keys + ([keys.ACTION] if self.has_action else []):
+            for k in self.vector_keys + self.target_keys + ([keys.ACTION] if self.has_action else []):
                 ep[k] = torch.from_numpy(cols[k].astype(np.float32).reshape(len(cols[k]), -1))
             if frames == "memory":
                 for k in frame_keys:
@@ -124,6 +128,8 @@ class WindowDataset(Dataset):
             out[k] = self._frames(ep_i, k, obs_idx)
         for k in self.vector_keys:
             out[k] = ep[k][obs_idx]
+        for k in self.target_keys:
+            out[k] = ep[k][t]  # training-only supervision at the current frame [S], never a policy input
         out[keys.STATE + keys.PAD_SUFFIX] = torch.from_numpy(obs_pad)
         if self.has_action:
             act_idx, act_pad = window(n, t, self.action_offsets)

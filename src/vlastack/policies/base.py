@@ -247,7 +247,8 @@ FAKE_INSTRUCTIONS = ("reach the red target", "open the drawer", "press the butto
 def fake_samples(config: Any, n: int, seed: int = 0, with_action: bool = True) -> list[dict[str, Any]]:
     """``n`` random samples in the format of :class:`vlastack.data.windows.WindowDataset` (for tests and benchmarks).
 
-    Every feature ``config.feature_shapes`` names, without the batch axis. Actions are smooth random
+    Every feature ``config.feature_shapes`` names, without the batch axis, and with ``with_action`` the
+    config's ``training_targets`` (random vectors, one frame each). Actions are smooth random
     walks squashed into [-1, 1]; every third sample (0, 3, ...) has its last 3 steps padded (copies of
     its last real action, flagged in ``action_is_pad``), as a windowing dataset makes them.
     """
@@ -277,6 +278,8 @@ def fake_samples(config: Any, n: int, seed: int = 0, with_action: bool = True) -
                 pad[-n_pad:] = True
                 s[keys.ACTION][-n_pad:] = s[keys.ACTION][-n_pad - 1]
             s[keys.ACTION + keys.PAD_SUFFIX] = pad
+            for name, dim in config.training_targets.items():
+                s[name] = torch.randn(dim, generator=g)
         out.append(s)
     return out
 

@@ -95,6 +95,13 @@ class PolicyConfig:
         return f"preset {self.name!r}"
 
     # ---- features ---------------------------------------------------------------------------------
+    @property
+    def training_targets(self) -> dict[str, int]:
+        """Vector features (name -> dimension) a policy reads only inside ``compute_loss`` as extra
+        supervision (for example privileged simulator state), never as an input: training loads them
+        at the current frame, inference never supplies them. None by default."""
+        return {}
+
     def feature_shapes(self, batch_size: int) -> dict[str, tuple[int, ...]]:
         """Batch feature name -> shape this config reads (and ``action`` it predicts)."""
         b, t, (h, w) = batch_size, self.obs_history, self.image_size
@@ -120,8 +127,10 @@ class PolicyConfig:
                 raise DatasetError(f"{where} has no camera {cam!r} needed by {who}; its cameras: {cams or 'none'}")
             if self.use_depth and keys.depth_key(cam) not in features:
                 raise DatasetError(f"{where} has no depth stream {keys.depth_key(cam)!r} needed by {who} (use_depth=True)")
-        for key, want in ((keys.STATE, self.state_dim), (keys.ACTION, self.action_dim)) + (
-            ((keys.TOUCH, self.touch_dim),) if self.use_touch else ()
+        for key, want in (
+            ((keys.STATE, self.state_dim), (keys.ACTION, self.action_dim))
+            + (((keys.TOUCH, self.touch_dim),) if self.use_touch else ())
+            + tuple(self.training_targets.items())
         ):
             if key not in features:
                 raise DatasetError(f"{where} has no feature {key!r} needed by {who}")

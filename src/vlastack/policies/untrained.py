@@ -25,6 +25,8 @@ def fake_stats(config: Any, samples: list[dict[str, Any]]) -> dict:
     }
     if config.use_touch:
         arrays[keys.TOUCH] = np.stack([s[keys.TOUCH].numpy() for s in samples])
+    for name in config.training_targets:
+        arrays[name] = np.stack([s[name].numpy() for s in samples])
     return stats_from_arrays(arrays)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from vlastack import keys
 from vlastack.policies.config import PolicyConfig
 
 
@@ -43,6 +44,14 @@ class L1Config(PolicyConfig):
     """Width of the MLP head."""
     layers: int = 3
     """Hidden layers of the MLP head."""
+    aux_state_weight: float = 0.0
+    """Weight of an auxiliary loss (0 = off) that reads the privileged simulator state
+    (``observation.environment_state``: object and goal positions) back out of the image keypoints at
+    the current frame, L1 on mean/std-normalised values. Training-only supervision, never an input:
+    it makes the trunk localise the small object and goal that the action loss alone lets it ignore
+    (the policy otherwise follows the hand's own trajectory, a shortcut; BENCHMARKS.md)."""
+    aux_state_dim: int = 39
+    """Dimension of ``observation.environment_state`` (Meta-World: 39) read by the auxiliary loss."""
     augment_shift: int = 4
     """Training-time random shift of images by up to this many pixels (0 = off); never at inference."""
     action_low: float = -1.0
@@ -55,7 +64,9 @@ class L1Config(PolicyConfig):
         super().__post_init__()
         if len(self.channels) < 2 or min(self.channels) < 1:
             raise self.bad("channels", "need at least two positive entries (stem and one stride-2 conv)")
-        for f in ("keypoints", "task_dim", "hidden", "layers"):
+        if self.aux_state_weight < 0:
+            raise self.bad("aux_state_weight", "must be >= 0")
+        for f in ("keypoints", "task_dim", "hidden", "layers", "aux_state_dim"):
             if getattr(self, f) < 1:
                 raise self.bad(f, "must be >= 1")
         if self.augment_shift < 0:
@@ -64,6 +75,10 @@ class L1Config(PolicyConfig):
             raise self.bad("action_high", f"must be greater than action_low={self.action_low}")
         if not isinstance(self.text_options, dict):
             raise self.bad("text_options", "must be a dict of the encoder's keyword settings")
+
+    @property
+    def training_targets(self) -> dict[str, int]:
+        return {keys.ENV_STATE: self.aux_state_dim} if self.aux_state_weight > 0 else {}
 
     @property
     def label(self) -> str:

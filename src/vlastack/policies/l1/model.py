@@ -20,7 +20,7 @@ from vlastack.policies.components.frames import stack_frames
 from vlastack.policies.components.text import build_text_encoder
 from vlastack.policies.components.vision import random_shift
 from vlastack.policies.l1.config import L1Config
-from vlastack.policies.normalize import normalizer_for
+from vlastack.policies.normalize import Normalizer, normalizer_for
 from vlastack.policies.registry import POLICIES
 from vlastack.types import ActionChunk, Batch
 
@@ -98,6 +98,14 @@ class L1Policy(Policy):
             mlp += [nn.Linear(width, c.hidden), nn.LayerNorm(c.hidden), nn.ReLU()]
             width = c.hidden
         self.head = nn.Sequential(*mlp, nn.Linear(width, c.horizon * c.action_dim))
+        if c.aux_state_weight > 0:  # training-only readout of privileged state from the image features
+            self.aux_norm = Normalizer({keys.ENV_STATE: (c.aux_state_dim, "mean_std")})
+            if stats is not None:
+                self.aux_norm.set_stats(stats)
+                # constant entries (std 0) would divide by zero; 1 cm / 0.01 is below anything we read out
+                self.aux_norm.scale(keys.ENV_STATE).clamp_(min=0.01)
+            feat = frames * self.encoder.out_dim + c.task_dim
+            self.aux_head = nn.Sequential(nn.Linear(feat, 256), nn.ReLU(), nn.Linear(256, c.aux_state_dim))
 
     # ---- the forward pass -------------------------------------------------------------------------
     def _feature(self, batch: Batch, key: str) -> torch.Tensor:
@@ -109,15 +117,15 @@ class L1Policy(Policy):
         task = self.task(self.text(batch.instruction, self.device))
         return self._image_features(batch, task, augment=False)
 
-    def _predict(self, batch: Batch, augment: bool) -> torch.Tensor:
-        """Normalised action chunk [B, H, D]."""
+    def _predict(self, batch: Batch, augment: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalised action chunk [B, H, D], and the image features and task vector it was predicted from."""
         c, b = self.config, batch.size
         task = self.task(self.text(batch.instruction, self.device))  # [B, task_dim]
         feats = self._image_features(batch, task, augment)
         parts = [feats, self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE)).flatten(1), task]
         if c.use_touch:
             parts.append(self.normalizer.normalize(keys.TOUCH, self._feature(batch, keys.TOUCH)).flatten(1))
-        return self.head(torch.cat(parts, dim=1)).view(b, c.horizon, c.action_dim)
+        return self.head(torch.cat(parts, dim=1)).view(b, c.horizon, c.action_dim), feats, task
 
     def _image_features(self, batch: Batch, task: torch.Tensor, augment: bool) -> torch.Tensor:
         """Keypoints (and pooled features) of every camera and frame [B, C*T*out_dim]."""
@@ -145,9 +153,15 @@ class L1Policy(Policy):
             if pad_key in batch.features
             else torch.ones(action.shape[:2], device=self.device)
         )
-        err = (self._predict(batch, augment=self.training) - self.normalizer.normalize(keys.ACTION, action)).abs().mean(-1)
+        pred, feats, task = self._predict(batch, augment=self.training)
+        err = (pred - self.normalizer.normalize(keys.ACTION, action)).abs().mean(-1)
         loss = (err * real).sum(1) / real.sum(1).clamp(min=1.0)  # mean over the real steps of each sample
         self.last_terms["loss_l1"] = float(loss.detach().mean())
+        if c.aux_state_weight > 0:
+            target = self.aux_norm.normalize(keys.ENV_STATE, self._feature(batch, keys.ENV_STATE))
+            aux = (self.aux_head(torch.cat([feats, task], dim=1)) - target).abs().mean(-1)
+            self.last_terms["loss_aux"] = float(aux.detach().mean())
+            loss = loss + c.aux_state_weight * aux
         return loss
 
     @torch.inference_mode()
@@ -159,7 +173,7 @@ class L1Policy(Policy):
             self.eval()
         try:
             c = self.config
-            actions = self.normalizer.unnormalize(keys.ACTION, self._predict(batch, augment=False))
+            actions = self.normalizer.unnormalize(keys.ACTION, self._predict(batch, augment=False)[0])
             actions = actions.clamp(c.action_low, c.action_high).float().cpu().numpy()
         finally:
             if was_training:
