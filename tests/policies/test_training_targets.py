@@ -80,3 +80,17 @@ def test_aux_loss_trains_the_readout_and_inference_needs_no_privileged_state(cfg
     assert chunk.actions.shape == (2, cfg.horizon, cfg.action_dim) and np.isfinite(chunk.actions).all()
     with pytest.raises(DatasetError, match=keys.ENV_STATE):
         policy.train().compute_loss(stack_samples([{k: v for k, v in s.items() if k != keys.ENV_STATE} for s in fake_samples(cfg, 2)]))
+
+
+def test_state_noise_only_in_training(cfg_for):
+    cfg = cfg_for("l1-debug", state_noise=1.0, augment_shift=0)
+    policy = untrained_policy(cfg, samples=4, data_seed=7)
+    batch = stack_samples(fake_samples(cfg, 2, seed=1))
+    policy.eval()
+    a, b = policy.sample_actions(batch).actions, policy.sample_actions(batch).actions
+    np.testing.assert_array_equal(a, b)  # inference is deterministic: no noise
+    policy.train()
+    torch.manual_seed(0)
+    first = policy.compute_loss(batch)
+    torch.manual_seed(1)
+    assert not torch.allclose(first, policy.compute_loss(batch)), "training sees a noisy state"

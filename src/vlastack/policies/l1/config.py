@@ -52,6 +52,10 @@ class L1Config(PolicyConfig):
     (the policy otherwise follows the hand's own trajectory, a shortcut; BENCHMARKS.md)."""
     aux_state_dim: int = 39
     """Dimension of ``observation.environment_state`` (Meta-World: 39) read by the auxiliary loss."""
+    state_noise: float = 0.0
+    """Training-time Gaussian noise added to the normalised state (std in units of the state's dataset
+    std; 0 = off; never at inference). Blurs the hand position the policy could otherwise follow as
+    a shortcut instead of looking at the target (BENCHMARKS.md, goal dependence)."""
     augment_shift: int = 4
     """Training-time random shift of images by up to this many pixels (0 = off); never at inference."""
     action_low: float = -1.0
@@ -64,8 +68,9 @@ class L1Config(PolicyConfig):
         super().__post_init__()
         if len(self.channels) < 2 or min(self.channels) < 1:
             raise self.bad("channels", "need at least two positive entries (stem and one stride-2 conv)")
-        if self.aux_state_weight < 0:
-            raise self.bad("aux_state_weight", "must be >= 0")
+        for f in ("aux_state_weight", "state_noise"):
+            if getattr(self, f) < 0:
+                raise self.bad(f, "must be >= 0")
         for f in ("keypoints", "task_dim", "hidden", "layers", "aux_state_dim"):
             if getattr(self, f) < 1:
                 raise self.bad(f, "must be >= 1")

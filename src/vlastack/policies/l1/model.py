@@ -122,7 +122,10 @@ class L1Policy(Policy):
         c, b = self.config, batch.size
         task = self.task(self.text(batch.instruction, self.device))  # [B, task_dim]
         feats = self._image_features(batch, task, augment)
-        parts = [feats, self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE)).flatten(1), task]
+        state = self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE))
+        if augment and c.state_noise > 0:
+            state = state + torch.randn_like(state) * c.state_noise
+        parts = [feats, state.flatten(1), task]
         if c.use_touch:
             parts.append(self.normalizer.normalize(keys.TOUCH, self._feature(batch, keys.TOUCH)).flatten(1))
         return self.head(torch.cat(parts, dim=1)).view(b, c.horizon, c.action_dim), feats, task
