@@ -41,4 +41,11 @@ class ScriptedExpert:
 
 
 def expert_for(task: str) -> ScriptedExpert:
+    """The scripted expert of ``task``; a long-horizon task (``lh-...``) gets a chained one."""
+    from vlastack.envs.long_horizon import SUITE
+
+    if task in SUITE:
+        from vlastack.envs.long_horizon_env import ChainedExpert
+
+        return ChainedExpert(task)  # type: ignore[return-value]  # same act(observation, info) interface
     return ScriptedExpert(task)

@@ -345,15 +345,22 @@ def instruction(task: str, variant: int = 0) -> str:
                 f"instruction_variant {UNSEEN_VARIANT} (unseen wording) exists for {', '.join(sorted(UNSEEN))}; not for {task!r}"
             )
         return UNSEEN[task]
-    phrasings = INSTRUCTIONS[task]
+    phrasings = _phrasings(task)
     return phrasings[variant % len(phrasings)]
+
+
+def _phrasings(task: str) -> tuple[str, ...]:
+    """A Meta-World task's phrasings, or a long-horizon task's (envs/long_horizon.py)."""
+    from vlastack.envs.long_horizon import SUITE
+
+    return SUITE[task].instructions if task in SUITE else INSTRUCTIONS[task]
 
 
 def train_instructions(task: str) -> tuple[str, ...]:
     """The phrasings used for demonstrations and training."""
-    return INSTRUCTIONS[task][:TRAIN_PARAPHRASES]
+    return _phrasings(task)[:TRAIN_PARAPHRASES]
 
 
 def heldout_instructions(task: str) -> tuple[str, ...]:
     """The phrasings never used in training, for language-generalisation tests."""
-    return INSTRUCTIONS[task][TRAIN_PARAPHRASES:]
+    return _phrasings(task)[TRAIN_PARAPHRASES:]

@@ -30,7 +30,7 @@ import numpy as np
 
 from vlastack.envs.instructions import instruction
 from vlastack.envs.render import CameraRenderer
-from vlastack.envs.tasks import all_tasks
+from vlastack.envs.tasks import known_tasks, scene_of, step_limit
 from vlastack.errors import ConfigError
 from vlastack.registry import unknown_name_error
 from vlastack.types import Observation
@@ -53,7 +53,7 @@ class MetaWorldConfig:
     """What a Meta-World environment observes and how an episode runs."""
 
     task: str = "reach-v3"
-    """Meta-World v3 task name, e.g. ``pick-place-v3``."""
+    """Meta-World v3 task name, e.g. ``pick-place-v3``, or a long-horizon task (``lh-...``)."""
     cameras: tuple[str, ...] = ("corner2", "gripperPOV")
     """Cameras to render, in order; see ``vlastack.envs.render`` for orientation."""
     image_size: int = 128
@@ -65,15 +65,15 @@ class MetaWorldConfig:
     instruction_variant: int = 0
     """Which phrasing of the task's instruction to give (see envs/instructions.py)."""
     max_steps: int = 500
-    """Episode length limit in control steps (the protocol uses 500)."""
+    """Episode length limit in control steps (the protocol uses 500; long-horizon tasks allow more)."""
     terminate_on_success: bool = True
     """End the episode at the first step with ``info['success']`` (the protocol does)."""
 
     def __post_init__(self) -> None:
-        if self.task not in all_tasks():
-            raise unknown_name_error("task", self.task, all_tasks())
-        if not 1 <= self.max_steps <= 500:
-            raise ConfigError(f"max_steps must be in [1, 500] (Meta-World's limit), got {self.max_steps}")
+        if self.task not in known_tasks():
+            raise unknown_name_error("task", self.task, known_tasks())
+        if not 1 <= self.max_steps <= step_limit(self.task):
+            raise ConfigError(f"max_steps must be in [1, {step_limit(self.task)}] (the limit of {self.task}), got {self.max_steps}")
         if len(set(self.cameras)) != len(self.cameras):
             raise ConfigError(f"cameras must be distinct, got {self.cameras}")
 
@@ -87,7 +87,7 @@ class MetaWorldEnv(gym.Env):
         from metaworld.env_dict import ALL_V3_ENVIRONMENTS  # heavy import, only when an env is built
 
         self.config = config
-        env = ALL_V3_ENVIRONMENTS[config.task]()
+        env = ALL_V3_ENVIRONMENTS[scene_of(config.task)]()
         env._partially_observable = False  # the goal position is part of the privileged state
         del env.sawyer_observation_space  # cached with the goal hidden; recompute with it visible
         env._set_task_called = True
@@ -160,5 +160,11 @@ class MetaWorldEnv(gym.Env):
 
 
 def make_env(task: str, **kwargs: Any) -> MetaWorldEnv:
-    """A Meta-World environment for ``task``; keyword arguments are MetaWorldConfig fields."""
+    """A Meta-World environment for ``task``; keyword arguments are MetaWorldConfig fields. A long-horizon
+    task (``lh-...``) gets a :class:`vlastack.envs.long_horizon_env.LongHorizonEnv`."""
+    if scene_of(task) != task:
+        from vlastack.envs.long_horizon_env import LongHorizonEnv
+
+        kwargs.setdefault("max_steps", step_limit(task))  # the suite's longer episodes unless told
+        return LongHorizonEnv(MetaWorldConfig(task=task, **kwargs))
     return MetaWorldEnv(MetaWorldConfig(task=task, **kwargs))

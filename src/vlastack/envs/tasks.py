@@ -10,6 +10,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 
+from vlastack.envs.long_horizon import SUITE
 from vlastack.registry import unknown_name_error
 
 #: Difficulty groups in the order the published table reports them.
@@ -24,16 +25,34 @@ def _table() -> dict:
 
 @lru_cache(maxsize=1)
 def groups() -> dict[str, tuple[str, ...]]:
-    """Group name -> task names: the four difficulty groups, ``mt10`` and ``mt50`` (all 50)."""
+    """Group name -> task names: the four difficulty groups, ``mt10``, ``mt50`` (all 50) and
+    ``long_horizon`` (vlastack's multi-stage suite, envs/long_horizon.py)."""
     table = _table()
     out = {name: tuple(tasks) for name, tasks in table["difficulty_groups"].items()}
     out["mt10"] = tuple(table["mt10"])
     out["mt50"] = tuple(t for g in DIFFICULTY_GROUPS for t in out[g])
+    out["long_horizon"] = tuple(SUITE)
     return out
 
 
 def all_tasks() -> tuple[str, ...]:
+    """The 50 Meta-World tasks."""
     return groups()["mt50"]
+
+
+def known_tasks() -> tuple[str, ...]:
+    """Every task an environment can be made for: the 50 Meta-World tasks and the long-horizon suite."""
+    return (*all_tasks(), *SUITE)
+
+
+def scene_of(task: str) -> str:
+    """The Meta-World task whose scene ``task`` runs in (itself, except for the long-horizon suite)."""
+    return SUITE[task].scene if task in SUITE else task
+
+
+def step_limit(task: str) -> int:
+    """The most control steps an episode of ``task`` may last: Meta-World's 500, or the suite's."""
+    return SUITE[task].max_steps if task in SUITE else 500
 
 
 def group_of(task: str) -> str:
@@ -57,11 +76,11 @@ def resolve_tasks(spec: str | list[str] | tuple[str, ...]) -> list[str]:
             continue
         if item in groups():
             names = groups()[item]
-        elif item in all_tasks():
+        elif item in known_tasks():
             names = (item,)
         else:
-            raise unknown_name_error("task or group", item, [*groups(), *all_tasks()])
+            raise unknown_name_error("task or group", item, [*groups(), *known_tasks()])
         out.extend(n for n in names if n not in out)
     if not out:
-        raise unknown_name_error("task or group", str(spec), [*groups(), *all_tasks()])
+        raise unknown_name_error("task or group", str(spec), [*groups(), *known_tasks()])
     return out
