@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: EGL and Mesa for offscreen rendering on a CPU. Installed only where missing.
+# System packages: EGL and Mesa for offscreen rendering on a CPU, and Chromium, in which the tests
+# open the evaluation report (playwright drives it; it downloads no browser). Installed only where missing.
 need=()
-for pkg in libegl1 libegl-mesa0 libgl1 libgles2 libopengl0; do
+for pkg in libegl1 libegl-mesa0 libgl1 libgles2 libopengl0 chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

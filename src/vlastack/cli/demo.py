@@ -52,9 +52,19 @@ def demo(
         checkpoint = DEMO_POLICY
         if not (checkpoint / "config.json").is_file():
             raise CheckpointError(f"the shipped demo policy is missing from {checkpoint}; reinstall vlastack or pass --checkpoint")
-        print(f"running the shipped demo policy ({checkpoint}); how it was trained: README.md, 'The demo policy'")
-    run_eval(checkpoint=checkpoint, tasks=tasks, episodes=episodes, max_steps=max_steps, executor=executor, report=out / "report")
-    print(f"report and videos in {out / 'report'} (open report.html)")
+        print(f"running the shipped demo policy ({checkpoint.name}); how it was trained: README.md, 'The demo policy'")
+    from vlastack.envs.tasks import resolve_tasks
+
+    # One video per task: the demo is where people look at the policy acting. run_eval ends with the report's path.
+    run_eval(
+        checkpoint=checkpoint,
+        tasks=tasks,
+        episodes=episodes,
+        max_steps=max_steps,
+        executor=executor,
+        report=out / "report",
+        videos=len(resolve_tasks(tasks)),
+    )
 
 
 def _record_experts(out: Path, tasks: str, episodes: int, image_size: int, safety: bool = True) -> None:

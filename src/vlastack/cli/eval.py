@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -24,6 +25,7 @@ def evaluate(
         0, help="Instruction phrasing: 0-2 seen in training, 3 held out, 4 an unseen wording of the MT10 tasks."
     ),
     workers: int = typer.Option(1, help="Simulator processes."),
+    videos: int = typer.Option(3, help="Record the first episode of this many tasks for the report's gallery (with --report)."),
     image_size: int | None = typer.Option(
         None, help="Rendered image side in pixels (default: the resolution the checkpoint was trained on)."
     ),
@@ -77,6 +79,7 @@ def run_eval(
     executor: str = "sync",
     instruction_variant: int = 0,
     workers: int = 1,
+    videos: int = 3,
     image_size: int | None = None,
     as_json: bool = False,
     report: Path | None = None,
@@ -91,9 +94,11 @@ def run_eval(
     from vlastack.envs.tasks import resolve_tasks
     from vlastack.evaluation.crashes import CRASH_EXIT_CODE, crash_summary
     from vlastack.evaluation.protocol import summarize
-    from vlastack.evaluation.report import markdown, write_report
+    from vlastack.evaluation.report import write_report
+    from vlastack.evaluation.run_info import checkpoint_name, describe, policy_description
     from vlastack.evaluation.runner import EvalConfig
     from vlastack.evaluation.runner import evaluate as run
+    from vlastack.evaluation.terminal import print_summary
 
     task_list = resolve_tasks(tasks)
     config = EvalConfig(
@@ -104,6 +109,7 @@ def run_eval(
         executor=executor,
         instruction_variant=instruction_variant,
         workers=workers,
+        video_tasks=videos,
         image_size=image_size,
         server=server,
         token=token,
@@ -123,9 +129,11 @@ def run_eval(
         typer.echo(f"\ninterrupted: the finished episodes are {where}", err=True)
         raise typer.Exit(130) from None
     summary = summarize(results, task_list)
-    source = server or str(checkpoint)
     summary["config"] = {
         "checkpoint": str(checkpoint),
+        # Reports name the policy by these, never by the path on this machine.
+        "checkpoint_name": checkpoint_name(checkpoint),
+        "policy": policy_description(checkpoint) if checkpoint is not None else None,
         "server": server,
         "executor": executor,
         "episodes": episodes,
@@ -134,13 +142,15 @@ def run_eval(
         "seed_offset": seed_offset,
         "execute_steps": execute_steps,
         "safety": safety,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
+    title = f"Evaluation of {describe(summary['config'])}"
     if report is not None:
-        write_report(report, summary, [r.to_dict() for r in results], videos, title=f"Evaluation of {source}")
+        write_report(report, summary, [r.to_dict() for r in results], videos, title=title)
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
-        print(markdown(summary, f"Evaluation of {source}"))
+        print_summary(summary, title, report=None if report is None else report / "report.html")
     crashes = crash_summary(results)
     if crashes is not None:
         saved = f"results written to {report}" if report is not None else "give --report DIR to keep every error"

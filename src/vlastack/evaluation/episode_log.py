@@ -93,4 +93,6 @@ def _record(r: EpisodeResult) -> dict[str, Any]:
         "latency_ms": [float(x) for x in r.latency_ms],
         "error": r.error,
         "safety": r.safety,
+        "instruction": r.instruction,
+        "safety_timeline": r.safety_timeline,
     }

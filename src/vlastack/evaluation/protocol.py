@@ -24,6 +24,10 @@ VALIDATION_SEED_OFFSET = 200_000
 evaluation seeds are never tuned on; disjoint from demonstrations (0+) and evaluation (100000+)."""
 
 
+LATENCY_BINS = 40
+"""Bins of the policy-latency histogram kept in the summary."""
+
+
 def eval_seed(episode: int, offset: int = EVAL_SEED_OFFSET) -> int:
     """Reset seed of evaluation episode ``episode`` (the same for every task)."""
     return offset + episode
@@ -43,6 +47,10 @@ class EpisodeResult:
     """Why the episode crashed (then it counts as a failure)."""
     safety: dict[str, Any] = field(default_factory=dict)
     """The safety layer's per-episode summary, when it ran."""
+    instruction: str | None = None
+    """The instruction in words the policy was given (None in logs written before it was recorded)."""
+    safety_timeline: list[dict[str, Any]] = field(default_factory=list)
+    """What the safety layer did and when: spans of consecutive steps (``evaluation.timeline``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +61,8 @@ class EpisodeResult:
             "latency_ms_mean": float(np.mean(self.latency_ms)) if self.latency_ms else None,
             "error": self.error,
             "safety": self.safety,
+            "instruction": self.instruction,
+            "safety_timeline": self.safety_timeline,
         }
 
 
@@ -77,6 +87,7 @@ def summarize(results: list[EpisodeResult], tasks: list[str]) -> dict[str, Any]:
         if rates:
             groups[g] = float(np.mean(rates))
     latencies = [ms for r in results for ms in r.latency_ms]
+    counts, edges = np.histogram(latencies, bins=LATENCY_BINS) if latencies else (np.zeros(0), np.zeros(0))
     return {
         "per_task": per_task,
         "per_group": groups,
@@ -91,5 +102,7 @@ def summarize(results: list[EpisodeResult], tasks: list[str]) -> dict[str, Any]:
             "p50": float(np.percentile(latencies, 50)) if latencies else None,
             "p99": float(np.percentile(latencies, 99)) if latencies else None,
             "calls": len(latencies),
+            # Kept so that a report rendered later from results.json alone can draw the distribution.
+            "histogram": {"edges_ms": [float(e) for e in edges], "counts": [int(c) for c in counts]},
         },
     }

@@ -1,15 +1,13 @@
-"""Evaluation reports: JSON, a markdown table, and an HTML page with a bar chart and videos."""
+"""Evaluation reports: results.json, a markdown table, and report.html (``report_html``) with the videos."""
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vlastack.envs.tasks import DIFFICULTY_GROUPS
 from vlastack.episodes.video import encode_video
 
 
@@ -33,43 +31,25 @@ def markdown(summary: dict[str, Any], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def bar_chart_svg(groups: dict[str, float], avg: float) -> str:
-    """A small SVG bar chart of success per difficulty group and Avg, in percent."""
-    items = [(g, groups[g]) for g in DIFFICULTY_GROUPS if g in groups] + [("Avg", avg)]
-    w, h, bar = 60 * len(items) + 20, 180, 40
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}">']
-    for i, (name, v) in enumerate(items):
-        x, bh = 20 + 60 * i, 130 * v
-        parts.append(f'<rect x="{x}" y="{150 - bh:.1f}" width="{bar}" height="{bh:.1f}" fill="#4477aa"/>')
-        parts.append(f'<text x="{x + bar / 2}" y="{145 - bh:.1f}" font-size="11" text-anchor="middle">{100 * v:.0f}%</text>')
-        parts.append(f'<text x="{x + bar / 2}" y="168" font-size="11" text-anchor="middle">{html.escape(name)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 def write_report(
     out: Path, summary: dict[str, Any], episodes: list[dict[str, Any]], videos: dict[str, np.ndarray], title: str, fps: int = 80
 ) -> list[Path]:
-    """Write results.json, report.md, report.html and one MP4 per recorded task into ``out``."""
+    """Write results.json, report.md, report.html and one MP4 per recorded task into ``out``.
+
+    Each recorded episode (the first of its task) gets a ``video`` entry in results.json: the file
+    name, its size in pixels and frame rate, so the page can be drawn again from the JSON alone.
+    """
+    from vlastack.evaluation.report_html import render_run
+
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"summary": summary, "episodes": episodes}, indent=2))
-    md = markdown(summary, title)
-    (out / "report.md").write_text(md)
-    video_tags = []
+    episodes = [dict(e) for e in episodes]
     for task, frames in videos.items():
         name = f"{task}.mp4"
         encode_video(frames, out / name, fps)
-        video_tags.append(f'<figure><video src="{name}" controls width="320"></video><figcaption>{html.escape(task)}</figcaption></figure>')
-    safety_rows = "".join(
-        f"<tr><td>{html.escape(e['task'])}</td><td>{e['seed']}</td><td>{html.escape(json.dumps(e['safety']))}</td></tr>"
-        for e in episodes
-        if e.get("safety", {}).get("interventions")
-    )
-    page = (
-        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<h1>{html.escape(title)}</h1>{bar_chart_svg(summary['per_group'], summary['avg'])}"
-        f"<pre>{html.escape(md)}</pre><h2>Episodes</h2>{''.join(video_tags)}"
-        f"<h2>Safety interventions</h2><table><tr><th>task</th><th>seed</th><th>summary</th></tr>{safety_rows}</table>"
-    )
-    (out / "report.html").write_text(page)
+        first = min((e for e in episodes if e["task"] == task), key=lambda e: e["seed"], default=None)
+        if first is not None:
+            first["video"] = {"file": name, "width": int(frames.shape[2]), "height": int(frames.shape[1]), "fps": fps}
+    (out / "results.json").write_text(json.dumps({"summary": summary, "episodes": episodes}, indent=2))
+    (out / "report.md").write_text(markdown(summary, title))
+    (out / "report.html").write_text(render_run(summary, episodes, title))
     return [out / "results.json", out / "report.md", out / "report.html"]

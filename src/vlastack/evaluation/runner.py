@@ -143,6 +143,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
     try:
         from vlastack.envs.metaworld import FPS, make_env
         from vlastack.envs.rollout import rollout
+        from vlastack.evaluation.timeline import safety_timeline
         from vlastack.evaluation.video import side_by_side
         from vlastack.execution import FakeClock, executor_act, make_executor
         from vlastack.safety import SafeActuator
@@ -180,7 +181,13 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
             streams = [v for k, v in result.episode.frames.items() if k.startswith("observation.images.")]
             video = side_by_side(streams, caption=f"{task} seed {seed}: {'success' if result.success else 'fail'}")
         safety = actuator.summary() if actuator is not None else {}
-        return EpisodeResult(task, seed, result.success, result.steps, latency, safety=safety), video
+        timeline = safety_timeline(actuator.log) if actuator is not None else []
+        return (
+            EpisodeResult(
+                task, seed, result.success, result.steps, latency, safety=safety, instruction=env.instruction, safety_timeline=timeline
+            ),
+            video,
+        )
     except Exception as err:  # noqa: BLE001 - any crash is reported, never fatal to the evaluation
         return EpisodeResult(task, seed, False, 0, error=f"{type(err).__name__}: {err}"), None
 
