@@ -152,8 +152,8 @@ def _task_table(summary: dict[str, Any], episodes: list[dict[str, Any]]) -> str:
         ("success %", "num"),
         ("episodes", "num"),
         ("mean length", "num"),
-        ("safety interventions", "num"),
-        ("steps held", "num"),
+        ("interventions", "num"),
+        ("held steps", "num"),
         ("crashed seeds", "num"),
     ]
     return sortable_table(headers, rows, "tasks") + "<p class='sub'>Click a column to sort.</p>"

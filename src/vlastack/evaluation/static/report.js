@@ -6,7 +6,7 @@ document.querySelectorAll("table.sortable").forEach((table) => {
     th.addEventListener("click", () => {
       const numeric = th.dataset.kind !== "text";
       const was = th.getAttribute("aria-sort");
-      const asc = was ? was === "descending" : !numeric; // first click: numbers high to low, names A to Z
+      const asc = was ? was === "descending" : th.dataset.kind !== "num"; // first click: numbers high to low, names A to Z, groups easy first
       table.querySelectorAll("th").forEach((h) => h.removeAttribute("aria-sort"));
       th.setAttribute("aria-sort", asc ? "ascending" : "descending");
       const body = table.tBodies[0];
@@ -25,9 +25,10 @@ document.querySelectorAll("button.enlarge").forEach((button) => {
   button.addEventListener("click", () => {
     const small = button.closest(".episode").querySelector("video");
     const big = dialog.querySelector("video");
+    const at = small.currentTime;
+    big.addEventListener("loadedmetadata", () => { big.currentTime = at; }, { once: true }); // the new source starts at 0
     big.src = small.currentSrc || small.src;
     dialog.style.setProperty("--ar", small.videoWidth && small.videoHeight ? small.videoWidth / small.videoHeight : 1);
-    big.currentTime = small.currentTime;
     small.pause();
     dialog.showModal();
     big.play().catch(() => {});
