@@ -69,7 +69,7 @@ def _mutate(path: str, value=None, delete: bool = False) -> dict:
     "path, value, field, words",
     [
         ("workspace.low", [0.6, 0.38, 0.045], "workspace.low[0]", "above the upper bound"),
-        ("workspace.low", [-0.45, 0.91, 0.045], "workspace.low[1]", "equal to the upper bound"),
+        ("workspace.low", [-0.45, 0.965, 0.045], "workspace.low[1]", "equal to the upper bound"),
         ("motion.max_speed_m_s", -1.0, "motion.max_speed_m_s", "positive"),
         ("motion.max_accel_m_s2", 0.0, "motion.max_accel_m_s2", "positive"),
         ("motion.max_jerk_m_s3", float("inf"), "motion.max_jerk_m_s3", "finite"),

@@ -6,7 +6,8 @@ Observations (a :class:`vlastack.types.Observation`):
   - depth in metres per camera (optional);
   - state: end-effector x, y, z (m, world frame) and gripper opening in [0, 1] (1 = open),
     Meta-World's own first four observation entries (the protocol's 4-d state);
-  - touch: normal contact force on the right and left finger, newtons (optional);
+  - touch: normal contact force on the right and left finger, newtons (optional); with it, the net
+    contact force on the arm (world frame, newtons; for the safety layer's force limit);
   - the instruction in words.
 The simulator's full 39-d state vector (hand, gripper, object poses, goal) is privileged: it is
 returned only in ``info["privileged"]`` for scripted experts and never reaches a policy.
@@ -46,6 +47,8 @@ TOUCH_NAMES = ["right_finger_n", "left_finger_n"]
 CORNER2_POSITION = (0.75, 0.075, 0.7)
 #: Bodies whose contacts count as each finger's touch.
 FINGER_BODIES = {"right": ("rightclaw", "rightpad"), "left": ("leftclaw", "leftpad")}
+#: The first moving link of the arm: it and every body below it are "the arm" for contact forces.
+ARM_ROOT_BODY = "right_l0"
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class MetaWorldEnv(gym.Env):
         self._finger_bodies = {
             side: {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in bodies} for side, bodies in FINGER_BODIES.items()
         }
+        self._arm_bodies = _bodies_below(model, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, ARM_ROOT_BODY))
         self.instruction = instruction(config.task, config.instruction_variant)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
         self._steps = 0
@@ -142,6 +146,7 @@ class MetaWorldEnv(gym.Env):
             state=raw[:STATE_DIM].astype(np.float32),
             instruction=self.instruction,
             touch=self._touch() if self.config.touch else None,
+            arm_contact=self._arm_contact() if self.config.touch else None,
         )
 
     def _touch(self) -> np.ndarray:
@@ -157,6 +162,36 @@ class MetaWorldEnv(gym.Env):
                     mujoco.mj_contactForce(model, data, i, wrench)
                     out[j] += abs(wrench[0])  # wrench[0] is the normal component in the contact frame
         return out
+
+    def _arm_contact(self) -> np.ndarray:
+        """Net force (N, world frame) that contacts with anything outside the arm apply to the arm.
+
+        Contacts between two arm bodies (finger on finger) are internal and left out; so the two
+        fingers squeezing an object cancel here (the grip force is ``touch``'s job)."""
+        model, data = self._env.model, self._env.data
+        total = np.zeros(3)
+        wrench = np.zeros(6)
+        for i in range(data.ncon):
+            c = data.contact[i]
+            on1, on2 = model.geom_bodyid[c.geom1] in self._arm_bodies, model.geom_bodyid[c.geom2] in self._arm_bodies
+            if on1 == on2:
+                continue
+            mujoco.mj_contactForce(model, data, i, wrench)
+            force = c.frame.reshape(3, 3).T @ wrench[:3]  # contact frame -> world: the force geom1 applies to geom2
+            total += force if on2 else -force
+        return total.astype(np.float32)
+
+
+def _bodies_below(model: Any, root: int) -> frozenset[int]:
+    """``root`` and every body whose chain of parents reaches it."""
+    out = set()
+    for b in range(model.nbody):
+        a = b
+        while a > 0 and a != root:
+            a = int(model.body_parentid[a])
+        if a == root:
+            out.add(b)
+    return frozenset(out)
 
 
 def make_env(task: str, **kwargs: Any) -> MetaWorldEnv:

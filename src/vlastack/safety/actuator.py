@@ -50,6 +50,7 @@ class SafeActuator:
         """Time source for ``step`` calls without ``now_s``; None: simulated time, one control period per step."""
         self._state: object = None
         self._touch: object = None
+        self._contact: object = None
 
     def __getattr__(self, name: str) -> Any:
         if name in SafeActuator.PASSTHROUGH:
@@ -71,7 +72,7 @@ class SafeActuator:
         """
         if now_s is None:
             now_s = self.clock() if self.clock is not None else self.layer.steps * self.layer.spec.control_period_s
-        decision = self.layer.filter(proposed, self._state, self._touch, now_s)
+        decision = self.layer.filter(proposed, self._state, self._touch, now_s, self._contact)
         obs, reward, terminated, truncated, info = self.__env.step(decision.action)
         self._sense(obs)
         info = dict(info)
@@ -93,6 +94,7 @@ class SafeActuator:
 
     def _sense(self, obs: Any) -> None:
         self._state = getattr(obs, "state", None)
+        self._contact = getattr(obs, "arm_contact", None)
         touch = getattr(obs, "touch", None)
         try:
             self._touch = None if touch is None else np.array(touch, dtype=np.float64)

@@ -16,6 +16,7 @@ import numpy as np
 
 from vlastack.safety import geometry as geo
 from vlastack.safety import interventions as iv
+from vlastack.safety.contact import ContactForce
 from vlastack.safety.context import Check, Command, Context
 from vlastack.safety.context import hold_with_reason as _hold
 from vlastack.safety.interventions import Intervention
@@ -160,13 +161,13 @@ class Workspace:
             )
         mem = ctx.memory
         if spec.tracking is not None and spec.tracking.workspace and mem.target_lo is not None:  # where the hand will end up
-            m = spec.tracking.margin_m
+            m = mem.stopping_margin(spec)
             tlo = geo.workspace_interval(mem.target_lo, low + m, high - m, dt)[0]
             thi = geo.workspace_interval(mem.target_hi, low + m, high - m, dt)[1]
             before = clipped
             clipped = np.clip(clipped, tlo, thi)
             for i in np.flatnonzero(clipped != before):
-                side, bound = ("low", low[i] + m) if before[i] < tlo[i] else ("high", high[i] - m)
+                side, bound = ("low", low[i] + m[i]) if before[i] < tlo[i] else ("high", high[i] - m[i])
                 q = (mem.target_lo if side == "low" else mem.target_hi)[i] + v[i] * dt
                 out.append(
                     Intervention(
@@ -174,11 +175,29 @@ class Workspace:
                         f"workspace.{side}[{i}]",
                         iv.SHORTENED,
                         f"the controller's target would reach {geo.AXES[i]} = {q:.4f} m, beyond the "
-                        f"workspace {side} less the {m} m stopping margin ({bound:.4f} m) by "
+                        f"workspace {side} less the {m[i]:.4f} m stopping margin ({bound:.4f} m) by "
                         f"{abs(q - bound):.4f} m, and the hand follows its target; "
                         f"{geo.AXES[i]} motion shortened",
                         value=float(q),
                         bound=float(bound),
+                        unit="m",
+                    )
+                )
+        if spec.tracking is not None and spec.tracking.max_lead_m is not None and mem.target_lo is not None:
+            before = clipped
+            lead = spec.tracking.max_lead_m
+            clipped = np.clip(clipped, *geo.lead_interval(p, mem.target_lo, mem.target_hi, lead, dt))
+            for i in np.flatnonzero(clipped != before):
+                ahead = (mem.target_lo[i] if before[i] > 0 else mem.target_hi[i]) + before[i] * dt - p[i]
+                out.append(
+                    Intervention(
+                        self.name,
+                        "tracking.max_lead_m",
+                        iv.SHORTENED,
+                        f"the controller's target would run {abs(ahead):.4f} m ahead of the hand on {geo.AXES[i]}, "
+                        f"more than {lead} m (the hand no longer follows it closely); {geo.AXES[i]} motion shortened",
+                        value=float(abs(ahead)),
+                        bound=float(lead),
                         unit="m",
                     )
                 )
@@ -212,7 +231,18 @@ class KeepOut:
         anchors = [(p, 0.0, 0.0, "the end effector")]  # (point, grow the box by, margin, what)
         if spec.tracking is not None and ctx.memory.target_lo is not None:
             center, half = geo.target_box(ctx.memory)
-            anchors.append((center, half, spec.tracking.margin_m, "the controller's target (the hand follows it)"))
+            # The hand trails its target along the way the target went, so it can cut a corner the
+            # target goes round: keep the target further off by how far the hand lags it (per axis).
+            lag = np.abs(p - center)
+            margin = ctx.memory.stopping_margin(spec)
+            anchors.append(
+                (
+                    center,
+                    half + lag + margin - spec.tracking.margin_m,
+                    spec.tracking.margin_m,
+                    "the controller's target (the hand follows it)",
+                )
+            )
         for _ in range(self.max_passes):
             changed = False
             for k, box in enumerate(spec.keep_out):
@@ -382,4 +412,4 @@ class GripForce:
 
 def hard_checks() -> list[Check]:
     """The geometric, motion and grip checks, in the order they must run (after validation)."""
-    return [Workspace(), KeepOut(), MotionLimit(), GripForce()]
+    return [ContactForce(), Workspace(), KeepOut(), MotionLimit(), GripForce()]

@@ -42,6 +42,8 @@ class Context:
     """When the last fresh (non-None) proposal arrived; None if none yet this episode."""
     latest_s: float | None = None
     """The latest time (s) the clock showed at an earlier step of this episode; None on the first step."""
+    contact: object = None
+    """The arm's contact-force reading as given (N, world frame, [3]: the net force on the arm), or None."""
 
     def hold(self) -> np.ndarray:
         """The hold: zero on every entry (no translation), gripper command unchanged from the last allowed.

@@ -134,6 +134,16 @@ def workspace_interval(p: np.ndarray, low: np.ndarray, high: np.ndarray, dt: flo
     return lo, hi
 
 
+def lead_interval(p: np.ndarray, lo: np.ndarray, hi: np.ndarray, lead: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-axis velocity interval (m/s) that keeps the nearer end of the target interval [lo, hi]
+    within ``lead`` metres of the hand ``p`` after one period (or, where it is further already, does
+    not take it further). The nearer end: an interval widened by uncertain clipping (pressed into
+    the table) must not count as a target running away. Always contains 0."""
+    low = np.minimum(0.0, (p - lead + FACE_MARGIN_M - hi) / dt)
+    high = np.maximum(0.0, (p + lead - FACE_MARGIN_M - lo) / dt)
+    return low, high
+
+
 def ball_scale_interval(v: np.ndarray, center: np.ndarray, radius: float) -> tuple[float, float] | None:
     """The interval of s with ``|s * v - center| <= radius`` (None if empty)."""
     vv = float(v @ v)

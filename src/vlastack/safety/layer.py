@@ -51,16 +51,19 @@ class SafetyLayer:
         self.log: list[dict] = []
         """One JSON-ready entry (``SafetyDecision.to_dict``) per step on which something changed."""
 
-    def filter(self, proposed: object, state: object, touch: object = None, now_s: float | None = None) -> SafetyDecision:
+    def filter(
+        self, proposed: object, state: object, touch: object = None, now_s: float | None = None, contact: object = None
+    ) -> SafetyDecision:
         """The action to send for ``proposed`` (an action, or None), and the reasons for any change.
 
         ``now_s``: the time in seconds, from a clock that must advance between calls; None means
-        simulated time, one control period per call since :meth:`reset`.
+        simulated time, one control period per call since :meth:`reset`. ``contact``: the net contact
+        force on the arm (N, world frame, [3]), for ``spec.contact``; None: no reading.
         """
         if now_s is None:
             now_s = self.steps * self.spec.control_period_s
         try:
-            return self._filter(proposed, state, touch, now_s)
+            return self._filter(proposed, state, touch, now_s, contact)
         except Exception as e:  # bookkeeping failed (bad time, unloggable proposal): still never pass it on
             action = _emergency_action(self.spec, self._memory.last_grip)
             reason = Intervention(
@@ -76,13 +79,13 @@ class SafetyLayer:
             self.steps += 1
             return decision
 
-    def _filter(self, proposed: object, state: object, touch: object, now_s: float) -> SafetyDecision:
+    def _filter(self, proposed: object, state: object, touch: object, now_s: float, contact: object) -> SafetyDecision:
         now_s = float(now_s)
         if not np.isfinite(now_s):
             raise ValueError(f"now_s must be a finite time in seconds, got {now_s}")
         position = geo.position_of(self.spec, state)
-        self._memory.start_tracking(self.spec, position)
-        ctx = Context(self.spec, position, touch, now_s, self._memory, self._last_action, self._last_fresh_s, self._latest_s)
+        self._memory.start_tracking(self.spec, position, self.steps)
+        ctx = Context(self.spec, position, touch, now_s, self._memory, self._last_action, self._last_fresh_s, self._latest_s, contact)
         command = Command(action=proposed)
         reasons: list[Intervention] = []
         for check in self.checks:
@@ -90,7 +93,7 @@ class SafetyLayer:
                 reasons += check.apply(command, ctx)
             except Exception as e:  # fail closed: a check that cannot evaluate means hold
                 reasons.append(self._hold_for_error(command, ctx, check.name, e))
-        action = self._gate(command, ctx, state, touch, reasons)
+        action = self._gate(command, ctx, state, touch, reasons, contact)
         decision = SafetyDecision(action, reasons, command.held, self.steps, now_s, None if proposed is None else _copy(proposed))
         entry = decision.to_dict() if reasons else None
         clock_ok = self._latest_s is None or now_s > self._latest_s
@@ -110,12 +113,14 @@ class SafetyLayer:
             name, "evaluation", iv.HELD, f"the {name} check could not evaluate the action ({type(error).__name__}: {error}); holding"
         )
 
-    def _gate(self, command: Command, ctx: Context, state: object, touch: object, reasons: list[Intervention]) -> np.ndarray:
+    def _gate(
+        self, command: Command, ctx: Context, state: object, touch: object, reasons: list[Intervention], contact: object
+    ) -> np.ndarray:
         """The float32 action to send: the chain's result if it passes every rule, else the hold."""
         try:
             low, high = self.spec.action.low, self.spec.action.high
             action = geo.to_float32(command.action, low, high)
-            broken = violations(self.spec, action, state, touch, self._memory)
+            broken = violations(self.spec, action, state, touch, self._memory, contact)
             if not broken:
                 return action
             reasons.append(
@@ -131,7 +136,7 @@ class SafetyLayer:
             )
             command.action, command.held = ctx.hold(), True
             action = geo.to_float32(command.action, low, high)
-            for v in violations(self.spec, action, state, touch, self._memory):  # only possible for motion limits
+            for v in violations(self.spec, action, state, touch, self._memory, contact):  # only possible for motion limits
                 reasons.append(
                     Intervention(
                         "verify",

@@ -16,14 +16,21 @@ from typing import Any
 
 from vlastack.errors import ConfigError
 from vlastack.registry import Registry
-from vlastack.safety.spec import ActionLayout, Box, GripperLimits, MotionLimits, SafetySpec, SpecError, TargetTracking
+from vlastack.safety.spec import ActionLayout, Box, ContactLimits, GripperLimits, MotionLimits, SafetySpec, SpecError, TargetTracking
 
 #: Built-in specs by name (filled by :mod:`vlastack.safety.presets`).
 PRESETS: Registry[SafetySpec] = Registry("safety spec preset")
 
 # Nested fields that hold a spec dataclass (or a list of them) instead of plain values.
 _NESTED: dict[type, dict[str, type]] = {
-    SafetySpec: {"action": ActionLayout, "workspace": Box, "motion": MotionLimits, "gripper": GripperLimits, "tracking": TargetTracking},
+    SafetySpec: {
+        "action": ActionLayout,
+        "workspace": Box,
+        "motion": MotionLimits,
+        "gripper": GripperLimits,
+        "tracking": TargetTracking,
+        "contact": ContactLimits,
+    },
     TargetTracking: {"clip_inner": Box, "clip_outer": Box},
 }
 _LISTS_OF: dict[type, dict[str, type]] = {SafetySpec: {"keep_out": Box}}

@@ -7,14 +7,15 @@ Meta-World (Sawyer, v3, ``metaworld==3.1.1``), numbers measured or read from its
 - Every task clips the mocap to ``hand_low (-0.5, 0.40, 0.05)`` .. ``hand_high (0.5, 1.0, 0.5)``
   (some tasks lower the z floor or y, e.g. pick-out-of-hole z -0.15; the class defaults
   ``mocap_low/high`` are overwritten in ``__init__``).
-- Workspace, from the hand (tcp) positions the scripted experts of all 50 tasks reach, seeds 0-4,
-  behind a layer whose workspace never binds (``benchmarks/safety_workspace.py --tasks mt50
-  --seeds 5``, 2026-11-29): x -0.499 (door-close) .. 0.485 (soccer), y 0.393 (door-open) ..
-  0.890 (button-press-topdown), z 0.044 (pick-out-of-hole) .. 0.441 (door-lock). On x the
-  experts use all of Meta-World's own range (the mocap is clipped at +-0.5). The box below is
-  that plus 2 cm on every side except the floor, which gets 1 cm (below it is the table): x
-  +-0.52, y 0.37 .. 0.91, z 0.034 .. 0.46. (The earlier box, x +-0.45, z from 0.045, was taken
-  from MT10 only and stopped door-close's expert and a learned policy at x = -0.45.)
+- Workspace: it must hold the controller targets the experts command, not only the hand positions
+  they reach, because the layer keeps the target a stopping margin inside it (below). Experts of
+  all 50 tasks, seeds 0-4, behind a layer that never binds (``benchmarks/safety_workspace.py
+  --tasks mt50 --seeds 5``): hand x -0.499 .. 0.485, y 0.393 .. 0.890, z 0.044 .. 0.441; mocap
+  target x -0.5 .. 0.5 (Meta-World's clip), y 0.40 .. 0.954 (sweep-into pushes it 13 cm past
+  where the hand gets), z 0.014 (pick-out-of-hole, pressed into the table) .. 0.473 (door-lock).
+  Box: x +-0.53 (the hand coasts up to 23.5 mm past Meta-World's own clip at +-0.5 when driven
+  into it at full speed, ``safety_reached.py``), y 0.37 .. 0.965, z 0.0 (the table top: the
+  target may be pressed into the table down to the stopping margin above it) .. 0.48.
 - The experts command up to 1.39 m/s (all three axes saturated) and change velocity by up to
   128 m/s^2. The speed limit (1.2 m/s) shortens their fastest diagonal moves by about 14 %.
 - Acceleration and jerk limits are chosen so that a hold from full speed is within them
@@ -34,32 +35,31 @@ Meta-World (Sawyer, v3, ``metaworld==3.1.1``), numbers measured or read from its
   0.25, 0.5 and 1.0, stopping 1.5-26 mm short (26 mm on the -z face, where the arm comes from
   near the table and the clip uncertainty below applies). The mocap clip differs per task
   (``hand_low`` z 0.05, 0.07, -0.05 or -0.15, y 0.35 or 0.40): ``clip_inner``/``clip_outer`` are
-  the tightest and loosest of them, shifted 4 mm down to the hand's frame. ``workspace`` is off:
-  the experts press the target up to 3 cm into the table (pick-out-of-hole, mocap z 0.014) and
-  11 cm past the y the hand reaches (button-press-topdown, mocap y 1.0), and keeping the target
-  inside the workspace costs them 4 of 250 episodes (pick-out-of-hole 2/5, shelf-place 4/5). So
-  at the workspace walls only the measured position is guaranteed: driving at the y-high and
-  z-high walls the hand still ends up to 34 and 36 mm beyond them (0 mm with ``tracking.workspace``
-  on, ``safety_reached.py --track-walls``). The walls coincide with or lie near Meta-World's own
-  mocap limits on x, y-low and the table; keep-out boxes are where the guarantee holds.
-- Measured through ``vlastack.envs.rollout`` with this spec (MT10 experts, seed 0, before the
-  workspace was widened): every task still succeeds; speed and acceleration limits bind on 0-47
-  steps per episode (door-open takes 125 steps instead of 72, the others 0-3 more), the workspace
-  floor on 4 steps of peg-insert-side (by 2 mm); no grip-force interventions. With this spec on
-  all 50 tasks, seeds 0-4: 247/250 expert episodes succeed behind the layer, the same 247/250 as
-  without it (soccer, sweep-into and stick-pull fail once each either way); no workspace
-  interventions. On door-open seeds 10000-10009 the
-  expert succeeds 10/10 without the layer and 9/10 with it: on seed 10000 the slower approach
-  wedges the fingers against the door, the expert keeps pushing and the contact force climbs to
-  about 4,400 N (the grip check then opens the gripper, but nothing limits the arm's push; a
-  contact-force limit on motion is a candidate for the next check). With a speed limit of 1.4
-  m/s, which the [-1, 1] action range can never exceed, it succeeds 10/10.
+  the tightest and loosest of them, shifted 4 mm down to the hand's frame. ``workspace`` is on
+  (2026-11-29): the target is kept the stopping margin inside the workspace too. Under fuzzed
+  streams (``benchmarks/safety_reached_fuzz.py``) two more effects showed: a target far ahead of
+  the hand (a fast sweep near the edge of the arm's reach, lead 8 cm) let the hand swing 3 cm up
+  off its path and 28 mm past the z-high wall, so ``max_lead_m`` 6 cm bounds how far the target
+  may run ahead; and a hand moving at 0.5 m/s coasted 1 cm past a target that stopped, and cut a
+  corner the target went round, into a keep-out box, so the stopping margin grows by
+  ``overshoot_s`` 0.03 s times the hand's measured speed, and boxes are kept off by the hand's lag.
+- With this spec (2026-11-29) the experts of all 50 tasks, seeds 0-4, succeed in 247/250 episodes,
+  as without the layer (soccer, sweep-into, stick-pull fail once each either way); episodes take
+  89 steps on average instead of 84 (sweep-into 243 instead of 143: its target is held 6 cm ahead).
+- Contact force on the arm (``Observation.arm_contact``: the net force of every contact between a
+  moving arm link, fingers included, and anything else): MT10 experts, seeds 10000-10009, peak
+  at most 352 N in every task but door-open (421-755 N in its 9 successful episodes); on door-open
+  seed 10000 the fingers wedge against the door and the arm pushes at over 900 N for 457 steps
+  (peak 1,066 N). The limit, 900 N, is 20 % above every successful expert's peak and below the
+  wedge; above it, motion into the contact is removed and the arm backs off at 1 mm/s per newton
+  of excess (at most 0.2 m/s). Meta-World's forces come from a stiff mocap weld and are far above
+  what ISO/TS 15066 allows for a person; the number is for this simulator, not a robot.
 """
 
 from __future__ import annotations
 
 from vlastack.safety.loading import PRESETS
-from vlastack.safety.spec import ActionLayout, Box, GripperLimits, MotionLimits, SafetySpec, TargetTracking
+from vlastack.safety.spec import ActionLayout, Box, ContactLimits, GripperLimits, MotionLimits, SafetySpec, TargetTracking
 
 METAWORLD_SAWYER = PRESETS.register("metaworld_sawyer")(
     SafetySpec(
@@ -72,7 +72,8 @@ METAWORLD_SAWYER = PRESETS.register("metaworld_sawyer")(
             translation_dims=(0, 1, 2),
             translation_scale_m=0.01,
         ),
-        workspace=Box(low=(-0.52, 0.37, 0.034), high=(0.52, 0.91, 0.46), name="sawyer reach"),
+        # Wide enough for the controller targets the experts command (plus the stopping margin), see above.
+        workspace=Box(low=(-0.53, 0.37, 0.0), high=(0.53, 0.965, 0.48), name="sawyer reach"),
         motion=MotionLimits(max_speed_m_s=1.2, max_accel_m_s2=100.0, max_jerk_m_s3=16000.0),
         gripper=GripperLimits(
             action_index=3,
@@ -88,7 +89,10 @@ METAWORLD_SAWYER = PRESETS.register("metaworld_sawyer")(
             margin_m=0.006,
             clip_inner=Box(low=(-0.5, 0.40, 0.066), high=(0.5, 1.0, 0.496), name="tightest mocap clip"),
             clip_outer=Box(low=(-0.5, 0.35, -0.154), high=(0.5, 1.0, 0.496), name="loosest mocap clip"),
-            workspace=False,
+            workspace=True,
+            overshoot_s=0.03,
+            max_lead_m=0.06,
         ),
+        contact=ContactLimits(max_force_n=900.0, backoff_m_s_per_n=0.001, max_backoff_m_s=0.2),
     )
 )

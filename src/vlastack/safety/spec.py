@@ -183,6 +183,29 @@ class GripperLimits:
 
 
 @dataclass(frozen=True)
+class ContactLimits:
+    """The limit on the contact force the arm applies to its surroundings (power and force limiting).
+
+    The reading is the net contact force the surroundings apply to the arm (N, world frame, 3
+    numbers; ``Observation.arm_contact``). Above ``max_force_n`` the layer removes every part of
+    the commanded motion that goes into the contact (against that force) and adds a motion away
+    from it, so the force can only fall. With no reading the check is skipped.
+    """
+
+    max_force_n: float
+    """Largest net contact force on the arm, newtons, before motion into the contact is stopped."""
+    backoff_m_s_per_n: float
+    """Above the limit, the arm is moved away from the contact at this many m/s per newton of excess."""
+    max_backoff_m_s: float
+    """Fastest back-off, m/s (the motion limits still apply on top)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "max_force_n", _positive("max_force_n", self.max_force_n))
+        object.__setattr__(self, "backoff_m_s_per_n", _non_negative("backoff_m_s_per_n", self.backoff_m_s_per_n))
+        object.__setattr__(self, "max_backoff_m_s", _non_negative("max_backoff_m_s", self.max_backoff_m_s))
+
+
+@dataclass(frozen=True)
 class TargetTracking:
     """How the arm's controller turns deltas into motion, for reasoning about where the arm will *end up*.
 
@@ -208,9 +231,20 @@ class TargetTracking:
     workspace: bool = True
     """Also keep the target ``margin_m`` inside the workspace (not only away from keep-out boxes).
     Off where demonstrators press the target past a wall on purpose (into a table) to make contact force."""
+    overshoot_s: float = 0.0
+    """How long the hand keeps going at its measured speed past a target that stops, seconds: the
+    stopping margin on each axis is ``margin_m + overshoot_s * |hand velocity on that axis|``."""
+    max_lead_m: float | None = None
+    """Furthest the target may run ahead of the measured hand on any axis, metres; None: no limit.
+    Motion that would take the target further away from the hand on an axis is removed on that axis.
+    Why: ``margin_m`` holds only while the hand follows its target; a target far ahead (an arm that
+    cannot keep up, or pressed into an object) lets the arm swing off its path by centimetres."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "margin_m", _non_negative("margin_m", self.margin_m))
+        object.__setattr__(self, "overshoot_s", _non_negative("overshoot_s", self.overshoot_s))
+        if self.max_lead_m is not None:
+            object.__setattr__(self, "max_lead_m", _positive("max_lead_m", self.max_lead_m))
         if not isinstance(self.workspace, bool):
             raise SpecError("workspace", f"expected true or false, got {self.workspace!r}")
         if (self.clip_inner is None) != (self.clip_outer is None):
@@ -253,6 +287,8 @@ class SafetySpec:
     """Boxes the end effector's path must never enter (e.g. where a person stands)."""
     tracking: TargetTracking | None = None
     """How the controller follows commanded deltas (see :class:`TargetTracking`); None: judge by the measured position only."""
+    contact: ContactLimits | None = None
+    """Limit on the contact force the arm applies (see :class:`ContactLimits`); None: no such limit."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -273,6 +309,8 @@ class SafetySpec:
         for i, box in enumerate(self.keep_out):
             if not isinstance(box, Box):
                 raise SpecError(f"keep_out[{i}]", f"expected a Box, got {type(box).__name__}")
+        if self.contact is not None and not isinstance(self.contact, ContactLimits):
+            raise SpecError("contact", f"expected a ContactLimits or null, got {type(self.contact).__name__}")
         if self.tracking is not None:
             if not isinstance(self.tracking, TargetTracking):
                 raise SpecError("tracking", f"expected a TargetTracking or null, got {type(self.tracking).__name__}")

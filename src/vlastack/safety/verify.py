@@ -16,6 +16,10 @@ what "inside every limit" means:
 - with ``tracking``: the same keep-out rule (and with ``tracking.workspace`` the workspace rule)
   for the controller's estimated target (an interval per axis), swept over the step, with the
   keep-out boxes grown and the workspace shrunk by ``tracking.margin_m`` (the stopping distance);
+- with ``tracking.max_lead_m``: the nearer end of the target's interval ends no further than that
+  from the measured hand on any axis (or, where it is further already, gets no further);
+- while the net contact force on the arm exceeds ``contact.max_force_n``, no part of the commanded
+  motion goes into the contact (``v . f >= 0``);
 - while a finger's contact force exceeds ``gripper.max_force_n`` the gripper does not close further
   than the last allowed command; with ``require_touch`` and no valid touch reading it does not move.
 """
@@ -61,10 +65,32 @@ class MotionMemory:
     target_hi: np.ndarray | None = None
     """The matching upper bound (equal to ``target_lo`` unless the controller's clipping is uncertain)."""
 
-    def start_tracking(self, spec: SafetySpec, position: np.ndarray | None) -> None:
-        """At the first readable position of an episode, take the target to be there (the arm at rest)."""
-        if spec.tracking is not None and self.target_lo is None and position is not None:
+    hand_velocity: np.ndarray | None = None
+    """Measured hand velocity (m/s, [3]) from the last two readable positions; None until there are two."""
+    last_position: np.ndarray | None = None
+    """The last readable measured position (m, [3]) and the step it was read at (``last_position_step``)."""
+    last_position_step: int = -1
+
+    def start_tracking(self, spec: SafetySpec, position: np.ndarray | None, step: int = 0) -> None:
+        """At the first readable position of an episode, take the target to be there (the arm at rest);
+        on every step, update the measured hand velocity (zero when a step's position was unreadable)."""
+        if position is None:
+            self.hand_velocity, self.last_position = None, None
+            return
+        if self.last_position is not None and step == self.last_position_step + 1:
+            self.hand_velocity = (position - self.last_position) / spec.control_period_s
+        self.last_position, self.last_position_step = position.copy(), step
+        if spec.tracking is not None and self.target_lo is None:
             self.target_lo, self.target_hi = position.copy(), position.copy()
+
+    def stopping_margin(self, spec: SafetySpec) -> np.ndarray:
+        """Per axis (m): ``tracking.margin_m`` plus how far the hand coasts past a stopped target at its speed."""
+        t = spec.tracking
+        assert t is not None
+        speed = np.zeros(3) if self.hand_velocity is None else np.abs(self.hand_velocity)
+        # A jump faster than twice the speed limit is a glitch in the reading (or a test), not motion.
+        speed = np.minimum(speed, 2.0 * spec.motion.max_speed_m_s)
+        return t.margin_m + t.overshoot_s * speed
 
     @classmethod
     def at_rest(cls, spec: SafetySpec) -> MotionMemory:
@@ -96,7 +122,9 @@ def max_touch(touch: object) -> float | None:
     return float(np.max(np.abs(t)))
 
 
-def violations(spec: SafetySpec, action: object, state: object, touch: object, memory: MotionMemory) -> list[Violation]:
+def violations(
+    spec: SafetySpec, action: object, state: object, touch: object, memory: MotionMemory, contact: object = None
+) -> list[Violation]:
     """Every limit ``action`` breaks when sent from ``state`` after ``memory``; empty if none."""
     try:
         a = np.asarray(action, dtype=np.float64)
@@ -142,7 +170,9 @@ def violations(spec: SafetySpec, action: object, state: object, touch: object, m
             )
     out += _geometry_violations(spec, v, geo.position_of(spec, state))
     out += _target_violations(spec, v, memory)
+    out += _lead_violations(spec, v, geo.position_of(spec, state), memory)
     out += _grip_violations(spec, a, touch, memory)
+    out += _contact_violations(spec, v, contact)
     return out
 
 
@@ -235,6 +265,51 @@ def _target_violations(spec: SafetySpec, v: np.ndarray, memory: MotionMemory) ->
                 )
             )
     return out
+
+
+def _lead_violations(spec: SafetySpec, v: np.ndarray, p: np.ndarray | None, memory: MotionMemory) -> list[Violation]:
+    """With ``tracking.max_lead_m``: on no axis does the target end further than that from the hand,
+    unless it was further already and does not move further away."""
+    t = spec.tracking
+    if t is None or t.max_lead_m is None or memory.target_lo is None or p is None:
+        return []
+    dt, lead = spec.control_period_s, t.max_lead_m
+    out = []
+    for i in range(3):
+        ahead = max(memory.target_lo[i] + v[i] * dt - p[i], p[i] - memory.target_hi[i] - v[i] * dt)  # the nearer end
+        before = max(memory.target_lo[i] - p[i], p[i] - memory.target_hi[i])
+        if ahead > max(lead, before) + _ABS_M + _REL * lead:
+            out.append(
+                Violation(
+                    "tracking.max_lead_m",
+                    ahead,
+                    lead,
+                    "m",
+                    f"the controller's target would run {ahead:.6g} m ahead of the hand on {geo.AXES[i]} (limit {lead} m)",
+                )
+            )
+    return out
+
+
+def _contact_violations(spec: SafetySpec, v: np.ndarray, contact: object) -> list[Violation]:
+    """Above ``contact.max_force_n``, no part of the motion goes into the contact (against the force)."""
+    if spec.contact is None or contact is None:
+        return []
+    try:
+        f = np.asarray(contact, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return []
+    if f.shape != (3,) or not np.all(np.isfinite(f)):
+        return []
+    size = float(np.linalg.norm(f))
+    if size <= spec.contact.max_force_n:
+        return []
+    into = -float(v @ f) / size
+    if into > _ABS_M + _REL * float(np.linalg.norm(v)):
+        return [
+            Violation("contact.max_force_n", size, spec.contact.max_force_n, "N", f"moving at {into:.6g} m/s into a {size:.1f} N contact")
+        ]
+    return []
 
 
 def _grip_violations(spec: SafetySpec, a: np.ndarray, touch: object, memory: MotionMemory) -> list[Violation]:

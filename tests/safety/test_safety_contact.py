@@ -1,0 +1,66 @@
+"""Contact-force limiting: above the limit no motion goes into the contact, and the arm backs off."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from vlastack.safety import METAWORLD_SAWYER, SafetyLayer
+from vlastack.safety.loading import spec_from_dict, spec_to_dict
+from vlastack.safety.spec import SpecError
+from vlastack.safety.verify import MotionMemory, violations
+
+HOME = np.array([0.0, 0.6, 0.2, 1.0], dtype=np.float32)
+LIMIT = METAWORLD_SAWYER.contact.max_force_n
+V_PER_UNIT = METAWORLD_SAWYER.action.translation_scale_m / METAWORLD_SAWYER.control_period_s  # m/s per action unit
+
+
+def test_pushing_into_a_contact_over_the_limit_is_stopped_and_reversed_with_a_reason():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    up = np.array([0.0, 0.0, LIMIT + 200.0])  # the table pushes the arm up: pressing down goes into it
+    d = layer.filter(np.array([0.3, 0.0, -0.5, 1.0], np.float32), HOME, None, 0.0, contact=up)
+    backoff = METAWORLD_SAWYER.contact.backoff_m_s_per_n * 200.0
+    assert d.action[0] == pytest.approx(0.3)  # sliding along the contact is left alone
+    assert d.action[2] * V_PER_UNIT == pytest.approx(backoff, rel=1e-5)  # not down any more: up, by the excess
+    (item,) = d.interventions
+    assert item.limit == "contact.max_force_n" and item.value == pytest.approx(LIMIT + 200.0) and item.unit == "N"
+    assert "into the contact" in item.message
+
+
+def test_below_the_limit_or_without_a_reading_nothing_changes():
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    proposal = np.array([0.0, 0.0, -0.5, 1.0], np.float32)
+    for reading in (np.array([0.0, 0.0, LIMIT - 1.0]), None, np.array([np.nan, 0, 0]), np.zeros(2)):
+        assert np.array_equal(layer.filter(proposal, HOME, None, 0.0, contact=reading).action, proposal)
+        layer.reset()
+
+
+def test_whatever_is_proposed_nothing_leaves_the_layer_going_into_a_contact_over_the_limit():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        layer = SafetyLayer(METAWORLD_SAWYER)
+        force = rng.normal(size=3)
+        force *= (LIMIT + rng.uniform(1.0, 3000.0)) / np.linalg.norm(force)
+        proposal = np.r_[rng.uniform(-1.5, 1.5, 3), rng.uniform(-1, 1)].astype(np.float32)
+        d = layer.filter(proposal, HOME, None, 0.0, contact=force)
+        v = d.action[:3].astype(np.float64) * V_PER_UNIT
+        assert v @ force >= -1e-9 * np.linalg.norm(force)
+        assert violations(METAWORLD_SAWYER, d.action, HOME, None, MotionMemory.at_rest(METAWORLD_SAWYER), force) == []
+
+
+def test_the_final_check_catches_motion_into_an_overloaded_contact():
+    broken = violations(
+        METAWORLD_SAWYER, np.array([0, 0, -0.2, 0], np.float32), HOME, None, MotionMemory.at_rest(METAWORLD_SAWYER), [0, 0, LIMIT * 2]
+    )
+    assert [v.limit for v in broken] == ["contact.max_force_n"]
+
+
+def test_contact_limits_are_validated_naming_the_field():
+    data = spec_to_dict(METAWORLD_SAWYER)
+    data["contact"]["max_force_n"] = -5
+    with pytest.raises(SpecError, match="must be positive") as info:
+        spec_from_dict(data)
+    assert info.value.field == "contact.max_force_n"
+    assert spec_from_dict(spec_to_dict(dataclasses.replace(METAWORLD_SAWYER, contact=None))).contact is None
