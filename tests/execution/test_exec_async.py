@@ -212,3 +212,31 @@ def test_dropped_executors_do_not_leave_threads_behind():
     while any(t.name == "vlastack-inference" for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not any(t.name == "vlastack-inference" for t in threading.enumerate())
+
+
+class PrefixRecorder(CodedPolicy):
+    """CodedPolicy that records the real-time-chunking prefix it was given."""
+
+    def __init__(self, horizon: int = 8) -> None:
+        super().__init__(horizon)
+        self.prefixes: list[tuple[np.ndarray, np.ndarray] | None] = []
+
+    def __call__(self, observation: Observation, prefix_actions=None, prefix_weights=None) -> ActionChunk:
+        self.prefixes.append(None if prefix_actions is None else (prefix_actions.copy(), prefix_weights.copy()))
+        return super().__call__(observation)
+
+
+def test_rtc_sends_the_committed_plan_with_firm_weights_for_the_latency_and_does_not_cross_fade():
+    clock, policy = FakeClock(), PrefixRecorder(horizon=8)
+    ex = AsyncExecutor(policy, k=4, blend_steps=3, clock=clock, simulated_latency_s=2 * DT, rtc=True)
+    out = run(ex, clock, 12)
+    assert policy.prefixes[0] is None  # nothing committed before the first chunk
+    actions, weights = policy.prefixes[2]  # asked at step 8; chunk 1 (asked at step 4, 2 steps late) runs from step 6
+    assert actions[:, 0].tolist() == [104.0, 105.0, 106.0, 107.0]
+    assert weights[:2].tolist() == [1.0, 1.0] and np.all(np.diff(weights[1:]) < 0) and 0 < weights[-1] < 1
+    assert out[6:10] == [102.0, 103.0, 104.0, 105.0] and out[10] == 202.0  # the new chunk is followed at once: no blend
+
+
+def test_rtc_must_be_a_bool():
+    with pytest.raises(ConfigError, match="rtc"):
+        AsyncExecutor(CodedPolicy(), clock=FakeClock(), simulated_latency_s=0.0, rtc="yes")

@@ -15,6 +15,11 @@ In the spirit of SmolVLA's asynchronous inference (arXiv 2506.01844) and real-ti
    so the first executed action is still mostly the old plan, and after the window only the new
    chunk is followed. Where the old plan has already run out, its last action stands in for it
    (what the arm was last told to do). ``blend_steps = 0`` switches at once.
+With ``rtc`` (real-time chunking, Black et al.), the request also carries the actions of the
+   current plan from the request's step on: they will run while the policy thinks, so the new chunk
+   should agree with them. The policy inpaints its chunk towards them (weight 1 for the steps the
+   last measured latency says will have run before the chunk arrives, then falling linearly to 0
+   over the rest of the old plan), and the seam is not cross-faded: the chunk already fits.
 4. Inference slower than expected: the executor keeps going on the remaining actions of the old
    chunk; once they are used up it is *stalled* and returns None (or, with ``on_stall="repeat"``,
    the last action again), and says so in its events; the safety layer's watchdog turns a long
@@ -57,6 +62,8 @@ class AsyncExecutor(Executor):
     simulated time sees the true compute time and no real thread races the simulation.
     ``on_stall``: ``"none"`` returns None while stalled, ``"repeat"`` repeats the last action.
     ``overdue_s``: report a request outstanding longer than this (None: never).
+    ``rtc``: real-time chunking; the policy must accept ``prefix_actions=`` [P, D] and
+    ``prefix_weights=`` [P] keyword arguments (the flow policies do).
     """
 
     name = "async"
@@ -72,6 +79,7 @@ class AsyncExecutor(Executor):
         simulated_latency_s: float | str | Callable[[int], float] | None = None,
         on_stall: str = "none",
         overdue_s: float | None = None,
+        rtc: bool = False,
     ) -> None:
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
             raise ConfigError(f"async executor: k must be a positive integer or None, got {k!r}")
@@ -87,7 +95,9 @@ class AsyncExecutor(Executor):
             runner = (
                 ThreadRunner(policy, clock) if simulated_latency_s is None else SimulatedLatencyRunner(policy, clock, simulated_latency_s)
             )
-        self.k, self.blend_steps, self.on_stall, self.overdue_s = k, blend_steps, on_stall, overdue_s
+        if not isinstance(rtc, bool):
+            raise ConfigError(f"async executor: rtc must be true or false, got {rtc!r}")
+        self.k, self.blend_steps, self.on_stall, self.overdue_s, self.rtc = k, blend_steps, on_stall, overdue_s, rtc
         self.runner = runner
         self._next_id = 0
         super().__init__(policy, clock=clock)
@@ -102,6 +112,7 @@ class AsyncExecutor(Executor):
         self._interval: int | None = self.k
         self._last: np.ndarray | None = None
         self._stalled_since: tuple[int, float] | None = None
+        self._latency_steps = 0  # the last chunk's latency in control steps (for rtc's weights)
 
     def close(self) -> None:
         self.runner.close()
@@ -137,7 +148,22 @@ class AsyncExecutor(Executor):
         self._outstanding = (request_id, t, self.clock())
         self._overdue_reported, self._ask_now, self._last_request_step = False, False, t
         self._emit(base.CHUNK_REQUESTED, request_id=request_id)
-        self.runner.submit(request_id, t, observation)
+        prefix = self._prefix(t) if self.rtc else None
+        if prefix is None:
+            self.runner.submit(request_id, t, observation)
+        else:
+            self.runner.submit(request_id, t, observation, prefix)
+
+    def _prefix(self, t: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The current plan from step ``t`` on, and how firmly the next chunk must keep to it."""
+        i = t - self._plan_start
+        if not 0 <= i < len(self._plan):
+            return None
+        committed = np.stack(self._plan[i:]).astype(np.float32)
+        n, d = len(committed), min(self._latency_steps, len(committed))
+        weights = np.ones(n, dtype=np.float32)
+        weights[d:] = (n - np.arange(d, n)) / (n - d + 1)  # 1 while it surely runs, then down towards 0
+        return committed, weights
 
     def _check_overdue(self, now_s: float) -> None:
         if self._outstanding is None or self.overdue_s is None or self._overdue_reported:
@@ -177,11 +203,12 @@ class AsyncExecutor(Executor):
             self._ask_now = True
             self._emit(base.CHUNK_DISCARDED, reason="every action is already in the past", **latency)
             return
+        self._latency_steps = late
         new = actions[late:].astype(np.float64)
         i = t - self._plan_start
         old = self._plan[max(i, 0) :] if i < len(self._plan) else []
         tail = old[-1] if old else self._last
-        blended = 0 if tail is None else min(self.blend_steps, len(new))
+        blended = 0 if tail is None or self.rtc else min(self.blend_steps, len(new))
         for j in range(blended):
             w = (j + 1) / (self.blend_steps + 1)
             before = old[j] if j < len(old) else tail

@@ -46,16 +46,24 @@ class InferenceResult:
 
 
 class InferenceRunner(Protocol):
-    def submit(self, request_id: int, step: int, observation: Observation) -> None: ...
+    def submit(self, request_id: int, step: int, observation: Observation, prefix: Prefix | None = None) -> None: ...
 
     def poll(self) -> list[InferenceResult]: ...
 
     def close(self) -> None: ...
 
 
-def _run(policy: PolicyFn, observation: Observation) -> tuple[np.ndarray | None, float, str | None]:
+#: Actions already committed for the chunk's first steps and how firmly ([P, D], [P]): passed to the
+#: policy as ``prefix_actions=`` / ``prefix_weights=`` (real-time chunking); None: a plain call.
+Prefix = tuple[np.ndarray, np.ndarray]
+
+
+def _run(policy: PolicyFn, observation: Observation, prefix: Prefix | None = None) -> tuple[np.ndarray | None, float, str | None]:
     try:
-        chunk = policy(observation)
+        if prefix is None:
+            chunk = policy(observation)
+        else:
+            chunk = policy(observation, prefix_actions=prefix[0], prefix_weights=prefix[1])  # type: ignore[call-arg]
         return checked_actions(chunk), chunk_inference_ms(chunk), None
     except Exception as e:  # reported to the executor as a failed request, never raised in the control loop
         return None, 0.0, f"{type(e).__name__}: {e}"
@@ -75,14 +83,14 @@ class ThreadRunner:
         self._done: list[InferenceResult] = []
         self._thread: threading.Thread | None = None
 
-    def submit(self, request_id: int, step: int, observation: Observation) -> None:
+    def submit(self, request_id: int, step: int, observation: Observation, prefix: Prefix | None = None) -> None:
         if self._thread is None:
             self._thread = threading.Thread(
                 target=_work, args=(self.policy, self.clock, self._jobs, self._lock, self._done), name="vlastack-inference", daemon=True
             )
             self._thread.start()
             weakref.finalize(self, self._jobs.put, None)
-        self._jobs.put((request_id, step, observation, self.clock()))
+        self._jobs.put((request_id, step, observation, self.clock(), prefix))
 
     def poll(self) -> list[InferenceResult]:
         with self._lock:
@@ -100,8 +108,8 @@ class ThreadRunner:
 def _work(policy: PolicyFn, clock: Clock, jobs: queue.Queue, lock: threading.Lock, done: list[InferenceResult]) -> None:
     """The background thread: answer requests until a None arrives."""
     while (job := jobs.get()) is not None:
-        request_id, step, observation, submitted = job
-        actions, inference_ms, error = _run(policy, observation)
+        request_id, step, observation, submitted, prefix = job
+        actions, inference_ms, error = _run(policy, observation, prefix)
         result = InferenceResult(request_id, step, submitted, clock(), actions, inference_ms, error)
         with lock:
             done.append(result)
@@ -129,10 +137,10 @@ class SimulatedLatencyRunner:
         self._pending: list[tuple[float, InferenceResult]] = []
         self._count = 0
 
-    def submit(self, request_id: int, step: int, observation: Observation) -> None:
+    def submit(self, request_id: int, step: int, observation: Observation, prefix: Prefix | None = None) -> None:
         now = self.clock()
         wall = time.perf_counter()
-        actions, inference_ms, error = _run(self.policy, observation)
+        actions, inference_ms, error = _run(self.policy, observation, prefix)
         latency = time.perf_counter() - wall if self.latency == MEASURED else float(self.latency(self._count))
         if not latency >= 0:
             raise ValueError(f"simulated latency must be >= 0, got {latency}")

@@ -30,7 +30,7 @@ from torch import nn
 from vlastack import keys
 from vlastack.errors import ConfigError, DatasetError
 from vlastack.policies.base import Policy
-from vlastack.policies.components.flow_head import FlowExpert
+from vlastack.policies.components.flow_head import FlowExpert, Guide
 from vlastack.policies.components.frames import stack_frames
 from vlastack.policies.components.text import build_text_encoder
 from vlastack.policies.components.token_head import TokenHead, TokenVocab, step_of_tokens
@@ -201,9 +201,20 @@ class VLAPolicy(Policy):
 
     # ---- inference --------------------------------------------------------------------------------
     @torch.inference_mode()
-    def sample_actions(self, batch: Batch, noise: torch.Tensor | None = None, num_steps: int | None = None) -> ActionChunk:
+    def sample_actions(
+        self,
+        batch: Batch,
+        noise: torch.Tensor | None = None,
+        num_steps: int | None = None,
+        prefix_actions: np.ndarray | None = None,
+        prefix_weights: np.ndarray | None = None,
+    ) -> ActionChunk:
         """Actions [B, H, D] (environment units). Flow variants: ``noise`` [B, H, max_action_dim] (or [B, H, D])
-        fixes x_1; ``num_steps`` overrides ``config.num_inference_steps`` (more steps: finer integration, slower)."""
+        fixes x_1; ``num_steps`` overrides ``config.num_inference_steps`` (more steps: finer integration, slower).
+
+        Real-time chunking (flow variants): ``prefix_actions`` [P, D] (environment units, P <= H) are
+        actions already committed for the chunk's first P steps and ``prefix_weights`` [P] in [0, 1]
+        how firmly to keep to each; the chunk is inpainted towards them while it is sampled."""
         start = time.perf_counter()
         was_training = self.training
         if was_training:  # dropout and augmentation off; an eval-mode policy is not touched (thread-safe serving)
@@ -222,7 +233,8 @@ class VLAPolicy(Policy):
                     noise = F.pad(noise, (0, c.max_action_dim - c.action_dim))
                 if tuple(noise.shape) != shape:
                     raise ConfigError(f"noise has shape {list(noise.shape)}, expected {list(shape)}")
-                x0 = self.expert.sample(self._expert_context(kvs), noise, num_steps or c.num_inference_steps)
+                guide = self._guide(batch.size, prefix_actions, prefix_weights) if prefix_actions is not None else None
+                x0 = self.expert.sample(self._expert_context(kvs), noise, num_steps or c.num_inference_steps, guide)
                 actions = self.normalizer.unnormalize(keys.ACTION, x0[..., : c.action_dim]).float().cpu().numpy()
             else:
                 results = self.tokenizer.decode_batch(self.token_head.to_action_ids(self._generate(prefix)))
@@ -232,6 +244,22 @@ class VLAPolicy(Policy):
             if was_training:
                 self.train()
         return ActionChunk(actions=actions, inference_ms=(time.perf_counter() - start) * 1e3, info=info)
+
+    def _guide(self, batch_size: int, actions: np.ndarray, weights: np.ndarray | None) -> Guide:
+        """The committed actions as an inpainting target in the expert's normalised, padded space."""
+        c = self.config
+        a = np.asarray(actions, dtype=np.float32)
+        if a.ndim != 2 or a.shape[1] != c.action_dim or not 1 <= a.shape[0] <= c.horizon:
+            raise ConfigError(f"prefix_actions must be [P <= {c.horizon}, {c.action_dim}], got shape {list(a.shape)}")
+        w = np.ones(len(a), dtype=np.float32) if weights is None else np.asarray(weights, dtype=np.float32).reshape(-1)
+        if w.shape != (len(a),) or not np.all((w >= 0) & (w <= 1)):
+            raise ConfigError(f"prefix_weights must be {len(a)} numbers in [0, 1], got {w.tolist()}")
+        target = torch.zeros(batch_size, c.horizon, c.max_action_dim, device=self.device)
+        weight = torch.zeros(c.horizon, c.max_action_dim, device=self.device)
+        normed = self.normalizer.normalize(keys.ACTION, torch.as_tensor(a, device=self.device))
+        target[:, : len(a), : c.action_dim] = normed.float()
+        weight[: len(a), : c.action_dim] = torch.as_tensor(w, device=self.device)[:, None]
+        return Guide(target, weight)
 
     def _generate(self, prefix: torch.Tensor) -> torch.Tensor:
         """Greedy decoding of action tokens with a KV cache; ids [B, n] (EOS, then PAD, after the chunk)."""
