@@ -67,6 +67,22 @@ def test_starts_are_a_function_of_the_seed():
     env.close()
 
 
+def test_first_frame_shows_where_the_goal_is():
+    # Meta-World moves the goal site after its last forward pass; before the adapter ran forward
+    # kinematics at reset, the first image drew the goal dot somewhere else than the goal (in every
+    # episode). The first image must be what the simulator's current state looks like.
+    import mujoco
+
+    env = make_env("reach-v3", cameras=("corner2",), image_size=64)
+    for seed in (5, 6):
+        obs, info = env.reset(seed=seed)
+        sim = env._env  # the wrapped Meta-World env
+        np.testing.assert_allclose(sim.data.site("goal").xpos, info["privileged"][36:39], atol=1e-6)
+        mujoco.mj_forward(sim.model, sim.data)
+        np.testing.assert_array_equal(obs.images["corner2"], env._renderer.render(sim.data)[0]["corner2"])
+    env.close()
+
+
 def test_expert_solves_reach_deterministically():
     env = make_env("reach-v3", cameras=("corner2",), image_size=16)
     r1 = rollout(env, expert_for("reach-v3").act, seed=0)

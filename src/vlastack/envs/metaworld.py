@@ -116,6 +116,10 @@ class MetaWorldEnv(gym.Env):
         if seed is not None:
             self._env.seed(int(seed))  # seeds the draw of object and goal positions
         raw, _ = self._env.reset()
+        # Meta-World moves the goal site in the model after its last forward pass, so without this the
+        # first frame draws the goal dot away from the goal, in every episode (seen on reach, push and
+        # pick-place); forward kinematics only, the simulated state does not change.
+        mujoco.mj_forward(self._env.model, self._env.data)
         self._steps = 0
         return self._observe(raw), {"privileged": raw.astype(np.float32), "success": False, "seed": seed}
 
