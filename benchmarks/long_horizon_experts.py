@@ -3,8 +3,8 @@
     MUJOCO_GL=egl python benchmarks/long_horizon_experts.py --seeds 50
 
 Seeds 0..N-1 (the demonstration seeds ``vlastack collect`` tries first); actions pass through the
-safety layer as in ``vlastack collect`` unless ``--safety none``; no cameras rendered (the experts read
-the privileged state only).
+safety layer with contact forces sensed, as in ``vlastack collect``, unless ``--safety none`` or
+``--no-touch``; no cameras rendered (the experts read the privileged state only).
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ import numpy as np
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=50, help="Reset seeds 0..N-1 per task.")
-    ap.add_argument("--tasks", default="long_horizon", help="Tasks or groups, comma-separated.")
+    ap.add_argument("--tasks", default="long_horizon", help="Long-horizon tasks or the group long_horizon, comma-separated.")
     ap.add_argument("--safety", default="metaworld_sawyer", help="Safety spec the actions pass through, as in collect; 'none' for none.")
+    ap.add_argument(
+        "--no-touch", dest="touch", action="store_false", help="Sense no contact forces (the safety layer's force limit then never acts)."
+    )
     args = ap.parse_args()
     from vlastack.envs.experts import expert_for
     from vlastack.envs.long_horizon import SUITE
@@ -29,8 +32,11 @@ def main() -> None:
     from vlastack.safety import SafeActuator
 
     rows = {}
-    for task in resolve_tasks(args.tasks):
-        env, expert = make_env(task, cameras=(), touch=False), expert_for(task)
+    tasks = resolve_tasks(args.tasks)
+    if not set(tasks) <= set(SUITE):
+        raise SystemExit(f"--tasks: only long-horizon tasks have stages; not {sorted(set(tasks) - set(SUITE))}")
+    for task in tasks:
+        env, expert = make_env(task, cameras=(), touch=args.touch), expert_for(task)
         stepped = env if args.safety == "none" else SafeActuator(env, args.safety)
         n = len(SUITE[task].stages)
         done, steps = [], []

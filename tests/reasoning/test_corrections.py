@@ -70,8 +70,11 @@ def test_stop_and_slower_change_the_motion_within_one_chunk():
     expert = expert_for("reach-v3").act
     free = _run("reach-v3", expert, 40)
     stopped = _run("reach-v3", expert, 40, {10: "stop"})
+    # the arm lags its commanded position, so it coasts to a halt: after one chunk it creeps (< 2 mm a
+    # step, slowing every step) where the uncorrected expert keeps moving several centimetres
     moved_after = np.linalg.norm(np.diff(stopped[10 + CHUNK :, :3], axis=0), axis=1)
-    assert moved_after.max() < 1e-3 and np.linalg.norm(free[40, :3] - free[10 + CHUNK, :3]) > 0.02
+    assert moved_after.max() < 2e-3 and np.all(np.diff(moved_after) <= 1e-5)
+    assert moved_after.sum() < 0.3 * np.linalg.norm(free[40, :3] - free[10 + CHUNK, :3])
     slow = _run("reach-v3", expert, 40, {10: "slower"})
     path = lambda s: np.linalg.norm(np.diff(s[10 + CHUNK : 10 + 2 * CHUNK, :3], axis=0), axis=1).sum()  # noqa: E731
     assert path(slow) < 0.6 * path(free)
