@@ -19,7 +19,8 @@ one of:
 Reported: steps; the largest distance the measured hand (``state[:3]``) got beyond a workspace
 wall and into the box (mm; bar: 2 mm); steps the hand spent beyond a wall or inside the box;
 stalled steps (the proposal was valid and moved, the layer let no translation through although
-part of the proposal pointed back inside or along the walls it is at); held steps.
+part of it pointed back inside or along the walls or boxes it is at; a motion scaled to zero by a
+speed, acceleration or target-lead limit is not counted); held steps.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ def stalled(proposed: np.ndarray, sent: np.ndarray, interventions: list[dict]) -
             limited.add(int(limit[limit.index("[") + 1]))
         elif limit.startswith("keep_out"):
             limited.update(i for i, a in enumerate("xyz") if f"{a} motion" in message or "only the motion out" in message)
-        elif limit.startswith("motion."):
-            limited.update(range(3))  # a motion limit scales all axes: not a wall stall
+        elif limit.startswith("motion.") or limit == "tracking.max_lead_m":
+            limited.update(range(3))  # scales all axes (waiting for the hand to catch up): not a wall stall
     return any(proposed[i] != 0.0 and i not in limited for i in range(3))
 
 

@@ -77,8 +77,10 @@ def test_workspace_shortens_the_motion_to_the_wall_and_says_by_how_much():
 
 
 def test_at_a_workspace_wall_the_arm_slides_along_it():
-    """Pushing diagonally into the -x wall: x stops at the wall, y and z keep their full motion."""
-    layer = SafetyLayer(METAWORLD_SAWYER)
+    """Pushing diagonally into the -x wall: x stops at the wall, y and z keep their full motion (the
+    rule on the measured position; this kinematic hand goes past the controller's clip at x -0.5,
+    which the tracking rules know a real target cannot)."""
+    layer = SafetyLayer(MEASURED_ONLY)
     p = np.array([WS_LOW[0] + 0.003, 0.5, 0.15])
     for i in range(30):
         a = layer.filter(act(-0.6, 0.6, 0.3, 0.0), np.r_[p, 1.0], None, i * DT).action
@@ -94,7 +96,8 @@ def test_outside_the_workspace_moving_back_in_is_allowed_further_out_is_not():
     below = state(0.0, 0.6, WS_LOW[2] - 0.01)
     assert layer.filter(act(0, 0, 0.5, 0), below, None, 0.0).action[2] == pytest.approx(0.5)
     d = layer.filter(act(0.4, 0, -0.5, 0), below, None, DT)
-    assert d.action[2] == 0.0 and d.action[0] == pytest.approx(0.4) and not d.held
+    # never further out; the target, now above the settled hand, is even moved back in
+    assert d.action[2] >= 0.0 and d.action[0] == pytest.approx(0.4) and not d.held
 
 
 def test_keep_out_box_across_the_path_makes_the_arm_slide_along_it():
@@ -299,11 +302,46 @@ def test_the_preset_lets_the_target_press_into_the_table_but_not_past_the_floor_
 
 
 def test_the_target_may_not_run_further_than_max_lead_ahead_of_the_hand():
-    layer = SafetyLayer(METAWORLD_SAWYER)
-    lead = METAWORLD_SAWYER.tracking.max_lead_m
+    lead = 0.05
+    layer = SafetyLayer(dataclasses.replace(METAWORLD_SAWYER, tracking=dataclasses.replace(METAWORLD_SAWYER.tracking, max_lead_m=lead)))
     sent = [layer.filter(act(1.0, 0, 0, 0), HOME, None, i * DT).action[0] for i in range(12)]  # the hand stays put
     target_x = sum(float(a) for a in sent) * STEP_M
     assert target_x == pytest.approx(lead, abs=1e-5)
     assert layer.log[-1]["interventions"][-1]["limit"] == "tracking.max_lead_m"
     back = layer.filter(act(-1.0, 0, 0, 0), HOME, None, 12 * DT)  # closing the gap is always allowed
     assert back.action[0] == pytest.approx(-1.0)
+
+
+def test_near_a_slow_face_the_speed_is_capped_in_proportion_to_the_distance():
+    t = METAWORLD_SAWYER.tracking
+    assert "z+" in t.slow_faces and "z-" not in t.slow_faces  # the table: the experts work right above it
+    fast = act(1.0, 0.0, 0.0, 0)  # 0.8 m/s sideways
+    far = SafetyLayer(METAWORLD_SAWYER).filter(fast, state(0.0, 0.6, 0.2), None, 0.0)
+    assert far.action[0] == pytest.approx(1.0)
+    gap = t.slow_within_m / 4  # a quarter of the slowing distance below the top wall
+    near = SafetyLayer(METAWORLD_SAWYER).filter(fast, state(0.0, 0.6, WS_HIGH[2] - gap), None, 0.0)
+    cap = t.slow_speed_m_s + (METAWORLD_SAWYER.motion.max_speed_m_s - t.slow_speed_m_s) / 4
+    assert near.action[0] * STEP_M / DT == pytest.approx(cap, rel=1e-4)
+    assert near.interventions[0].limit == "tracking.slow_within_m"
+    low = SafetyLayer(METAWORLD_SAWYER).filter(fast, state(0.0, 0.6, WS_LOW[2] + 0.04), None, 0.0)
+    assert low.action[0] == pytest.approx(1.0)  # the floor is not a slow face
+
+
+def test_a_hand_riding_beyond_its_target_near_a_wall_has_the_target_pulled_back_in():
+    """Near the edge of its reach the hand can sit centimetres above its target: the layer moves the target down."""
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    layer.filter(act(0, 0, 0, 0), state(0.0, 0.8, 0.46), None, 0.0)  # the target is taken to be here
+    high = state(0.0, 0.8, WS_HIGH[2] + 0.01)  # the hand settles 3 cm above it
+    layer.filter(act(0, 0, 0, 0), high, None, DT)
+    d = layer.filter(act(0.2, 0, 0.5, 0), high, None, 2 * DT)
+    assert d.action[2] < 0 and d.action[0] > 0  # pulled down, the sideways motion kept (slowed near the wall)
+
+
+def test_the_target_may_not_round_a_corner_the_trailing_hand_would_cut():
+    """The hand lags 1 cm behind its target inside the box's x range; the target, just off the +x
+    face, may not slide into the box's y range: the hand following it would enter the box."""
+    box = Box((0.15, 0.70, 0.10), (0.25, 0.80, 0.20), name="corner")
+    layer = SafetyLayer(with_keep_out(METAWORLD_SAWYER, box))
+    layer.filter(act(0, 0, 0, 0), state(0.262, 0.69, 0.15), None, 0.0)  # the target is taken to be here
+    d = layer.filter(act(0.0, 1.0, 0.0, 0), state(0.245, 0.69, 0.15), None, DT)  # the hand in the box's x range
+    assert 0.69 + d.action[1] * STEP_M < 0.70 - METAWORLD_SAWYER.tracking.margin_m + 1e-9

@@ -93,6 +93,9 @@ def _mutate(path: str, value=None, delete: bool = False) -> dict:
         ("keep_out", [{"low": [0, 0, 0], "high": [0.1, -0.1, 0.1]}], "keep_out[0].low[1]", "above the upper bound"),
         ("keep_out", {"low": [0, 0, 0]}, "keep_out", "expected a list"),
         ("workspace", [1, 2], "workspace", "expected an object"),
+        ("tracking.slow_faces", ["z+", "top"], "tracking.slow_faces", "faces out of"),
+        ("tracking.slow_speed_m_s", 0.0, "tracking.slow_speed_m_s", "must be positive when slow_within_m"),
+        ("tracking.max_lead_m", -0.1, "tracking.max_lead_m", "positive"),
     ],
 )
 def test_impossible_values_are_rejected_naming_the_field(path, value, field, words):

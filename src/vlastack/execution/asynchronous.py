@@ -19,7 +19,7 @@ With ``rtc`` (real-time chunking, Black et al.), the request also carries the ac
    current plan from the request's step on: they will run while the policy thinks, so the new chunk
    should agree with them. The policy inpaints its chunk towards them (weight 1 for the steps the
    last measured latency says will have run before the chunk arrives, then falling linearly to 0
-   over the rest of the old plan), and the seam is not cross-faded: the chunk already fits.
+   over ``blend_steps`` steps), and the seam is not cross-faded: the chunk already fits.
 4. Inference slower than expected: the executor keeps going on the remaining actions of the old
    chunk; once they are used up it is *stalled* and returns None (or, with ``on_stall="repeat"``,
    the last action again), and says so in its events; the safety layer's watchdog turns a long
@@ -161,8 +161,9 @@ class AsyncExecutor(Executor):
             return None
         committed = np.stack(self._plan[i:]).astype(np.float32)
         n, d = len(committed), min(self._latency_steps, len(committed))
-        weights = np.ones(n, dtype=np.float32)
-        weights[d:] = (n - np.arange(d, n)) / (n - d + 1)  # 1 while it surely runs, then down towards 0
+        # 1 for the steps that surely run before the chunk arrives; then down to 0 over blend_steps
+        # steps, so that the rest of the chunk is the policy's own, fresh plan.
+        weights = np.clip(1.0 - (np.arange(n) - d + 1) / (self.blend_steps + 1), 0.0, 1.0).astype(np.float32)
         return committed, weights
 
     def _check_overdue(self, now_s: float) -> None:

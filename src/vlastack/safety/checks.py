@@ -127,6 +127,15 @@ class ActionValidity:
         return out
 
 
+#: How fast (fraction of the speed limit) the layer moves a target back inside when the hand sits
+#: further out than the target and the stopping margin allow.
+CORRECTION_SPEED_FRACTION = 0.25
+#: A hand this close to its target (m) counts as on it: no correction for rounding-sized offsets.
+OFFSET_NOISE_M = 0.001
+#: A hand slower than this on an axis (m/s) has settled there: its offset from the target is static.
+SETTLED_M_S = 0.05
+
+
 class Workspace:
     """The predicted next position stays in the workspace box (shortens the motion per axis)."""
 
@@ -162,10 +171,24 @@ class Workspace:
         mem = ctx.memory
         if spec.tracking is not None and spec.tracking.workspace and mem.target_lo is not None:  # where the hand will end up
             m = mem.stopping_margin(spec)
-            tlo = geo.workspace_interval(mem.target_lo, low + m, high - m, dt)[0]
-            thi = geo.workspace_interval(mem.target_hi, low + m, high - m, dt)[1]
+            # Where the hand has settled beyond its target (near the edge of its reach it can ride 2-3 cm
+            # above it), the target must stay that much further in, and is moved in to get there. Only
+            # for a hand at rest on that axis (a settled offset, not a lag it is closing), never for a hold.
+            speed = np.abs(mem.hand_velocity) if mem.hand_velocity is not None else np.full(3, np.inf)
+            settled = (speed < SETTLED_M_S) & (not command.held)
+            m_lo = m + np.where(settled, np.maximum(0.0, mem.target_lo - p), 0.0)
+            m_hi = m + np.where(settled, np.maximum(0.0, p - mem.target_hi), 0.0)
+            tlo = geo.workspace_interval(mem.target_lo, low + m_lo, high - m_hi, dt)[0]
+            thi = geo.workspace_interval(mem.target_hi, low + m_lo, high - m_hi, dt)[1]
+            back = CORRECTION_SPEED_FRACTION * spec.motion.max_speed_m_s
+            pull_hi = settled & (mem.target_hi > high - m_hi) & (p > mem.target_hi + OFFSET_NOISE_M)
+            pull_lo = settled & (mem.target_lo < low + m_lo) & (p < mem.target_lo - OFFSET_NOISE_M)
+            thi = np.where(pull_hi, -np.minimum(back, (mem.target_hi - high + m_hi) / dt), thi)
+            tlo = np.where(pull_lo, np.minimum(back, (low + m_lo - mem.target_lo) / dt), tlo)
+            tlo, thi = np.minimum(tlo, thi), np.maximum(tlo, thi)  # a workspace too narrow for both: no preference
             before = clipped
             clipped = np.clip(clipped, tlo, thi)
+            m = np.where(before < tlo, m_lo, m_hi)
             for i in np.flatnonzero(clipped != before):
                 side, bound = ("low", low[i] + m[i]) if before[i] < tlo[i] else ("high", high[i] - m[i])
                 q = (mem.target_lo if side == "low" else mem.target_hi)[i] + v[i] * dt
@@ -183,20 +206,36 @@ class Workspace:
                         unit="m",
                     )
                 )
+        slow = spec.tracking
+        if slow is not None and slow.slow_within_m > 0 and slow.slow_faces:
+            cap, face, gap = geo.separation_speed_cap(spec, p, mem.target_lo, mem.target_hi)
+            speed = float(np.linalg.norm(clipped))
+            if gap < slow.slow_within_m and speed > cap:  # further off, the motion limits alone apply
+                clipped = clipped * (cap / speed)
+                out.append(
+                    Intervention(
+                        self.name,
+                        "tracking.slow_within_m",
+                        iv.SHORTENED,
+                        f"{gap:.3f} m from the workspace face {face}: speed {speed:.3f} m/s capped at {cap:.3f} m/s",
+                        value=speed,
+                        bound=cap,
+                        unit="m/s",
+                    )
+                )
         if spec.tracking is not None and spec.tracking.max_lead_m is not None and mem.target_lo is not None:
-            before = clipped
             lead = spec.tracking.max_lead_m
-            clipped = np.clip(clipped, *geo.lead_interval(p, mem.target_lo, mem.target_hi, lead, dt))
-            for i in np.flatnonzero(clipped != before):
-                ahead = (mem.target_lo[i] if before[i] > 0 else mem.target_hi[i]) + before[i] * dt - p[i]
+            scale, ahead = geo.lead_scale(p, mem.target_lo, mem.target_hi, clipped, lead, dt)
+            if scale < 1.0:
+                clipped = clipped * scale
                 out.append(
                     Intervention(
                         self.name,
                         "tracking.max_lead_m",
                         iv.SHORTENED,
-                        f"the controller's target would run {abs(ahead):.4f} m ahead of the hand on {geo.AXES[i]}, "
-                        f"more than {lead} m (the hand no longer follows it closely); {geo.AXES[i]} motion shortened",
-                        value=float(abs(ahead)),
+                        f"the controller's target would run {ahead:.4f} m ahead of the hand, more than {lead} m "
+                        f"(the hand no longer follows it closely); motion scaled by {scale:.3f}",
+                        value=ahead,
                         bound=float(lead),
                         unit="m",
                     )
@@ -228,27 +267,20 @@ class KeepOut:
                 return _hold(command, ctx, self.name, "state", "the end-effector position cannot be read (missing or NaN)")
             return []
         out: list[Intervention] = []
-        anchors = [(p, 0.0, 0.0, "the end effector")]  # (point, grow the box by, margin, what)
+        # (point, grow the box by, the buffer around the box within the grown one (m, per axis), what)
+        anchors = [(p, 0.0, np.zeros(3), "the end effector")]
         if spec.tracking is not None and ctx.memory.target_lo is not None:
             center, half = geo.target_box(ctx.memory)
-            # The hand trails its target along the way the target went, so it can cut a corner the
-            # target goes round: keep the target further off by how far the hand lags it (per axis).
-            lag = np.abs(p - center)
-            margin = ctx.memory.stopping_margin(spec)
-            anchors.append(
-                (
-                    center,
-                    half + lag + margin - spec.tracking.margin_m,
-                    spec.tracking.margin_m,
-                    "the controller's target (the hand follows it)",
-                )
-            )
+            # The buffer: the stopping margin (growing with the hand's speed), and, because the hand
+            # trails its target and could cut a corner the target goes round, how far it lags (per axis).
+            buffer = ctx.memory.stopping_margin(spec) + np.abs(p - center)
+            anchors.append((center, half + buffer, buffer, "the controller's target (the hand follows it)"))
         for _ in range(self.max_passes):
             changed = False
             for k, box in enumerate(spec.keep_out):
-                for a, grow, margin, what in anchors:
-                    low, high = np.asarray(box.low) - grow - margin, np.asarray(box.high) + grow + margin
-                    item, v_new = self._one(k, box, a, v, low, high, margin, what, dt)
+                for a, grow, buffer, what in anchors:
+                    low, high = np.asarray(box.low) - grow, np.asarray(box.high) + grow
+                    item, v_new = self._one(k, box, a, v, low, high, buffer, what, dt)
                     if item is not None:
                         out.append(item)
                         v, changed = v_new, True
@@ -259,27 +291,28 @@ class KeepOut:
         return out + _hold(command, ctx, self.name, "keep_out", "no path around the keep-out boxes found")
 
     def _one(
-        self, k: int, box, p: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray, margin: float, what: str, dt: float
+        self, k: int, box, p: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray, buffer: np.ndarray, what: str, dt: float
     ) -> tuple[Intervention | None, np.ndarray]:
         """One box against one moving point: the change to ``v`` (m/s) and why, or (None, v)."""
         axis = geo.segment_entry(p, p + v * dt, low, high)
         if axis is None:
             return None, v
         label = box.name or f"#{k}"
-        near = f" (within its {margin} m stopping margin)" if margin else ""
+        near = " (within its stopping margin)" if np.any(buffer) else ""
         if axis < 0:
-            backed = geo.backing_out(p, v, low, high)
+            depth = geo.exit_depth(p, low, high)
+            in_margin = depth <= buffer[geo.exit_face(p, low, high)[0]]  # in the buffer around the box, not in the box
+            backed = (geo.not_deeper if in_margin else geo.backing_out)(p, v, low, high)
             if np.array_equal(backed, v):
                 return None, v
             exit_axis, sign = geo.exit_face(p, low, high)
-            depth = geo.exit_depth(p, low, high)
+            kept = "the motion deeper through that face is removed" if in_margin else "only the motion out through that face is kept"
             return Intervention(
                 self.name,
                 f"keep_out[{k}]",
                 iv.SHORTENED,
                 f"{what} is inside keep-out box {label!r}{near} at {np.round(p, 4).tolist()} m, "
-                f"{depth:.4f} m from its nearest ({'+' if sign > 0 else '-'}{geo.AXES[exit_axis]}) face; "
-                "only the motion out through that face is kept",
+                f"{depth:.4f} m from its nearest ({'+' if sign > 0 else '-'}{geo.AXES[exit_axis]}) face; {kept}",
                 value=depth,
                 bound=0.0,
                 unit="m",

@@ -78,6 +78,11 @@ def segment_entry(p: np.ndarray, q: np.ndarray, low: np.ndarray, high: np.ndarra
     return axis
 
 
+def slab_gap(p: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Per axis, how far (m) ``p`` lies outside the box's slab on that axis (0 inside it)."""
+    return np.maximum(0.0, np.maximum(low - p, p - high))
+
+
 def exit_face(p: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[int, int]:
     """The face of the box nearest to ``p`` (inside it): (axis, +1 for the high face / -1 for the low one).
 
@@ -90,6 +95,18 @@ def exit_face(p: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[int, in
 def exit_depth(p: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
     """Distance (m) from ``p`` inside the box to its nearest face."""
     return float(np.min(np.minimum(p - low, high - p)))
+
+
+def not_deeper(p: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Of velocity ``v`` from ``p`` inside the box, all but the part going deeper through its nearest face.
+
+    For a point inside only the *margin* around a box: moving along that face keeps its distance
+    to the box itself, so it may slide along (the margin is a buffer, not the box)."""
+    axis, sign = exit_face(p, low, high)
+    out = np.array(v, dtype=np.float64)
+    if sign * out[axis] < 0:
+        out[axis] = 0.0
+    return out
 
 
 def backing_out(p: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -134,14 +151,43 @@ def workspace_interval(p: np.ndarray, low: np.ndarray, high: np.ndarray, dt: flo
     return lo, hi
 
 
-def lead_interval(p: np.ndarray, lo: np.ndarray, hi: np.ndarray, lead: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-axis velocity interval (m/s) that keeps the nearer end of the target interval [lo, hi]
-    within ``lead`` metres of the hand ``p`` after one period (or, where it is further already, does
-    not take it further). The nearer end: an interval widened by uncertain clipping (pressed into
-    the table) must not count as a target running away. Always contains 0."""
-    low = np.minimum(0.0, (p - lead + FACE_MARGIN_M - hi) / dt)
-    high = np.maximum(0.0, (p + lead - FACE_MARGIN_M - lo) / dt)
-    return low, high
+def nearest_in(p: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The point of the box [lo, hi] nearest to ``p``."""
+    return np.clip(p, lo, hi)
+
+
+def lead_scale(p: np.ndarray, lo: np.ndarray, hi: np.ndarray, v: np.ndarray, lead: float, dt: float) -> tuple[float, float]:
+    """The largest s in [0, 1] such that commanding ``s * v`` (m/s) leaves the nearest point of the
+    target interval [lo, hi] within ``lead`` metres of the hand ``p`` (or, if it is further already,
+    no further than it is); and how far ahead ``v`` itself would take it (m).
+
+    The nearest point: an interval widened by uncertain clipping (pressed into the table) must not
+    count as a target running away."""
+    gap = nearest_in(p, lo, hi) - p
+    ahead = float(np.linalg.norm(gap + v * dt))
+    radius = max(lead, float(np.linalg.norm(gap))) * (1.0 - RADIUS_SHRINK)
+    interval = ball_scale_interval(v * dt, -gap, radius)
+    if interval is None or interval[1] >= 1.0:
+        return 1.0, ahead
+    return max(0.0, interval[1]), ahead
+
+
+def separation_speed_cap(spec: SafetySpec, p: np.ndarray, lo: np.ndarray | None, hi: np.ndarray | None) -> tuple[float, str, float]:
+    """The speed cap (m/s) of ``tracking.slow_*`` for the hand at ``p`` and the target in [lo, hi]:
+    the cap, the face nearest to either, and its distance (m)."""
+    t = spec.tracking
+    low, high = np.asarray(spec.workspace.low), np.asarray(spec.workspace.high)
+    points = [p] if lo is None else [p, lo, hi]
+    best, face = math.inf, ""
+    for name in t.slow_faces:
+        axis, side = AXES.index(name[0]), name[1]
+        for q in points:
+            gap = float(q[axis] - low[axis]) if side == "-" else float(high[axis] - q[axis])
+            if gap < best:
+                best, face = gap, name
+    full = spec.motion.max_speed_m_s
+    frac = min(1.0, max(0.0, best) / t.slow_within_m)
+    return t.slow_speed_m_s + (full - t.slow_speed_m_s) * frac, face, best
 
 
 def ball_scale_interval(v: np.ndarray, center: np.ndarray, radius: float) -> tuple[float, float] | None:

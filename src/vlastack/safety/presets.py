@@ -36,23 +36,28 @@ Meta-World (Sawyer, v3, ``metaworld==3.1.1``), numbers measured or read from its
   near the table and the clip uncertainty below applies). The mocap clip differs per task
   (``hand_low`` z 0.05, 0.07, -0.05 or -0.15, y 0.35 or 0.40): ``clip_inner``/``clip_outer`` are
   the tightest and loosest of them, shifted 4 mm down to the hand's frame. ``workspace`` is on
-  (2026-11-29): the target is kept the stopping margin inside the workspace too. Under fuzzed
-  streams (``benchmarks/safety_reached_fuzz.py``) two more effects showed: a target far ahead of
-  the hand (a fast sweep near the edge of the arm's reach, lead 8 cm) let the hand swing 3 cm up
-  off its path and 28 mm past the z-high wall, so ``max_lead_m`` 6 cm bounds how far the target
-  may run ahead; and a hand moving at 0.5 m/s coasted 1 cm past a target that stopped, and cut a
-  corner the target went round, into a keep-out box, so the stopping margin grows by
-  ``overshoot_s`` 0.03 s times the hand's measured speed, and boxes are kept off by the hand's lag.
+  (2026-11-29): the target is kept the stopping margin inside the workspace too. Fuzzed streams
+  (``benchmarks/safety_reached_fuzz.py``) showed more: a hand moving at 0.5 m/s coasts 1 cm past a
+  target that stops, so the margin grows by ``overshoot_s`` 0.03 s times the hand's measured speed;
+  the hand trails its target and cuts corners the target goes round, so boxes are kept off by the
+  hand's lag too; near the top of the reach (z 0.45-0.5 at y beyond 0.75) the hand rides 1-3 cm
+  above its target, so a settled offset adds to the margin and the target is pulled back in, and
+  within ``slow_within_m`` 10 cm of a wall other than the table the speed is capped (0.3 m/s at the
+  wall). Left out: ``max_lead_m`` (a 4 cm bound on the target's lead fixed fast sweeps but cost the
+  experts 22 of 250 episodes: door-open and lever-pull push by leading the target). Still open:
+  under 100,000 fuzzed steps the hand got up to 11.2 mm past the z-high wall (riding above a slowly
+  moving target) and 3.8 mm into a keep-out box (``BENCHMARKS.md``).
 - With this spec (2026-11-29) the experts of all 50 tasks, seeds 0-4, succeed in 247/250 episodes,
   as without the layer (soccer, sweep-into, stick-pull fail once each either way); episodes take
-  89 steps on average instead of 84 (sweep-into 243 instead of 143: its target is held 6 cm ahead).
+  85.9 steps on average instead of 84.3 (button-press 83 instead of 61: the speed cap near walls).
 - Contact force on the arm (``Observation.arm_contact``: the net force of every contact between a
   moving arm link, fingers included, and anything else): MT10 experts, seeds 10000-10009, peak
   at most 352 N in every task but door-open (421-755 N in its 9 successful episodes); on door-open
-  seed 10000 the fingers wedge against the door and the arm pushes at over 900 N for 457 steps
-  (peak 1,066 N). The limit, 900 N, is 20 % above every successful expert's peak and below the
-  wedge; above it, motion into the contact is removed and the arm backs off at 1 mm/s per newton
-  of excess (at most 0.2 m/s). Meta-World's forces come from a stiff mocap weld and are far above
+  seed 10000 the fingers wedge against the door and, without the limit, the arm pushes at over
+  900 N for 521 steps (peak 3,726 N; fingers 4,426 N); with it, 169 steps (peak 1,066 N). The
+  limit, 900 N, is 20 % above every successful expert's peak and below the wedge; above it,
+  motion into the contact is removed and the arm backs off at 1 mm/s per newton of excess (at
+  most 0.2 m/s). Meta-World's forces come from a stiff mocap weld and are far above
   what ISO/TS 15066 allows for a person; the number is for this simulator, not a robot.
 """
 
@@ -91,7 +96,9 @@ METAWORLD_SAWYER = PRESETS.register("metaworld_sawyer")(
             clip_outer=Box(low=(-0.5, 0.35, -0.154), high=(0.5, 1.0, 0.496), name="loosest mocap clip"),
             workspace=True,
             overshoot_s=0.03,
-            max_lead_m=0.06,
+            slow_within_m=0.1,
+            slow_speed_m_s=0.3,
+            slow_faces=("x-", "x+", "y-", "y+", "z+"),
         ),
         contact=ContactLimits(max_force_n=900.0, backoff_m_s_per_n=0.001, max_backoff_m_s=0.2),
     )

@@ -182,6 +182,10 @@ class GripperLimits:
             raise SpecError("require_touch", f"expected true or false, got {self.require_touch!r}")
 
 
+#: Names of a box's faces: axis and side (``-`` the low face, ``+`` the high one).
+FACES = ("x-", "x+", "y-", "y+", "z-", "z+")
+
+
 @dataclass(frozen=True)
 class ContactLimits:
     """The limit on the contact force the arm applies to its surroundings (power and force limiting).
@@ -235,14 +239,31 @@ class TargetTracking:
     """How long the hand keeps going at its measured speed past a target that stops, seconds: the
     stopping margin on each axis is ``margin_m + overshoot_s * |hand velocity on that axis|``."""
     max_lead_m: float | None = None
-    """Furthest the target may run ahead of the measured hand on any axis, metres; None: no limit.
-    Motion that would take the target further away from the hand on an axis is removed on that axis.
+    """Furthest the target may run ahead of the measured hand (Euclidean), metres; None: no limit.
+    Motion that would take the target further is scaled down (a speed limit that follows the hand).
     Why: ``margin_m`` holds only while the hand follows its target; a target far ahead (an arm that
     cannot keep up, or pressed into an object) lets the arm swing off its path by centimetres."""
+
+    slow_within_m: float = 0.0
+    """Speed and separation: closer than this (metres) to a face named in ``slow_faces`` (the
+    measured hand or the target), the commanded speed is capped, linearly from the full speed limit
+    at this distance down to ``slow_speed_m_s`` at the face; 0: no such cap. Why: a fast motion near
+    the edge of an arm's reach swings the hand centimetres off its target's path."""
+    slow_speed_m_s: float = 0.0
+    """Speed cap at a face named in ``slow_faces``, m/s (with ``slow_within_m`` > 0, must be positive)."""
+    slow_faces: tuple[str, ...] = ()
+    """Workspace faces the speed cap applies to: any of ``x-``, ``x+``, ``y-``, ``y+``, ``z-``, ``z+``."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "margin_m", _non_negative("margin_m", self.margin_m))
         object.__setattr__(self, "overshoot_s", _non_negative("overshoot_s", self.overshoot_s))
+        object.__setattr__(self, "slow_within_m", _non_negative("slow_within_m", self.slow_within_m))
+        object.__setattr__(self, "slow_speed_m_s", _non_negative("slow_speed_m_s", self.slow_speed_m_s))
+        if self.slow_within_m > 0 and self.slow_speed_m_s <= 0:
+            raise SpecError("slow_speed_m_s", "must be positive when slow_within_m is (the arm could never reach a face)")
+        if isinstance(self.slow_faces, str) or not all(f in FACES for f in self.slow_faces):
+            raise SpecError("slow_faces", f"expected a list of faces out of {list(FACES)}, got {self.slow_faces!r}")
+        object.__setattr__(self, "slow_faces", tuple(self.slow_faces))
         if self.max_lead_m is not None:
             object.__setattr__(self, "max_lead_m", _positive("max_lead_m", self.max_lead_m))
         if not isinstance(self.workspace, bool):

@@ -16,8 +16,9 @@ what "inside every limit" means:
 - with ``tracking``: the same keep-out rule (and with ``tracking.workspace`` the workspace rule)
   for the controller's estimated target (an interval per axis), swept over the step, with the
   keep-out boxes grown and the workspace shrunk by ``tracking.margin_m`` (the stopping distance);
-- with ``tracking.max_lead_m``: the nearer end of the target's interval ends no further than that
-  from the measured hand on any axis (or, where it is further already, gets no further);
+  a target inside only that margin (not the box) may slide along the face, never deeper;
+- with ``tracking.max_lead_m``: the nearest point of the target's interval ends no further than
+  that from the measured hand (or, where it is further already, gets no further);
 - while the net contact force on the arm exceeds ``contact.max_force_n``, no part of the commanded
   motion goes into the contact (``v . f >= 0``);
 - while a finger's contact force exceeds ``gripper.max_force_n`` the gripper does not close further
@@ -254,7 +255,7 @@ def _target_violations(spec: SafetySpec, v: np.ndarray, memory: MotionMemory) ->
                     f"the controller's target would come within {m} m of keep-out box {box.name or k!r}",
                 )
             )
-        elif entry is not None and moving and not np.array_equal(geo.backing_out(center, v, low, high), v):
+        elif entry is not None and moving and not np.array_equal(_allowed_inside(center, v, low, high, m), v):
             out.append(
                 Violation(
                     f"keep_out[{k}]",
@@ -267,28 +268,28 @@ def _target_violations(spec: SafetySpec, v: np.ndarray, memory: MotionMemory) ->
     return out
 
 
+def _allowed_inside(center: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray, m: float) -> np.ndarray:
+    """What may remain of ``v`` for a target inside a keep-out box grown by the margin ``m``: within
+    the margin (not in the box), anything that goes no deeper; deeper in, only straight out."""
+    if geo.exit_depth(center, low, high) <= m:
+        return geo.not_deeper(center, v, low, high)
+    return geo.backing_out(center, v, low, high)
+
+
 def _lead_violations(spec: SafetySpec, v: np.ndarray, p: np.ndarray | None, memory: MotionMemory) -> list[Violation]:
-    """With ``tracking.max_lead_m``: on no axis does the target end further than that from the hand,
-    unless it was further already and does not move further away."""
+    """With ``tracking.max_lead_m``: the nearest point of the target interval ends no further than that
+    from the hand, unless it was further already and gets no further."""
     t = spec.tracking
     if t is None or t.max_lead_m is None or memory.target_lo is None or p is None:
         return []
-    dt, lead = spec.control_period_s, t.max_lead_m
-    out = []
-    for i in range(3):
-        ahead = max(memory.target_lo[i] + v[i] * dt - p[i], p[i] - memory.target_hi[i] - v[i] * dt)  # the nearer end
-        before = max(memory.target_lo[i] - p[i], p[i] - memory.target_hi[i])
-        if ahead > max(lead, before) + _ABS_M + _REL * lead:
-            out.append(
-                Violation(
-                    "tracking.max_lead_m",
-                    ahead,
-                    lead,
-                    "m",
-                    f"the controller's target would run {ahead:.6g} m ahead of the hand on {geo.AXES[i]} (limit {lead} m)",
-                )
-            )
-    return out
+    gap = geo.nearest_in(p, memory.target_lo, memory.target_hi) - p
+    ahead = float(np.linalg.norm(gap + v * spec.control_period_s))
+    bound = max(t.max_lead_m, float(np.linalg.norm(gap)))
+    if ahead > bound * (1 + _REL) + _ABS_M:
+        return [
+            Violation("tracking.max_lead_m", ahead, t.max_lead_m, "m", f"the controller's target would run {ahead:.6g} m ahead of the hand")
+        ]
+    return []
 
 
 def _contact_violations(spec: SafetySpec, v: np.ndarray, contact: object) -> list[Violation]:
