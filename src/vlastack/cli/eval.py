@@ -52,6 +52,12 @@ def evaluate(
         help="Actions of each chunk the sync executor runs before asking again "
         "(default: the checkpoint's execute_steps, else the whole chunk).",
     ),
+    perturb: list[str] = typer.Option(
+        [],
+        "--perturb",
+        help="Visual perturbation of the scene, drawn per episode from its seed (lighting, table_colour, object_colour, "
+        "camera_2cm_3deg, ...; 'none' for the unperturbed scene); repeat or comma-separate to combine them.",
+    ),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (it is drawn on stderr)."),
     strict: bool = typer.Option(
         True,
@@ -87,6 +93,7 @@ def run_eval(
     safety: str = "metaworld_sawyer",
     seed_offset: int = 100_000,
     execute_steps: int | None = None,
+    perturb: list[str] | tuple[str, ...] = (),
     no_progress: bool = False,
     strict: bool = True,
 ) -> None:
@@ -101,6 +108,7 @@ def run_eval(
     from vlastack.evaluation.terminal import print_summary
 
     task_list = resolve_tasks(tasks)
+    perturbations = tuple(n.strip() for item in perturb for n in item.split(",") if n.strip())
     config = EvalConfig(
         checkpoint=checkpoint,
         tasks=tuple(task_list),
@@ -116,6 +124,7 @@ def run_eval(
         seed_offset=seed_offset,
         execute_steps=execute_steps,
         safety_spec=safety,
+        perturb=perturbations,
     )
     stop_on_sigterm()
     try:
@@ -142,6 +151,8 @@ def run_eval(
         "seed_offset": seed_offset,
         "execute_steps": execute_steps,
         "safety": safety,
+        # Visual perturbations (envs/perturb.py); absent from results written before they existed, which were unperturbed.
+        "perturb": [n for n in perturbations if n != "none"],
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     title = f"Evaluation of {describe(summary['config'])}"

@@ -12,6 +12,9 @@ Observations (a :class:`vlastack.types.Observation`):
 The simulator's full 39-d state vector (hand, gripper, object poses, goal) is privileged: it is
 returned only in ``info["privileged"]`` for scripted experts and never reaches a policy.
 
+``perturb`` names visual perturbations (lighting, colours, camera jitter, distractors; envs/perturb.py)
+drawn at each reset from its seed: they change the rendered images, never the simulated state.
+
 Start positions are a continuous function of the reset seed (``seeded_rand_vec``), so different
 seeds give different starts and demonstration and evaluation seeds never share one
 (see shared/benchmarks/METAWORLD.md).
@@ -30,6 +33,7 @@ import mujoco
 import numpy as np
 
 from vlastack.envs.instructions import instruction
+from vlastack.envs.perturb import SceneLook, check_perturbations
 from vlastack.envs.render import CameraRenderer
 from vlastack.envs.tasks import known_tasks, scene_of, step_limit
 from vlastack.errors import ConfigError
@@ -71,6 +75,9 @@ class MetaWorldConfig:
     """Episode length limit in control steps (the protocol uses 500; long-horizon tasks allow more)."""
     terminate_on_success: bool = True
     """End the episode at the first step with ``info['success']`` (the protocol does)."""
+    perturb: tuple[str, ...] = ()
+    """Named visual perturbations (``vlastack.envs.perturb.PERTURBATIONS``), drawn at each reset from its
+    seed; they change how the scene looks, never its physics. Empty or ``("none",)``: the unperturbed scene."""
 
     def __post_init__(self) -> None:
         if self.task not in known_tasks():
@@ -79,6 +86,7 @@ class MetaWorldConfig:
             raise ConfigError(f"max_steps must be in [1, {step_limit(self.task)}] (the limit of {self.task}), got {self.max_steps}")
         if len(set(self.cameras)) != len(self.cameras):
             raise ConfigError(f"cameras must be distinct, got {self.cameras}")
+        check_perturbations(self.perturb)
 
 
 class MetaWorldEnv(gym.Env):
@@ -102,6 +110,7 @@ class MetaWorldEnv(gym.Env):
         cam = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "corner2")
         model.cam_pos[cam] = CORNER2_POSITION
         self._renderer = CameraRenderer(model, config.cameras, config.image_size, depth=config.depth)
+        self._look = SceneLook(model, config.perturb)  # after the corner2 placement: jitter is around it
         self._finger_bodies = {
             side: {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in bodies} for side, bodies in FINGER_BODIES.items()
         }
@@ -116,10 +125,14 @@ class MetaWorldEnv(gym.Env):
         if seed is not None:
             self._env.seed(int(seed))  # seeds the draw of object and goal positions
         raw, _ = self._env.reset()
+        if self._look.levels:  # visual only (envs/perturb.py), before the forward pass that places the camera
+            self._look.apply(seed if seed is not None else int(self.np_random.integers(2**31)))
         # Meta-World moves the goal site in the model after its last forward pass, so without this the
         # first frame draws the goal dot away from the goal, in every episode (seen on reach, push and
         # pick-place); forward kinematics only, the simulated state does not change.
         mujoco.mj_forward(self._env.model, self._env.data)
+        if self._look.levels:
+            self._look.place_distractors(self._env.data)
         self._steps = 0
         return self._observe(raw), {"privileged": raw.astype(np.float32), "success": False, "seed": seed}
 
@@ -143,7 +156,7 @@ class MetaWorldEnv(gym.Env):
 
     # ---- observation -------------------------------------------------------------------------------
     def _observe(self, raw: np.ndarray) -> Observation:
-        rgb, depth = self._renderer.render(self._env.data)
+        rgb, depth = self._renderer.render(self._env.data, self._look.decorate if self._look.levels else None)
         return Observation(
             images=rgb,
             depth=depth,

@@ -8,6 +8,8 @@ whose MuJoCo definition renders them upside down are listed in ``FLIP_BOTH_AXES`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import mujoco
 import numpy as np
 
@@ -39,12 +41,18 @@ class CameraRenderer:
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
 
-    def render(self, data: mujoco.MjData) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """(rgb, depth): camera -> uint8 [S, S, 3] and camera -> float32 [S, S] metres (empty if off)."""
+    def render(
+        self, data: mujoco.MjData, decorate: Callable[[mujoco.MjvScene], None] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(rgb, depth): camera -> uint8 [S, S, 3] and camera -> float32 [S, S] metres (empty if off).
+
+        ``decorate`` may add visual-only geoms to each camera's scene before it is drawn (distractors)."""
         rgb, depth = {}, {}
         r = self._renderer
         for cam in self.cameras:
             r.update_scene(data, camera=cam)
+            if decorate is not None:
+                decorate(r.scene)
             img = r.render()
             if self.depth:
                 r.enable_depth_rendering()

@@ -29,6 +29,9 @@ def settings_of(config: Any) -> dict[str, Any]:
         for k in ("server", "max_steps", "executor", "instruction_variant", "image_size", "safety_spec", "seed_offset", "execute_steps")
     }
     out["checkpoint"] = None if config.checkpoint is None else str(config.checkpoint)
+    perturb = [n for n in getattr(config, "perturb", ()) if n != "none"]
+    if perturb:  # only when set, so logs written before perturbations existed still resume
+        out["perturb"] = perturb
     if config.checkpoint is not None:
         weights = Path(config.checkpoint) / "model.safetensors"
         if weights.exists():  # size and mtime (ns) tell a retrained checkpoint in the same directory apart

@@ -56,6 +56,9 @@ class EvalConfig:
     execute_steps: int | None = None
     """Actions of each chunk the sync executor runs before asking again; None: what the checkpoint says
     (its config's ``execute_steps``; the whole chunk when that is None too)."""
+    perturb: tuple[str, ...] = ()
+    """Named visual perturbations of the scene (``vlastack.envs.perturb.PERTURBATIONS``), combined; empty
+    or ``("none",)``: the unperturbed scene. They change how it looks, never its physics."""
 
     def __post_init__(self) -> None:
         if (self.checkpoint is None) == (self.server is None):
@@ -66,6 +69,9 @@ class EvalConfig:
             raise ConfigError(f"seed_offset must be >= 0, got {self.seed_offset}")
         if self.execute_steps is not None and self.execute_steps < 1:
             raise ConfigError(f"execute_steps must be None or >= 1, got {self.execute_steps}")
+        from vlastack.envs.perturb import check_perturbations
+
+        check_perturbations(self.perturb)
 
 
 NO_SAFETY = "none"
@@ -149,7 +155,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         from vlastack.safety import SafeActuator
 
         policy = _policy(config)
-        key = f"env/{task}"
+        key = f"env/{task}/{','.join(config.perturb)}"
         if key not in _CACHE:
             _CACHE[key] = make_env(
                 task,
@@ -159,6 +165,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
                 touch=True,
                 max_steps=config.max_steps,
                 instruction_variant=config.instruction_variant,
+                perturb=config.perturb,
             )
         env = _CACHE[key]
         latency: list[float] = []

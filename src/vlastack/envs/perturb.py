@@ -1,0 +1,245 @@
+"""Controlled changes to how a Meta-World scene looks, never to how it moves (issue 17, item 6).
+
+Each named level (:data:`PERTURBATIONS`) is a :class:`VisualPerturbation`: lighting, table colour,
+task-object colour, a jitter of the ``corner2`` camera's pose around the protocol's placement, and
+distractor objects. What each episode gets is drawn at reset from the reset seed (and the level's
+name), so an episode is reproducible and the same seed gives the same look in every process.
+
+Only fields the simulation never reads are changed: ``light_*`` and the headlight, ``geom_rgba``,
+``cam_pos`` / ``cam_quat``. Distractors are not added to the model at all: they are drawn into the
+rendered scene after MuJoCo has built it (``decorate``), so they have no mass, no contacts and
+cannot be touched; the arm passes through them (visual-only distractors, not obstacles).
+The goal site and every other site are left alone (recolouring the goal would change the task).
+``none`` (or no level) changes nothing: the environment is bit-for-bit the unperturbed one.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from vlastack.errors import ConfigError
+from vlastack.registry import unknown_name_error
+
+NONE = "none"
+"""The level that changes nothing."""
+
+#: The scene every Meta-World task shares: the Sawyer arm, its pedestal, the table, the wall behind.
+#: Every other body carrying geoms is a task object (block, drawer, door, window, button box, peg...).
+SCENE_BODIES = frozenset(
+    {
+        "world",
+        "mocap",
+        "tablelink",
+        "RetainingWall",
+        "controller_box",
+        "pedestal",
+        "pedestal_feet",
+        "torso",
+        "head",
+        "screen",
+        "right_arm_base_link",
+        "right_l0",
+        "right_l1",
+        "right_l1_2",
+        "right_l2",
+        "right_l3",
+        "right_l4",
+        "right_l5",
+        "right_l6",
+        "right_hand",
+        "hand",
+        "rightclaw",
+        "rightpad",
+        "leftclaw",
+        "leftpad",
+    }
+)
+TABLE_BODY = "tablelink"
+CAMERA = "corner2"
+#: MuJoCo's default geom colour: a geom with a material and this rgba is drawn in the material's colour.
+_DEFAULT_RGBA = np.array([0.5, 0.5, 0.5, 1.0], dtype=np.float32)
+#: Where distractors may stand on the table top (world x, y in metres; the top is at z = 0).
+DISTRACTOR_AREA_M = ((-0.4, 0.4), (0.4, 0.9))
+
+
+@dataclass(frozen=True)
+class VisualPerturbation:
+    """One named level of visual change; every field at its default changes nothing."""
+
+    light_scale: tuple[float, float] = (1.0, 1.0)
+    """Range (unitless factor) each scene light's diffuse intensity, and the headlight's, is multiplied by."""
+    light_tilt_deg: float = 0.0
+    """Each scene light's direction is turned by this many degrees about a random axis."""
+    table_rgb: tuple[float, float] | None = None
+    """Range of each RGB channel (0-1) of the colour the table's visible geoms are tinted with; None: unchanged."""
+    object_rgb: tuple[float, float] | None = None
+    """Range of each RGB channel (0-1) of a colour drawn per visible task-object geom; None: unchanged."""
+    camera_shift_m: float = 0.0
+    """The corner2 camera moves by exactly this many metres in a random direction."""
+    camera_turn_deg: float = 0.0
+    """The corner2 camera turns by exactly this many degrees about a random axis."""
+    distractors: int = 0
+    """Visual-only boxes, spheres and cylinders (half-size 2.5-4.5 cm) drawn on the table, away from the task's objects."""
+    distractor_clearance_m: float = 0.12
+    """Least distance (metres, in the table plane) from a distractor to the hand, every task object and the goal."""
+
+    def __post_init__(self) -> None:
+        for name in ("light_scale", "table_rgb", "object_rgb"):
+            r = getattr(self, name)
+            if r is not None and not (len(r) == 2 and 0 <= r[0] <= r[1]):
+                raise ConfigError(f"{name} must be a range (low, high) with 0 <= low <= high, got {r}")
+        for name in ("table_rgb", "object_rgb"):
+            r = getattr(self, name)
+            if r is not None and r[1] > 1:
+                raise ConfigError(f"{name} must lie in [0, 1] (RGB channels), got {r}")
+        for name in ("light_tilt_deg", "camera_shift_m", "camera_turn_deg", "distractor_clearance_m"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.distractors <= 8:
+            raise ConfigError(f"distractors must be in [0, 8], got {self.distractors}")
+
+
+PERTURBATIONS: dict[str, VisualPerturbation] = {
+    NONE: VisualPerturbation(),
+    "lighting": VisualPerturbation(light_scale=(0.25, 1.75), light_tilt_deg=30.0),
+    "table_colour": VisualPerturbation(table_rgb=(0.2, 1.0)),
+    "object_colour": VisualPerturbation(object_rgb=(0.1, 0.9)),
+    "camera_2cm_3deg": VisualPerturbation(camera_shift_m=0.02, camera_turn_deg=3.0),
+    "camera_5cm_6deg": VisualPerturbation(camera_shift_m=0.05, camera_turn_deg=6.0),
+    "distractors": VisualPerturbation(distractors=3),
+}
+"""The named levels ``vlastack eval --perturb`` accepts; several may be combined."""
+
+
+def check_perturbations(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` with ``none`` left out; a ConfigError naming the valid levels for an unknown one."""
+    for n in names:
+        if n not in PERTURBATIONS:
+            raise unknown_name_error("perturbation", n, PERTURBATIONS)
+    if len(set(names)) != len(names):
+        raise ConfigError(f"perturbations must be distinct, got {names}")
+    return tuple(n for n in names if n != NONE)
+
+
+def _random_rotation(rng: np.random.Generator, angle_deg: float) -> np.ndarray:
+    """A unit quaternion (w, x, y, z) turning by exactly ``angle_deg`` about a uniformly random axis."""
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    half = np.deg2rad(angle_deg) / 2
+    return np.concatenate([[np.cos(half)], np.sin(half) * axis])
+
+
+def _random_direction(rng: np.random.Generator) -> np.ndarray:
+    v = rng.normal(size=3)
+    return v / np.linalg.norm(v)
+
+
+class SceneLook:
+    """Applies named perturbations to one Meta-World model at each reset; keeps the original values."""
+
+    def __init__(self, model: Any, names: tuple[str, ...]) -> None:
+        self.names = check_perturbations(names)
+        self.levels = [(n, PERTURBATIONS[n]) for n in self.names]
+        self.model = model
+        body = lambda i: mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, i)  # noqa: E731
+        self.camera = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA)
+        visible = [g for g in range(model.ngeom) if model.geom_group[g] <= 2 and model.geom_rgba[g][3] > 0]
+        self.table_geoms = [g for g in visible if body(model.geom_bodyid[g]) == TABLE_BODY]
+        self.object_geoms = [g for g in visible if body(model.geom_bodyid[g]) not in SCENE_BODIES]
+        self.object_bodies = sorted({int(model.geom_bodyid[g]) for g in self.object_geoms})
+        self._original = {
+            "light_diffuse": model.light_diffuse.copy(),
+            "light_dir": model.light_dir.copy(),
+            "geom_rgba": model.geom_rgba.copy(),
+            "cam_pos": model.cam_pos.copy(),
+            "cam_quat": model.cam_quat.copy(),
+        }
+        self._headlight = (model.vis.headlight.diffuse.copy(), model.vis.headlight.ambient.copy())
+        self._distractors: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._rngs: list[tuple[VisualPerturbation, np.random.Generator]] = []
+
+    def apply(self, seed: int) -> None:
+        """Restore the original look, then draw every level's change of the model from ``seed``. Call it
+        before the forward pass that follows a reset: the camera's world pose is computed there."""
+        m = self.model
+        for name, value in self._original.items():
+            getattr(m, name)[:] = value
+        m.vis.headlight.diffuse[:], m.vis.headlight.ambient[:] = self._headlight
+        self._rngs = []
+        for name, level in self.levels:
+            # One stream per (seed, level): a level looks the same whichever others it is combined with.
+            rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(name.encode())])
+            self._apply_one(level, rng)
+            self._rngs.append((level, rng))
+
+    def place_distractors(self, data: Any) -> None:
+        """Draw where this episode's distractors stand (after ``apply`` and the forward pass: positions are read from ``data``)."""
+        self._distractors = []
+        for level, rng in self._rngs:
+            if level.distractors:
+                self._distractors += self._place_distractors(level, rng, data)
+
+    def _apply_one(self, p: VisualPerturbation, rng: np.random.Generator) -> None:
+        m = self.model
+        if p.light_scale != (1.0, 1.0) or p.light_tilt_deg:
+            for i in range(m.nlight):
+                m.light_diffuse[i] = np.clip(m.light_diffuse[i] * rng.uniform(*p.light_scale), 0, 1)
+                rotation = np.zeros(9)
+                mujoco.mju_quat2Mat(rotation, _random_rotation(rng, p.light_tilt_deg))
+                m.light_dir[i] = rotation.reshape(3, 3) @ m.light_dir[i]
+            scale = rng.uniform(*p.light_scale)
+            m.vis.headlight.diffuse[:] = np.clip(m.vis.headlight.diffuse * scale, 0, 1)
+            m.vis.headlight.ambient[:] = np.clip(m.vis.headlight.ambient * scale, 0, 1)
+        if p.table_rgb is not None:
+            colour = rng.uniform(*p.table_rgb, size=3)
+            for g in self.table_geoms:
+                m.geom_rgba[g, :3] = colour
+        if p.object_rgb is not None:
+            for g in self.object_geoms:
+                # Keep what the geom's transparency was (glass stays glass), whether it came from its material or itself.
+                from_material = m.geom_matid[g] >= 0 and np.array_equal(self._original["geom_rgba"][g], _DEFAULT_RGBA)
+                alpha = m.mat_rgba[m.geom_matid[g], 3] if from_material else m.geom_rgba[g, 3]
+                m.geom_rgba[g] = np.concatenate([rng.uniform(*p.object_rgb, size=3), [alpha]])
+        if p.camera_shift_m or p.camera_turn_deg:
+            c = self.camera
+            m.cam_pos[c] = m.cam_pos[c] + p.camera_shift_m * _random_direction(rng)
+            turned = np.zeros(4)
+            mujoco.mju_mulQuat(turned, _random_rotation(rng, p.camera_turn_deg), m.cam_quat[c])
+            m.cam_quat[c] = turned
+
+    def _place_distractors(self, p: VisualPerturbation, rng: np.random.Generator, data: Any) -> list:
+        """Shapes on the table top at least ``distractor_clearance_m`` from the hand, the objects, the goal
+        and each other (rejection sampling; fewer if the table is too crowded)."""
+        m = self.model
+        keep_away = [data.xpos[b][:2] for b in self.object_bodies]
+        keep_away.append(data.xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "hand")][:2])
+        goal = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, "goal")
+        if goal >= 0:
+            keep_away.append(data.site_xpos[goal][:2])
+        out = []
+        for _ in range(200):
+            if len(out) == p.distractors:
+                break
+            xy = np.array([rng.uniform(*DISTRACTOR_AREA_M[0]), rng.uniform(*DISTRACTOR_AREA_M[1])])
+            kind = int(rng.integers(3))
+            half = rng.uniform(0.025, 0.045)
+            rgba = np.concatenate([rng.uniform(0.1, 0.9, size=3), [1.0]])
+            if any(np.linalg.norm(xy - q) < p.distractor_clearance_m for q in keep_away):
+                continue
+            keep_away.append(xy)
+            geom_type = (mujoco.mjtGeom.mjGEOM_BOX, mujoco.mjtGeom.mjGEOM_SPHERE, mujoco.mjtGeom.mjGEOM_CYLINDER)[kind]
+            out.append((int(geom_type), np.array([half, half, half]), np.array([xy[0], xy[1], half]), rgba.astype(np.float32)))
+        return out
+
+    def decorate(self, scene: Any) -> None:
+        """Draw the distractors into a rendered scene (after ``update_scene``; the model is untouched)."""
+        for geom_type, size, pos, rgba in self._distractors:
+            if scene.ngeom >= scene.maxgeom:
+                return
+            mujoco.mjv_initGeom(scene.geoms[scene.ngeom], geom_type, size, pos, np.eye(3).reshape(-1), rgba)
+            scene.ngeom += 1

@@ -1,0 +1,75 @@
+"""Visual perturbations (envs/perturb.py): they change the picture, never the physics; ``none`` changes nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vlastack.envs import make_env
+from vlastack.envs.perturb import PERTURBATIONS, VisualPerturbation
+from vlastack.errors import ConfigError
+
+pytestmark = pytest.mark.slow
+TASK = "pick-place-v3"  # a task object to recolour and a goal to keep clear of
+SEED = 200_003
+ACTIONS = np.array([[1.0, 0.5, -0.5, -1.0], [0.3, 1.0, -1.0, 1.0], [-1.0, -0.2, 0.4, 1.0]], dtype=np.float32)
+
+
+def _run(perturb: tuple[str, ...], seed: int = SEED, size: int = 32) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Images (corner2 and the wrist camera) and privileged states of a reset and a fixed action sequence."""
+    env = make_env(TASK, cameras=("corner2", "gripperPOV"), image_size=size, touch=False, perturb=perturb)
+    try:
+        obs, info = env.reset(seed=seed)
+        images, states = [np.concatenate([obs.images["corner2"], obs.images["gripperPOV"]])], [info["privileged"]]
+        for a in ACTIONS:
+            obs, _, _, _, info = env.step(a)
+            images.append(np.concatenate([obs.images["corner2"], obs.images["gripperPOV"]]))
+            states.append(info["privileged"])
+        return images, states
+    finally:
+        env.close()
+
+
+@pytest.fixture(scope="module")
+def unperturbed():
+    return _run(())
+
+
+def test_none_is_the_unperturbed_env_bit_for_bit(unperturbed):
+    images, states = _run(("none",))
+    for a, b in zip(images + states, unperturbed[0] + unperturbed[1], strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(set(PERTURBATIONS) - {"none"}))
+def test_each_perturbation_changes_the_picture_not_the_physics(name, unperturbed):
+    images, states = _run((name,))
+    for s, s0 in zip(states, unperturbed[1], strict=True):
+        assert np.array_equal(s, s0), f"{name} changed the simulated state"
+    changed = [int((np.abs(i.astype(int) - i0.astype(int)) > 8).any(-1).sum()) for i, i0 in zip(images, unperturbed[0], strict=True)]
+    assert min(changed) >= 3, f"{name} left a frame unchanged: changed pixels per frame {changed}"
+
+
+def test_perturbations_are_drawn_from_the_seed_and_reset_each_episode():
+    env = make_env(TASK, cameras=("corner2",), image_size=32, touch=False, perturb=("lighting", "table_colour"))
+    try:
+        first = env.reset(seed=1)[0].images["corner2"]
+        other = env.reset(seed=2)[0].images["corner2"]
+        again = env.reset(seed=1)[0].images["corner2"]  # not compounded on seed 2's look
+    finally:
+        env.close()
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    assert np.array_equal(first, _run(("lighting", "table_colour"), seed=1)[0][0][:32])  # another env, the same look
+
+
+def test_unknown_or_bad_perturbations_are_refused_with_the_valid_names():
+    with pytest.raises(
+        ConfigError, match=r"unknown perturbation 'lightning'.*Did you mean 'lighting'.*Valid perturbations: .*table_colour"
+    ):
+        make_env("reach-v3", cameras=("corner2",), image_size=32, perturb=("lightning",))
+    with pytest.raises(ConfigError, match="distinct"):
+        make_env("reach-v3", cameras=("corner2",), image_size=32, perturb=("lighting", "lighting"))
+    with pytest.raises(ConfigError, match=r"table_rgb must lie in \[0, 1\]"):
+        VisualPerturbation(table_rgb=(0.5, 2.0))
+    with pytest.raises(ConfigError, match="camera_shift_m must be >= 0"):
+        VisualPerturbation(camera_shift_m=-0.01)
