@@ -1,0 +1,113 @@
+"""``vlastack wm``: the world model (issue 14) on a frozen policy encoder's embeddings.
+
+    vlastack wm train  --dataset runs/mt10_50b --encoder runs/mt10/l1/checkpoints/step_00024000 --out runs/wm/dyn
+    vlastack wm latent --dataset data/video_only --encoder CKPT --out runs/wm/lam      # no action column needed
+    ... --resume continues from the last checkpoint; --set FIELD=VALUE overrides any config field (JSON value).
+
+Frames are encoded once into ``OUT/embeddings.safetensors`` (reused while dataset and encoder stay the
+same); every ``--held-out-every``-th episode of each task is left out of training for evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vlastack.cli.app import app
+
+wm = typer.Typer(help="World model: embedding dynamics and latent actions (issue 14).", no_args_is_help=True)
+app.add_typer(wm, name="wm")
+
+Dataset = Annotated[Path, typer.Option(help="Dataset directory (LeRobot v3); `wm latent` needs no action column.")]
+Encoder = Annotated[Path, typer.Option(help="Policy checkpoint directory whose image_features are the embeddings (kept frozen).")]
+Out = Annotated[Path, typer.Option(help="Run directory: embeddings.safetensors, checkpoints/, metrics.jsonl.")]
+Set = Annotated[list[str] | None, typer.Option("--set", help="Override a config field: FIELD=VALUE (JSON value; repeatable).")]
+Resume = Annotated[bool, typer.Option(help="Continue from the last checkpoint in --out.")]
+HeldOut = Annotated[int, typer.Option(help="Every N-th episode of each task is held out of training.")]
+PerTask = Annotated[int | None, typer.Option(help="Use only the first N episodes of each task (a smaller, cheaper run).")]
+
+
+def _overrides(items: list[str] | None) -> dict:
+    from vlastack.errors import ConfigError
+
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects FIELD=VALUE, got {item!r}")
+        try:
+            out[name.strip()] = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"--set {name}: {value!r} is not a JSON value ({err})") from err
+    return out
+
+
+def _prepare(dataset: Path, encoder: Path, out: Path, held_out_every: int, per_task: int | None):
+    """(training rows of the embedding table, meta for the checkpoint); encodes the frames when needed."""
+    from vlastack.checkpoint import resolve_checkpoint
+    from vlastack.episodes.reader import DatasetReader
+    from vlastack.world_model.embeddings import cached_embeddings
+    from vlastack.world_model.train import split_by_task
+
+    reader = DatasetReader(dataset)
+    encoder = resolve_checkpoint(encoder)
+    train_eps, held = split_by_task(reader, held_out_every, per_task)
+    table = cached_embeddings(out / "embeddings.safetensors", reader, encoder, sorted(train_eps + held), progress=True)
+    meta = {"dataset": str(dataset), "encoder": str(encoder), "train_episodes": train_eps, "held_out_episodes": held}
+    typer.echo(f"{len(train_eps)} training episodes, {len(held)} held out; embeddings {list(table.z.shape)}")
+    return table.select(train_eps), meta
+
+
+@wm.command("train")
+def train(
+    dataset: Dataset,
+    encoder: Encoder,
+    out: Out,
+    set_: Set = None,
+    resume: Resume = False,
+    held_out_every: HeldOut = 5,
+    per_task: PerTask = None,
+) -> None:
+    """Train the chunk predictor z(t+m) = f(z(t), a(t..t+m-1)) (needs actions)."""
+    from vlastack.world_model.config import DynamicsConfig
+    from vlastack.world_model.train import train_dynamics
+
+    cfg = DynamicsConfig.from_dict({**DynamicsConfig().to_dict(), **_overrides(set_)})
+    table, meta = _prepare(dataset, encoder, out, held_out_every, per_task)
+    last = train_dynamics(table, cfg, out, meta, resume=resume, log=typer.echo)
+    typer.echo(f"checkpoint: {last}")
+
+
+@wm.command("latent")
+def latent(
+    dataset: Dataset,
+    encoder: Encoder,
+    out: Out,
+    set_: Set = None,
+    resume: Resume = False,
+    held_out_every: HeldOut = 5,
+    per_task: PerTask = None,
+) -> None:
+    """Train inverse dynamics -> FSQ code and the forward model that uses it (actions are never read)."""
+    from vlastack.world_model.config import LatentActionConfig
+    from vlastack.world_model.train import train_latent_actions
+
+    cfg = LatentActionConfig.from_dict({**LatentActionConfig().to_dict(), **_overrides(set_)})
+    table, meta = _prepare(dataset, encoder, out, held_out_every, per_task)
+    last = train_latent_actions(table, cfg, out, meta, resume=resume, log=typer.echo)
+    typer.echo(f"checkpoint: {last}")
+
+
+@wm.command("strip-actions")
+def strip_actions(
+    dataset: Annotated[Path, typer.Option(help="Source dataset directory (with an action column).")],
+    out: Annotated[Path, typer.Option(help="New directory for the copy without the action feature.")],
+) -> None:
+    """Copy a dataset without its action feature (video-only data, for latent-action experiments)."""
+    from vlastack.world_model.action_free import strip_actions as strip
+
+    reader = strip(dataset, out)
+    typer.echo(f"{out}: {reader.num_episodes} episodes, {reader.num_frames} frames, features {sorted(reader.features)}")

@@ -1,0 +1,118 @@
+"""Configs of the world model's two parts. Frozen, one docstring per field, checked on construction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from vlastack.errors import ConfigError
+
+
+def _positive(obj, *names: str) -> None:
+    for name in names:
+        v = getattr(obj, name)
+        if not v > 0:
+            raise ConfigError(f"{type(obj).__name__}.{name} must be > 0, got {v!r}")
+
+
+@dataclass(frozen=True)
+class DynamicsConfig:
+    """The chunk predictor z(t+m) = f(z(t), a(t..t+m-1)), m <= chunk, rolled out chunk by chunk."""
+
+    chunk: int = 8
+    """Most environment steps one predictor call advances (the l1 policy executes 8 of its 16 actions)."""
+    hidden: int = 512
+    """Width of the predictor MLP."""
+    layers: int = 3
+    """Hidden layers of the predictor MLP."""
+    rollout_chunks: int = 4
+    """Chunks rolled out per training sample, with the loss on every one (backpropagation through the
+    rollout teaches the predictor to correct its own drift, which one-step training does not)."""
+    partial_prob: float = 0.5
+    """Probability that a training chunk is shorter than ``chunk`` (uniform 1..chunk steps), so the
+    predictor also answers horizons that are not multiples of ``chunk``."""
+    steps: int = 3000
+    """Optimizer steps in all."""
+    batch_size: int = 256
+    """Rollout samples per step."""
+    lr: float = 1e-3
+    """AdamW learning rate (cosine decay to 10% over ``steps``)."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay."""
+    save_every: int = 1000
+    """Checkpoint every this many steps (and at the end)."""
+    seed: int = 0
+    """Seed of initialisation and sampling."""
+
+    def __post_init__(self) -> None:
+        _positive(self, "chunk", "hidden", "layers", "rollout_chunks", "steps", "batch_size", "lr", "save_every")
+        if not 0.0 <= self.partial_prob <= 1.0:
+            raise ConfigError(f"DynamicsConfig.partial_prob must be in [0, 1], got {self.partial_prob!r}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"DynamicsConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DynamicsConfig:
+        return _from_dict(cls, d)
+
+
+@dataclass(frozen=True)
+class LatentActionConfig:
+    """Inverse dynamics (z(t), z(t+k)) -> FSQ code, and the forward model z(t+k) = g(z(t), code).
+
+    FSQ (finite scalar quantisation: each latent dimension rounded to one of a few levels) rather than
+    VQ: it has no codebook to learn, so no codebook collapse to guard against with restarts or losses.
+    """
+
+    gap: int = 8
+    """k: steps between the two frames a latent action explains (one executed chunk of the l1 policy)."""
+    levels: tuple[int, ...] = (5, 5, 5)
+    """FSQ levels per latent dimension (odd, so 0 is a level); the codebook size is their product (125 by default)."""
+    hidden: int = 512
+    """Width of the inverse-dynamics and forward MLPs."""
+    layers: int = 3
+    """Hidden layers of each MLP."""
+    steps: int = 3000
+    """Optimizer steps in all."""
+    batch_size: int = 256
+    """Frame pairs per step."""
+    lr: float = 1e-3
+    """AdamW learning rate (cosine decay to 10% over ``steps``)."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay."""
+    save_every: int = 1000
+    """Checkpoint every this many steps (and at the end)."""
+    seed: int = 0
+    """Seed of initialisation and sampling."""
+
+    def __post_init__(self) -> None:
+        _positive(self, "gap", "hidden", "layers", "steps", "batch_size", "lr", "save_every")
+        object.__setattr__(self, "levels", tuple(int(v) for v in self.levels))
+        if not self.levels or any(v < 3 or v % 2 == 0 for v in self.levels):
+            raise ConfigError(f"LatentActionConfig.levels must be a non-empty tuple of odd integers >= 3, got {self.levels!r}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"LatentActionConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
+
+    @property
+    def codebook_size(self) -> int:
+        n = 1
+        for v in self.levels:
+            n *= v
+        return n
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LatentActionConfig:
+        return _from_dict(cls, d)
+
+
+def _from_dict(cls, d: dict):
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ConfigError(f"{cls.__name__} has no fields {unknown}; its fields are {sorted(names)}")
+    return cls(**d)
