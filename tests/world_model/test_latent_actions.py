@@ -58,9 +58,12 @@ def discrete_table(episodes: int = 16, length: int = 30, dim: int = 8, seed: int
     return EmbeddingTable(z=torch.cat(zs), episode=torch.cat(eps), frame=torch.arange(n) % length, action=torch.cat(acts))
 
 
-def test_forward_model_uses_the_code(tmp_path):
+@pytest.mark.parametrize("idm_context", [True, False])
+def test_forward_model_uses_the_code(tmp_path, idm_context):
     table = discrete_table()
-    cfg = LatentActionConfig(gap=8, levels=(3, 3), hidden=64, layers=2, steps=400, batch_size=64, lr=3e-3, save_every=400)
+    cfg = LatentActionConfig(
+        gap=8, levels=(3, 3), idm_context=idm_context, hidden=64, layers=2, steps=400, batch_size=64, lr=3e-3, save_every=400
+    )
     model, _ = checkpoint.load(train_latent_actions(table.select(list(range(12))), cfg, tmp_path, {}, log=lambda s: None))
     rep = latent_report(model, table.select(list(range(12))), table.select([12, 13, 14, 15]))
     fwd = rep["forward_mse"]

@@ -70,6 +70,9 @@ class LatentActionConfig:
     """k: steps between the two frames a latent action explains (one executed chunk of the l1 policy)."""
     levels: tuple[int, ...] = (5, 5, 5)
     """FSQ levels per latent dimension (odd, so 0 is a level); the codebook size is their product (125 by default)."""
+    idm_context: bool = True
+    """Whether the inverse-dynamics model sees z(t) beside the change z(t+k) - z(t). False makes a code
+    a function of the change alone, so one code means one kind of change in every scene."""
     hidden: int = 512
     """Width of the inverse-dynamics and forward MLPs."""
     layers: int = 3

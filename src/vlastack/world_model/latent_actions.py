@@ -47,7 +47,7 @@ class LatentActionModel(nn.Module):
         self.config, self.embed_dim = config, embed_dim
         d = len(config.levels)
         self.norm = Normalizer(embed_dim)
-        self.idm = mlp(2 * embed_dim, config.hidden, config.layers, d)
+        self.idm = mlp((2 if config.idm_context else 1) * embed_dim, config.hidden, config.layers, d)
         self.fsq = FSQ(config.levels)
         self.forward_model = mlp(embed_dim + d, config.hidden, config.layers, embed_dim)
         nn.init.zeros_(self.forward_model[-1].weight)
@@ -55,7 +55,8 @@ class LatentActionModel(nn.Module):
 
     def encode(self, z0: torch.Tensor, z1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised z(t), z(t+k) [B, F] -> quantised latent [B, d], code index [B]."""
-        return self.fsq(self.idm(torch.cat([z0, z1 - z0], dim=1)))
+        x = torch.cat([z0, z1 - z0], dim=1) if self.config.idm_context else z1 - z0
+        return self.fsq(self.idm(x))
 
     def predict(self, z0: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
         """Normalised z(t) [B, F] and quantised latent [B, d] -> normalised z(t+k)."""
