@@ -9,15 +9,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -28,8 +19,10 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
+    from vlastack.evaluation.browser import launch_chromium
+
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": args.width, "height": args.height})
         page.goto((args.report / "report.html").resolve().as_uri())
         page.wait_for_function("[...document.querySelectorAll('.episode video')].every(v => v.readyState >= 2)", timeout=30_000)

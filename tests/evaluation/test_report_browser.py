@@ -4,31 +4,20 @@ their true aspect ratio, no request leaving the machine, no script error; a scre
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.evaluation.conftest import REPORT_TASKS
+from vlastack.evaluation.browser import launch_chromium
 
 pytestmark = pytest.mark.slow
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
-    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: run scripts/setup.sh (it installs Debian's chromium package)"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        browser = launch_chromium(p)
         yield browser
         browser.close()
 

@@ -10,7 +10,6 @@ same); every ``--held-out-every``-th episode of each task is left out of trainin
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -30,19 +29,12 @@ HeldOut = Annotated[int, typer.Option(help="Every N-th episode of each task is h
 PerTask = Annotated[int | None, typer.Option(help="Use only the first N episodes of each task (a smaller, cheaper run).")]
 
 
-def _overrides(items: list[str] | None) -> dict:
-    from vlastack.errors import ConfigError
+def _configured(cfg, items: list[str] | None):
+    """``cfg`` with every ``--set FIELD=VALUE`` applied through ``vlastack.overrides`` (JSON values,
+    typed, unknown fields named with the valid ones)."""
+    from vlastack.overrides import apply_overrides
 
-    out = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set expects FIELD=VALUE, got {item!r}")
-        try:
-            out[name.strip()] = json.loads(value)
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"--set {name}: {value!r} is not a JSON value ({err})") from err
-    return out
+    return apply_overrides({"wm": cfg}, [f"wm.{item}" for item in items or []])["wm"]
 
 
 def _prepare(dataset: Path, encoder: Path, out: Path, held_out_every: int, per_task: int | None):
@@ -61,6 +53,13 @@ def _prepare(dataset: Path, encoder: Path, out: Path, held_out_every: int, per_t
     return table.select(train_eps), meta
 
 
+def _run(cfg, train_fn, dataset: Path, encoder: Path, out: Path, resume: bool, held_out_every: int, per_task: int | None) -> None:
+    """Encode (or reuse) the embeddings, then ``train_fn(table, cfg, out, meta, ...)``; prints the last checkpoint."""
+    table, meta = _prepare(dataset, encoder, out, held_out_every, per_task)
+    last = train_fn(table, cfg, out, meta, resume=resume, log=typer.echo)
+    typer.echo(f"checkpoint: {last}")
+
+
 @wm.command("train")
 def train(
     dataset: Dataset,
@@ -75,10 +74,7 @@ def train(
     from vlastack.world_model.config import DynamicsConfig
     from vlastack.world_model.train import train_dynamics
 
-    cfg = DynamicsConfig.from_dict({**DynamicsConfig().to_dict(), **_overrides(set_)})
-    table, meta = _prepare(dataset, encoder, out, held_out_every, per_task)
-    last = train_dynamics(table, cfg, out, meta, resume=resume, log=typer.echo)
-    typer.echo(f"checkpoint: {last}")
+    _run(_configured(DynamicsConfig(), set_), train_dynamics, dataset, encoder, out, resume, held_out_every, per_task)
 
 
 @wm.command("latent")
@@ -95,10 +91,7 @@ def latent(
     from vlastack.world_model.config import LatentActionConfig
     from vlastack.world_model.train import train_latent_actions
 
-    cfg = LatentActionConfig.from_dict({**LatentActionConfig().to_dict(), **_overrides(set_)})
-    table, meta = _prepare(dataset, encoder, out, held_out_every, per_task)
-    last = train_latent_actions(table, cfg, out, meta, resume=resume, log=typer.echo)
-    typer.echo(f"checkpoint: {last}")
+    _run(_configured(LatentActionConfig(), set_), train_latent_actions, dataset, encoder, out, resume, held_out_every, per_task)
 
 
 @wm.command("strip-actions")

@@ -15,7 +15,41 @@ def _positive(obj, *names: str) -> None:
 
 
 @dataclass(frozen=True)
-class DynamicsConfig:
+class _Optimisation:
+    """How either part is trained (fields shared by both configs)."""
+
+    steps: int = 3000
+    """Optimizer steps in all."""
+    batch_size: int = 256
+    """Training samples per step (rollouts for the predictor, frame pairs for latent actions)."""
+    lr: float = 1e-3
+    """AdamW learning rate (cosine decay to 10% over ``steps``)."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay."""
+    save_every: int = 1000
+    """Checkpoint every this many steps (and at the end)."""
+    seed: int = 0
+    """Seed of initialisation and sampling."""
+
+    def __post_init__(self) -> None:
+        _positive(self, "steps", "batch_size", "lr", "save_every")
+        if self.weight_decay < 0:
+            raise ConfigError(f"{type(self).__name__}.weight_decay must be >= 0, got {self.weight_decay!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"{cls.__name__} has no fields {unknown}; its fields are {sorted(names)}")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class DynamicsConfig(_Optimisation):
     """The chunk predictor z(t+m) = f(z(t), a(t..t+m-1)), m <= chunk, rolled out chunk by chunk."""
 
     chunk: int = 8
@@ -30,36 +64,16 @@ class DynamicsConfig:
     partial_prob: float = 0.5
     """Probability that a training chunk is shorter than ``chunk`` (uniform 1..chunk steps), so the
     predictor also answers horizons that are not multiples of ``chunk``."""
-    steps: int = 3000
-    """Optimizer steps in all."""
-    batch_size: int = 256
-    """Rollout samples per step."""
-    lr: float = 1e-3
-    """AdamW learning rate (cosine decay to 10% over ``steps``)."""
-    weight_decay: float = 1e-4
-    """AdamW weight decay."""
-    save_every: int = 1000
-    """Checkpoint every this many steps (and at the end)."""
-    seed: int = 0
-    """Seed of initialisation and sampling."""
 
     def __post_init__(self) -> None:
-        _positive(self, "chunk", "hidden", "layers", "rollout_chunks", "steps", "batch_size", "lr", "save_every")
+        super().__post_init__()
+        _positive(self, "chunk", "hidden", "layers", "rollout_chunks")
         if not 0.0 <= self.partial_prob <= 1.0:
             raise ConfigError(f"DynamicsConfig.partial_prob must be in [0, 1], got {self.partial_prob!r}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"DynamicsConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> DynamicsConfig:
-        return _from_dict(cls, d)
 
 
 @dataclass(frozen=True)
-class LatentActionConfig:
+class LatentActionConfig(_Optimisation):
     """Inverse dynamics (z(t), z(t+k)) -> FSQ code, and the forward model z(t+k) = g(z(t), code).
 
     FSQ (finite scalar quantisation: each latent dimension rounded to one of a few levels) rather than
@@ -77,26 +91,13 @@ class LatentActionConfig:
     """Width of the inverse-dynamics and forward MLPs."""
     layers: int = 3
     """Hidden layers of each MLP."""
-    steps: int = 3000
-    """Optimizer steps in all."""
-    batch_size: int = 256
-    """Frame pairs per step."""
-    lr: float = 1e-3
-    """AdamW learning rate (cosine decay to 10% over ``steps``)."""
-    weight_decay: float = 1e-4
-    """AdamW weight decay."""
-    save_every: int = 1000
-    """Checkpoint every this many steps (and at the end)."""
-    seed: int = 0
-    """Seed of initialisation and sampling."""
 
     def __post_init__(self) -> None:
-        _positive(self, "gap", "hidden", "layers", "steps", "batch_size", "lr", "save_every")
+        super().__post_init__()
+        _positive(self, "gap", "hidden", "layers")
         object.__setattr__(self, "levels", tuple(int(v) for v in self.levels))
         if not self.levels or any(v < 3 or v % 2 == 0 for v in self.levels):
             raise ConfigError(f"LatentActionConfig.levels must be a non-empty tuple of odd integers >= 3, got {self.levels!r}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"LatentActionConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
 
     @property
     def codebook_size(self) -> int:
@@ -104,18 +105,3 @@ class LatentActionConfig:
         for v in self.levels:
             n *= v
         return n
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> LatentActionConfig:
-        return _from_dict(cls, d)
-
-
-def _from_dict(cls, d: dict):
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - names)
-    if unknown:
-        raise ConfigError(f"{cls.__name__} has no fields {unknown}; its fields are {sorted(names)}")
-    return cls(**d)
