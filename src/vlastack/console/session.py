@@ -1,0 +1,651 @@
+"""One live operator session: a Meta-World scene stepped by a policy (or the scripted expert) behind the
+always-on safety layer, with the operator's words and stop button in the loop.
+
+    session = ConsoleSession(ConsoleConfig(task="drawer-open-v3", experts=True))
+    session.step()                      # one control step; the caller paces them (server.py does)
+    session.chat("move left a bit")     # a correction, an instruction or the answer to a question
+    session.stop()                      # the next step sends the hold, then the session waits
+    session.state()                     # everything the page shows, JSON-ready
+
+The chain each step is the evaluation's (evaluation/runner.py ``run_episode``): policy -> executor ->
+:class:`~vlastack.safety.SafeActuator` -> simulator, with the operator's corrections applied between
+executor and safety layer (reasoning/corrections.py), so whatever the operator asks for is still checked
+by the layer. ``step`` is the only method that touches the simulator; call it from one thread only, the
+one that built the session (MuJoCo's EGL context belongs to the thread that made it). Every other method
+may be called from any thread.
+
+Stop: :meth:`stop` records the step count; the next :meth:`step` sends the hold (zero motion, gripper
+command unchanged) instead of the policy's action, whatever the policy was doing, and the session then
+waits (steps no further) until :meth:`resume`. So the robot halts within one control step of the press;
+``state()`` reports both step counts so a client can check it.
+
+The subtask and reason shown are read from the simulator's privileged state by the scripted experts'
+phase rules (reasoning/phases.py, reasons.py, labels.py), not decoded by the policy; ``state()`` says so
+in ``explanation_source``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlastack.errors import ConfigError
+from vlastack.reasoning.clarify import ATTRIBUTE_WORDS, KINDS, Decision, SceneObject, decide, resolve
+from vlastack.reasoning.corrections import Correction, CorrectionFilter, parse_correction
+
+# Session status (``state()['status']``).
+RUNNING = "running"
+STOPPED = "stopped"  # the operator stopped it: the hold was sent, nothing more until resume
+ASKING = "asking"  # an instruction was ambiguous: the hold was sent, waiting for the answer
+DONE = "done"  # the episode ended and auto_reset is off
+ERROR = "error"  # the simulator failed; nothing more is stepped
+#: Who said a chat line.
+OPERATOR, ROBOT, SYSTEM = "operator", "robot", "system"
+#: Where the subtask and reason come from, as the page says it.
+EXPLANATION_SOURCE = (
+    "privileged simulator state: the scripted experts' phase rules (vlastack.reasoning.phases), not the policy's own reasoning"
+)
+#: The default safety spec; the console has no way to turn the layer off.
+DEFAULT_SAFETY = "metaworld_sawyer"
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """What a console session runs."""
+
+    task: str = "drawer-open-v3"
+    """Meta-World task (or long-horizon ``lh-...`` task) whose scene is simulated."""
+    checkpoint: Path | None = None
+    """Policy directory to run; None: the shipped demo policy (ignored with ``experts``)."""
+    experts: bool = False
+    """Run the task's scripted expert (reads the privileged state) instead of a policy."""
+    executor: str = "sync"
+    """Executor between policy and safety layer: sync, ensemble or async (policies only)."""
+    safety_spec: str = DEFAULT_SAFETY
+    """Safety spec preset or JSON path; always applied (there is no 'none' here)."""
+    cameras: tuple[str, ...] = ("corner2", "gripperPOV")
+    """Cameras shown on the page; the policy's own cameras are rendered too and only those reach it."""
+    image_size: int | None = None
+    """Rendered square image side in pixels; None: the policy's recorded size (128 for experts). A policy
+    is only given its recorded size's frames, so a different size is allowed with ``experts`` only."""
+    seed: int = 0
+    """Reset seed of the first episode; each next episode uses the next seed."""
+    max_steps: int | None = None
+    """Step limit per episode; None: the task's own (500 for Meta-World tasks)."""
+    auto_reset: bool = True
+    """Start the next episode when one ends (a stopped session stays stopped)."""
+    objects: tuple[SceneObject, ...] | None = None
+    """The scene's objects instructions are grounded in; None: the task's own (see :func:`scene_objects`)."""
+    history: int = 200
+    """Chat lines and safety interventions kept for the page (the oldest are dropped)."""
+
+    def __post_init__(self) -> None:
+        from vlastack.envs.tasks import known_tasks, step_limit
+        from vlastack.registry import unknown_name_error
+
+        if self.task not in known_tasks():
+            raise unknown_name_error("task", self.task, known_tasks())
+        if self.executor not in ("sync", "ensemble", "async"):
+            raise ConfigError(f"console config: executor must be sync, ensemble or async, got {self.executor!r}")
+        if str(self.safety_spec).lower() == "none":
+            raise ConfigError("console config: safety_spec cannot be 'none': the console always steps behind the safety layer")
+        if not self.cameras or len(set(self.cameras)) != len(self.cameras):
+            raise ConfigError(f"console config: cameras must be distinct and not empty, got {self.cameras}")
+        if self.image_size is not None and not 8 <= self.image_size <= 512:
+            raise ConfigError(f"console config: image_size must be in [8, 512] pixels or None, got {self.image_size}")
+        if self.image_size is not None and not self.experts:
+            raise ConfigError("console config: image_size applies to experts only (a policy is given the size it was trained at)")
+        if self.seed < 0:
+            raise ConfigError(f"console config: seed must be >= 0, got {self.seed}")
+        if self.max_steps is not None and not 1 <= self.max_steps <= step_limit(self.task):
+            raise ConfigError(f"console config: max_steps must be in [1, {step_limit(self.task)}] or None, got {self.max_steps}")
+        if self.history < 1:
+            raise ConfigError(f"console config: history must be >= 1, got {self.history}")
+
+
+def scene_objects(task: str) -> tuple[SceneObject, ...]:
+    """The objects of ``task``'s scene that instructions can refer to: the object kind whose Meta-World
+    tasks include the scene (a drawer for drawer-open-v3 and the drawer long-horizon tasks); empty when
+    no kind lists it (reach-v3), and then every instruction is taken as given."""
+    from vlastack.envs.tasks import scene_of
+
+    scene = scene_of(task)
+    return tuple(SceneObject(kind, kind) for kind, (_, tasks) in KINDS.items() if scene in tasks)
+
+
+def parse_objects(text: str) -> tuple[SceneObject, ...]:
+    """Scene objects from ``"red button, green button"`` or ``"drawer, window"``: per comma-separated item,
+    one kind noun (clarify.KINDS) and optional colour and place words (clarify.ATTRIBUTE_WORDS)."""
+    out = []
+    for item in (s.strip() for s in text.split(",")):
+        if not item:
+            continue
+        words = re.findall(r"[a-z]+", item.lower())
+        kinds = [k for k, (nouns, _) in KINDS.items() if any(w in nouns for w in words)]
+        if len(kinds) != 1:
+            raise ConfigError(f"objects: {item!r} must name exactly one kind of object, one of {sorted(KINDS)}")
+        attrs = {a: next((v for v, ws in values.items() if any(w in ws for w in words)), None) for a, values in ATTRIBUTE_WORDS.items()}
+        out.append(SceneObject(item, kinds[0], **attrs))
+    if len({o.name for o in out}) != len(out):
+        raise ConfigError(f"objects: names must be unique, got {[o.name for o in out]}")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ChatLine:
+    """One line of the chat."""
+
+    who: str
+    """operator, robot or system."""
+    text: str
+    """What was said."""
+    step: int
+    """The session's total step count when it was said."""
+    episode: int
+    """The episode it was said in (0 for the first)."""
+
+
+@dataclass
+class _Halt:
+    """A pending hold: why, and the total step count when it was asked for."""
+
+    status: str
+    requested_at: int
+
+
+@dataclass
+class SessionState:
+    """A snapshot of everything the page shows (``dataclasses.asdict`` gives the JSON)."""
+
+    status: str
+    task: str
+    actor: str
+    """What proposes the actions: the policy's description or 'scripted expert'."""
+    safety_spec: str
+    instruction: str
+    target: str | None
+    """The scene object the current instruction acts on (None when the scene lists none)."""
+    episode: int
+    seed: int
+    episode_step: int
+    total_steps: int
+    frame: int
+    """Counter of rendered frames; a client refetches the cameras when it changes."""
+    cameras: list[str]
+    plan: list[str]
+    plan_index: int
+    subtask: str | None
+    reason: str | None
+    explanation_source: str
+    question: str | None
+    success: bool
+    stop_requested_at: int | None
+    """Total step count when the last stop was pressed."""
+    halted_at: int | None
+    """Total step count after the hold that answered it was sent (``halted_at - stop_requested_at == 1``)."""
+    last_action: list[float] | None
+    """The action the safety layer let through on the last step."""
+    last_proposed: list[float] | None
+    """What the policy or expert proposed on the last step (None on a hold or when nothing was fresh)."""
+    corrections: dict[str, Any]
+    interventions: list[dict]
+    interventions_total: int
+    chat: list[dict]
+    chat_said: int
+    """Lines ever said (``chat`` keeps the latest ``history``); a client redraws the chat when it changes."""
+    error: str | None = None
+    objects: list[str] = field(default_factory=list)
+
+
+class _ExpertActor:
+    """The scripted expert of the task: reads the privileged state, not the words."""
+
+    describes = "scripted expert (reads the simulator's privileged state; it does not read instructions)"
+    reads_words = False
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        self.reset(0)
+
+    def reset(self, seed: int) -> None:
+        from vlastack.envs.experts import expert_for
+
+        self._expert = expert_for(self.task)  # fresh: the chained expert remembers stages within an episode
+
+    def resume(self) -> None:
+        pass
+
+    def __call__(self, observation: Any, info: dict, now_s: float) -> np.ndarray | None:
+        return self._expert.act(observation, info)
+
+
+class _PolicyActor:
+    """A checkpoint behind an executor; sees only its own cameras and the operator's instruction."""
+
+    reads_words = True
+
+    def __init__(self, checkpoint: Path, executor: str, clock: Any) -> None:
+        import torch
+
+        from vlastack.execution import make_executor
+        from vlastack.policies import batch_from_observation, load_policy
+
+        self._torch, self._batch = torch, batch_from_observation
+        self.policy = load_policy(checkpoint).pack_for_inference()
+        c = self.policy.config
+        self.cameras = tuple(c.cameras)
+        self.image_size = int(self.policy.recorded_image_size[0])
+        self.depth = bool(c.use_depth)
+        from vlastack.assets import DEMO_POLICY
+
+        where = "the shipped demo policy" if Path(checkpoint).resolve() == Path(DEMO_POLICY).resolve() else str(checkpoint)
+        self.describes = f"policy {c.name}, {where}, {executor} executor"
+        k = getattr(c, "execute_steps", None)
+        self.executor = make_executor(executor, self._sample, clock=clock, **({"k": k} if executor == "sync" and k else {}))
+
+    def _sample(self, observation: Any) -> Any:
+        with self._torch.inference_mode():
+            return self.policy.sample_actions(self._batch(observation))
+
+    def reset(self, seed: int) -> None:
+        self._torch.manual_seed(seed)  # the episode's noise depends on its seed only, as in evaluation
+        self.executor.reset()
+
+    def resume(self) -> None:
+        # A chunk planned before the stop is stale: ask the policy again from what it sees now.
+        self.executor.reset()
+
+    def __call__(self, observation: Any, info: dict, now_s: float) -> np.ndarray | None:
+        images = {k: v for k, v in observation.images.items() if k in self.cameras}
+        depth = {k: v for k, v in observation.depth.items() if k in self.cameras}
+        return self.executor.step(dataclasses.replace(observation, images=images, depth=depth), now_s)
+
+
+class ConsoleSession:
+    """See the module docstring. ``actor`` replaces the policy or expert (tests: any
+    ``(observation, info, now_s) -> action | None`` with ``reset(seed)``, ``resume()``, ``describes``)."""
+
+    def __init__(self, config: ConsoleConfig, actor: Any = None) -> None:
+        from vlastack.envs.metaworld import FPS, make_env
+        from vlastack.execution import FakeClock
+        from vlastack.safety import SafeActuator
+
+        self.config = config
+        self._lock = threading.Lock()
+        # Simulated time, one control period per step, for executor and safety layer alike (as in
+        # evaluation): a paused session is not a stalled one to the watchdog.
+        self._clock = FakeClock()
+        self._period_s = 1.0 / FPS
+        if actor is None:
+            if config.experts:
+                actor = _ExpertActor(config.task)
+            else:
+                from vlastack.assets import DEMO_POLICY
+
+                actor = _PolicyActor(config.checkpoint or DEMO_POLICY, config.executor, self._clock)
+        self._actor = actor
+        policy_cameras = tuple(getattr(actor, "cameras", ()))
+        size = config.image_size or getattr(actor, "image_size", None) or 128
+        self._env_cameras = tuple(dict.fromkeys((*config.cameras, *policy_cameras)))
+        env = make_env(
+            config.task,
+            cameras=self._env_cameras,
+            image_size=size,
+            depth=bool(getattr(actor, "depth", False)),
+            touch=True,
+            **({"max_steps": config.max_steps} if config.max_steps else {}),
+        )
+        self._instruction_default = env.instruction
+        self._actuator = SafeActuator(env, config.safety_spec, clock=self._clock)
+        self._objects = config.objects if config.objects is not None else scene_objects(config.task)
+        self._chat: deque[ChatLine] = deque(maxlen=config.history)
+        self._lines = 0  # lines ever said (the deque drops old ones)
+        self._interventions: deque[dict] = deque(maxlen=config.history)
+        self._interventions_total = 0
+        self._episode = -1
+        self._total_steps = 0
+        self._frame = 0
+        self._status = RUNNING
+        self._halt: _Halt | None = None
+        self._stop_requested_at: int | None = None
+        self._halted_at: int | None = None
+        self._question: tuple[str, Decision] | None = None
+        self._new_episode = False
+        self._last_failure: str | None = None
+        self._replan = False  # ask the policy afresh at the next step (after a resume or a new instruction)
+        self._error: str | None = None
+        self._instruction = self._instruction_default
+        self._target: str | None = self._objects[0].name if len(self._objects) == 1 else None
+        self._say(SYSTEM, f"{self._actor.describes}; safety spec {config.safety_spec}; task {config.task}")
+        self._start_episode()
+
+    # ---- the control step (simulator thread only) ---------------------------------------------------
+    def step(self) -> bool:
+        """One control step; False when the session is waiting (stopped, asking, done, failed)."""
+        with self._lock:
+            if self._new_episode:
+                self._new_episode = False
+                self._start_episode()
+            if self._status != RUNNING and self._halt is None:
+                return False
+            observation = dataclasses.replace(self._obs, instruction=self._instruction)
+            info = self._info
+            fresh = self._halt is None
+            replan, self._replan = self._replan, False
+        if replan:
+            # Here, on the simulator thread, never from an operator's request: the executor is not thread-safe.
+            self._actor.resume()
+        proposed = None
+        if fresh:
+            try:
+                proposed = self._actor(observation, info, self._clock())
+            except Exception as err:  # noqa: BLE001 - a failing policy sends nothing fresh; the layer's watchdog decides
+                message = f"the policy failed ({type(err).__name__}: {err}); nothing fresh sent"
+                with self._lock:
+                    if message != self._last_failure:  # once per kind of failure, not once per step
+                        self._say(SYSTEM, message)
+                    self._last_failure = message
+        with self._lock:
+            # The stop is checked here, after inference, so a press during inference still holds this very step.
+            halt = self._halt
+            if halt is not None:
+                action = self._hold()
+                proposed = None
+            else:
+                action = None if proposed is None else self._corrections(np.asarray(proposed, dtype=np.float32))
+            try:
+                obs, _, terminated, truncated, info = self._actuator.step(action)
+            except Exception as err:  # noqa: BLE001 - the simulator is gone: say so and step no more
+                self._status, self._error = ERROR, f"{type(err).__name__}: {err}"
+                self._say(SYSTEM, f"the simulator failed: {self._error}; nothing more is stepped")
+                return False
+            self._clock.advance(self._period_s)
+            self._total_steps += 1
+            self._episode_step += 1
+            self._observe(obs, info)
+            from vlastack.safety import SAFETY_INFO_KEY
+
+            decision = info[SAFETY_INFO_KEY]
+            self._last_action = [float(v) for v in decision["action"]]
+            self._last_proposed = None if proposed is None else [float(v) for v in np.asarray(proposed).reshape(-1)]
+            if decision["interventions"]:
+                self._interventions_total += 1
+                self._interventions.append(
+                    {
+                        "episode": self._episode,
+                        "step": self._episode_step,
+                        "held": decision["held"],
+                        "checks": [i["check"] for i in decision["interventions"]],
+                        "messages": [i["message"] for i in decision["interventions"]],
+                    }
+                )
+            if halt is not None:
+                self._halt, self._status = None, halt.status
+                if halt.status == STOPPED:
+                    self._halted_at = self._total_steps
+                    self._say(SYSTEM, f"stopped: hold sent at step {self._total_steps} (stop pressed at step {halt.requested_at})")
+            self._success = self._success or bool(info.get("success"))
+            if terminated or truncated:
+                how = "succeeded" if self._success else "ended without success"
+                self._say(SYSTEM, f"episode {self._episode} (seed {self._seed}) {how} after {self._episode_step} steps")
+                if self.config.auto_reset:
+                    self._new_episode = True
+                elif self._status == RUNNING:
+                    self._status = DONE
+            return True
+
+    # ---- operator actions (any thread) ----------------------------------------------------------------
+    def stop(self) -> int:
+        """Halt: the next step sends the hold, then nothing more is stepped until :meth:`resume`.
+        Returns the total step count at the press."""
+        with self._lock:
+            self._stop_locked()
+            return self._stop_requested_at  # type: ignore[return-value]
+
+    def resume(self) -> None:
+        """Go on after a stop (a pending question is dropped: the current instruction goes on)."""
+        with self._lock:
+            self._resume_locked()
+
+    def new_episode(self) -> None:
+        """Start the next episode (next seed) at the next step; a stopped session stays stopped."""
+        with self._lock:
+            self._new_episode = True
+            if self._status == DONE:
+                self._status = RUNNING
+
+    def chat(self, text: str) -> list[ChatLine]:
+        """Take an operator's line: the answer to a pending question, a correction, or a new
+        instruction (asked about when ambiguous). Returns the lines said in reply."""
+        text = str(text).strip()
+        if not text:
+            raise ConfigError("chat: text must be a non-empty sentence")
+        if len(text) > 500:
+            raise ConfigError(f"chat: text must be at most 500 characters, got {len(text)}")
+        with self._lock:
+            self._say(OPERATOR, text)
+            before = self._lines
+            if self._question is not None:
+                self._answer(text)
+            else:
+                correction = parse_correction(text, self._objects, self._target)
+                if correction is not None:
+                    self._correct(correction)
+                else:
+                    self._instruct(text)
+            said = self._lines - before
+            return list(self._chat)[len(self._chat) - said :] if said else []
+
+    def state(self) -> dict:
+        """Everything the page shows, JSON-ready."""
+        with self._lock:
+            plan, plan_index = self._plan()
+            return dataclasses.asdict(
+                SessionState(
+                    status=self._status,
+                    task=self.config.task,
+                    actor=self._actor.describes,
+                    safety_spec=str(self.config.safety_spec),
+                    instruction=self._instruction,
+                    target=self._target,
+                    episode=self._episode,
+                    seed=self._seed,
+                    episode_step=self._episode_step,
+                    total_steps=self._total_steps,
+                    frame=self._frame,
+                    cameras=list(self.config.cameras),
+                    plan=plan,
+                    plan_index=plan_index,
+                    subtask=self._subtask,
+                    reason=self._reason,
+                    explanation_source=EXPLANATION_SOURCE,
+                    question=None if self._question is None else self._question[1].question,
+                    success=self._success,
+                    stop_requested_at=self._stop_requested_at,
+                    halted_at=self._halted_at,
+                    last_action=self._last_action,
+                    last_proposed=self._last_proposed,
+                    corrections={
+                        "speed": round(float(self._corrections.speed), 3),
+                        "release": self._corrections.release,
+                        "grasp": self._corrections.grasp,
+                        "nudging": self._corrections.nudging,
+                    },
+                    interventions=list(self._interventions),
+                    interventions_total=self._interventions_total,
+                    chat=[dataclasses.asdict(c) for c in self._chat],
+                    chat_said=self._lines,
+                    error=self._error,
+                    objects=[o.name for o in self._objects],
+                )
+            )
+
+    def frame(self, camera: str) -> tuple[int, np.ndarray]:
+        """(frame counter, uint8 [S, S, 3]) of ``camera``'s latest image."""
+        with self._lock:
+            if camera not in self.config.cameras:
+                raise ConfigError(f"unknown camera {camera!r}; this console shows {', '.join(self.config.cameras)}")
+            return self._frame, self._obs.images[camera]
+
+    def close(self) -> None:
+        """Release the simulator (from the thread that steps it)."""
+        self._actuator.close()
+
+    # ---- internals (called with the lock held) --------------------------------------------------------
+    def _say(self, who: str, text: str) -> None:
+        self._lines += 1
+        self._chat.append(ChatLine(who, text, self._total_steps, max(self._episode, 0)))
+
+    def _start_episode(self) -> None:
+        self._episode += 1
+        self._seed = self.config.seed + self._episode
+        self._actor.reset(self._seed)
+        # Corrections are per episode: a "slower" said for one start should not silently carry over.
+        self._corrections = CorrectionFilter()
+        obs, info = self._actuator.reset(seed=self._seed)
+        self._clock.advance(self._period_s)  # the watchdog needs time to move between episodes too
+        self._episode_step = 0
+        self._success = False
+        self._states: list[np.ndarray] = []
+        self._last_action = None
+        self._last_proposed = None
+        self._observe(obs, info)
+        if self._status == DONE:
+            self._status = RUNNING
+
+    def _observe(self, obs: Any, info: dict) -> None:
+        self._obs, self._info = obs, info
+        self._frame += 1
+        self._states.append(np.asarray(info["privileged"], dtype=np.float64))
+        self._subtask, self._reason = _explain(self.config.task, self._states)
+
+    def _hold(self) -> np.ndarray:
+        """Zero motion with the gripper command unchanged (the safety layer's own hold)."""
+        spec = self._actuator.layer.spec
+        out = np.zeros(spec.action.dim, dtype=np.float32)
+        if spec.gripper is not None:
+            i = spec.gripper.action_index
+            out[i] = self._last_action[i] if self._last_action is not None else spec.gripper.initial_command
+        return out
+
+    def _plan(self) -> tuple[list[str], int]:
+        from vlastack.envs.long_horizon import SCENES, SUITE
+
+        if self.config.task in SUITE:
+            from vlastack.reasoning.labels import stages_of
+
+            lh = SUITE[self.config.task]
+            part = SCENES[lh.scene][0]
+            stage = stages_of(self.config.task, np.stack(self._states))[-1] if self._states else 0
+            return [f"{verb} the {part}" for verb in lh.stages], int(stage)
+        return [self._instruction], 0
+
+    def _stop_locked(self) -> None:
+        if self._status in (STOPPED, ERROR) and self._halt is None:
+            return  # already halted: the first press's numbers stand
+        self._question = None
+        self._stop_requested_at = self._total_steps
+        self._halted_at = None
+        if self._status == DONE and not self._new_episode:
+            # The episode is over and nothing moves: there is no step to send the hold in.
+            self._status, self._halted_at = STOPPED, self._total_steps
+            self._say(SYSTEM, f"stopped at step {self._total_steps} (the episode had ended)")
+            return
+        self._halt = _Halt(STOPPED, self._total_steps)
+        self._say(SYSTEM, f"stop pressed at step {self._total_steps}: the next step sends the hold")
+
+    def _resume_locked(self) -> None:
+        if self._status == ERROR:
+            self._say(SYSTEM, "cannot resume: the simulator failed")
+            return
+        if self._question is not None:
+            self._say(SYSTEM, f"question dropped; going on with {self._instruction!r}")
+        self._question, self._halt = None, None
+        if self._status in (STOPPED, ASKING):
+            self._status = RUNNING
+            self._replan = True
+            self._say(SYSTEM, f"resumed at step {self._total_steps}")
+
+    def _answer(self, text: str) -> None:
+        instruction, pending = self._question  # type: ignore[misc]
+        decision = resolve(instruction, text, pending)
+        if decision.act:
+            self._question = None
+            self._follow(instruction, decision)
+        else:
+            self._question = (instruction, decision)
+            self._say(ROBOT, decision.question or "Which one do you mean?")
+
+    def _instruct(self, text: str) -> None:
+        if not self._objects:  # nothing to ground against: take the words as given
+            self._follow(text, None)
+            return
+        decision = decide(text, self._objects)
+        if decision.act:
+            self._follow(text, decision)
+            return
+        self._question = (text, decision)
+        if self._status == STOPPED and self._halt is None:
+            self._say(ROBOT, f"{decision.question} (stopped; the answer will not resume by itself)")
+            return
+        if self._halt is None:
+            self._halt = _Halt(ASKING, self._total_steps)
+        self._say(ROBOT, f"{decision.question} (holding until you answer)")
+
+    def _follow(self, instruction: str, decision: Decision | None) -> None:
+        self._instruction = instruction
+        self._target = None if decision is None or decision.target is None else decision.target.name
+        on = f" on the {self._target}" if self._target else ""
+        note = "" if getattr(self._actor, "reads_words", True) else f"; the {self._actor.describes.split(' (')[0]} keeps to its task"
+        if self._halt is not None and self._halt.status == ASKING:
+            self._halt = None  # the question is answered before its hold went out: nothing to wait for
+        if self._status == ASKING:
+            self._status = RUNNING
+        if self._status == STOPPED or self._halt is not None:
+            # Words never release a stop by themselves: only Resume (or "go on") does.
+            self._say(ROBOT, f"will act{on}: {instruction!r}{note}; stopped now: press Resume or say 'go on'")
+        else:
+            self._say(ROBOT, f"acting{on}: {instruction!r}{note}")
+        self._replan = True  # a new instruction: plan afresh from the current view
+
+    def _correct(self, c: Correction) -> None:
+        if c.kind == "stop":
+            self._stop_locked()
+        elif c.kind == "resume":
+            self._resume_locked()
+        elif c.kind == "retarget":
+            self._target = c.target
+            self._say(ROBOT, f"switching to the {c.target}")
+        else:
+            self._corrections.apply(c)
+            said = {
+                "speed": f"speed now x{self._corrections.speed:.2f}",
+                "nudge": "moving the hand by " + ", ".join(f"{v * 100:+.0f} cm" for v in c.offset_m) + " (x right, y forward, z up)",
+                "release": "opening the gripper",
+                "grasp": "closing the gripper",
+            }
+            self._say(ROBOT, f"correction: {said.get(c.kind, c.kind)}; the safety layer still checks every step")
+
+
+def _explain(task: str, states: list[np.ndarray]) -> tuple[str | None, str | None]:
+    """Subtask and reason at the latest state, by the experts' phase rules; (None, None) without rules."""
+    from vlastack.reasoning.labels import supported_tasks
+    from vlastack.reasoning.phases import RULES, phase
+    from vlastack.reasoning.reasons import reason
+
+    if task in RULES:
+        p = phase(task, states[-1])
+        return p.subtask, reason(states[-1][:3], p)
+    if task in supported_tasks():  # a long-horizon task: its stage needs the whole episode so far
+        from vlastack.reasoning.labels import annotate_episode
+
+        subtasks, reasons = annotate_episode(task, np.stack(states))
+        return subtasks[-1], reasons[-1]
+    return None, None

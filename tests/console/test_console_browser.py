@@ -1,0 +1,108 @@
+"""The operator console driven end to end in a real headless Chromium (the system's /usr/bin/chromium,
+driven by playwright, as tests/evaluation/test_report_browser.py opens it): the page loads with the
+token, shows camera frames, takes an instruction, and its stop button halts the session within one
+control step, checked through the session's state API; a screenshot of the page is checked."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+
+from tests.console.conftest import SIZE, TOKEN, request
+from vlastack.console.server import ConsoleServer, ServerConfig
+from vlastack.console.session import STOPPED, ConsoleConfig, ConsoleSession
+from vlastack.evaluation.browser import CHROMIUM, launch_chromium
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: run scripts/setup.sh (it installs Debian's chromium package)"
+    ),
+]
+VIEWPORT = {"width": 1100, "height": 760}
+
+
+@pytest.fixture(scope="module")
+def server():
+    # The real scripted expert behind the real safety layer; paced so the page sees it move.
+    config = ConsoleConfig(task="drawer-open-v3", experts=True, image_size=SIZE)
+    with ConsoleServer(lambda: ConsoleSession(config), ServerConfig(token=TOKEN, port=0, steps_per_second=40, poll_ms=100)) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        yield browser
+        browser.close()
+
+
+def test_console_session_end_to_end(browser, server, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=VIEWPORT)
+    errors: list[str] = []
+    outside: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("blob:", server.base_url))
+            else (outside.append(route.request.url), route.abort())
+        ),
+    )
+    response = page.goto(server.url)
+    assert response.status == 200
+    assert "token" not in page.url  # the page took the token out of the address bar
+
+    # Camera frames arrive and are drawn at their rendered size.
+    # Waits go through playwright's expect (its own isolated world): the page's Content-Security-Policy
+    # forbids the string evaluation wait_for_function would need, and the test keeps that policy on.
+    for camera in ("corner2", "gripperPOV"):
+        expect(page.locator(f"#cam-{camera}")).to_have_js_property("naturalWidth", SIZE)
+    expect(page.locator("#subtask")).to_have_text(re.compile(r"\w+ \w+"))
+    expect(page.locator("#source-note")).to_contain_text("privileged simulator state")
+
+    # An instruction through the chat box, answered in the chat log.
+    page.fill("#chat-input", "pull the drawer open")
+    page.click("#chat-send")
+    expect(page.locator("#chat-log")).to_contain_text("acting on the drawer")
+    _, state = request(server.base_url, "/api/state")
+    assert state["instruction"] == "pull the drawer open" and state["status"] == "running"
+
+    # Stop: the next control step sends the hold, and nothing is stepped after it.
+    page.click("#stop")
+    expect(page.locator("#status")).to_have_text(STOPPED)
+    _, state = request(server.base_url, "/api/state")
+    assert state["status"] == STOPPED
+    assert state["halted_at"] == state["stop_requested_at"] + 1
+    assert state["last_action"][:3] == [0.0, 0.0, 0.0]
+    _, again = request(server.base_url, "/api/state")
+    assert again["total_steps"] == state["halted_at"]
+    expect(page.locator("#halt")).to_contain_text(f"hold sent at step {state['halted_at']}")
+
+    # A wrong token gets the refusal, not the page.
+    other = browser.new_page()
+    assert other.goto(f"{server.base_url}/?token=wrong-token-123").status == 401
+    other.close()
+
+    shot = tmp_path / "console.png"
+    page.screenshot(path=str(shot))
+    image = Image.open(io.BytesIO(shot.read_bytes()))
+    assert image.format == "PNG" and image.size == (VIEWPORT["width"], VIEWPORT["height"])
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    assert pixels.std() > 20  # not a blank page: header, panels, camera views
+    camera = page.locator("#cam-corner2").bounding_box()
+    x0, y0 = int(camera["x"]), int(camera["y"])
+    assert pixels[y0 : y0 + int(camera["height"]), x0 : x0 + int(camera["width"])].std() > 5  # the scene, not an empty box
+    assert not outside, f"the console asked the network for {outside}"
+    assert not errors, errors

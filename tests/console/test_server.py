@@ -1,0 +1,80 @@
+"""The console's HTTP API without a browser: the token guards every route, bad requests get a clear
+4xx naming what is wrong, stop and chat go through to the session."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.console.conftest import SIZE, TOKEN, ScriptedActor, request
+from vlastack.console.server import ConsoleServer, ServerConfig
+from vlastack.console.session import STOPPED, ConsoleConfig, ConsoleSession
+from vlastack.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def server():
+    config = ConsoleConfig(experts=True, image_size=SIZE)
+    # Paced slowly: these tests look at the API, not at motion.
+    with ConsoleServer(lambda: ConsoleSession(config, actor=ScriptedActor()), ServerConfig(token=TOKEN, port=0, steps_per_second=10)) as s:
+        yield s
+
+
+def test_every_route_needs_the_token(server):
+    for path in ("/", "/api/state", "/api/frame/corner2"):
+        for token in (None, "wrong-token-123"):
+            status, body = request(server.base_url, path, token=token)
+            assert status == 401, path
+            assert "missing or wrong token" in body["error"] and "total_steps" not in body
+    status, _ = request(server.base_url, "/api/stop", body={}, token="wrong-token-123")
+    assert status == 401
+    status, page = request(server.base_url, f"/?token={TOKEN}", token=None)
+    assert status == 200 and b"vlastack console" in page
+
+
+def test_state_and_frames(server):
+    status, state = request(server.base_url, "/api/state")
+    assert status == 200 and state["task"] == "drawer-open-v3" and state["cameras"] == ["corner2", "gripperPOV"]
+    status, jpeg = request(server.base_url, "/api/frame/corner2")
+    assert status == 200 and jpeg[:3] == b"\xff\xd8\xff"
+    status, body = request(server.base_url, "/api/frame/top")
+    assert status == 404 and "unknown camera 'top'" in body["error"]
+
+
+def test_bad_requests_are_named(server):
+    status, body = request(server.base_url, "/api/chat", body={"text": 3})
+    assert status == 400 and "'text' must be a string" in body["error"]
+    status, body = request(server.base_url, "/api/chat", body={"text": "  "})
+    assert status == 400 and "non-empty" in body["error"]
+    status, body = request(server.base_url, "/api/chat", body={"text": "stop"}, content_type="text/plain")
+    assert status == 415
+    status, body = request(server.base_url, "/api/launch", body={})
+    assert status == 404 and "/api/launch" in body["error"]
+
+
+def test_chat_then_stop_through_the_api(server):
+    status, reply = request(server.base_url, "/api/chat", body={"text": "open the drawer"})
+    assert status == 200 and any("acting on the drawer" in r for r in reply["replies"])
+    status, reply = request(server.base_url, "/api/stop", body={})
+    assert status == 200
+    pressed = reply["state"]["stop_requested_at"]
+    for _ in range(3000):  # the simulator thread sends the hold at its next step (a wait, not a timing check)
+        _, state = request(server.base_url, "/api/state")
+        if state["status"] == STOPPED:
+            break
+        time.sleep(0.01)
+    assert state["status"] == STOPPED and state["halted_at"] == pressed + 1
+    _, again = request(server.base_url, "/api/state")
+    assert again["total_steps"] == pressed + 1  # nothing stepped since
+    status, reply = request(server.base_url, "/api/resume", body={})
+    assert status == 200 and reply["state"]["status"] == "running"
+
+
+def test_server_config_names_the_field():
+    with pytest.raises(ConfigError, match="token must be a string of at least 8"):
+        ServerConfig(token="short")
+    with pytest.raises(ConfigError, match="port must be"):
+        ServerConfig(token=TOKEN, port=70000)
+    with pytest.raises(ConfigError, match="poll_ms"):
+        ServerConfig(token=TOKEN, poll_ms=1)
