@@ -29,6 +29,9 @@ from vlastack.episodes.reader import DatasetReader
 from vlastack.errors import ConfigError, DatasetError
 from vlastack.types import Batch
 
+#: Per-episode entry holding the ``label_key`` column (not a sample key).
+_LABELLED = "_labelled"
+
 
 def window(length: int, t: int, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Indices t + offsets clamped into [0, length) and the mask of those that were clamped."""
@@ -51,6 +54,11 @@ class WindowDataset(Dataset):
     under ``~/.cache/vlastack/frames`` when the dataset is read-only), building it
     first if it is missing or the dataset changed (the cache covers every episode of the dataset);
     ``progress`` shows a progress bar while it is built. Samples are identical either way.
+
+    ``label_key`` (a per-frame bool feature, e.g. ``intervention``) keeps only the samples whose frame t
+    has it true, and flags as padding every action step of their horizon where it is false: in an
+    episode where an operator took over now and then, only the operator's actions are labels, and a
+    window that runs past the hand-back does not teach the policy its own proposals.
     """
 
     FRAME_STORES = ("memory", "memmap")
@@ -69,6 +77,7 @@ class WindowDataset(Dataset):
         cache_dir: str | Path | None = None,
         progress: bool = False,
         targets: Iterable[str] = (),
+        label_key: str | None = None,
     ) -> None:
         if obs_history < 1 or action_horizon < 1:
             raise DatasetError(f"obs_history and action_horizon must be >= 1, got {obs_history}, {action_horizon}")
@@ -87,6 +96,8 @@ class WindowDataset(Dataset):
         for k in self.depth_keys + self.vector_keys + self.target_keys:
             if k not in feats:
                 raise DatasetError(f"feature {k!r} is not in {reader.root}; its features are {sorted(feats)}")
+        if label_key is not None and label_key not in feats:
+            raise DatasetError(f"label_key: feature {label_key!r} is not in {reader.root}; its features are {sorted(feats)}")
         self.has_action = keys.ACTION in feats
         self.obs_offsets = np.arange(-obs_history + 1, 1)
         self.action_offsets = np.arange(action_horizon)
@@ -105,13 +116,15 @@ class WindowDataset(Dataset):
             ep: dict[str, torch.Tensor] = {}
             for k in self.vector_keys + self.target_keys + ([keys.ACTION] if self.has_action else []):
                 ep[k] = torch.from_numpy(cols[k].astype(np.float32).reshape(len(cols[k]), -1))
+            if label_key is not None:
+                ep[_LABELLED] = torch.from_numpy(np.asarray(cols[label_key]).reshape(len(cols[label_key])).astype(bool))
             if frames == "memory":
                 for k in frame_keys:
                     ep[k] = torch.from_numpy(frame_array(reader, e, k, cols))
             self._data.append(ep)
             self._task.append(str(reader.episode_meta(e)["tasks"][0]))
         lengths = [reader.length(e) for e in self.episodes]
-        self._index = [(i, t) for i, n in enumerate(lengths) for t in range(n)]
+        self._index = [(i, t) for i, n in enumerate(lengths) for t in range(n) if label_key is None or self._data[i][_LABELLED][t]]
         self._lengths = lengths
 
     def __len__(self) -> int:
@@ -134,6 +147,8 @@ class WindowDataset(Dataset):
         if self.has_action:
             act_idx, act_pad = window(n, t, self.action_offsets)
             out[keys.ACTION] = ep[keys.ACTION][act_idx]
+            if _LABELLED in ep:
+                act_pad = act_pad | ~ep[_LABELLED][act_idx].numpy()
             out[keys.ACTION + keys.PAD_SUFFIX] = torch.from_numpy(act_pad)
         return out
 

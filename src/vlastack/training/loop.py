@@ -181,6 +181,7 @@ def train(
     extra_run_info: dict | None = None,
     instructions: Sequence[str] = (),
     data_info: dict | None = None,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
     """Train (or resume) any registered policy; checkpoints and metrics go under ``out_dir``.
 
@@ -191,6 +192,8 @@ def train(
     without a final checkpoint, like an interruption (for tests). ``instructions`` (the dataset's
     tasks) are embedded up front, so a frozen text encoder's cache in every checkpoint covers them all.
     ``data_info`` (e.g. the recorded image size) is saved with every checkpoint of a fresh run.
+    ``init_from`` (a policy directory) starts a fresh run from its weights, normalisation statistics
+    and fitted inputs instead of new ones (fine-tuning); ``stats`` and ``policy_inputs`` are then unused.
     """
     out_dir = Path(out_dir)
     acc = _runtime(cfg)
@@ -204,6 +207,8 @@ def train(
     if last is not None:
         _check_resume(out_dir, cfg)  # the policy config is checked by from_pretrained(expect=...)
         policy = policy_class(policy_cfg).from_pretrained(last, expect=policy_cfg)
+    elif init_from is not None:
+        policy = policy_class(policy_cfg).from_pretrained(Path(init_from), expect=policy_cfg)
     else:
         policy = make_policy(policy_cfg, stats=stats, **(policy_inputs or {}))
         policy.data_info = dict(data_info or {})

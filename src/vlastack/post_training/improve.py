@@ -1,0 +1,378 @@
+"""``vlastack improve``: rounds of (gather data with the current policy, fine-tune, validate), resumable.
+
+Methods:
+
+- ``interventions`` (HG-DAgger): assisted episodes (``post_training/interventions.py``) with the
+  scripted expert as operator; the fine-tuning set is the original demonstrations plus every
+  operator-labelled frame gathered so far (only the operator's actions are labels).
+- ``expert-demos`` (the control the comparison needs): the same number of new frames per task
+  and round, but as fresh expert demonstrations from new starts; ``match`` names the
+  ``interventions`` run whose frame counts it copies.
+
+Every round fine-tunes the previous round's policy (AdamW from a fresh state, warm-up and cosine
+decay over ``steps``) on the mix, then runs the validation seeds (200000+, never the protocol's),
+always behind the safety layer. The round table (``improve.json``) has success, episodes and
+frames gathered, CPU time and safety interventions per episode. Each phase's output is on disk
+(the dataset, the training run, the validation episodes), so running the same command again
+continues where it stopped.
+
+Layout of ``out``::
+
+    data/                       LeRobot dataset of everything gathered (assisted or expert episodes)
+    round_<r>/train/            the fine-tuning run (checkpoints/, metrics.jsonl)
+    round_<r>/validation.json   validation of that round's policy
+    start_validation.json       validation of the starting policy
+    improve.json                the round table
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from vlastack import keys
+from vlastack.errors import ConfigError
+from vlastack.post_training.interventions import ASSIST_SEED_OFFSET, INTERVENTION, AssistedResult, collect_assisted
+from vlastack.post_training.operator import GateConfig
+
+METHODS = ("interventions", "expert-demos")
+#: Seeds of expert-demos episodes: above the assisted ones, so the two arms never share a start.
+DEMO_SEED_OFFSET = ASSIST_SEED_OFFSET + 500_000
+TABLE_FILE = "improve.json"
+
+
+@dataclass(frozen=True)
+class ImproveConfig:
+    """A post-training run."""
+
+    checkpoint: Path
+    """The policy to improve (a policy directory, e.g. a training checkpoint)."""
+    demos: Path
+    """The demonstration dataset mixed into every fine-tuning set, so that what the policy already
+    does well is not forgotten (the behaviour-cloning anchor)."""
+    tasks: tuple[str, ...]
+    """Meta-World task names."""
+    out: Path
+    """Run directory (see the module docstring); reused to resume."""
+    method: str = "interventions"
+    """``interventions`` or ``expert-demos``."""
+    rounds: int = 2
+    """Gather-fine-tune-validate rounds."""
+    episodes: int = 10
+    """Assisted episodes per task and round (``interventions``)."""
+    match: Path | None = None
+    """``expert-demos``: the ``interventions`` run whose new frames per task and round are matched."""
+    gate: GateConfig = field(default_factory=GateConfig)
+    """When the scripted operator takes over."""
+    safety: str = "metaworld_sawyer"
+    """Safety spec every action (policy's or operator's) passes through."""
+    steps: int = 2_000
+    """Fine-tuning optimizer steps per round."""
+    lr: float = 3e-4
+    """Peak fine-tuning learning rate (below the 1e-3 of training from scratch: the weights start good)."""
+    batch_size: int = 64
+    """Samples per fine-tuning step."""
+    new_data_weight: int = 4
+    """Each new sample appears this many times in the fine-tuning set (the new frames are a few
+    thousand against tens of thousands of demonstration frames)."""
+    validation_episodes: int = 5
+    """Validation episodes per task after every round (seeds 200000+)."""
+    execute_steps: int | None = None
+    """Actions of each chunk executed before asking again; None: the checkpoint's."""
+    workers: int = 2
+    """Simulator processes for gathering and validation."""
+    max_steps: int = 500
+    """Step limit of every episode, assisted and validation (500 is the protocol's)."""
+    frames: str = "memmap"
+    """Where fine-tuning keeps decoded frames (``memory`` or ``memmap``, see ``data/windows.py``)."""
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.method == "expert-demos" and self.match is None:
+            raise ConfigError("method expert-demos needs match: the interventions run whose frame counts it copies")
+        for name in ("rounds", "episodes", "steps", "batch_size", "new_data_weight", "validation_episodes", "workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        for name in ("checkpoint", "demos"):
+            if not Path(getattr(self, name)).is_dir():
+                raise ConfigError(f"{name}: {getattr(self, name)} is not a directory")
+
+
+def improve(config: ImproveConfig, progress: bool = True) -> list[dict[str, Any]]:
+    """Run (or continue) every round; returns the round table (also in ``out/improve.json``)."""
+    config.out.mkdir(parents=True, exist_ok=True)
+    _check_same_run(config)
+    table = [_validation_row(config, config.checkpoint, config.out / "start_validation.json", round_=0, progress=progress)]
+    current = config.checkpoint
+    for r in range(1, config.rounds + 1):
+        gathered = _gather(config, current, r, progress)
+        current, train_s = _fine_tune(config, current, r, progress)
+        row = _validation_row(config, current, config.out / f"round_{r}" / "validation.json", round_=r, progress=progress)
+        row.update(gathered, train_cpu_s=train_s)
+        table.append(row)
+        _write_json(config.out / TABLE_FILE, {"config": _config_dict(config), "rounds": table})
+    return table
+
+
+# ---- gathering ------------------------------------------------------------------------------------
+def _gather(config: ImproveConfig, checkpoint: Path, round_: int, progress: bool) -> dict[str, Any]:
+    """Add this round's episodes to ``out/data`` (skipping those already there); returns the round's counts."""
+    from tqdm import tqdm
+
+    from vlastack.episodes.writer import DatasetWriter
+
+    log_path = config.out / f"round_{round_}" / "gathered.json"
+    if log_path.is_file():
+        return json.loads(log_path.read_text())
+    if config.method == "expert-demos":
+        return _gather_demos(config, round_, log_path, progress)
+    data = config.out / "data"
+    writer = DatasetWriter(data, robot_type="sawyer", feature_names=_feature_names())
+    done = {(r.get("vlastack/env_task"), int(r["vlastack/seed"])) for r in writer.episode_rows()}
+    seeds = [ASSIST_SEED_OFFSET + 10_000 * round_ + k for k in range(config.episodes)]
+    jobs = [(t, s) for t in config.tasks for s in seeds if (t, s) not in done]
+    stats = _episode_stats(writer, config.tasks, seeds)
+    bar = tqdm(
+        total=len(config.tasks) * len(seeds),
+        initial=len(config.tasks) * len(seeds) - len(jobs),
+        desc=f"round {round_}: assisted episodes",
+        unit="ep",
+        disable=not progress,
+    )
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+
+    def done_fn(res: AssistedResult) -> None:
+        writer.add_episode(res.episode)
+        _add_stats(
+            stats,
+            res.task,
+            res.success,
+            res.takeovers,
+            res.intervention_frames,
+            len(res.episode.frames[INTERVENTION]),
+            res.safety_interventions,
+        )
+        bar.update(1)
+        bar.set_postfix(takeovers=sum(s["takeovers"] for s in stats.values()))
+
+    try:
+        collect_assisted(checkpoint, jobs, config.gate, config.safety, config.execute_steps, config.workers, done_fn, config.max_steps)
+    finally:
+        bar.close()
+    result = {"gathered": stats, "gather_wall_s": time.perf_counter() - t0, "gather_main_cpu_s": time.process_time() - cpu0}
+    _write_json(log_path, result)
+    return result
+
+
+def _gather_demos(config: ImproveConfig, round_: int, log_path: Path, progress: bool) -> dict[str, Any]:
+    """Fresh expert demonstrations: per task, as many episodes as the matched run's operator frames
+    of rounds 1..round_ fill at the task's mean demonstration length (the collection is cumulative)."""
+    from vlastack.envs.collect import CollectConfig, collect
+    from vlastack.episodes.reader import DatasetReader
+
+    reader = DatasetReader(config.demos)
+    lengths: dict[str, list[int]] = {}
+    for e in range(reader.num_episodes):
+        lengths.setdefault(str(reader.episode_meta(e).get("vlastack/env_task")), []).append(reader.length(e))
+    matched = [json.loads((Path(config.match) / f"round_{r}" / "gathered.json").read_text())["gathered"] for r in range(1, round_ + 1)]
+    t0, stats = time.perf_counter(), {}
+    for task in config.tasks:
+        mean_len = sum(lengths[task]) / len(lengths[task])
+        per_round = [math.ceil(int(m[task]["intervention_frames"]) / mean_len) for m in matched]
+        stats[task] = {"matched_frames": int(matched[-1][task]["intervention_frames"]), "episodes": per_round[-1]}
+        if sum(per_round):
+            collect(
+                CollectConfig(
+                    tasks=(task,),
+                    episodes=sum(per_round),
+                    out=config.out / "data",
+                    image_size=int(reader.features[reader.video_keys[0]]["shape"][0]),
+                    cameras=tuple(keys.camera_of(k) for k in reader.video_keys),
+                    touch=True,
+                    workers=config.workers,
+                    seed_offset=DEMO_SEED_OFFSET,
+                    safety=config.safety,
+                ),
+                progress=progress,
+            )
+    result = {"gathered": stats, "gather_wall_s": time.perf_counter() - t0}
+    _write_json(log_path, result)
+    return result
+
+
+def _feature_names() -> dict[str, list[str]]:
+    from vlastack.envs.metaworld import ACTION_NAMES, STATE_NAMES, TOUCH_NAMES
+    from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS
+    from vlastack.post_training.interventions import POLICY_ACTION
+
+    return {
+        keys.STATE: STATE_NAMES,
+        keys.ACTION: ACTION_NAMES,
+        POLICY_ACTION: ACTION_NAMES,
+        keys.TOUCH: TOUCH_NAMES,
+        SAFETY_INTERVENTIONS: ["interventions"],
+        SAFETY_HELD: ["held"],
+        INTERVENTION: ["operator"],
+    }
+
+
+def _episode_stats(writer: Any, tasks: tuple[str, ...], seeds: list[int]) -> dict[str, dict[str, Any]]:
+    """Counts of the episodes of these seeds already in the dataset (a resumed round)."""
+    from vlastack.episodes.reader import DatasetReader
+
+    stats = {
+        t: {"episodes": 0, "success": 0, "takeovers": 0, "intervention_frames": 0, "frames": 0, "safety_changed_steps": 0} for t in tasks
+    }
+    if writer.num_episodes == 0:
+        return stats
+    reader = DatasetReader(writer.root)
+    wanted = set(seeds)
+    for e in range(reader.num_episodes):
+        meta = reader.episode_meta(e)
+        task, seed = meta.get("vlastack/env_task"), int(meta.get("vlastack/seed", -1))
+        if task in stats and seed in wanted:
+            cols = reader.read_columns(e)
+            flags = cols[INTERVENTION].reshape(-1).astype(bool)
+            takeovers = int(flags[0]) + int(((~flags[:-1]) & flags[1:]).sum())
+            changed = int((cols["safety.interventions"].reshape(-1) > 0).sum())
+            _add_stats(stats, task, bool(meta.get("vlastack/success", False)), takeovers, int(flags.sum()), len(flags), changed)
+    return stats
+
+
+def _add_stats(stats: dict, task: str, success: bool, takeovers: int, flagged: int, frames: int, changed: int) -> None:
+    s = stats[task]
+    s["episodes"] += 1
+    s["success"] += int(success)
+    s["takeovers"] += takeovers
+    s["intervention_frames"] += flagged
+    s["frames"] += frames
+    s["safety_changed_steps"] += changed
+
+
+# ---- fine-tuning ----------------------------------------------------------------------------------
+def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) -> tuple[Path, float]:
+    import torch
+    from torch.utils.data import ConcatDataset
+
+    from vlastack.checkpoint import read_policy_meta
+    from vlastack.data.windows import WindowDataset, collate
+    from vlastack.episodes.reader import DatasetReader
+    from vlastack.policies.registry import policy_class
+    from vlastack.train_config import TrainConfig
+    from vlastack.training.checkpoint import latest_checkpoint
+    from vlastack.training.loop import train
+
+    run = config.out / f"round_{round_}" / "train"
+    last = latest_checkpoint(run)
+    if last is not None and int(last.name.split("_")[-1]) >= config.steps:
+        return last, float(json.loads((run / "cpu.json").read_text())["cpu_s"]) if (run / "cpu.json").is_file() else float("nan")
+    meta = read_policy_meta(start)
+    cfg = policy_class(meta["policy"]).config_class.from_dict(meta["config"])
+    tcfg = TrainConfig(
+        steps=config.steps,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        warmup_steps=min(100, config.steps // 10),
+        weight_decay=1e-4,
+        save_every=config.steps,
+        log_every=min(100, config.steps),
+        cpu=True,
+        num_workers=0,
+    )
+    options = dict(
+        obs_history=cfg.obs_history,
+        action_horizon=cfg.horizon,
+        image_keys=[keys.image_key(c) for c in cfg.cameras],
+        touch=cfg.use_touch,
+        depth=cfg.use_depth,
+        frames=config.frames,
+        progress=progress,
+    )
+    demos, new = DatasetReader(config.demos), DatasetReader(config.out / "data")
+    label = INTERVENTION if config.method == "interventions" else None
+    parts = [WindowDataset(demos, **options)] + [WindowDataset(new, label_key=label, **options)] * config.new_data_weight
+    cpu0 = sum(os.times()[:4])  # this process and its finished children (data workers)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    result = train(
+        cfg,
+        tcfg,
+        ConcatDataset(parts),
+        collate,
+        run,
+        resume=True,
+        progress=progress,
+        init_from=start if last is None else None,
+        extra_run_info={"improve": _config_dict(config), "round": round_, "started_from": str(Path(start).resolve())},
+        instructions=sorted(set(demos.tasks) | set(new.tasks)),
+    )
+    cpu_s = sum(os.times()[:4]) - cpu0
+    _write_json(run / "cpu.json", {"cpu_s": cpu_s})
+    return Path(result.checkpoint), cpu_s
+
+
+# ---- validation -----------------------------------------------------------------------------------
+def _validation_row(config: ImproveConfig, checkpoint: Path, path: Path, round_: int, progress: bool) -> dict[str, Any]:
+    from vlastack.evaluation.protocol import VALIDATION_SEED_OFFSET, summarize
+    from vlastack.evaluation.runner import EvalConfig, evaluate
+
+    if not path.is_file():
+        ec = EvalConfig(
+            checkpoint=Path(checkpoint),
+            tasks=config.tasks,
+            episodes=config.validation_episodes,
+            workers=config.workers,
+            video_tasks=0,
+            safety_spec=config.safety,
+            seed_offset=VALIDATION_SEED_OFFSET,
+            execute_steps=config.execute_steps,
+            max_steps=config.max_steps,
+        )
+        results, _ = evaluate(ec, progress=progress)
+        summary = summarize(results, list(config.tasks))
+        changed = sum(int(r.safety.get("steps_changed", 0)) for r in results)
+        _write_json(
+            path,
+            {
+                "checkpoint": str(checkpoint),
+                "success": summary["mean_success_over_tasks"],
+                "per_task": {t: v["success"] for t, v in summary["per_task"].items()},
+                "episodes": len(results),
+                "safety_changed_steps_per_episode": changed / len(results),
+            },
+        )
+    v = json.loads(path.read_text())
+    return {"round": round_, **v}
+
+
+# ---- bookkeeping ----------------------------------------------------------------------------------
+def _config_dict(config: ImproveConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(asdict(config), default=str))
+
+
+def _check_same_run(config: ImproveConfig) -> None:
+    """A resumed run must gather and train the same way (a changed setting would mix two runs)."""
+    path = config.out / "improve_config.json"
+    now = _config_dict(replace(config, rounds=1, workers=1))  # more rounds or workers may be asked for later
+    if path.is_file():
+        was = json.loads(path.read_text())
+        diff = sorted(k for k in set(was) | set(now) if was.get(k) != now.get(k))
+        if diff:
+            raise ConfigError(f"{config.out} was started with other settings ({', '.join(diff)}); use the same ones or another --out")
+    else:
+        _write_json(path, now)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    from vlastack.episodes.layout import write_json_atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, data)

@@ -1,0 +1,145 @@
+"""Assisted episodes: the policy acts, an operator takes over when it goes wrong, both are recorded.
+
+The chain is policy -> executor -> operator -> safety layer -> simulator: the operator's action,
+like the policy's, always passes through the safety layer. Each recorded frame holds what any
+episode holds (observation, the action applied after the layer, reward, success, what the layer
+did) plus
+
+- :data:`INTERVENTION` bool [1]: the operator, not the policy, chose this frame's action;
+- :data:`POLICY_ACTION` float32 [D]: what the policy proposed at this frame (zeros on the rare
+  step where it had nothing fresh), so a dataset shows what the operator corrected.
+
+When the operator hands back, the executor is reset, so the policy plans afresh from where the
+operator left the arm instead of finishing a chunk planned before the takeover.
+
+Seeds: assisted episodes use reset seeds from :data:`ASSIST_SEED_OFFSET` up, disjoint from
+demonstrations (0+), evaluation (100000+) and validation (200000+).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlastack.post_training.operator import GateConfig, Operator, ScriptedOperator
+from vlastack.types import Episode
+
+INTERVENTION = "intervention"
+POLICY_ACTION = "policy.action"
+ASSIST_SEED_OFFSET = 400_000
+
+
+@dataclass
+class AssistedResult:
+    """One assisted episode."""
+
+    task: str
+    seed: int
+    episode: Episode
+    success: bool
+    """Solved at some step, with the operator's help or without."""
+    takeovers: int
+    """How many times the operator took the controls."""
+    intervention_frames: int
+    """Frames whose action was the operator's."""
+    safety_interventions: int
+    """Steps whose action the safety layer changed."""
+
+
+def run_assisted(
+    env: Any, policy: Callable[[Any], Any], operator: Operator, seed: int, safety: str | None, execute_steps: int | None
+) -> AssistedResult:
+    """One episode of ``policy`` (observation -> chunk) with ``operator`` ready to take over."""
+    from vlastack.envs.metaworld import FPS
+    from vlastack.envs.rollout import SAFETY_INTERVENTIONS, rollout
+    from vlastack.execution import FakeClock, make_executor
+    from vlastack.safety import SafeActuator
+
+    clock = FakeClock()
+    executor = make_executor("sync", policy, clock=clock, **({"k": execute_steps} if execute_steps else {}))
+    executor.reset()
+    operator.reset()
+    flags: list[bool] = []
+    proposals: list[np.ndarray] = []
+    action_dim = int(env.action_space.shape[0])
+
+    def act(observation, info):
+        proposed = executor.step(observation, clock())
+        clock.advance(1.0 / FPS)
+        action, own = operator.step(observation, info, proposed)
+        if flags and flags[-1] and not own:
+            executor.reset()  # handed back: the next chunk is planned from here
+        flags.append(own)
+        proposals.append(np.zeros(action_dim, np.float32) if proposed is None else np.asarray(proposed, np.float32))
+        return action
+
+    stepped = env if safety is None else SafeActuator(env, safety, clock=clock)
+    result = rollout(stepped, act, seed=seed, record=True)
+    episode = result.episode
+    episode.frames[INTERVENTION] = np.asarray(flags, dtype=bool)[:, None]
+    episode.frames[POLICY_ACTION] = np.stack(proposals)
+    changed = int(np.count_nonzero(episode.frames[SAFETY_INTERVENTIONS])) if SAFETY_INTERVENTIONS in episode.frames else 0
+    takeovers = int(np.count_nonzero(np.diff(np.concatenate([[False], flags]).astype(int)) == 1))
+    return AssistedResult(env.config.task, seed, episode, result.success, takeovers, int(sum(flags)), changed)
+
+
+# ---- worker side: one policy and one environment per task, kept between episodes --------------
+_CACHE: dict[str, Any] = {}
+
+
+def _assisted_job(
+    checkpoint: str, task: str, seed: int, gate: GateConfig, safety: str | None, execute_steps: int | None, max_steps: int
+) -> AssistedResult:
+    from vlastack.envs.instructions import TRAIN_PARAPHRASES, instruction
+    from vlastack.envs.metaworld import make_env
+    from vlastack.evaluation.runner import _LocalPolicy
+
+    key = f"policy/{checkpoint}"
+    if key not in _CACHE:
+        _CACHE.clear()  # a new checkpoint (next round): drop the old policy and its environments
+        _CACHE[key] = _LocalPolicy(Path(checkpoint))
+    policy = _CACHE[key]
+    key = f"env/{task}/{max_steps}"
+    if key not in _CACHE:
+        _CACHE[key] = make_env(
+            task, cameras=policy.cameras, image_size=policy.image_size, depth=policy.depth, touch=True, max_steps=max_steps
+        )
+    env = _CACHE[key]
+    env.instruction = instruction(task, seed % TRAIN_PARAPHRASES)  # the phrasings the demonstrations use
+    policy.reset(seed)
+    return run_assisted(env, policy, ScriptedOperator(task, gate), seed, safety, execute_steps or policy.execute_steps)
+
+
+def collect_assisted(
+    checkpoint: Path,
+    jobs: list[tuple[str, int]],
+    gate: GateConfig,
+    safety: str | None,
+    execute_steps: int | None,
+    workers: int,
+    done: Callable[[AssistedResult], None],
+    max_steps: int = 500,
+) -> None:
+    """Run ``jobs`` ((task, seed) pairs) and call ``done`` with each result in the main process, as
+    each finishes (so the caller writes every episode as soon as it exists)."""
+    args = (gate, safety, execute_steps, max_steps)
+    if workers == 1:
+        for task, seed in jobs:
+            done(_assisted_job(str(checkpoint), task, seed, *args))
+        return
+    from vlastack.workers import spawn_pool
+
+    with spawn_pool(workers) as pool:
+        queue, in_flight = list(jobs), set()
+        while queue or in_flight:
+            while queue and len(in_flight) < 2 * workers:
+                task, seed = queue.pop(0)
+                in_flight.add(pool.submit(_assisted_job, str(checkpoint), task, seed, *args))
+            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for f in finished:
+                done(f.result())

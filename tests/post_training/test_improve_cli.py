@@ -1,0 +1,112 @@
+"""``vlastack improve`` end to end on the real simulator with a tiny policy: both methods, and resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from vlastack import keys
+from vlastack.episodes.reader import DatasetReader
+from vlastack.post_training.interventions import INTERVENTION, POLICY_ACTION
+
+
+@pytest.fixture(scope="module")
+def start(tmp_path_factory):
+    """Two reach-v3 expert demonstrations at 32 px and an l1-debug policy trained on them for 4 steps."""
+    import vlastack.cli  # noqa: F401  (registers every command)
+    from vlastack.cli.app import app
+
+    root = tmp_path_factory.mktemp("improve")
+    for cmd in (
+        ["collect", "--tasks", "reach-v3", "--episodes", "2", "--out", str(root / "demos"), "--image-size", "32", "--cameras", "corner2"],
+        [
+            "train",
+            "--preset",
+            "l1-debug",
+            "--dataset",
+            str(root / "demos"),
+            "--out",
+            str(root / "run"),
+            "--steps",
+            "4",
+            "--cpu",
+            "--no-progress",
+        ],
+    ):
+        done = CliRunner().invoke(app, cmd)
+        assert done.exit_code == 0, done.output
+    yield root, root / "run" / "checkpoints" / "step_00000004"
+    # In-process runs keep their environments cached; close them now rather than at interpreter exit,
+    # when MuJoCo's EGL teardown can no longer run cleanly.
+    from vlastack.envs import collect
+    from vlastack.evaluation import runner
+    from vlastack.post_training import interventions
+
+    envs = [e for c in (runner._CACHE, interventions._CACHE) for k, e in c.items() if k.startswith("env/")]
+    for env in envs + [v[0] for v in collect._ENVS.values()]:
+        env.close()
+    for cache in (runner._CACHE, interventions._CACHE, collect._ENVS):
+        cache.clear()
+
+
+def _improve(root, checkpoint, out, *extra):
+    from vlastack.cli.app import app
+
+    args = ["improve", "--checkpoint", str(checkpoint), "--demos", str(root / "demos"), "--out", str(out), "--tasks", "reach-v3"]
+    args += [
+        "--rounds",
+        "1",
+        "--episodes",
+        "2",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--set",
+        "improve.steps=2",
+        "--set",
+        "improve.validation_episodes=1",
+    ]
+    args += ["--set", "improve.max_steps=60"]  # short episodes: the arithmetic, not the skill, is under test
+    return CliRunner().invoke(app, args + list(extra))
+
+
+def test_interventions_are_recorded_fine_tuned_on_and_resumed(start):
+    root, checkpoint = start
+    out = root / "int"
+    # A tiny threshold makes takeovers certain whatever the untrained policy proposes.
+    gate = ["--set", "gate.threshold=0.01", "--set", "gate.patience=2", "--set", "gate.takeover_steps=6"]
+    done = _improve(root, checkpoint, out, *gate)
+    assert done.exit_code == 0, done.output
+    reader = DatasetReader(out / "data")
+    assert reader.num_episodes == 2
+    cols = reader.read_columns(0)
+    flags = cols[INTERVENTION].reshape(-1).astype(bool)
+    # The policy acts first; the operator from the 2nd disagreeing step in a row, for 6 steps, then again.
+    assert flags[:9].tolist() == [False] + [True] * 6 + [False, True]
+    assert cols[POLICY_ACTION].shape == cols[keys.ACTION].shape
+    table = json.loads((out / "improve.json").read_text())["rounds"]
+    assert [r["round"] for r in table] == [0, 1]
+    gathered = table[1]["gathered"]["reach-v3"]
+    assert gathered["episodes"] == 2 and gathered["takeovers"] >= 1
+    frames = sum(int(reader.read_columns(e)[INTERVENTION].sum()) for e in range(2))
+    assert gathered["intervention_frames"] == frames
+    assert (out / "round_1" / "train" / "checkpoints" / "step_00000002" / "model.safetensors").is_file()
+    assert "round" in done.output and "takeovers" in done.output
+
+    again = _improve(root, checkpoint, out, *gate)
+    assert again.exit_code == 0, again.output
+    assert DatasetReader(out / "data").num_episodes == 2  # nothing gathered twice
+    assert json.loads((out / "improve.json").read_text())["rounds"] == table
+
+    changed = _improve(root, checkpoint, out, *gate[:4], "--set", "gate.patience=3")
+    assert changed.exit_code != 0 and "other settings (gate)" in str(changed.exception)
+
+    control = _improve(root, checkpoint, root / "demos_arm", "--method", "expert-demos", "--match", str(out))
+    assert control.exit_code == 0, control.output
+    added = DatasetReader(root / "demos_arm" / "data")
+    mean_len = np.mean([DatasetReader(root / "demos").length(e) for e in range(2)])
+    assert added.num_episodes == int(np.ceil(frames / mean_len))  # as many frames as the operator gave, whole episodes
+    assert all(added.episode_meta(e)["vlastack/seed"] >= 900_000 for e in range(added.num_episodes))
