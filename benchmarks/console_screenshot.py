@@ -38,7 +38,7 @@ def main() -> None:
         browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": args.width, "height": args.height})
         page.goto(server.url)
-        expect(page.locator("#cam-corner2")).to_have_js_property("naturalWidth", 128)
+        expect(page.locator("#cam-corner2")).to_have_js_property("naturalWidth", 128, timeout=60_000)
         for i, text in enumerate(SAY):
             while server.session.state()["total_steps"] < (i + 1) * args.steps // (len(SAY) + 1):
                 time.sleep(0.05)

@@ -23,6 +23,8 @@ pytestmark = [
     ),
 ]
 VIEWPORT = {"width": 1100, "height": 760}
+#: How long a wait for the page may take before the test fails (a shared, loaded CI machine is slow; not a timing check).
+WAIT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
@@ -68,27 +70,27 @@ def test_console_session_end_to_end(browser, server, tmp_path):
     # Waits go through playwright's expect (its own isolated world): the page's Content-Security-Policy
     # forbids the string evaluation wait_for_function would need, and the test keeps that policy on.
     for camera in ("corner2", "gripperPOV"):
-        expect(page.locator(f"#cam-{camera}")).to_have_js_property("naturalWidth", SIZE)
-    expect(page.locator("#subtask")).to_have_text(re.compile(r"\w+ \w+"))
-    expect(page.locator("#source-note")).to_contain_text("privileged simulator state")
+        expect(page.locator(f"#cam-{camera}")).to_have_js_property("naturalWidth", SIZE, timeout=WAIT_MS)
+    expect(page.locator("#subtask")).to_have_text(re.compile(r"\w+ \w+"), timeout=WAIT_MS)
+    expect(page.locator("#source-note")).to_contain_text("privileged simulator state", timeout=WAIT_MS)
 
     # An instruction through the chat box, answered in the chat log.
     page.fill("#chat-input", "pull the drawer open")
     page.click("#chat-send")
-    expect(page.locator("#chat-log")).to_contain_text("acting on the drawer")
+    expect(page.locator("#chat-log")).to_contain_text("acting on the drawer", timeout=WAIT_MS)
     _, state = request(server.base_url, "/api/state")
     assert state["instruction"] == "pull the drawer open" and state["status"] == "running"
 
     # Stop: the next control step sends the hold, and nothing is stepped after it.
     page.click("#stop")
-    expect(page.locator("#status")).to_have_text(STOPPED)
+    expect(page.locator("#status")).to_have_text(STOPPED, timeout=WAIT_MS)
     _, state = request(server.base_url, "/api/state")
     assert state["status"] == STOPPED
     assert state["halted_at"] == state["stop_requested_at"] + 1
     assert state["last_action"][:3] == [0.0, 0.0, 0.0]
     _, again = request(server.base_url, "/api/state")
     assert again["total_steps"] == state["halted_at"]
-    expect(page.locator("#halt")).to_contain_text(f"hold sent at step {state['halted_at']}")
+    expect(page.locator("#halt")).to_contain_text(f"hold sent at step {state['halted_at']}", timeout=WAIT_MS)
 
     # A wrong token gets the refusal, not the page.
     other = browser.new_page()
