@@ -1,6 +1,6 @@
 """The operator console driven end to end in a real headless Chromium (the system's /usr/bin/chromium,
 driven by playwright, as tests/evaluation/test_report_browser.py opens it): the page loads with the
-token, shows camera frames, takes an instruction, and its stop button halts the session within one
+token, shows camera frames, takes an instruction (and asks about an ambiguous one), and its stop button halts the session within one
 control step, checked through the session's state API; a screenshot of the page is checked."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import pytest
 
 from tests.console.conftest import SIZE, TOKEN, request
 from vlastack.console.server import ConsoleServer, ServerConfig
-from vlastack.console.session import STOPPED, ConsoleConfig, ConsoleSession
+from vlastack.console.session import ASKING, RUNNING, STOPPED, ConsoleConfig, ConsoleSession
 from vlastack.evaluation.browser import CHROMIUM, launch_chromium
+from vlastack.reasoning.clarify import SceneObject
 
 pytestmark = [
     pytest.mark.slow,
@@ -30,7 +31,9 @@ WAIT_MS = 30_000
 @pytest.fixture(scope="module")
 def server():
     # The real scripted expert behind the real safety layer; paced so the page sees it move.
-    config = ConsoleConfig(task="drawer-open-v3", experts=True, image_size=SIZE)
+    # Two declared objects, so an instruction that fits both gets a question.
+    objects = (SceneObject("drawer", "drawer"), SceneObject("window", "window"))
+    config = ConsoleConfig(task="drawer-open-v3", experts=True, image_size=SIZE, objects=objects)
     with ConsoleServer(lambda: ConsoleSession(config), ServerConfig(token=TOKEN, port=0, steps_per_second=40, poll_ms=100)) as s:
         yield s
 
@@ -80,6 +83,17 @@ def test_console_session_end_to_end(browser, server, tmp_path):
     expect(page.locator("#chat-log")).to_contain_text("acting on the drawer", timeout=WAIT_MS)
     _, state = request(server.base_url, "/api/state")
     assert state["instruction"] == "pull the drawer open" and state["status"] == "running"
+
+    # An ambiguous one: the page shows the question, the session holds, the answer lets it go on.
+    page.fill("#chat-input", "open it")
+    page.click("#chat-send")
+    expect(page.locator("#question")).to_contain_text("Which one do you mean: the drawer or the window?", timeout=WAIT_MS)
+    expect(page.locator("#status")).to_have_text(ASKING, timeout=WAIT_MS)
+    page.fill("#chat-input", "the drawer")
+    page.click("#chat-send")
+    expect(page.locator("#chat-log")).to_contain_text("acting on the drawer: 'open it'", timeout=WAIT_MS)
+    expect(page.locator("#status")).to_have_text(RUNNING, timeout=WAIT_MS)
+    expect(page.locator("#question")).to_be_hidden(timeout=WAIT_MS)
 
     # Stop: the next control step sends the hold, and nothing is stepped after it.
     page.click("#stop")

@@ -117,6 +117,17 @@ def test_an_ambiguous_instruction_asks_holds_and_continues_with_the_answer(make_
     assert session.state()["target"] == "window" and session.state()["question"] is None
 
 
+def test_naming_another_object_retargets_and_a_full_sentence_is_an_instruction(make_session):
+    actor = ScriptedActor()
+    session = make_session(actor, objects=(SceneObject("drawer", "drawer"), SceneObject("window", "window")))
+    replies = session.chat("pull the drawer open")  # names one object, and says what to do: an instruction
+    assert "acting on the drawer" in replies[-1].text and session.state()["instruction"] == "pull the drawer open"
+    replies = session.chat("no, the window")  # only says which: the same instruction, said of the window
+    assert replies[-1].text.startswith("switching to the window")
+    session.step()
+    assert actor.instructions[-1] == "pull the window open" and session.state()["target"] == "window"
+
+
 def test_the_page_is_told_where_subtask_and_reason_come_from(make_session):
     session = make_session()
     session.step()

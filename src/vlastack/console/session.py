@@ -621,8 +621,12 @@ class ConsoleSession:
         elif c.kind == "resume":
             self._resume_locked()
         elif c.kind == "retarget":
-            self._target = c.target
-            self._say(ROBOT, f"switching to the {c.target}")
+            target = next(o for o in self._objects if o.name == c.target)
+            if not _only_refers(c.text):
+                # "pull the drawer open" names one object too, but says what to do with it: an instruction.
+                self._follow(c.text, Decision(True, target, (target,)))
+                return
+            self._retarget(target)
         else:
             self._corrections.apply(c)
             said = {
@@ -632,6 +636,35 @@ class ConsoleSession:
                 "grasp": "closing the gripper",
             }
             self._say(ROBOT, f"correction: {said.get(c.kind, c.kind)}; the safety layer still checks every step")
+
+    def _retarget(self, target: SceneObject) -> None:
+        """ "The other drawer", "no, the window": the same instruction, said of ``target``. The policy reads
+        words only, so the old object's noun in the instruction is swapped for the new one's; between two
+        objects of one kind the words cannot change, and the page says so."""
+        old = next((o for o in self._objects if o.name == self._target), None)
+        words = self._instruction.split()
+        if old is not None and old.kind != target.kind:
+            nouns = KINDS[old.kind][0]
+            words = [KINDS[target.kind][0][0] if w.lower().strip(".,!?") in nouns else w for w in words]
+        instruction = " ".join(words)
+        same_words = instruction == self._instruction
+        self._instruction, self._target = instruction, target.name
+        note = "; the instruction's words cannot tell them apart, so the policy hears the same" if same_words else ""
+        self._say(ROBOT, f"switching to the {target.name}: {instruction!r}{note}")
+        self._replan = True
+
+
+#: Words that only pick an object out ("no, the other one", "the left drawer"), beside kind nouns and attribute words.
+_REFERRING = frozenset(
+    ("the", "a", "an", "that", "this", "other", "one", "no", "not", "wrong", "i", "mean", "meant", "please", "instead", "rather", "oh")
+    + ("sorry", "actually", "on", "at", "side", "s")
+)
+
+
+def _only_refers(text: str) -> bool:
+    """True when ``text`` only says which object ("no, the other drawer"), with no verb or anything else."""
+    known = {n for nouns, _ in KINDS.values() for n in nouns} | {w for v in ATTRIBUTE_WORDS.values() for ws in v.values() for w in ws}
+    return all(w in _REFERRING or w in known for w in re.findall(r"[a-z]+", text.lower()))
 
 
 def _explain(task: str, states: list[np.ndarray]) -> tuple[str | None, str | None]:
