@@ -78,3 +78,35 @@ def test_server_config_names_the_field():
         ServerConfig(token=TOKEN, port=70000)
     with pytest.raises(ConfigError, match="poll_ms"):
         ServerConfig(token=TOKEN, poll_ms=1)
+
+
+@pytest.mark.slow
+def test_the_cli_prints_the_address_serves_it_and_stops_on_ctrl_c():
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    vlastack = Path(sys.executable).with_name("vlastack")
+    env = {**os.environ, "VLASTACK_CONSOLE_TOKEN": TOKEN}
+    cmd = [str(vlastack), "console", "--experts", "--image-size", str(SIZE), "--port", "0", "--steps-per-second", "5"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        lines = []
+        while not any("http://" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, f"the console exited before printing its address: {lines}"
+            lines.append(line)
+        url = next(line.strip() for line in lines if "http://" in line)
+        assert url.startswith("http://127.0.0.1:") and url.endswith(f"/?token={TOKEN}")  # loopback by default
+        base = url.split("/?")[0]
+        assert request(base, "/api/state", token=None)[0] == 401
+        status, state = request(base, "/api/state")
+        assert status == 200 and state["task"] == "drawer-open-v3"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
