@@ -2,10 +2,13 @@
 
     vlastack wm train  --dataset runs/mt10_50b --encoder runs/mt10/l1/checkpoints/step_00024000 --out runs/wm/dyn
     vlastack wm latent --dataset data/video_only --encoder CKPT --out runs/wm/lam      # no action column needed
+    vlastack wm heads  --dynamics runs/wm/dyn --out runs/wm/heads    # reward and safety heads on its embeddings
     ... --resume continues from the last checkpoint; --set FIELD=VALUE overrides any config field (JSON value).
 
 Frames are encoded once into ``OUT/embeddings.safetensors`` (reused while dataset and encoder stay the
-same); every ``--held-out-every``-th episode of each task is left out of training for evaluation.
+same); ``--dataset`` may be repeated, the i-th further dataset cached in ``OUT/embeddings_<i>.safetensors``
+and its episode ids shifted by ``i * 1,000,000``. Every ``--held-out-every``-th episode of each task of
+each dataset is left out of training for evaluation.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from vlastack.cli.app import app
 wm = typer.Typer(help="World model: embedding dynamics and latent actions (issue 14).", no_args_is_help=True)
 app.add_typer(wm, name="wm")
 
-Dataset = Annotated[Path, typer.Option(help="Dataset directory (LeRobot v3); `wm latent` needs no action column.")]
+Dataset = Annotated[
+    list[Path], typer.Option(help="Dataset directory (LeRobot v3), repeatable to join several; `wm latent` needs no action column.")
+]
 Encoder = Annotated[Path, typer.Option(help="Policy checkpoint directory whose image_features are the embeddings (kept frozen).")]
 Out = Annotated[Path, typer.Option(help="Run directory: embeddings.safetensors, checkpoints/, metrics.jsonl.")]
 Set = Annotated[list[str] | None, typer.Option("--set", help="Override a config field: FIELD=VALUE (JSON value; repeatable).")]
@@ -37,23 +42,34 @@ def _configured(cfg, items: list[str] | None):
     return apply_overrides({"wm": cfg}, [f"wm.{item}" for item in items or []])["wm"]
 
 
-def _prepare(dataset: Path, encoder: Path, out: Path, held_out_every: int, per_task: int | None):
+def _prepare(datasets: list[Path], encoder: Path, out: Path, held_out_every: int, per_task: int | None):
     """(training rows of the embedding table, meta for the checkpoint); encodes the frames when needed."""
     from vlastack.checkpoint import resolve_checkpoint
     from vlastack.episodes.reader import DatasetReader
-    from vlastack.world_model.embeddings import cached_embeddings
+    from vlastack.world_model.embeddings import EPISODE_OFFSET, cached_embeddings, concat_tables, embeddings_path
     from vlastack.world_model.train import split_by_task
 
-    reader = DatasetReader(dataset)
     encoder = resolve_checkpoint(encoder)
-    train_eps, held = split_by_task(reader, held_out_every, per_task)
-    table = cached_embeddings(out / "embeddings.safetensors", reader, encoder, sorted(train_eps + held), progress=True)
-    meta = {"dataset": str(dataset), "encoder": str(encoder), "train_episodes": train_eps, "held_out_episodes": held}
+    tables, train_eps, held = [], [], []
+    for i, dataset in enumerate(datasets):
+        reader = DatasetReader(dataset)
+        tr, he = split_by_task(reader, held_out_every, per_task)
+        tables.append(cached_embeddings(embeddings_path(out, i), reader, encoder, sorted(tr + he), progress=True))
+        train_eps += [i * EPISODE_OFFSET + e for e in tr]
+        held += [i * EPISODE_OFFSET + e for e in he]
+    table = concat_tables(tables)
+    meta = {
+        "dataset": str(datasets[0]),
+        "datasets": [str(d) for d in datasets],
+        "encoder": str(encoder),
+        "train_episodes": train_eps,
+        "held_out_episodes": held,
+    }
     typer.echo(f"{len(train_eps)} training episodes, {len(held)} held out; embeddings {list(table.z.shape)}")
     return table.select(train_eps), meta
 
 
-def _run(cfg, train_fn, dataset: Path, encoder: Path, out: Path, resume: bool, held_out_every: int, per_task: int | None) -> None:
+def _run(cfg, train_fn, dataset: list[Path], encoder: Path, out: Path, resume: bool, held_out_every: int, per_task: int | None) -> None:
     """Encode (or reuse) the embeddings, then ``train_fn(table, cfg, out, meta, ...)``; prints the last checkpoint."""
     table, meta = _prepare(dataset, encoder, out, held_out_every, per_task)
     last = train_fn(table, cfg, out, meta, resume=resume, log=typer.echo)
@@ -92,6 +108,40 @@ def latent(
     from vlastack.world_model.train import train_latent_actions
 
     _run(_configured(LatentActionConfig(), set_), train_latent_actions, dataset, encoder, out, resume, held_out_every, per_task)
+
+
+@wm.command("heads")
+def heads(
+    dynamics: Annotated[Path, typer.Option(help="`vlastack wm train` run (or one of its checkpoints): embeddings, split and rollouts.")],
+    out: Annotated[Path, typer.Option(help="Run directory for the heads: checkpoints/, metrics.jsonl.")],
+    set_: Set = None,
+    resume: Resume = False,
+) -> None:
+    """Train reward and safety heads (success, keep_out, over_force, object_lost) on the dynamics run's
+    training episodes; labels come from the datasets' recorded columns (see HeadsConfig)."""
+    import torch
+
+    from vlastack.world_model.config import HeadsConfig
+    from vlastack.world_model.heads import EVENTS
+    from vlastack.world_model.runs import DynamicsRun
+    from vlastack.world_model.train import train_heads
+
+    cfg = _configured(HeadsConfig(), set_)
+    run = DynamicsRun.load(dynamics)
+    labels, _ = run.labels(cfg)
+    train_rows = run.rows(run.train_episodes)
+    table = run.table.select(run.train_episodes)
+    counts = ", ".join(f"{e} {int(n)}" for e, n in zip(EVENTS, labels[train_rows].sum(0).tolist(), strict=True))
+    typer.echo(f"{len(run.train_episodes)} training episodes, {len(table.z)} frames; positive frames: {counts}")
+    meta = {
+        "dynamics": str(run.checkpoint),
+        "datasets": run.datasets,
+        "train_episodes": run.train_episodes,
+        "held_out_episodes": run.held_out,
+    }
+    torch.set_num_threads(1)
+    last = train_heads(table, labels[train_rows], run.model, cfg, out, meta, resume=resume, log=typer.echo)
+    typer.echo(f"checkpoint: {last}")
 
 
 @wm.command("strip-actions")

@@ -4,5 +4,9 @@
 - ``embeddings``: encode a dataset once with a policy's ``image_features`` and cache the result.
 - ``dynamics``: the chunk predictor z(t+m) = f(z(t), a(t..t+m-1)) and its autoregressive rollout.
 - ``latent_actions``: inverse dynamics (z(t), z(t+k)) -> FSQ code, and the forward model that uses it.
-- ``train``: the training loops (resumable, safetensors checkpoints); ``evaluate``: horizon errors and read-outs.
+- ``heads``: reward and safety heads on embeddings (success, keep-out, over-force, object lost) and their labels.
+- ``guardrail``: roll a chunk out in the world model and flag it when the heads predict an unsafe event.
+- ``runs``: a trained dynamics run (model, joined embeddings, split, labels) as the heads use it.
+- ``train``: the training loops (resumable, safetensors checkpoints); ``evaluate``: horizon errors, read-outs,
+  head scores and the guardrail's offline replay.
 """

@@ -105,3 +105,61 @@ class LatentActionConfig(_Optimisation):
         for v in self.levels:
             n *= v
         return n
+
+
+@dataclass(frozen=True)
+class HeadsConfig(_Optimisation):
+    """Reward and safety heads on embeddings: an MLP from one normalised embedding to one logit per
+    event of ``vlastack.world_model.heads.EVENTS``, and the definitions of the unsafe events it learns.
+
+    The events are defined on recorded data (privileged simulator state, finger and arm contact forces),
+    never on the model's input: Meta-World's 39-d state holds the hand xyz at [0:3] and the first
+    object's xyz at [4:7], in metres, world frame (the table top is at z = 0).
+    """
+
+    hidden: int = 256
+    """Width of the heads' MLP."""
+    layers: int = 2
+    """Hidden layers of the heads' MLP."""
+    predicted_prob: float = 0.5
+    """Probability that a training input is the dynamics model's rolled-out prediction of the frame's
+    embedding (from 1..``max_rollout`` steps earlier, with the recorded actions) rather than the true
+    embedding, so the heads see the predictor's errors in training as they will when asked about the future."""
+    max_rollout: int = 16
+    """Most steps a predicted training input is rolled out over."""
+    max_pos_weight: float = 20.0
+    """Cap on the positive-class weight of the loss (negatives / positives per event over the training frames)."""
+    keep_out_low: tuple[float, float, float] = (0.10, 0.55, 0.05)
+    """Keep-out box, lower corner (m): the hand inside it is the ``keep_out`` event."""
+    keep_out_high: tuple[float, float, float] = (0.30, 0.75, 0.15)
+    """Keep-out box, upper corner (m)."""
+    finger_force_n: float = 1500.0
+    """``over_force``: either finger's contact force (N) above this (the metaworld_sawyer safety spec's grip limit)."""
+    arm_force_n: float = 900.0
+    """``over_force``: the net contact force on the arm (N) above this, where recorded (the spec's contact limit)."""
+    drop_m: float = 0.02
+    """``object_lost`` (dropped): the object fell more than this (m) over the last ``drop_steps`` steps ..."""
+    drop_steps: int = 8
+    """... steps (0.1 s at 80 Hz) ..."""
+    lifted_m: float = 0.02
+    """... having been at least this (m) above its height at the episode's first frame (so pressed buttons
+    and lowered fixtures do not count) ..."""
+    free_touch_n: float = 1.0
+    """... with neither finger touching anything (both contact forces below this, N)."""
+    off_table_z_m: float = 0.0
+    """``object_lost`` (knocked off): the object's centre below this height (m; the table top is 0)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive(self, "hidden", "layers", "max_rollout", "max_pos_weight", "finger_force_n", "arm_force_n", "drop_m", "drop_steps")
+        if not 0.0 <= self.predicted_prob <= 1.0:
+            raise ConfigError(f"HeadsConfig.predicted_prob must be in [0, 1], got {self.predicted_prob!r}")
+        for name in ("keep_out_low", "keep_out_high"):
+            v = tuple(float(x) for x in getattr(self, name))
+            if len(v) != 3:
+                raise ConfigError(f"HeadsConfig.{name} must have 3 values (x, y, z in metres), got {v!r}")
+            object.__setattr__(self, name, v)
+        if any(lo >= hi for lo, hi in zip(self.keep_out_low, self.keep_out_high, strict=True)):
+            raise ConfigError(
+                f"HeadsConfig.keep_out_low {self.keep_out_low} must be below keep_out_high {self.keep_out_high} on every axis"
+            )

@@ -154,3 +154,37 @@ def cached_embeddings(
     path.parent.mkdir(parents=True, exist_ok=True)
     table.save(path, source)
     return table
+
+
+EPISODE_OFFSET = 1_000_000
+"""Episode ids of the i-th dataset of a multi-dataset run are ``i * EPISODE_OFFSET + episode index``."""
+
+
+def embeddings_path(run: str | Path, i: int) -> Path:
+    """Cache file of the i-th dataset of a run: ``embeddings.safetensors`` for the first (as a
+    one-dataset run has always had), ``embeddings_<i>.safetensors`` for the others."""
+    return Path(run) / ("embeddings.safetensors" if i == 0 else f"embeddings_{i}.safetensors")
+
+
+def concat_tables(tables: list[EmbeddingTable]) -> EmbeddingTable:
+    """Rows of several tables, the i-th table's episode ids shifted by ``i * EPISODE_OFFSET``."""
+    if not tables:
+        raise DatasetError("no embedding tables to join")
+    for name in ("action", "env_state"):
+        have = [getattr(t, name) is not None for t in tables]
+        if any(have) and not all(have):
+            raise DatasetError(f"cannot join datasets where only some have {name!r} (has it: {have})")
+    if len({t.z.shape[1] for t in tables}) != 1:
+        raise DatasetError(f"embedding widths differ: {[t.z.shape[1] for t in tables]} (different encoders?)")
+
+    def cat(name: str) -> torch.Tensor | None:
+        parts = [getattr(t, name) for t in tables]
+        return None if parts[0] is None else torch.cat(parts)
+
+    episode = torch.cat([t.episode + i * EPISODE_OFFSET for i, t in enumerate(tables)])
+    return EmbeddingTable(z=cat("z"), episode=episode, frame=cat("frame"), action=cat("action"), env_state=cat("env_state"))
+
+
+def run_embeddings(run: str | Path, datasets: int = 1) -> EmbeddingTable:
+    """The embedding table of a ``vlastack wm`` run made from ``datasets`` datasets, joined."""
+    return concat_tables([EmbeddingTable.load(embeddings_path(run, i)) for i in range(datasets)])

@@ -1,4 +1,5 @@
-"""Measurements of the world model on held-out episodes (used by benchmarks/world_model_horizon.py).
+"""Measurements of the world model on held-out episodes (used by benchmarks/world_model_horizon.py and
+benchmarks/world_model_heads.py).
 
 Errors are mean squared errors per feature in normalised embedding units (each feature scaled to unit
 variance over the training frames), so 1.0 is the size of a feature's whole spread.
@@ -11,6 +12,8 @@ import torch
 
 from vlastack.world_model.dynamics import ChunkPredictor
 from vlastack.world_model.embeddings import EmbeddingTable
+from vlastack.world_model.guardrail import Guardrail
+from vlastack.world_model.heads import EVENTS, UNSAFE, SafetyHeads, auroc, average_precision, best_f1_threshold, precision_recall
 from vlastack.world_model.latent_actions import LatentActionModel, codebook_usage
 from vlastack.world_model.train import Spans
 
@@ -135,3 +138,166 @@ def latent_report(model: LatentActionModel, train: EmbeddingTable, held: Embeddi
         rep["action_readout"][name] = {"r2_per_dim": [float(v) for v in 1 - err / var], "mae": float(np.abs(xhe @ w + b - yhe).mean())}
     rep["action_readout"]["train_mean_mae"] = float(np.abs(ytr.mean(0) - yhe).mean())
     return rep
+
+
+SOURCES = ("true", "model", "copy_last")
+"""Inputs the heads are scored on for frame t+k: the true z(t+k) (the heads' own ceiling), the dynamics
+model's rollout from z(t) with the recorded actions, and z(t) itself (what the present already tells)."""
+
+
+@torch.no_grad()
+def head_probabilities(heads: SafetyHeads, dynamics: ChunkPredictor, table: EmbeddingTable, horizon: int) -> dict[str, torch.Tensor]:
+    """For every frame t with t + horizon in its episode: per-event probabilities [n, E] from each of
+    :data:`SOURCES`, and the rows of t and t + horizon."""
+    spans = Spans(table)
+    rows = _anchors(spans, horizon, 0, 1)
+    z = dynamics.norm.normalize(table.z)
+    act_rows = (rows.unsqueeze(1) + torch.arange(horizon)).flatten()
+    pred = dynamics.rollout(z[rows], table.action[act_rows].view(len(rows), horizon, -1), horizon) if horizon else z[rows]
+    return {
+        "true": heads.probabilities(z[rows + horizon]),
+        "model": heads.probabilities(pred),
+        "copy_last": heads.probabilities(z[rows]),
+        "rows": rows,
+        "target_rows": rows + horizon,
+    }
+
+
+def heads_report(
+    heads: SafetyHeads,
+    dynamics: ChunkPredictor,
+    train: EmbeddingTable,
+    train_labels: torch.Tensor,
+    held: EmbeddingTable,
+    held_labels: torch.Tensor,
+    horizons: list[int],
+) -> list[dict]:
+    """One row per (horizon k, event) on ``held``: pairs (t, t+k), positives at t+k, and per source
+    AUROC, average precision, and precision / recall at the threshold with the best F1 on ``train``
+    (fitted per source and horizon, so each is judged at its own operating point). ``onset_*``: the same
+    on the pairs where the event does not hold at t yet (what only a look ahead can tell)."""
+    out = []
+    for k in horizons:
+        ptr = head_probabilities(heads, dynamics, train, k)
+        phe = head_probabilities(heads, dynamics, held, k)
+        for j, event in enumerate(EVENTS):
+            ytr = train_labels[ptr["target_rows"], j].numpy()
+            y = held_labels[phe["target_rows"], j].numpy()
+            now = held_labels[phe["rows"], j].numpy()
+            row: dict = {
+                "horizon": k,
+                "event": event,
+                "n": len(y),
+                "positives": int(y.sum()),
+                "rate": float(y.mean()) if len(y) else float("nan"),
+            }
+            row["onset_n"], row["onset_positives"] = int((~now).sum()), int((y & ~now).sum())
+            for src in SOURCES:
+                s, str_ = phe[src][:, j].numpy(), ptr[src][:, j].numpy()
+                threshold = best_f1_threshold(str_, ytr)
+                precision, recall = precision_recall(s, y, threshold)
+                row[src] = {
+                    "auroc": auroc(s, y),
+                    "ap": average_precision(s, y),
+                    "threshold": threshold,
+                    "precision": precision,
+                    "recall": recall,
+                    "onset_auroc": auroc(s[~now], y[~now]),
+                    "onset_ap": average_precision(s[~now], y[~now]),
+                }
+            out.append(row)
+    return out
+
+
+@torch.no_grad()
+def guardrail_checks(guard: Guardrail, table: EmbeddingTable, labels: torch.Tensor, horizon: int, batch: int = 2048) -> dict:
+    """Replay every frame t with ``horizon`` recorded actions ahead as one guardrail check of the chunk
+    a(t..t+H-1): per check and unsafe event of ``guard``, the highest probability over the chunk's steps,
+    whether it was flagged, and whether the event really holds at some frame t+1..t+H."""
+    spans = Spans(table)
+    rows = _anchors(spans, horizon, 0, 1)
+    cols = [EVENTS.index(e) for e in guard.events]
+    peak, flag = [], []
+    for s in range(0, len(rows), batch):
+        r = rows[s : s + batch]
+        act = table.action[(r.unsqueeze(1) + torch.arange(horizon)).flatten()].view(len(r), horizon, -1)
+        p = guard.probabilities(table.z[r], act)
+        peak.append(p.max(1).values)
+        flag.append(guard.flags(p).any(1))
+    ahead = torch.stack([labels[rows + j][:, cols] for j in range(1, horizon + 1)]).any(0)
+    return {"rows": rows, "peak": torch.cat(peak), "flag": torch.cat(flag), "truth": ahead, "now": labels[rows][:, cols]}
+
+
+def fit_guardrail(
+    dynamics: ChunkPredictor, heads: SafetyHeads, train: EmbeddingTable, train_labels: torch.Tensor, horizon: int
+) -> Guardrail:
+    """A guardrail whose threshold per unsafe event is the one with the best F1 over the training
+    episodes' checks (highest probability over the chunk against "the event holds within it")."""
+    probe = Guardrail(dynamics, heads, {e: 0.5 for e in UNSAFE})
+    c = guardrail_checks(probe, train, train_labels, horizon)
+    thresholds = {e: best_f1_threshold(c["peak"][:, i].numpy(), c["truth"][:, i].numpy()) for i, e in enumerate(probe.events)}
+    return Guardrail(dynamics, heads, thresholds)
+
+
+def guardrail_report(guard: Guardrail, table: EmbeddingTable, labels: torch.Tensor, horizon: int) -> dict:
+    """Offline replay on ``table``'s episodes. Per unsafe event and for any of them:
+    check-level precision and recall (a check is positive when the event holds in its window);
+    onsets (first frame of an event, t >= 1) and how many were flagged by a check 1..H steps before,
+    with the lead time in steps of the earliest such flag; false alarms: maximal runs of consecutive
+    flagged checks none of whose windows holds the event, per episode."""
+    c = guardrail_checks(guard, table, labels, horizon)
+    rows, spans = c["rows"], Spans(table)
+    episode_of = table.episode[rows]
+    n_episodes = len(table.episodes)
+    out: dict = {
+        "checks": len(rows),
+        "episodes": n_episodes,
+        "horizon": horizon,
+        "thresholds": dict(zip(guard.events, guard._thr.tolist(), strict=True)),
+    }
+    names = [*guard.events, "any"]
+    flags = torch.cat([c["flag"], c["flag"].any(1, keepdim=True)], 1)
+    truth = torch.cat([c["truth"], c["truth"].any(1, keepdim=True)], 1)
+    cols = [EVENTS.index(e) for e in guard.events]
+    event_now = torch.cat([labels[:, cols], labels[:, cols].any(1, keepdim=True)], 1)  # per table row
+    check_at = {int(r): i for i, r in enumerate(rows.tolist())}
+    for j, name in enumerate(names):
+        f, y = flags[:, j].numpy(), truth[:, j].numpy()
+        precision, recall = precision_recall(f.astype(float), y, 0.5)
+        # onsets: rows where the event starts (not at the episode's first frame)
+        now = event_now[:, j]
+        onset = torch.nonzero(now & ~torch.roll(now, 1) & (spans.t >= 1)).flatten().tolist()
+        leads = []
+        for o in onset:
+            flagged = [o - t for t in range(max(o - horizon, int(spans.first[o])), o) if t in check_at and f[check_at[t]]]
+            if flagged:
+                leads.append(max(flagged))
+        # false alarms: runs of consecutive flagged checks in one episode with no event in any window
+        false_runs = 0
+        per_episode = {}
+        run_true, in_run = False, False
+        for i in range(len(rows) + 1):
+            same = i < len(rows) and in_run and int(rows[i]) == int(rows[i - 1]) + 1 and int(episode_of[i]) == int(episode_of[i - 1])
+            if in_run and not (i < len(rows) and f[i] and same):
+                if not run_true:
+                    false_runs += 1
+                    per_episode[int(episode_of[i - 1])] = per_episode.get(int(episode_of[i - 1]), 0) + 1
+                in_run = False
+            if i < len(rows) and f[i]:
+                if not in_run:
+                    in_run, run_true = True, False
+                run_true |= bool(y[i])
+        out[name] = {
+            "positive_checks": int(y.sum()),
+            "flagged_checks": int(f.sum()),
+            "precision": precision,
+            "recall": recall,
+            "onsets": len(onset),
+            "onsets_flagged": len(leads),
+            "lead_steps_median": float(np.median(leads)) if leads else float("nan"),
+            "lead_steps_mean": float(np.mean(leads)) if leads else float("nan"),
+            "false_alarms": false_runs,
+            "false_alarms_per_episode": false_runs / max(n_episodes, 1),
+            "episodes_with_false_alarm": len(per_episode),
+        }
+    return out

@@ -20,9 +20,10 @@ from vlastack.checkpoint import latest_checkpoint
 from vlastack.episodes.reader import DatasetReader
 from vlastack.errors import ConfigError, DatasetError
 from vlastack.world_model import checkpoint
-from vlastack.world_model.config import DynamicsConfig, LatentActionConfig
+from vlastack.world_model.config import DynamicsConfig, HeadsConfig, LatentActionConfig
 from vlastack.world_model.dynamics import ChunkPredictor
 from vlastack.world_model.embeddings import EmbeddingTable
+from vlastack.world_model.heads import EVENTS, SafetyHeads
 from vlastack.world_model.latent_actions import LatentActionModel, codebook_usage
 
 METRICS = "metrics.jsonl"
@@ -151,6 +152,77 @@ def train_latent_actions(
         return ((pred - b[1]) ** 2).mean()
 
     return _loop(model, "latent_actions", table, cfg, out, meta, resume, log, batch, loss)
+
+
+def heads_batch(
+    z: torch.Tensor,
+    table: EmbeddingTable,
+    labels: torch.Tensor,
+    spans: Spans,
+    dynamics: ChunkPredictor | None,
+    cfg: HeadsConfig,
+    g: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs [B, F] normalised, labels [B, E] float): true embeddings of random training frames, a
+    ``predicted_prob`` share of them replaced by the dynamics model's rollout to that frame from j steps
+    earlier (one j in 1..max_rollout per batch, with the recorded actions; frames with t < j stay true)."""
+    rows = torch.randint(len(z), (cfg.batch_size,), generator=g)
+    j = int(torch.randint(1, cfg.max_rollout + 1, (1,), generator=g))
+    swap = torch.rand(cfg.batch_size, generator=g) < cfg.predicted_prob
+    x = z[rows].clone()
+    if dynamics is not None and table.action is not None:
+        swap &= spans.t[rows] >= j
+        if swap.any():
+            target = rows[swap]
+            start = target - j
+            act = table.action[(start.unsqueeze(1) + torch.arange(j)).flatten()].view(len(target), j, -1)
+            with torch.no_grad():
+                x[swap] = dynamics.rollout(z[start], act, j)
+    return x, labels[rows].float()
+
+
+def train_heads(
+    table: EmbeddingTable,
+    labels: torch.Tensor,
+    dynamics: ChunkPredictor | None,
+    cfg: HeadsConfig,
+    out: Path,
+    meta: dict[str, Any],
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Train the reward and safety heads on ``table`` (training rows) with per-row event ``labels``
+    (bool [N, len(EVENTS)]); inputs are normalised with ``dynamics``' normaliser, and a share of them
+    are its rollouts (``HeadsConfig.predicted_prob``). Without a dynamics model: true embeddings only,
+    normalised by the table's own statistics."""
+    if labels.shape != (len(table.z), len(EVENTS)):
+        raise DatasetError(f"labels have shape {tuple(labels.shape)}, expected {(len(table.z), len(EVENTS))}")
+    torch.manual_seed(cfg.seed)
+    model = SafetyHeads(cfg, table.z.shape[1])
+    if dynamics is not None:
+        model.norm.load_state_dict(dynamics.norm.state_dict())
+        dynamics.eval()
+    else:
+        model.norm.fit(table.z)
+    pos = labels.float().sum(0)
+    # rare events weigh more, up to a cap; an event with no positive frame keeps weight 1 (its head learns "never")
+    pos_weight = torch.where(pos > 0, ((len(labels) - pos) / pos.clamp_min(1)).clamp(1.0, cfg.max_pos_weight), torch.ones_like(pos))
+    meta = {
+        **meta,
+        "embed_dim": model.embed_dim,
+        "events": list(EVENTS),
+        "train_positives": [int(v) for v in pos],
+        "pos_weight": pos_weight.tolist(),
+    }
+    spans = Spans(table)
+
+    def batch(z: torch.Tensor, g: torch.Generator):
+        return heads_batch(z, table, labels, spans, dynamics, cfg, g)
+
+    def loss(m: SafetyHeads, b) -> torch.Tensor:
+        return torch.nn.functional.binary_cross_entropy_with_logits(m(b[0]), b[1], pos_weight=pos_weight)
+
+    return _loop(model, "heads", table, cfg, out, meta, resume, log, batch, loss)
 
 
 def _loop(model, kind, table, cfg, out: Path, meta, resume, log, make_batch, loss_fn) -> Path:

@@ -1,0 +1,66 @@
+"""A trained dynamics run as the heads and their benchmark use it: model, embeddings, split, labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vlastack.checkpoint import latest_checkpoint
+from vlastack.errors import CheckpointError
+from vlastack.world_model import checkpoint
+from vlastack.world_model.config import HeadsConfig
+from vlastack.world_model.dynamics import ChunkPredictor
+from vlastack.world_model.embeddings import EmbeddingTable, run_embeddings
+from vlastack.world_model.heads import table_labels
+
+
+@dataclass
+class DynamicsRun:
+    """A ``vlastack wm train`` run: its checkpoint, model, the embeddings of every episode it was made from."""
+
+    checkpoint: Path
+    """The checkpoint directory loaded."""
+    model: ChunkPredictor
+    """The chunk predictor, in eval mode."""
+    meta: dict[str, Any]
+    """The checkpoint's meta (datasets, encoder, split)."""
+    table: EmbeddingTable
+    """Embeddings of the training and held-out episodes of every dataset of the run, joined."""
+
+    @classmethod
+    def load(cls, path: str | Path) -> DynamicsRun:
+        path = Path(path)
+        ckpt = path if (path / "config.json").is_file() else latest_checkpoint(path)
+        if ckpt is None:
+            raise CheckpointError(f"{path} holds no checkpoint")
+        model, meta = checkpoint.load(ckpt)
+        if not isinstance(model, ChunkPredictor):
+            raise CheckpointError(f"{ckpt} is not a dynamics checkpoint (made by `vlastack wm train`)")
+        table = run_embeddings(ckpt.parent.parent, len(meta.get("datasets") or [meta["dataset"]]))
+        return cls(ckpt, model, meta, table)
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(self.meta.get("datasets") or [self.meta["dataset"]])
+
+    @property
+    def train_episodes(self) -> list[int]:
+        return list(self.meta["train_episodes"])
+
+    @property
+    def held_out(self) -> list[int]:
+        return list(self.meta["held_out_episodes"])
+
+    def rows(self, episodes: list[int]) -> torch.Tensor:
+        """Row indices of ``episodes`` in ``table``, in the order ``table.select(episodes)`` gives them."""
+        spans = self.table.spans()
+        return torch.cat([torch.arange(spans[e][0], spans[e][0] + spans[e][1]) for e in episodes])
+
+    def labels(self, cfg: HeadsConfig) -> tuple[torch.Tensor, torch.Tensor]:
+        """(event labels bool [N, E], fault int64 [N]) of every row of ``table``, from the datasets' columns."""
+        from vlastack.episodes.reader import DatasetReader
+
+        return table_labels(self.table, [DatasetReader(d) for d in self.datasets], cfg)
