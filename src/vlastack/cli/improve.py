@@ -51,9 +51,9 @@ def improve(
     from rich.table import Table
 
     from vlastack.envs.tasks import resolve_tasks
+    from vlastack.improve.rounds import ImproveConfig
+    from vlastack.improve.rounds import improve as run
     from vlastack.overrides import apply_overrides
-    from vlastack.post_training.improve import ImproveConfig
-    from vlastack.post_training.improve import improve as run
 
     config = ImproveConfig(
         checkpoint=checkpoint,

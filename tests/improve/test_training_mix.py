@@ -11,7 +11,7 @@ from vlastack.data.windows import WindowDataset, collate
 from vlastack.episodes.reader import DatasetReader
 from vlastack.episodes.writer import DatasetWriter
 from vlastack.errors import DatasetError
-from vlastack.post_training.interventions import INTERVENTION
+from vlastack.improve.interventions import INTERVENTION
 
 
 def _dataset(root, make_episode, flags):

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from vlastack import keys
 from vlastack.episodes.reader import DatasetReader
-from vlastack.post_training.interventions import INTERVENTION, POLICY_ACTION
+from vlastack.improve.interventions import INTERVENTION, POLICY_ACTION
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def start(tmp_path_factory):
     # when MuJoCo's EGL teardown can no longer run cleanly.
     from vlastack.envs import collect
     from vlastack.evaluation import runner
-    from vlastack.post_training import interventions
+    from vlastack.improve import interventions
 
     envs = [e for c in (runner._CACHE, interventions._CACHE) for k, e in c.items() if k.startswith("env/")]
     for env in envs + [v[0] for v in collect._ENVS.values()]:

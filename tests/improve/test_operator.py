@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vlastack.errors import ConfigError
-from vlastack.post_training.operator import GateConfig, ScriptedOperator, StreamOperator, disagreement
+from vlastack.improve.operator import GateConfig, ScriptedOperator, StreamOperator, disagreement
 
 
 class _FixedExpert:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from vlastack.post_training.operator import GateConfig, Operator, ScriptedOperator
+from vlastack.improve.operator import GateConfig, Operator, ScriptedOperator
 from vlastack.types import Episode
 
 INTERVENTION = "intervention"

@@ -2,7 +2,7 @@
 
 Methods:
 
-- ``interventions`` (HG-DAgger): assisted episodes (``post_training/interventions.py``) with the
+- ``interventions`` (HG-DAgger): assisted episodes (``improve/interventions.py``) with the
   scripted expert as operator; the fine-tuning set is the original demonstrations plus every
   operator-labelled frame gathered so far (only the operator's actions are labels).
 - ``expert-demos`` (the control the comparison needs): the same number of new frames per task
@@ -37,8 +37,8 @@ from typing import Any
 
 from vlastack import keys
 from vlastack.errors import ConfigError
-from vlastack.post_training.interventions import ASSIST_SEED_OFFSET, INTERVENTION, AssistedResult, collect_assisted
-from vlastack.post_training.operator import GateConfig
+from vlastack.improve.interventions import ASSIST_SEED_OFFSET, INTERVENTION, AssistedResult, collect_assisted
+from vlastack.improve.operator import GateConfig
 
 METHODS = ("interventions", "expert-demos")
 #: Seeds of expert-demos episodes: above the assisted ones, so the two arms never share a start.
@@ -48,7 +48,7 @@ TABLE_FILE = "improve.json"
 
 @dataclass(frozen=True)
 class ImproveConfig:
-    """A post-training run."""
+    """A post-training run (``vlastack improve``)."""
 
     checkpoint: Path
     """The policy to improve (a policy directory, e.g. a training checkpoint)."""
@@ -212,7 +212,7 @@ def _gather_demos(config: ImproveConfig, round_: int, log_path: Path, progress: 
 def _feature_names() -> dict[str, list[str]]:
     from vlastack.envs.metaworld import ACTION_NAMES, STATE_NAMES, TOUCH_NAMES
     from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS
-    from vlastack.post_training.interventions import POLICY_ACTION
+    from vlastack.improve.interventions import POLICY_ACTION
 
     return {
         keys.STATE: STATE_NAMES,
@@ -260,7 +260,6 @@ def _add_stats(stats: dict, task: str, success: bool, takeovers: int, flagged: i
 
 # ---- fine-tuning ----------------------------------------------------------------------------------
 def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) -> tuple[Path, float]:
-    import torch
     from torch.utils.data import ConcatDataset
 
     from vlastack.checkpoint import read_policy_meta
@@ -283,10 +282,10 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
         lr=config.lr,
         warmup_steps=min(100, config.steps // 10),
         weight_decay=1e-4,
-        save_every=config.steps,
+        save_every=max(1, config.steps // 4),  # an interrupted round loses at most a quarter
         log_every=min(100, config.steps),
         cpu=True,
-        num_workers=0,
+        num_workers=1,  # samples are assembled in another process while this one trains
     )
     options = dict(
         obs_history=cfg.obs_history,
@@ -301,7 +300,6 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
     label = INTERVENTION if config.method == "interventions" else None
     parts = [WindowDataset(demos, **options)] + [WindowDataset(new, label_key=label, **options)] * config.new_data_weight
     cpu0 = sum(os.times()[:4])  # this process and its finished children (data workers)
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     result = train(
         cfg,
         tcfg,

@@ -1,0 +1,1 @@
+"""Post-training (``vlastack improve``): operators, assisted episodes (learning from interventions), rounds of fine-tuning and validation."""
