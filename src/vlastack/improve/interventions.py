@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vlastack.errors import DatasetError
 from vlastack.improve.operator import GateConfig, Operator, ScriptedOperator
 from vlastack.types import Episode
 
@@ -142,4 +144,10 @@ def collect_assisted(
                 in_flight.add(pool.submit(_assisted_job, str(checkpoint), task, seed, *args))
             finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
             for f in finished:
-                done(f.result())
+                try:
+                    result = f.result()
+                except BrokenProcessPool as err:
+                    raise DatasetError(
+                        f"a simulator worker died ({err}); every finished episode is saved, and running the same command again continues"
+                    ) from err
+                done(result)
