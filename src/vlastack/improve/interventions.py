@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from vlastack import keys
 from vlastack.errors import DatasetError
 from vlastack.improve.operator import GateConfig, Operator, ScriptedOperator
 from vlastack.types import Episode
@@ -88,6 +89,22 @@ def run_assisted(
     changed = int(np.count_nonzero(episode.frames[SAFETY_INTERVENTIONS])) if SAFETY_INTERVENTIONS in episode.frames else 0
     takeovers = int(np.count_nonzero(np.diff(np.concatenate([[False], flags]).astype(int)) == 1))
     return AssistedResult(env.config.task, seed, episode, result.success, takeovers, int(sum(flags)), changed)
+
+
+def assisted_feature_names() -> dict[str, list[str]]:
+    """Names of the vector features of an assisted episode, for ``DatasetWriter(feature_names=...)``."""
+    from vlastack.envs.metaworld import ACTION_NAMES, STATE_NAMES, TOUCH_NAMES
+    from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS
+
+    return {
+        keys.STATE: STATE_NAMES,
+        keys.ACTION: ACTION_NAMES,
+        POLICY_ACTION: ACTION_NAMES,
+        keys.TOUCH: TOUCH_NAMES,
+        SAFETY_INTERVENTIONS: ["interventions"],
+        SAFETY_HELD: ["held"],
+        INTERVENTION: ["operator"],
+    }
 
 
 # ---- worker side: one policy and one environment per task, kept between episodes --------------

@@ -37,7 +37,7 @@ from typing import Any
 
 from vlastack import keys
 from vlastack.errors import ConfigError
-from vlastack.improve.interventions import ASSIST_SEED_OFFSET, INTERVENTION, AssistedResult, collect_assisted
+from vlastack.improve.interventions import ASSIST_SEED_OFFSET, INTERVENTION, AssistedResult, assisted_feature_names, collect_assisted
 from vlastack.improve.operator import GateConfig
 
 METHODS = ("interventions", "expert-demos")
@@ -135,7 +135,7 @@ def _gather(config: ImproveConfig, checkpoint: Path, round_: int, progress: bool
     if config.method == "expert-demos":
         return _gather_demos(config, round_, log_path, progress)
     data = config.out / "data"
-    writer = DatasetWriter(data, robot_type="sawyer", feature_names=_feature_names())
+    writer = DatasetWriter(data, robot_type="sawyer", feature_names=assisted_feature_names())
     done = {(r.get("vlastack/env_task"), int(r["vlastack/seed"])) for r in writer.episode_rows()}
     seeds = [ASSIST_SEED_OFFSET + 10_000 * round_ + k for k in range(config.episodes)]
     jobs = [(t, s) for t in config.tasks for s in seeds if (t, s) not in done]
@@ -207,22 +207,6 @@ def _gather_demos(config: ImproveConfig, round_: int, log_path: Path, progress: 
     result = {"gathered": stats, "gather_wall_s": time.perf_counter() - t0}
     _write_json(log_path, result)
     return result
-
-
-def _feature_names() -> dict[str, list[str]]:
-    from vlastack.envs.metaworld import ACTION_NAMES, STATE_NAMES, TOUCH_NAMES
-    from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS
-    from vlastack.improve.interventions import POLICY_ACTION
-
-    return {
-        keys.STATE: STATE_NAMES,
-        keys.ACTION: ACTION_NAMES,
-        POLICY_ACTION: ACTION_NAMES,
-        keys.TOUCH: TOUCH_NAMES,
-        SAFETY_INTERVENTIONS: ["interventions"],
-        SAFETY_HELD: ["held"],
-        INTERVENTION: ["operator"],
-    }
 
 
 def _episode_stats(writer: Any, tasks: tuple[str, ...], seeds: list[int]) -> dict[str, dict[str, Any]]:
