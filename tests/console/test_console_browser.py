@@ -1,7 +1,8 @@
 """The operator console driven end to end in a real headless Chromium (the system's /usr/bin/chromium,
 driven by playwright, as tests/evaluation/test_report_browser.py opens it): the page loads with the
-token, shows camera frames, takes an instruction (and asks about an ambiguous one), and its stop button halts the session within one
-control step, checked through the session's state API; a screenshot of the page is checked."""
+token, shows camera frames, takes an instruction (and asks about an ambiguous one), hands the person the controls (Take over,
+then a key drives the arm), and its stop button halts the session within one control step even while the person drives,
+checked through the session's state API; a screenshot of the page is checked."""
 
 from __future__ import annotations
 
@@ -95,7 +96,18 @@ def test_console_session_end_to_end(browser, server, tmp_path):
     expect(page.locator("#status")).to_have_text(RUNNING, timeout=WAIT_MS)
     expect(page.locator("#question")).to_be_hidden(timeout=WAIT_MS)
 
-    # Stop: the next control step sends the hold, and nothing is stepped after it.
+    # Take over: a held key is the person's command, sent through the layer in place of the expert's action.
+    page.click("#takeover")
+    expect(page.locator("#takeover")).to_have_text("Hand back", timeout=WAIT_MS)
+    page.keyboard.down("d")  # x+ at the page's key size
+    expect(page.locator("#action")).to_contain_text(re.compile(r"^\[0\.50, 0\.00, 0\.00, \S+\]  by operator"), timeout=WAIT_MS)
+    _, state = request(server.base_url, "/api/state")
+    assert state["operator"]["in_control"] and state["operator"]["command"][:3] == [0.5, 0.0, 0.0]
+    assert state["last_source"] == "operator" and state["last_action"][:3] == [0.5, 0.0, 0.0]  # applied, the key still down
+    page.keyboard.up("d")  # the release is sent too: the motion stops
+    expect(page.locator("#operator")).to_contain_text("you have the controls: [0.00, 0.00, 0.00", timeout=WAIT_MS)
+
+    # Stop, with the person still driving: the next control step sends the hold, and nothing is stepped after it.
     page.click("#stop")
     expect(page.locator("#status")).to_have_text(STOPPED, timeout=WAIT_MS)
     _, state = request(server.base_url, "/api/state")

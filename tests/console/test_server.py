@@ -71,6 +71,33 @@ def test_chat_then_stop_through_the_api(server):
     assert status == 200 and reply["state"]["status"] == "running"
 
 
+def test_takeover_through_the_api(server):
+    for body, message in (
+        ({"action": [0, 0, 3, 0]}, "'action'[2] (dz) must be in [-1, 1], got 3"),
+        ({"action": [0, "up", 0, 0]}, "'action'[1] (dy) must be a number, got 'up'"),
+        ({}, "field 'action' must be a list of 4 numbers"),
+    ):
+        status, reply = request(server.base_url, "/api/operator", body=body)
+        assert status == 400 and message in reply["error"], reply
+    assert request(server.base_url, "/api/takeover", body={}, token="wrong-token-123")[0] == 401
+    assert request(server.base_url, "/api/operator", body={"action": [0, 0, 0, 0]}, token=None)[0] == 401
+    _, state = request(server.base_url, "/api/state")
+    assert not state["operator"]["in_control"]  # neither refused nor unauthorized commands took over
+
+    status, reply = request(server.base_url, "/api/takeover", body={})
+    assert status == 200 and reply["state"]["operator"]["in_control"]
+    status, reply = request(server.base_url, "/api/operator", body={"action": [0.25, 0, 0, -1]})
+    assert status == 200 and reply["state"]["operator"]["command"] == [0.25, 0.0, 0.0, -1.0]
+    for _ in range(3000):  # the simulator thread sends it at its next step (a wait, not a timing check)
+        _, state = request(server.base_url, "/api/state")
+        if state["last_source"] == "operator" and state["last_action"][0] > 0:
+            break
+        time.sleep(0.01)
+    assert state["last_source"] == "operator" and state["last_action"][0] == 0.25
+    status, reply = request(server.base_url, "/api/handback", body={})
+    assert status == 200 and not reply["state"]["operator"]["in_control"]
+
+
 def test_server_config_names_the_field():
     with pytest.raises(ConfigError, match="token must be a string of at least 8"):
         ServerConfig(token="short")
@@ -81,7 +108,7 @@ def test_server_config_names_the_field():
 
 
 @pytest.mark.slow
-def test_the_cli_prints_the_address_serves_it_and_stops_on_ctrl_c():
+def test_the_cli_prints_the_address_serves_it_and_stops_on_ctrl_c(tmp_path):
     import os
     import signal
     import subprocess
@@ -90,7 +117,20 @@ def test_the_cli_prints_the_address_serves_it_and_stops_on_ctrl_c():
 
     vlastack = Path(sys.executable).with_name("vlastack")
     env = {**os.environ, "VLASTACK_CONSOLE_TOKEN": TOKEN}
-    cmd = [str(vlastack), "console", "--experts", "--image-size", str(SIZE), "--port", "0", "--steps-per-second", "5"]
+    record = tmp_path / "takeovers"
+    cmd = [
+        str(vlastack),
+        "console",
+        "--experts",
+        "--image-size",
+        str(SIZE),
+        "--port",
+        "0",
+        "--steps-per-second",
+        "5",
+        "--record",
+        str(record),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         lines = []
@@ -104,6 +144,8 @@ def test_the_cli_prints_the_address_serves_it_and_stops_on_ctrl_c():
         assert request(base, "/api/state", token=None)[0] == 401
         status, state = request(base, "/api/state")
         assert status == 200 and state["task"] == "drawer-open-v3"
+        assert f"recording every finished episode to {record}" in "".join(lines)
+        assert state["recording"]["dir"] == str(record) and state["operator"]["speed"] == 0.5
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
     finally:

@@ -5,6 +5,12 @@ The script takes the token from the address it was opened with (``?token=...``),
 sessionStorage (a reload still works), removes it from the address bar, and sends it as
 ``Authorization: Bearer`` on every request. It polls ``/api/state`` and fetches a camera's JPEG only
 when the frame counter moved. Element ids are the page's interface to the browser test.
+
+Takeover: "Take over" (or T) gives the person the controls; while they hold them, arrows or W/A/S/D
+move the hand in x-y, R/F up and down, G toggles the gripper, and the pad's buttons do the same with a
+mouse or a finger. The page sends the command in force on every change (a key's press and its release,
+so a released key stops the motion), one request at a time and only the latest, so commands cannot
+arrive out of order. Leaving the window releases every held key. Esc is STOP, from anywhere on the page.
 """
 
 from __future__ import annotations
@@ -49,6 +55,11 @@ _PAGE = """<!doctype html>
   .controls { display: flex; gap: 8px; align-items: center; }
   .side { display: flex; flex-direction: column; gap: 12px; }
   #error { color: var(--stop); }
+  button#takeover.active { background: #b26a00; color: #fff; border-color: #b26a00; font-weight: 700; }
+  button#takeover { white-space: nowrap; }
+  #pad { display: grid; grid-template-columns: repeat(5, 76px); gap: 4px; margin-top: 8px; }
+  #pad button { padding: 6px 0; } #pad button.on { background: #dbe6fd; border-color: var(--accent); }
+  #pad button:disabled { opacity: .45; cursor: default; }
 </style>
 </head>
 <body>
@@ -70,6 +81,23 @@ _PAGE = """<!doctype html>
       <div class="row"><span class="label">step</span><span id="step">-</span></div>
       <div class="row"><span class="label">last action</span><span id="action">-</span></div>
       <div class="row"><span class="label">stop</span><span id="halt">-</span></div>
+    </section>
+    <section>
+      <h2>Take over</h2>
+      <div class="controls"><button id="takeover" type="button">Take over</button><span id="operator">-</span></div>
+      <div id="pad">
+        <span></span>
+        <button class="dir" type="button" data-axis="1" data-sign="1" title="W or up arrow">y+ (W)</button>
+        <span></span>
+        <button class="dir" type="button" data-axis="2" data-sign="1" title="R">up (R)</button>
+        <button id="gripper" type="button" title="G">grip (G)</button>
+        <button class="dir" type="button" data-axis="0" data-sign="-1" title="A or left arrow">x&minus; (A)</button>
+        <button class="dir" type="button" data-axis="1" data-sign="-1" title="S or down arrow">y&minus; (S)</button>
+        <button class="dir" type="button" data-axis="0" data-sign="1" title="D or right arrow">x+ (D)</button>
+        <button class="dir" type="button" data-axis="2" data-sign="-1" title="F">down (F)</button>
+      </div>
+      <div class="note">While you have the controls: arrows or W/A/S/D move the hand (x right, y forward), R/F up and down,
+        G opens or closes the gripper; T takes over or hands back, Esc is STOP. The safety layer checks every command.</div>
     </section>
     <section>
       <h2>Safety interventions</h2>
@@ -150,7 +178,7 @@ function render(s) {
   const st = $("status"); st.textContent = s.status; st.className = s.status;
   say($("meta"), s.task + "  |  " + s.actor + "  |  safety: " + s.safety_spec + "  |  episode " + s.episode + " (seed " + s.seed + ")" + (s.success ? "  |  success" : ""));
   say($("step"), s.episode_step + " in episode, " + s.total_steps + " in all");
-  say($("action"), fmt(s.last_action) + (s.last_proposed ? "  (proposed " + fmt(s.last_proposed) + ")" : ""));
+  say($("action"), fmt(s.last_action) + (s.last_source ? "  by " + s.last_source : "") + (s.last_proposed ? "  (policy proposed " + fmt(s.last_proposed) + ")" : ""));
   say($("halt"), s.stop_requested_at == null ? "-" : "pressed at step " + s.stop_requested_at + (s.halted_at == null ? ", hold pending" : ", hold sent at step " + s.halted_at));
   say($("instruction"), s.instruction); say($("target"), s.target);
   const plan = $("plan"); plan.replaceChildren(...s.plan.map((p, i) => { const li = document.createElement("li"); li.textContent = p; if (i === s.plan_index) li.className = "current"; return li; }));
@@ -175,6 +203,7 @@ function render(s) {
     if (atEnd) log.scrollTop = log.scrollHeight;
   }
   say($("error"), s.error || "");
+  renderOperator(s);
   cameras(s.cameras);
   return frames(s);
 }
@@ -188,6 +217,71 @@ async function poll() {
   } catch (err) { $("status").textContent = "offline"; $("status").className = "error"; say($("error"), err.message); }
   setTimeout(poll, POLL_MS);
 }
+
+// ---- takeover ----------------------------------------------------------------------------------
+const KEYS = {arrowleft: [0, -1], a: [0, -1], arrowright: [0, 1], d: [0, 1], arrowup: [1, 1], w: [1, 1],
+  arrowdown: [1, -1], s: [1, -1], r: [2, 1], f: [2, -1]};
+const held = new Map();  // "key:w" or "pad:1:1" -> [axis, sign]
+let inControl = false, speed = 0.5, grip = -1, queued = null, sending = false;
+
+function renderOperator(s) {
+  const op = s.operator;
+  inControl = op.in_control; speed = op.speed;
+  if (op.command && !sending && !queued) grip = op.command[3];
+  else if (!op.in_control) grip = s.last_action ? s.last_action[3] : -1;
+  if (!inControl && held.size) held.clear();
+  const b = $("takeover"); b.textContent = inControl ? "Hand back" : "Take over"; b.className = inControl ? "active" : "";
+  say($("operator"), (inControl ? "you have the controls: " + fmt(op.command) : "the policy has the controls") +
+    "; " + op.steps + " of your steps this episode (" + op.takeovers + " takeovers)" + (s.recording ? "; recorded: " + s.recording.written + (s.recording.pending ? " (+" + s.recording.pending + " writing)" : "") : ""));
+  for (const btn of document.querySelectorAll("#pad button")) btn.disabled = !inControl;
+  for (const btn of document.querySelectorAll("#pad button.dir")) btn.classList.toggle("on", held.has("pad:" + btn.dataset.axis + ":" + btn.dataset.sign));
+}
+
+function command() {
+  const v = [0, 0, 0];
+  for (const [axis, sign] of held.values()) v[axis] += sign;
+  return [...v.map((x) => Math.max(-1, Math.min(1, x)) * speed), grip];
+}
+
+async function send() {
+  // Only the latest command matters, and it must not overtake an earlier one: one request at a time.
+  if (!inControl) return;
+  queued = command();
+  if (sending) return;
+  sending = true;
+  while (queued) {
+    const action = queued; queued = null;
+    try { await post("/api/operator", {action}); } catch (e) { say($("error"), e.message); }
+  }
+  sending = false;
+}
+
+function releaseAll() { if (held.size) { held.clear(); send(); } }
+function toggleTakeover() { held.clear(); post(inControl ? "/api/handback" : "/api/takeover").catch((e) => say($("error"), e.message)); }
+function toggleGrip() { if (inControl) { grip = grip > 0 ? -1 : 1; send(); } }
+
+document.addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape") { ev.preventDefault(); releaseAll(); post("/api/stop").catch((e) => say($("error"), e.message)); return; }
+  if ((ev.target instanceof Element && ev.target.closest("input, textarea")) || ev.ctrlKey || ev.metaKey || ev.altKey) return;  // typing in the chat
+  const key = ev.key.toLowerCase();
+  if (key === "t") { if (!ev.repeat) toggleTakeover(); return; }
+  if (!inControl) return;
+  if (key === "g") { ev.preventDefault(); if (!ev.repeat) toggleGrip(); return; }
+  if (!(key in KEYS)) return;
+  ev.preventDefault();  // arrows drive the arm, not the page's scroll bar
+  if (ev.repeat || held.has("key:" + key)) return;
+  held.set("key:" + key, KEYS[key]);
+  send();
+});
+document.addEventListener("keyup", (ev) => { if (held.delete("key:" + ev.key.toLowerCase())) send(); });
+window.addEventListener("blur", releaseAll);  // a key released in another window would never say so here
+for (const btn of document.querySelectorAll("#pad button.dir")) {
+  const id = "pad:" + btn.dataset.axis + ":" + btn.dataset.sign;
+  btn.addEventListener("pointerdown", () => { if (inControl) { held.set(id, [Number(btn.dataset.axis), Number(btn.dataset.sign)]); send(); } });
+  for (const end of ["pointerup", "pointerleave", "pointercancel"]) btn.addEventListener(end, () => { if (held.delete(id)) send(); });
+}
+$("gripper").addEventListener("click", toggleGrip);
+$("takeover").addEventListener("click", toggleTakeover);
 
 $("stop").addEventListener("click", () => post("/api/stop").catch((e) => say($("error"), e.message)));
 $("resume").addEventListener("click", () => post("/api/resume").catch((e) => say($("error"), e.message)));

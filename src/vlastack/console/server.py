@@ -11,6 +11,8 @@ policy server's headers, or on a GET as ``?token=``; a missing or wrong one gets
     GET  /api/frame/<camera>    the camera's latest image, JPEG
     POST /api/chat   {"text"}   an instruction, answer or correction; replies and the new state
     POST /api/stop | /api/resume | /api/episode     stop (hold next step), resume, next episode
+    POST /api/takeover | /api/handback              the person takes the controls (holding still) or hands them back
+    POST /api/operator {"action": [dx, dy, dz, gripper]}   the person's command, each in [-1, 1] (takes over)
 
 POSTs must carry the token in a header and a JSON body: a page on another origin cannot send either
 without a CORS preflight, which this server never grants, so it cannot press stop or chat for you.
@@ -304,6 +306,15 @@ def _handler(server: ConsoleServer) -> type[BaseHTTPRequestHandler]:
                     self._json(HTTPStatus.OK, {"state": session.state()})
                 elif url.path == "/api/episode":
                     session.new_episode()
+                    self._json(HTTPStatus.OK, {"state": session.state()})
+                elif url.path == "/api/takeover":
+                    session.take_over()
+                    self._json(HTTPStatus.OK, {"state": session.state()})
+                elif url.path == "/api/operator":
+                    session.command(body.get("action"))  # checked there: a bad one is a 400 naming the field
+                    self._json(HTTPStatus.OK, {"state": session.state()})
+                elif url.path == "/api/handback":
+                    session.hand_back()
                     self._json(HTTPStatus.OK, {"state": session.state()})
                 else:
                     self._error(HTTPStatus.NOT_FOUND, f"no such action {url.path!r}")

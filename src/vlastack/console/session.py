@@ -19,6 +19,19 @@ command unchanged) instead of the policy's action, whatever the policy was doing
 waits (steps no further) until :meth:`resume`. So the robot halts within one control step of the press;
 ``state()`` reports both step counts so a client can check it.
 
+Takeover: a person may drive instead of the policy (:meth:`take_over`, :meth:`command`, :meth:`hand_back`,
+or any teleoperation stream through :attr:`operator`, a :class:`~vlastack.improve.operator.StreamOperator`).
+While the person holds control each step sends their latest command [dx, dy, dz, gripper] in [-1, 1]
+to the safety layer in place of the policy's action (the policy is still asked, and its proposal shown
+and recorded); handing back makes the policy plan afresh from where the person left the arm (its
+executor is reset, as in ``improve.interventions.run_assisted``). STOP wins over the person too: the
+next step sends the hold whoever drives, and stop and resume both zero the person's motion command, so
+nothing a key held during the stop does carries over. A new episode starts with the policy in control.
+
+Recording (``ConsoleConfig.record``): every finished episode (success or step limit; one cut short by
+"New episode" or by closing is not) is written to a LeRobot dataset with the takeover columns of
+``improve.interventions`` (console/recording.py), so ``vlastack improve`` can fine-tune on it.
+
 The subtask and reason shown are read from the simulator's privileged state by the scripted experts'
 phase rules (reasoning/phases.py, reasons.py, labels.py), not decoded by the policy; ``state()`` says so
 in ``explanation_source``.
@@ -46,8 +59,10 @@ STOPPED = "stopped"  # the operator stopped it: the hold was sent, nothing more 
 ASKING = "asking"  # an instruction was ambiguous: the hold was sent, waiting for the answer
 DONE = "done"  # the episode ended and auto_reset is off
 ERROR = "error"  # the simulator failed; nothing more is stepped
-#: Who said a chat line.
+#: Who said a chat line; OPERATOR also names who chose a step's action (``state()['last_source']``).
 OPERATOR, ROBOT, SYSTEM = "operator", "robot", "system"
+#: The other sources of a step's action: the policy (or expert), or the hold a stop or question sent.
+POLICY, HOLD = "policy", "hold"
 #: Where the subtask and reason come from, as the page says it.
 EXPLANATION_SOURCE = (
     "privileged simulator state: the scripted experts' phase rules (vlastack.reasoning.phases), not the policy's own reasoning"
@@ -85,6 +100,12 @@ class ConsoleConfig:
     """The scene's objects instructions are grounded in; None: the task's own (see :func:`scene_objects`)."""
     history: int = 200
     """Chat lines and safety interventions kept for the page (the oldest are dropped)."""
+    record: Path | None = None
+    """Dataset directory every finished episode is written to (LeRobot v3, with per-frame ``intervention``
+    and ``policy.action`` columns); an existing one the console recorded is added to; None: nothing is recorded."""
+    teleop_speed: float = 0.5
+    """Size of one direction key's command on the page, in action units (0, 1]; at 1.0 a step moves the
+    hand's target 1 cm. The safety layer still bounds every step."""
 
     def __post_init__(self) -> None:
         from vlastack.envs.tasks import known_tasks, step_limit
@@ -108,6 +129,8 @@ class ConsoleConfig:
             raise ConfigError(f"console config: max_steps must be in [1, {step_limit(self.task)}] or None, got {self.max_steps}")
         if self.history < 1:
             raise ConfigError(f"console config: history must be >= 1, got {self.history}")
+        if not isinstance(self.teleop_speed, int | float) or not 0 < self.teleop_speed <= 1:
+            raise ConfigError(f"console config: teleop_speed must be in (0, 1] action units, got {self.teleop_speed!r}")
 
 
 def scene_objects(task: str) -> tuple[SceneObject, ...]:
@@ -136,6 +159,25 @@ def parse_objects(text: str) -> tuple[SceneObject, ...]:
     if len({o.name for o in out}) != len(out):
         raise ConfigError(f"objects: names must be unique, got {[o.name for o in out]}")
     return tuple(out)
+
+
+#: Names of a command's entries, for errors and the page.
+COMMAND_NAMES = ("dx", "dy", "dz", "gripper")
+
+
+def parse_command(value: Any) -> np.ndarray:
+    """A person's command from JSON-like input: 4 numbers [dx, dy, dz, gripper], each in [-1, 1]. Out of
+    range is an error, not clipped: a client that sends 3.0 has a bug the person should hear about."""
+    if not isinstance(value, list | tuple) or len(value) != len(COMMAND_NAMES):
+        raise ConfigError(f"operator: field 'action' must be a list of {len(COMMAND_NAMES)} numbers {list(COMMAND_NAMES)}, got {value!r}")
+    out = np.zeros(len(COMMAND_NAMES), dtype=np.float32)
+    for i, (name, v) in enumerate(zip(COMMAND_NAMES, value, strict=True)):
+        if isinstance(v, bool) or not isinstance(v, int | float | np.number):
+            raise ConfigError(f"operator: field 'action'[{i}] ({name}) must be a number, got {v!r}")
+        if not -1.0 <= float(v) <= 1.0:  # also refuses NaN
+            raise ConfigError(f"operator: field 'action'[{i}] ({name}) must be in [-1, 1], got {v!r}")
+        out[i] = float(v)
+    return out
 
 
 @dataclass(frozen=True)
@@ -200,6 +242,13 @@ class SessionState:
     chat: list[dict]
     chat_said: int
     """Lines ever said (``chat`` keeps the latest ``history``); a client redraws the chat when it changes."""
+    last_source: str | None = None
+    """Who chose the last step's action: 'policy', 'operator' (the person) or 'hold' (a stop or question)."""
+    operator: dict[str, Any] = field(default_factory=dict)
+    """The person's takeover: ``in_control``, ``command`` (in force, or None), ``speed`` (a key's size),
+    ``steps`` and ``takeovers`` in this episode."""
+    recording: dict[str, Any] | None = None
+    """With ``record``: ``dir``, ``written`` (this session), ``pending``, ``failed``, ``total`` (in the dataset)."""
     error: str | None = None
     objects: list[str] = field(default_factory=list)
 
@@ -273,12 +322,29 @@ class ConsoleSession:
     ``(observation, info, now_s) -> action | None`` with ``reset(seed)``, ``resume()``, ``describes``)."""
 
     def __init__(self, config: ConsoleConfig, actor: Any = None) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._recorder = None
+        if config.record is not None:
+            from vlastack.console.recording import EpisodeRecorder
+
+            # First, before a policy loads or a simulator starts: a directory it cannot record to fails fast.
+            self._recorder = EpisodeRecorder(config.record, self._recorded)
+        try:
+            self._build(actor)
+        except BaseException:
+            if getattr(self, "_actuator", None) is not None:
+                self._actuator.close()
+            if self._recorder is not None:
+                self._recorder.close()
+            raise
+
+    def _build(self, actor: Any) -> None:
         from vlastack.envs.metaworld import FPS, make_env
         from vlastack.execution import FakeClock
         from vlastack.safety import SafeActuator
 
-        self.config = config
-        self._lock = threading.Lock()
+        config = self.config
         # Simulated time, one control period per step, for executor and safety layer alike (as in
         # evaluation): a paused session is not a stalled one to the watchdog.
         self._clock = FakeClock()
@@ -304,6 +370,18 @@ class ConsoleSession:
         )
         self._instruction_default = env.instruction
         self._actuator = SafeActuator(env, config.safety_spec, clock=self._clock)
+        if self._recorder is not None:
+            from vlastack import keys
+
+            self._recorder.check_cameras({keys.image_key(c): (size, size, 3) for c in self._env_cameras})
+        from vlastack.improve.operator import StreamOperator
+
+        self._action_dim = int(self._actuator.layer.spec.action.dim)
+        self.operator = StreamOperator(self._action_dim)
+        """The person's controls: ``command(action)`` takes over, ``release()`` hands back (any thread)."""
+        self._operator_had = False  # the person drove the previous step (a hand-back is seen against it)
+        self._last_source: str | None = None
+        self._frames = None  # the episode's rows while recording
         self._objects = config.objects if config.objects is not None else scene_objects(config.task)
         self._chat: deque[ChatLine] = deque(maxlen=config.history)
         self._lines = 0  # lines ever said (the deque drops old ones)
@@ -324,6 +402,8 @@ class ConsoleSession:
         self._instruction = self._instruction_default
         self._target: str | None = self._objects[0].name if len(self._objects) == 1 else None
         self._say(SYSTEM, f"{self._actor.describes}; safety spec {config.safety_spec}; task {config.task}")
+        if self._recorder is not None:
+            self._say(SYSTEM, f"recording every finished episode to {config.record} ({self._recorder.total} there already)")
         self._start_episode()
 
     # ---- the control step (simulator thread only) ---------------------------------------------------
@@ -338,12 +418,21 @@ class ConsoleSession:
             observation = dataclasses.replace(self._obs, instruction=self._instruction)
             info = self._info
             fresh = self._halt is None
+            # Who drives this step is read once, here: a command that arrives during inference counts
+            # from the next step. Read from the operator itself, so a stream that calls
+            # ``session.operator.release()`` directly hands back as the page's button does.
+            command, own = self.operator.step(observation, info, None)
+            if self._operator_had and not own:
+                self._replan = True  # handed back: the policy plans afresh from where the person left the arm
+            self._operator_had = own
             replan, self._replan = self._replan, False
         if replan:
             # Here, on the simulator thread, never from an operator's request: the executor is not thread-safe.
             self._actor.resume()
         proposed = None
         if fresh:
+            # Asked even while the person drives: its proposals are recorded beside the person's commands
+            # (``policy.action``), and a sync executor's chunk keeps pace with the scene.
             try:
                 proposed = self._actor(observation, info, self._clock())
             except Exception as err:  # noqa: BLE001 - a failing policy sends nothing fresh; the layer's watchdog decides
@@ -353,15 +442,21 @@ class ConsoleSession:
                         self._say(SYSTEM, message)
                     self._last_failure = message
         with self._lock:
-            # The stop is checked here, after inference, so a press during inference still holds this very step.
+            # The stop is checked here, after inference, so a press during inference still holds this very
+            # step, whoever drives: STOP wins over the policy and over the person's command alike.
             halt = self._halt
             if halt is not None:
-                action = self._hold()
-                proposed = None
+                action, source, proposed = self._hold(), HOLD, None
+            elif own:
+                # The person's command goes to the layer as given: chat corrections (speed, nudges) shape
+                # the policy's actions, not a person's direct command.
+                action, source = command, OPERATOR
             else:
                 action = None if proposed is None else self._corrections(np.asarray(proposed, dtype=np.float32))
+                source = POLICY
+            observed, observed_info = self._obs, self._info
             try:
-                obs, _, terminated, truncated, info = self._actuator.step(action)
+                obs, reward, terminated, truncated, info = self._actuator.step(action)
             except Exception as err:  # noqa: BLE001 - the simulator is gone: say so and step no more
                 self._status, self._error = ERROR, f"{type(err).__name__}: {err}"
                 self._say(SYSTEM, f"the simulator failed: {self._error}; nothing more is stepped")
@@ -375,6 +470,13 @@ class ConsoleSession:
             decision = info[SAFETY_INFO_KEY]
             self._last_action = [float(v) for v in decision["action"]]
             self._last_proposed = None if proposed is None else [float(v) for v in np.asarray(proposed).reshape(-1)]
+            self._last_source = source
+            driven = source == OPERATOR
+            if driven and self._episode_flags[-1:] != [True]:
+                self._takeovers += 1
+            self._episode_flags.append(driven)
+            if self._frames is not None:
+                self._frames.add(observed, observed_info, decision, reward, bool(info.get("success")), driven, proposed)
             if decision["interventions"]:
                 self._interventions_total += 1
                 self._interventions.append(
@@ -394,7 +496,10 @@ class ConsoleSession:
             self._success = self._success or bool(info.get("success"))
             if terminated or truncated:
                 how = "succeeded" if self._success else "ended without success"
-                self._say(SYSTEM, f"episode {self._episode} (seed {self._seed}) {how} after {self._episode_step} steps")
+                yours = sum(self._episode_flags)
+                by = f"; you drove {yours} of its steps" if yours else ""
+                self._say(SYSTEM, f"episode {self._episode} (seed {self._seed}) {how} after {self._episode_step} steps{by}")
+                self._record_episode()
                 if self.config.auto_reset:
                     self._new_episode = True
                 elif self._status == RUNNING:
@@ -413,6 +518,30 @@ class ConsoleSession:
         """Go on after a stop (a pending question is dropped: the current instruction goes on)."""
         with self._lock:
             self._resume_locked()
+
+    def take_over(self) -> None:
+        """The person takes the controls: from the next step their command is sent, starting with the hold
+        (zero motion, gripper as it is) until they command something else. Already in control: no change."""
+        with self._lock:
+            if self._operator_command() is None:
+                self.operator.command(self._hold())
+                self._say(SYSTEM, f"you have the controls from step {self._total_steps + 1}; the safety layer still checks every step")
+
+    def command(self, action: Any) -> None:
+        """The person's command [dx, dy, dz, gripper], each in [-1, 1] (:func:`parse_command`); takes over
+        if they did not have the controls. It stays in force until the next command or the hand-back."""
+        a = parse_command(action)
+        with self._lock:
+            if self._operator_command() is None:
+                self._say(SYSTEM, f"you have the controls from step {self._total_steps + 1}; the safety layer still checks every step")
+            self.operator.command(a)
+
+    def hand_back(self) -> None:
+        """The policy gets the controls back at the next step and plans afresh from there."""
+        with self._lock:
+            if self._operator_command() is not None:
+                self.operator.release()
+                self._say(SYSTEM, f"controls handed back to the policy at step {self._total_steps}; it plans afresh")
 
     def new_episode(self) -> None:
         """Start the next episode (next seed) at the next step; a stopped session stays stopped."""
@@ -447,6 +576,7 @@ class ConsoleSession:
         """Everything the page shows, JSON-ready."""
         with self._lock:
             plan, plan_index = self._plan()
+            command, r = self._operator_command(), self._recorder
             return dataclasses.asdict(
                 SessionState(
                     status=self._status,
@@ -482,6 +612,17 @@ class ConsoleSession:
                     interventions_total=self._interventions_total,
                     chat=[dataclasses.asdict(c) for c in self._chat],
                     chat_said=self._lines,
+                    last_source=self._last_source,
+                    operator={
+                        "in_control": command is not None,
+                        "command": None if command is None else [float(v) for v in command],
+                        "speed": float(self.config.teleop_speed),
+                        "steps": sum(self._episode_flags),
+                        "takeovers": self._takeovers,
+                    },
+                    recording=None
+                    if r is None
+                    else {"dir": str(r.root), "written": r.written, "pending": r.pending, "failed": r.failed, "total": r.total},
                     error=self._error,
                     objects=[o.name for o in self._objects],
                 )
@@ -494,9 +635,18 @@ class ConsoleSession:
                 raise ConfigError(f"unknown camera {camera!r}; this console shows {', '.join(self.config.cameras)}")
             return self._frame, self._obs.images[camera]
 
+    def flush_recording(self) -> None:
+        """Wait until every finished episode so far is written (nothing to wait for without ``record``)."""
+        if self._recorder is not None:
+            self._recorder.flush()
+
     def close(self) -> None:
-        """Release the simulator (from the thread that steps it)."""
-        self._actuator.close()
+        """Release the simulator (from the thread that steps it) and finish writing the recorded episodes."""
+        try:
+            self._actuator.close()
+        finally:
+            if self._recorder is not None:
+                self._recorder.close()
 
     # ---- internals (called with the lock held) --------------------------------------------------------
     def _say(self, who: str, text: str) -> None:
@@ -504,6 +654,12 @@ class ConsoleSession:
         self._chat.append(ChatLine(who, text, self._total_steps, max(self._episode, 0)))
 
     def _start_episode(self) -> None:
+        if self._frames is not None and len(self._frames):
+            self._say(SYSTEM, f"episode {self._episode} was cut short after {len(self._frames)} steps: not recorded")
+        if self._operator_command() is not None:
+            self.operator.release()  # each episode starts with the policy driving
+            self._say(SYSTEM, "controls handed back to the policy for the new episode")
+        self._operator_had = False
         self._episode += 1
         self._seed = self.config.seed + self._episode
         self._actor.reset(self._seed)
@@ -516,6 +672,13 @@ class ConsoleSession:
         self._states: list[np.ndarray] = []
         self._last_action = None
         self._last_proposed = None
+        self._last_source = None
+        self._episode_flags: list[bool] = []  # per step: the person chose its action
+        self._takeovers = 0
+        if self._recorder is not None:
+            from vlastack.console.recording import EpisodeFrames
+
+            self._frames = EpisodeFrames(self._action_dim)
         self._observe(obs, info)
         if self._status == DONE:
             self._status = RUNNING
@@ -525,6 +688,35 @@ class ConsoleSession:
         self._frame += 1
         self._states.append(np.asarray(info["privileged"], dtype=np.float64))
         self._subtask, self._reason = _explain(self.config.task, self._states)
+
+    def _operator_command(self) -> np.ndarray | None:
+        """The person's command in force, or None when the policy has the controls."""
+        command, own = self.operator.step(None, {}, None)  # a stream operator looks at neither observation nor info
+        return command if own else None
+
+    def _zero_operator_motion(self) -> None:
+        command = self._operator_command()
+        if command is not None:
+            held = np.zeros_like(command)
+            if self._actuator.layer.spec.gripper is not None:
+                i = self._actuator.layer.spec.gripper.action_index
+                held[i] = command[i]
+            self.operator.command(held)
+
+    def _recorded(self, text: str) -> None:
+        """The recorder's report (its own thread)."""
+        with self._lock:
+            self._say(SYSTEM, text)
+
+    def _record_episode(self) -> None:
+        if self._recorder is None or self._frames is None or not len(self._frames):
+            return
+        from vlastack.envs.metaworld import FPS
+
+        # One task string per episode: the instruction in force at its end (the person may have changed it).
+        episode = self._frames.episode(self._instruction, FPS, self._success, self._seed, self.config.task)
+        self._recorder.submit(episode, f"episode {self._episode} (seed {self._seed})")
+        self._frames = None
 
     def _hold(self) -> np.ndarray:
         """Zero motion with the gripper command unchanged (the safety layer's own hold)."""
@@ -548,6 +740,7 @@ class ConsoleSession:
         return [self._instruction], 0
 
     def _stop_locked(self) -> None:
+        self._zero_operator_motion()
         if self._status in (STOPPED, ERROR) and self._halt is None:
             return  # already halted: the first press's numbers stand
         self._question = None
@@ -568,6 +761,7 @@ class ConsoleSession:
         if self._question is not None:
             self._say(SYSTEM, f"question dropped; going on with {self._instruction!r}")
         self._question, self._halt = None, None
+        self._zero_operator_motion()  # a key held down since the stop does not move the arm by itself
         if self._status in (STOPPED, ASKING):
             self._status = RUNNING
             self._replan = True
