@@ -14,7 +14,10 @@ success is a state that can hold, be lost or never come) with one fault, chosen 
   with the fingers closed (presses into the object, the fixture or the table: contact forces);
 - ``sweep``: for 40 steps the hand is driven through the object's position at full speed, 1 cm above
   its centre (knocks it away, perhaps off the table);
-- ``drift``: for 30 steps the hand moves at full speed in a random direction (goes where experts never go).
+- ``drift``: for 30 steps the hand moves at full speed in a random direction (goes where experts never go);
+- ``box``: for 30 steps the hand is driven at full speed at the centre of the default keep-out box
+  (recorded separately, ``--faults box``: without it the keep-out box is entered in only the few tasks
+  whose experts pass through it, and a head learns those scenes rather than the box).
 
 Outside the fault window every action also gets small noise (sigma 0.1), and the expert resumes
 afterwards. Besides the usual features (the corner2 view at 128 px, state, touch, privileged state,
@@ -40,7 +43,9 @@ from vlastack.episodes.writer import DatasetWriter
 from vlastack.types import Episode
 from vlastack.world_model.heads import ARM_CONTACT, FAULT
 
-FAULTS = ("noise", "release", "press", "sweep", "drift")
+FAULTS = ("noise", "release", "press", "sweep", "drift", "box")
+KEEP_OUT_CENTRE = np.array([0.2, 0.65, 0.1])
+"""Centre (m) of ``HeadsConfig``'s default keep-out box, the target of the ``box`` fault."""
 SEED_START = 300_000
 
 
@@ -55,7 +60,7 @@ def run_episode(env, expert, task: str, seed: int, fault: str, steps: int) -> Ep
     env.instruction = instruction(task, 0)
     obs, info = env.reset(seed=seed)
     start = int(rng.integers(10, 80))  # first step of the fault window (steps)
-    length = {"noise": steps, "release": 15, "press": 25, "sweep": 40, "drift": 30}[fault]
+    length = {"noise": steps, "release": 15, "press": 25, "sweep": 40, "drift": 30, "box": 30}[fault]
     if fault == "noise":
         start = 0
     direction = rng.normal(size=3)
@@ -89,6 +94,9 @@ def run_episode(env, expert, task: str, seed: int, fault: str, steps: int) -> Ep
                 a = np.r_[rows["_sweep"][-1], -1.0] if "_sweep" in rows else a
         elif active and fault == "drift":
             a = np.r_[direction, a[3]]
+        elif active and fault == "box":
+            to = KEEP_OUT_CENTRE - priv[0:3]
+            a = np.r_[to / max(np.abs(to).max(), 1e-6), a[3]]
         if not active:
             a = a + rng.normal(0.0, 0.1, 4)
         a = np.clip(a, -1.0, 1.0).astype(np.float32)
@@ -123,7 +131,7 @@ def main() -> None:
     ap.add_argument("--tasks", default="mt10")
     ap.add_argument("--episodes", type=int, default=10, help="episodes per task (faults cycle over them)")
     ap.add_argument("--steps", type=int, default=150, help="steps per episode (1.9 s at 80 Hz)")
-    ap.add_argument("--faults", default=",".join(FAULTS), help="comma-separated faults to cycle through")
+    ap.add_argument("--faults", default=",".join(FAULTS[:5]), help="comma-separated faults to cycle through")
     ap.add_argument("--seed-start", type=int, default=SEED_START, help="reset seed of each task's first episode")
     args = ap.parse_args()
     names = {keys.STATE: STATE_NAMES, keys.ACTION: ACTION_NAMES, keys.TOUCH: TOUCH_NAMES, ARM_CONTACT: ["fx_n", "fy_n", "fz_n"]}

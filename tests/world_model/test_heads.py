@@ -152,6 +152,8 @@ def test_heads_see_an_event_coming_from_rolled_out_embeddings(tmp_path):
     assert verdict.flag and verdict.event == "keep_out" and 2 <= verdict.step <= 6, verdict
     assert "keep_out" in verdict.describe()
     assert not guard.check(z, -towards).flag
+    z[0] = 1.5  # already in the region: flagged, but not as a new event
+    assert guard.check(z, towards).flag and not guard.check(z, towards, new_only=True).flag
     with pytest.raises(ConfigError, match="success"):
         Guardrail(dynamics, heads, {"success": 0.5})
 

@@ -85,10 +85,19 @@ class Guardrail:
         """bool [B, H, E']: which event reaches its threshold at which step."""
         return probabilities >= self._thr
 
-    def check(self, z: torch.Tensor, actions: torch.Tensor) -> Verdict:
-        """One chunk: z [F] (encoder units) at the chunk's start, actions [H, D] in environment units."""
-        p = self.probabilities(z.reshape(1, -1).float(), actions.reshape(1, *actions.shape[-2:]).float())[0]
+    @torch.no_grad()
+    def check(self, z: torch.Tensor, actions: torch.Tensor, new_only: bool = False) -> Verdict:
+        """One chunk: z [F] (encoder units) at the chunk's start, actions [H, D] in environment units.
+
+        ``new_only``: leave out events the heads already see in z itself (the hand already in the box):
+        holding the chunk would keep the robot in them, so they are the hard limits' and recovery's
+        business, not a reason to stop."""
+        z = z.reshape(1, -1).float()
+        p = self.probabilities(z, actions.reshape(1, *actions.shape[-2:]).float())[0]
         hit = self.flags(p.unsqueeze(0))[0]
+        if new_only:
+            now = self.heads.probabilities(self.dynamics.norm.normalize(z))[0, self._cols]
+            hit &= ~(now >= self._thr)
         if not hit.any():
             return Verdict(False, None, None, 0.0)
         step = int(torch.nonzero(hit.any(1)).min())
