@@ -45,6 +45,7 @@ def test_whatever_is_proposed_nothing_leaves_the_layer_going_into_a_contact_over
         force *= (LIMIT + rng.uniform(1.0, 3000.0)) / np.linalg.norm(force)
         proposal = np.r_[rng.uniform(-1.5, 1.5, 3), rng.uniform(-1, 1)].astype(np.float32)
         d = layer.filter(proposal, HOME, None, 0.0, contact=force)
+        assert not d.held  # a finite proposal is shortened and backed off, never held
         v = d.action[:3].astype(np.float64) * V_PER_UNIT
         assert v @ force >= -1e-9 * np.linalg.norm(force)
         assert violations(METAWORLD_SAWYER, d.action, HOME, None, MotionMemory.at_rest(METAWORLD_SAWYER), force) == []
@@ -64,3 +65,29 @@ def test_contact_limits_are_validated_naming_the_field():
         spec_from_dict(data)
     assert info.value.field == "contact.max_force_n"
     assert spec_from_dict(spec_to_dict(dataclasses.replace(METAWORLD_SAWYER, contact=None))).contact is None
+
+
+def test_a_saturated_proposal_into_an_overloaded_contact_is_backed_off_inside_the_range_not_held():
+    """Measured in the fuzzed streams (drawer-close): a saturated diagonal push with 924 N on the arm. Removing
+    the part into the contact left an entry past -1, so the final check held the whole step, every step."""
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    n = np.array([-0.96, -0.004, 0.28]) / np.linalg.norm([-0.96, -0.004, 0.28])  # a little along the saturated -y
+    d = layer.filter(np.array([0.849, -1.162, -1.3, 0.5], np.float32), HOME, None, 0.0, contact=924.0 * n)
+    assert not d.held and np.all(np.abs(d.action) <= 1.0)
+    v = d.action[:3].astype(np.float64) * V_PER_UNIT
+    assert v @ n > 0.0 and v[1] < 0.0  # backing off out of the contact, still moving along it
+    assert [i.limit for i in d.interventions if i.effect == "held"] == []
+
+
+def test_a_wall_that_removes_the_backing_off_part_does_not_tip_the_rest_into_the_contact():
+    """Measured in the fuzzed streams (door-open, drawer-close): the contact check leaves a motion partly away
+    from the contact; the workspace then removes that part at a wall, and what is left goes into the contact,
+    which the final check held. Here the contact pushes the arm +x and down, the hand is at the +x stopping
+    margin: the +x part goes, and the upward part (into the contact) must go too, the sideways part stays."""
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    wall = METAWORLD_SAWYER.workspace.high[0] - METAWORLD_SAWYER.tracking.margin_m
+    n = np.array([0.8, 0.0, -0.6])
+    d = layer.filter(np.array([0.5, 0.3, 0.5, 0.0], np.float32), np.array([wall, 0.6, 0.2, 1.0]), None, 0.0, contact=1000.0 * n)
+    assert not d.held and abs(d.action[0]) < 1e-4 and d.action[1] > 0.0
+    assert d.action[:3].astype(np.float64) @ n >= 0.0
+    assert any(i.limit == "contact.max_force_n" and "after the workspace" in i.message for i in d.interventions)

@@ -10,7 +10,7 @@ import pytest
 
 from vlastack.safety import METAWORLD_SAWYER, SafetyLayer
 from vlastack.safety.faults import with_keep_out
-from vlastack.safety.interventions import CLIPPED, HELD, REPEATED, SHORTENED
+from vlastack.safety.interventions import BACKED_OFF, CLIPPED, HELD, REPEATED, SHORTENED
 from vlastack.safety.spec import Box
 
 DT = METAWORLD_SAWYER.control_period_s
@@ -345,3 +345,37 @@ def test_the_target_may_not_round_a_corner_the_trailing_hand_would_cut():
     layer.filter(act(0, 0, 0, 0), state(0.262, 0.69, 0.15), None, 0.0)  # the target is taken to be here
     d = layer.filter(act(0.0, 1.0, 0.0, 0), state(0.245, 0.69, 0.15), None, DT)  # the hand in the box's x range
     assert 0.69 + d.action[1] * STEP_M < 0.70 - METAWORLD_SAWYER.tracking.margin_m + 1e-9
+
+
+def test_a_hand_drifting_further_beyond_its_target_near_a_wall_has_the_target_pulled_back_in():
+    """Measured in the fuzzed streams: at the top of the reach the hand rises off its target while the target
+    moves sideways (not settled, so the settled-offset rule missed it: 11 mm past the z-high wall)."""
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    layer.filter(act(0, 0, 0, 0), state(0.0, 0.8, 0.465), None, 0.0)  # the target is taken to be here
+    layer.filter(act(0, 0, 0, 0), state(0.0, 0.8, 0.469), None, DT)
+    d = layer.filter(act(0, -0.3, 0, 0), state(0.0, 0.8, 0.471), None, 2 * DT)  # rising at 0.16 m/s, 6 mm above it
+    assert d.action[2] < 0 and d.action[1] < 0  # pulled down, the sideways motion kept
+    assert any(i.limit == "workspace.high[2]" and "controller's target" in i.message for i in d.interventions)
+    closing = SafetyLayer(METAWORLD_SAWYER)  # the same offset, but the hand is coming down to its target: a lag
+    closing.filter(act(0, 0, 0, 0), state(0.0, 0.8, 0.465), None, 0.0)
+    closing.filter(act(0, 0, 0, 0), state(0.0, 0.8, 0.475), None, DT)
+    d = closing.filter(act(0, -0.3, 0, 0), state(0.0, 0.8, 0.471), None, 2 * DT)
+    assert d.action[2] == 0.0 and d.action[1] < 0
+
+
+def test_a_hand_drifting_towards_a_keep_out_face_has_its_target_pushed_away():
+    """Measured in the fuzzed streams: sliding fast in y along the +x face of a box, the hand drifts 1-2 cm
+    in -x off its target and into the box while the target slides along outside it."""
+    box = Box((0.15, 0.70, 0.10), (0.25, 0.80, 0.20), name="fixture")
+    layer = SafetyLayer(with_keep_out(METAWORLD_SAWYER, box))
+    layer.filter(act(0, 0, 0, 0), state(0.265, 0.70, 0.15), None, 0.0)  # the target is taken to be here
+    layer.filter(act(0, 0, 0, 0), state(0.258, 0.71, 0.15), None, DT)
+    d = layer.filter(act(0, 0.75, 0, 0), state(0.256, 0.72, 0.15), None, 2 * DT)  # 6 mm off the face, drifting in
+    assert d.action[0] > 0 and d.action[1] > 0  # pushed out in x, still sliding along in y
+    (item,) = [i for i in d.interventions if i.check == "keep_out"]
+    assert item.effect == BACKED_OFF and item.limit == "keep_out[0]" and item.value == pytest.approx(0.006, abs=1e-6)
+    away = SafetyLayer(with_keep_out(METAWORLD_SAWYER, box))  # the same place, the hand moving away from the box
+    away.filter(act(0, 0, 0, 0), state(0.265, 0.70, 0.15), None, 0.0)
+    away.filter(act(0, 0, 0, 0), state(0.254, 0.71, 0.15), None, DT)
+    d = away.filter(act(0, 0.75, 0, 0), state(0.256, 0.72, 0.15), None, 2 * DT)
+    assert d.action[0] == 0.0 and d.action[1] > 0
