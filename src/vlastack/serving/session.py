@@ -9,6 +9,11 @@ carries over from one request to the next, which is exact when the client execut
 full before asking again (openpi's ``ActionChunkBroker`` does) and approximate otherwise. So this
 is a pre-filter that reports what it changed; the robot side must still step through its own
 ``SafeActuator`` (the layer that sees the real state at every step), as ``vlastack.execution`` does.
+
+The arm's contact force (:data:`ARM_CONTACT`, ``Observation.arm_contact``), when the observation
+carries it, goes to the layer's contact-force check at every step of the chunk: the server cannot
+see a contact released, so a reading over the limit is taken to hold for the whole chunk (no step
+moves into it), the conservative choice.
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from typing import Any
 import numpy as np
 
 from vlastack import keys
+
+#: Observation key of the net contact force on the arm (N, world frame, float32 [3]): ``Observation.arm_contact``,
+#: the name ``vlastack.world_model.heads`` records it under.
+ARM_CONTACT = "observation.arm_contact"
 
 _ids = itertools.count(1)
 #: At most this many interventions are listed in one reply (all are counted).
@@ -46,13 +55,14 @@ class ChunkSafety:
         spec = self.spec
         state = np.array(obs[keys.STATE], dtype=np.float64).reshape(-1)
         touch = obs.get(keys.TOUCH)
+        contact = obs.get(ARM_CONTACT)  # None (no reading) when the observation does not carry it
         pos_dims = list(spec.state_position_dims)
         trans_dims = list(spec.action.translation_dims)
         out = np.empty_like(actions, dtype=np.float32)
         listed: list[dict[str, Any]] = []
         changed = held = count = 0
         for i, proposed in enumerate(actions):
-            decision = self.layer.filter(proposed, state.copy(), touch, self.now_s)
+            decision = self.layer.filter(proposed, state.copy(), touch, self.now_s, contact)
             self.now_s += spec.control_period_s
             out[i] = decision.action
             state[pos_dims] += np.asarray(decision.action, dtype=np.float64)[trans_dims] * spec.action.translation_scale_m

@@ -1,0 +1,33 @@
+"""Server-side chunk safety: the arm's contact force, when the observation carries it, reaches the layer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vlastack import keys
+from vlastack.safety import METAWORLD_SAWYER
+from vlastack.serving.session import ARM_CONTACT, ChunkSafety
+
+STATE = np.array([0.0, 0.6, 0.2, 1.0], np.float32)
+#: Pressing down (action -z) while the table pushes the arm up with more than the spec's limit (N).
+OVER = np.array([0.0, 0.0, METAWORLD_SAWYER.contact.max_force_n + 300.0], np.float32)
+
+
+def down_chunk(steps: int = 4) -> np.ndarray:
+    return np.tile(np.array([0.2, 0.0, -0.5, 1.0], np.float32), (steps, 1))
+
+
+def test_an_arm_contact_over_the_limit_stops_every_step_of_the_chunk_going_into_it():
+    safety = ChunkSafety("metaworld_sawyer")
+    out, report = safety.filter_chunk(down_chunk(), {keys.STATE: STATE, ARM_CONTACT: OVER})
+    assert np.all(out[:, 2] > 0.0)  # not pressing down any more: backing off, up
+    assert np.allclose(out[:, 0], 0.2)  # sliding along the contact is left alone
+    assert report["steps_changed"] == 4 and report["steps_held"] == 0
+    assert {item["limit"] for item in report["listed"]} == {"contact.max_force_n"}
+
+
+def test_without_a_contact_reading_or_below_the_limit_the_chunk_passes():
+    for obs in ({keys.STATE: STATE}, {keys.STATE: STATE, ARM_CONTACT: OVER * 0.5}):
+        safety = ChunkSafety("metaworld_sawyer")
+        out, report = safety.filter_chunk(down_chunk(), obs)
+        assert np.array_equal(out, down_chunk()) and report["steps_changed"] == 0
