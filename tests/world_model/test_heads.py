@@ -228,3 +228,24 @@ def test_heads_train_through_the_cli_on_two_joined_datasets(tmp_path, make_episo
     assert CliRunner().invoke(app, heads + ["--set", "max_rollout=4", "--resume"]).exit_code == 0
     refused = CliRunner().invoke(app, heads + ["--set", "max_rollout=4"])
     assert refused.exit_code != 0 and "resume" in str(refused.exception)
+
+
+def test_a_one_dataset_run_loads_and_a_heads_checkpoint_is_not_a_dynamics_run(tmp_path):
+    from vlastack.errors import CheckpointError
+    from vlastack.world_model.runs import DynamicsRun
+
+    table, labels = drifting_table(episodes=2, length=20)
+    cfg = DynamicsConfig(chunk=4, hidden=16, layers=1, rollout_chunks=1, steps=2, batch_size=8, save_every=2)
+    # the meta a run made before several datasets could be joined: "dataset", no "datasets"
+    train_dynamics(table, cfg, tmp_path / "dyn", {"dataset": "data/x", "train_episodes": [0], "held_out_episodes": [1]}, log=lambda s: None)
+    table.save(tmp_path / "dyn" / "embeddings.safetensors")
+    run = DynamicsRun.load(tmp_path / "dyn")
+    assert run.datasets == ["data/x"] and run.held_out == [1]
+    assert torch.equal(run.table.select([1]).z, table.select([1]).z)
+    assert run.rows([1]).tolist() == list(range(20, 40))
+    hcfg = HeadsConfig(hidden=8, layers=1, steps=2, batch_size=8, save_every=2)
+    train_heads(table, labels, run.model, hcfg, tmp_path / "heads", {}, log=lambda s: None)
+    with pytest.raises(CheckpointError, match="not a dynamics checkpoint"):
+        DynamicsRun.load(tmp_path / "heads")
+    with pytest.raises(DatasetError, match="labels have shape"):
+        train_heads(table, labels[:5], run.model, hcfg, tmp_path / "heads_bad", {}, log=lambda s: None)
