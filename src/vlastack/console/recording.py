@@ -53,11 +53,11 @@ class EpisodeFrames:
         proposed: np.ndarray | None,
     ) -> None:
         """One step: the observation and info it started from, the layer's decision, what followed, and who chose the action."""
-        from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS, _append
+        from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS, append_observation
         from vlastack.improve.interventions import INTERVENTION, POLICY_ACTION
 
         r = self.rows
-        _append(r, observation, info)  # the same observation columns as every other recorded episode
+        append_observation(r, observation, info)  # the same observation columns as every other recorded episode
         r.setdefault(keys.ACTION, []).append(np.asarray(decision["action"], dtype=np.float32))
         r.setdefault(SAFETY_INTERVENTIONS, []).append(np.array([len(decision["interventions"])], dtype=np.int64))
         r.setdefault(SAFETY_HELD, []).append(np.array([bool(decision["held"])]))

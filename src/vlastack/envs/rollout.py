@@ -64,7 +64,7 @@ def rollout(env: MetaWorldEnv, act: Act, seed: int, record: bool = True) -> Roll
         action = act(obs, info)
         act_ms.append((time.perf_counter() - t) * 1000)
         if record:
-            _append(rows, obs, info)
+            append_observation(rows, obs, info)
         t = time.perf_counter()
         obs, reward, terminated, truncated, info = env.step(action)
         sim_ms += (time.perf_counter() - t) * 1000
@@ -89,7 +89,9 @@ def rollout(env: MetaWorldEnv, act: Act, seed: int, record: bool = True) -> Roll
     return RolloutResult(success=success, steps=steps, seed=seed, episode=episode, act_ms=act_ms, sim_ms=sim_ms)
 
 
-def _append(rows: dict[str, list[np.ndarray]], obs: Observation, info: dict[str, Any]) -> None:
+def append_observation(rows: dict[str, list[np.ndarray]], obs: Observation, info: dict[str, Any]) -> None:
+    """Add one step's observation columns (cameras, depth, state, touch, privileged state) to ``rows``:
+    the columns every recorded episode has, whoever records it."""
     for cam, img in obs.images.items():
         rows.setdefault(keys.image_key(cam), []).append(img)
     for cam, d in obs.depth.items():
