@@ -132,7 +132,7 @@ def main() -> None:
                     rows.append({"task": task, "fault": fault, "guarded": guarded, **r})
         print(f"{task}: {time.perf_counter() - t0:.0f} s", flush=True)
     ms = [m for r in rows for m in r["check_ms"]]
-    print(f"\nthresholds {dict(zip(guard.events, guard._thr.tolist(), strict=True))}; one check {statistics.median(ms):.2f} ms median\n")
+    print(f"\nthresholds {guard.thresholds}; one check {statistics.median(ms):.2f} ms median\n")
     print("Shadow mode (the guardrail checks every chunk and never acts), chunk level:\n")
     print("| episodes | chunks from | chunks | entering the box (flagged) | staying clear of it (flagged) | flagged while inside |")
     print("|---|---|---|---|---|---|")

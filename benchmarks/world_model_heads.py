@@ -125,7 +125,7 @@ def main() -> None:
         ms = statistics.median(times[50:])
         result.setdefault("guardrail", {})[h] = {
             "check_ms_median": ms,
-            "thresholds": dict(zip(guard.events, guard._thr.tolist(), strict=True)),
+            "thresholds": guard.thresholds,
         }
         print(f"\n## Guardrail replay, chunks of {h} steps; one check {ms:.2f} ms (median, batch 1, 1 thread)\n")
         print(

@@ -193,8 +193,8 @@ def heads_report(
             }
             row["onset_n"], row["onset_positives"] = int((~now).sum()), int((y & ~now).sum())
             for src in SOURCES:
-                s, str_ = phe[src][:, j].numpy(), ptr[src][:, j].numpy()
-                threshold = best_f1_threshold(str_, ytr)
+                s, s_train = phe[src][:, j].numpy(), ptr[src][:, j].numpy()
+                threshold = best_f1_threshold(s_train, ytr)
                 precision, recall = precision_recall(s, y, threshold)
                 row[src] = {
                     "auroc": auroc(s, y),
@@ -253,7 +253,7 @@ def guardrail_report(guard: Guardrail, table: EmbeddingTable, labels: torch.Tens
         "checks": len(rows),
         "episodes": n_episodes,
         "horizon": horizon,
-        "thresholds": dict(zip(guard.events, guard._thr.tolist(), strict=True)),
+        "thresholds": guard.thresholds,
     }
     names = [*guard.events, "any"]
     flags = torch.cat([c["flag"], c["flag"].any(1, keepdim=True)], 1)

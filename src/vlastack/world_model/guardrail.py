@@ -75,6 +75,11 @@ class Guardrail:
         self._cols = torch.tensor([EVENTS.index(e) for e in self.events], dtype=torch.long)
         self._thr = torch.tensor([thresholds[e] for e in self.events], dtype=torch.float32)
 
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """event -> probability at or above which it is flagged (only the events this guardrail flags)."""
+        return dict(zip(self.events, self._thr.tolist(), strict=True))
+
     @torch.no_grad()
     def probabilities(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Raw embeddings z [B, F] (encoder units) and actions [B, H, D] -> probabilities [B, H, len(self.events)]."""

@@ -21,8 +21,10 @@ import torch
 from torch import nn
 
 from vlastack import keys
+from vlastack.episodes.reader import DatasetReader
 from vlastack.world_model.config import HeadsConfig
 from vlastack.world_model.dynamics import Normalizer, mlp
+from vlastack.world_model.embeddings import EPISODE_OFFSET, EmbeddingTable
 
 ARM_CONTACT = "observation.arm_contact"
 """Per-frame feature of fault-rollout datasets: net contact force on the arm, N, world frame, float32 [3]
@@ -60,12 +62,10 @@ def event_labels(columns: dict[str, np.ndarray], cfg: HeadsConfig) -> np.ndarray
     return np.stack([success, keep_out, over, lost], axis=1)
 
 
-def table_labels(table, readers: list, cfg: HeadsConfig) -> tuple[torch.Tensor, torch.Tensor]:
+def table_labels(table: EmbeddingTable, readers: list[DatasetReader], cfg: HeadsConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """(labels bool [N, len(EVENTS)], fault int64 [N]) for the rows of an EmbeddingTable whose episode
     ids are ``i * EPISODE_OFFSET + e`` for episode e of ``readers[i]``; ``fault`` is 0 where the
     dataset has no :data:`FAULT` column. Read from the datasets' columns, no video is decoded."""
-    from vlastack.world_model.embeddings import EPISODE_OFFSET
-
     labels = torch.zeros(len(table.z), len(EVENTS), dtype=torch.bool)
     fault = torch.zeros(len(table.z), dtype=torch.long)
     for ep, (start, n) in table.spans().items():
