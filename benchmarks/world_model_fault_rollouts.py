@@ -41,7 +41,7 @@ from vlastack.envs.instructions import instruction
 from vlastack.envs.metaworld import ACTION_NAMES, FPS, STATE_NAMES, TOUCH_NAMES
 from vlastack.episodes.writer import DatasetWriter
 from vlastack.types import Episode
-from vlastack.world_model.heads import ARM_CONTACT, FAULT
+from vlastack.world_model.heads import FAULT
 
 FAULTS = ("noise", "release", "press", "sweep", "drift", "box")
 KEEP_OUT_CENTRE = np.array([0.2, 0.65, 0.1])
@@ -106,7 +106,7 @@ def run_episode(env, expert, task: str, seed: int, fault: str, steps: int) -> Ep
             rows.setdefault(keys.image_key(cam), []).append(img)
         rows.setdefault(keys.STATE, []).append(obs.state)
         rows.setdefault(keys.TOUCH, []).append(obs.touch)
-        rows.setdefault(ARM_CONTACT, []).append(obs.arm_contact)
+        rows.setdefault(keys.ARM_CONTACT, []).append(obs.arm_contact)
         rows.setdefault(keys.ENV_STATE, []).append(priv.astype(np.float32))
         rows.setdefault(FAULT, []).append(np.array([1 + FAULTS.index(fault) if active else 0], dtype=np.int64))
         obs, reward, _, _, info = env.step(a)
@@ -134,7 +134,7 @@ def main() -> None:
     ap.add_argument("--faults", default=",".join(FAULTS[:5]), help="comma-separated faults to cycle through")
     ap.add_argument("--seed-start", type=int, default=SEED_START, help="reset seed of each task's first episode")
     args = ap.parse_args()
-    names = {keys.STATE: STATE_NAMES, keys.ACTION: ACTION_NAMES, keys.TOUCH: TOUCH_NAMES, ARM_CONTACT: ["fx_n", "fy_n", "fz_n"]}
+    names = {keys.STATE: STATE_NAMES, keys.ACTION: ACTION_NAMES, keys.TOUCH: TOUCH_NAMES, keys.ARM_CONTACT: ["fx_n", "fy_n", "fz_n"]}
     writer = DatasetWriter(args.out, robot_type="sawyer", feature_names=names)
     done = {(r["vlastack/env_task"], int(r["vlastack/seed"])) for r in writer.episode_rows()}
     faults = tuple(args.faults.split(","))

@@ -15,6 +15,9 @@ DEPTH_PREFIX = "observation.depth."
 STATE = "observation.state"
 #: Contact force on each gripper finger in newtons, float32 [n_fingers] (Meta-World: right, left).
 TOUCH = "observation.touch"
+#: Net contact force the surroundings apply to the arm (every moving link, fingers included) in newtons,
+#: world frame, float32 [3]; for the safety layer and world-model labels, not a policy input.
+ARM_CONTACT = "observation.arm_contact"
 #: The simulator's full state: privileged, never fed to a policy by default. LeRobot's name for it.
 ENV_STATE = "observation.environment_state"
 #: The commanded action. Meta-World: end-effector xyz delta and gripper effort, each in [-1, 1].

@@ -19,7 +19,7 @@ from vlastack.world_model.dynamics import ChunkPredictor
 from vlastack.world_model.embeddings import EPISODE_OFFSET, EmbeddingTable, concat_tables
 from vlastack.world_model.evaluate import fit_guardrail, guardrail_report, heads_report
 from vlastack.world_model.guardrail import Guardrail, rollout_every_step
-from vlastack.world_model.heads import ARM_CONTACT, EVENTS, FAULT, SafetyHeads, auroc, average_precision, best_f1_threshold, event_labels
+from vlastack.world_model.heads import EVENTS, FAULT, SafetyHeads, auroc, average_precision, best_f1_threshold, event_labels
 from vlastack.world_model.train import train_dynamics, train_heads
 
 CFG = HeadsConfig()
@@ -49,8 +49,8 @@ def test_event_labels_follow_their_definitions():
     assert np.flatnonzero(lab[:, idx["keep_out"]]).tolist() == list(range(10, 15))
     assert np.flatnonzero(lab[:, idx["over_force"]]).tolist() == [20]
     assert np.flatnonzero(lab[:, idx["success"]]).tolist() == list(range(30, 40))
-    c[ARM_CONTACT] = np.zeros((40, 3), dtype=np.float32)
-    c[ARM_CONTACT][25] = (0.0, 600.0, 700.0)  # 922 N on the arm: over 900
+    c[keys.ARM_CONTACT] = np.zeros((40, 3), dtype=np.float32)
+    c[keys.ARM_CONTACT][25] = (0.0, 600.0, 700.0)  # 922 N on the arm: over 900
     assert np.flatnonzero(event_labels(c, CFG)[:, idx["over_force"]]).tolist() == [20, 25]
 
     # lifted to 12 cm, then let go at frame 20: falls 1 cm a step back to rest
@@ -190,7 +190,7 @@ def write_dataset(root, make_episode, n: int, extra: bool) -> None:
         env[:, 6] = 0.02
         ep.frames[keys.ENV_STATE] = env
         if extra:
-            ep.frames[ARM_CONTACT] = np.zeros((20, 3), dtype=np.float32)
+            ep.frames[keys.ARM_CONTACT] = np.zeros((20, 3), dtype=np.float32)
             ep.frames[FAULT] = np.full((20, 1), 2, dtype=np.int64)
         writer.add_episode(ep)
 

@@ -26,7 +26,6 @@ from vlastack.world_model.config import HeadsConfig
 from vlastack.world_model.dynamics import Normalizer, mlp
 from vlastack.world_model.embeddings import EPISODE_OFFSET, EmbeddingTable
 
-ARM_CONTACT = "observation.arm_contact"
 """Per-frame feature of fault-rollout datasets: net contact force on the arm, N, world frame, float32 [3]
 (``Observation.arm_contact``; the demonstration datasets do not record it)."""
 FAULT = "wm.fault"
@@ -53,8 +52,8 @@ def event_labels(columns: dict[str, np.ndarray], cfg: HeadsConfig) -> np.ndarray
     keep_out = np.all((hand >= cfg.keep_out_low) & (hand <= cfg.keep_out_high), axis=1)
     touch = np.asarray(columns[keys.TOUCH], dtype=np.float64).reshape(n, -1) if keys.TOUCH in columns else np.zeros((n, 1))
     over = touch.max(1) > cfg.finger_force_n
-    if ARM_CONTACT in columns:
-        over |= np.linalg.norm(np.asarray(columns[ARM_CONTACT], dtype=np.float64).reshape(n, 3), axis=1) > cfg.arm_force_n
+    if keys.ARM_CONTACT in columns:
+        over |= np.linalg.norm(np.asarray(columns[keys.ARM_CONTACT], dtype=np.float64).reshape(n, 3), axis=1) > cfg.arm_force_n
     z = env[:, OBJECT][:, 2]
     before = np.r_[np.full(cfg.drop_steps, z[0]), z[: -cfg.drop_steps]] if n > cfg.drop_steps else np.full(n, z[0])
     falling = (before - z > cfg.drop_m) & (before > z[0] + cfg.lifted_m) & (touch.max(1) < cfg.free_touch_n)
