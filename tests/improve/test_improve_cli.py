@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from vlastack import keys
 from vlastack.episodes.reader import DatasetReader
-from vlastack.improve.interventions import INTERVENTION, POLICY_ACTION
+from vlastack.improve.interventions import INTERVENTION, POLICY_ACTION, count_takeovers
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +90,9 @@ def test_interventions_are_recorded_fine_tuned_on_and_resumed(start):
     table = json.loads((out / "improve.json").read_text())["rounds"]
     assert [r["round"] for r in table] == [0, 1]
     gathered = table[1]["gathered"]["reach-v3"]
-    assert gathered["episodes"] == 2 and gathered["takeovers"] >= 1
-    frames = sum(int(reader.read_columns(e)[INTERVENTION].sum()) for e in range(2))
+    flags = [reader.read_columns(e)[INTERVENTION].reshape(-1) for e in range(2)]
+    assert gathered["episodes"] == 2 and gathered["takeovers"] == sum(count_takeovers(f) for f in flags) >= 2
+    frames = sum(int(f.sum()) for f in flags)
     assert gathered["intervention_frames"] == frames
     assert (out / "round_1" / "train" / "checkpoints" / "step_00000002" / "model.safetensors").is_file()
     assert "round" in done.output and "takeovers" in done.output
@@ -110,3 +111,5 @@ def test_interventions_are_recorded_fine_tuned_on_and_resumed(start):
     mean_len = np.mean([DatasetReader(root / "demos").length(e) for e in range(2)])
     assert added.num_episodes == int(np.ceil(frames / mean_len))  # as many frames as the operator gave, whole episodes
     assert all(added.episode_meta(e)["vlastack/seed"] >= 900_000 for e in range(added.num_episodes))
+    kept = json.loads((root / "demos_arm" / "round_1" / "gathered.json").read_text())["gathered"]["reach-v3"]
+    assert kept["episodes"] == added.num_episodes and kept["frames"] == sum(added.length(e) for e in range(added.num_episodes))

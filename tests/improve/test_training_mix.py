@@ -29,6 +29,10 @@ def test_label_key_keeps_operator_frames_and_pads_the_policys_own_actions(tmp_pa
     first = data[0]  # frame 1: actions of frames 1, 2, 3 are the operator's, frame 4's is the policy's
     assert first[keys.ACTION + keys.PAD_SUFFIX].tolist() == [False, False, False, True]
     assert torch.allclose(first[keys.ACTION][:3], torch.from_numpy(ep.frames[keys.ACTION][1:4]))
+    assert torch.equal(first[keys.ACTION][3], first[keys.ACTION][2])  # the cut-off step repeats the last label
+    third = data[2]  # frame 3: the operator's own again at frames 6 and 7, but after the policy's 4 and 5
+    assert third[keys.ACTION + keys.PAD_SUFFIX].tolist() == [False, True, True, True]
+    assert all(torch.equal(a, torch.from_numpy(ep.frames[keys.ACTION][3])) for a in third[keys.ACTION])
     last = data[4]  # frame 7: past the episode's end is padding as always
     assert last[keys.ACTION + keys.PAD_SUFFIX].tolist() == [False, True, True, True]
     assert len(WindowDataset(reader, action_horizon=4, image_keys=[keys.image_key("corner2")])) == 8  # without it: every frame

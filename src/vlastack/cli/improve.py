@@ -47,6 +47,8 @@ def improve(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Improve a policy after imitation; prints the round table (also in OUT/improve.json)."""
+    from dataclasses import replace
+
     from rich.console import Console
     from rich.table import Table
 
@@ -66,8 +68,6 @@ def improve(
         match=match,
         workers=workers,
     )
-    from dataclasses import replace
-
     sections = apply_overrides({"improve": config, "gate": config.gate}, set_ or [])
     config = replace(sections["improve"], gate=sections["gate"])
     stop_on_sigterm()
@@ -97,7 +97,7 @@ def improve(
             f"{row['success']:.0%}",
             str(eps) if g else "-",
             f"{op} / {frames}" if g else "-",
-            str(sum(int(v.get("takeovers", 0)) for v in g.values())) if g else "-",
+            str(sum(int(v["takeovers"]) for v in g.values())) if g and all("takeovers" in v for v in g.values()) else "-",
             f"{row['train_cpu_s']:.0f}" if "train_cpu_s" in row else "-",
             f"{row['safety_changed_steps_per_episode']:.1f}",
         )

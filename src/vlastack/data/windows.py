@@ -56,9 +56,10 @@ class WindowDataset(Dataset):
     ``progress`` shows a progress bar while it is built. Samples are identical either way.
 
     ``label_key`` (a per-frame bool feature, e.g. ``intervention``) keeps only the samples whose frame t
-    has it true, and flags as padding every action step of their horizon where it is false: in an
-    episode where an operator took over now and then, only the operator's actions are labels, and a
-    window that runs past the hand-back does not teach the policy its own proposals.
+    has it true, and ends their action window at the first step where it is false (those steps are
+    padding and repeat the last label): in an episode where an operator took over now and then, only
+    the operator's actions are labels, and a window that runs past the hand-back teaches the policy
+    neither its own proposals nor operator actions that followed them.
     """
 
     FRAME_STORES = ("memory", "memmap")
@@ -124,7 +125,11 @@ class WindowDataset(Dataset):
             self._data.append(ep)
             self._task.append(str(reader.episode_meta(e)["tasks"][0]))
         lengths = [reader.length(e) for e in self.episodes]
-        self._index = [(i, t) for i, n in enumerate(lengths) for t in range(n) if label_key is None or self._data[i][_LABELLED][t]]
+        self._index = [
+            (i, int(t))
+            for i, n in enumerate(lengths)
+            for t in (range(n) if label_key is None else np.flatnonzero(self._data[i][_LABELLED].numpy()))
+        ]
         self._lengths = lengths
 
     def __len__(self) -> int:
@@ -146,9 +151,14 @@ class WindowDataset(Dataset):
         out[keys.STATE + keys.PAD_SUFFIX] = torch.from_numpy(obs_pad)
         if self.has_action:
             act_idx, act_pad = window(n, t, self.action_offsets)
-            out[keys.ACTION] = ep[keys.ACTION][act_idx]
             if _LABELLED in ep:
-                act_pad = act_pad | ~ep[_LABELLED][act_idx].numpy()
+                # The labels end at the first step the operator did not choose and stay ended (a later
+                # takeover's actions follow policy steps this sample does not show); like padding past
+                # the episode's end, the cut-off steps repeat the last label (frame t is always one).
+                act_pad = np.logical_or.accumulate(act_pad | ~ep[_LABELLED][act_idx].numpy())
+                if act_pad.any():
+                    act_idx = np.where(act_pad, act_idx[int(act_pad.argmax()) - 1], act_idx)
+            out[keys.ACTION] = ep[keys.ACTION][act_idx]
             out[keys.ACTION + keys.PAD_SUFFIX] = torch.from_numpy(act_pad)
         return out
 

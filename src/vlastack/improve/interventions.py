@@ -9,8 +9,9 @@ did) plus
 - :data:`POLICY_ACTION` float32 [D]: what the policy proposed at this frame (zeros on the rare
   step where it had nothing fresh), so a dataset shows what the operator corrected.
 
-When the operator hands back, the executor is reset, so the policy plans afresh from where the
-operator left the arm instead of finishing a chunk planned before the takeover.
+The policy is asked every step, the operator's steps included (its proposals are recorded). When
+the operator hands back, the executor is reset and the policy plans a fresh chunk on that same step,
+from where the operator left the arm, instead of acting on what it queued before the operator moved it.
 
 Seeds: assisted episodes use reset seeds from :data:`ASSIST_SEED_OFFSET` up, disjoint from
 demonstrations (0+), evaluation (100000+) and validation (200000+).
@@ -72,11 +73,15 @@ def run_assisted(
     action_dim = int(env.action_space.shape[0])
 
     def act(observation, info):
-        proposed = executor.step(observation, clock())
-        clock.advance(1.0 / FPS)
+        now = clock()
+        proposed = executor.step(observation, now)
         action, own = operator.step(observation, info, proposed)
         if flags and flags[-1] and not own:
-            executor.reset()  # handed back: the next chunk is planned from here
+            # Handed back: the policy's queued actions were planned from where the arm was before the
+            # operator moved it, so the step that hands back plans a fresh chunk from here and acts on it.
+            executor.reset()
+            action = proposed = executor.step(observation, now)
+        clock.advance(1.0 / FPS)
         flags.append(own)
         proposals.append(np.zeros(action_dim, np.float32) if proposed is None else np.asarray(proposed, np.float32))
         return action
@@ -87,8 +92,13 @@ def run_assisted(
     episode.frames[INTERVENTION] = np.asarray(flags, dtype=bool)[:, None]
     episode.frames[POLICY_ACTION] = np.stack(proposals)
     changed = int(np.count_nonzero(episode.frames[SAFETY_INTERVENTIONS])) if SAFETY_INTERVENTIONS in episode.frames else 0
-    takeovers = int(np.count_nonzero(np.diff(np.concatenate([[False], flags]).astype(int)) == 1))
-    return AssistedResult(env.config.task, seed, episode, result.success, takeovers, int(sum(flags)), changed)
+    return AssistedResult(env.config.task, seed, episode, result.success, count_takeovers(flags), int(sum(flags)), changed)
+
+
+def count_takeovers(flags: Any) -> int:
+    """How many times the operator took the controls: the runs of True in the per-frame flags."""
+    f = np.asarray(flags, dtype=bool).reshape(-1)
+    return int(f[:1].sum() + np.count_nonzero(f[1:] & ~f[:-1]))
 
 
 def assisted_feature_names() -> dict[str, list[str]]:
@@ -151,20 +161,24 @@ def collect_assisted(
         for task, seed in jobs:
             done(_assisted_job(str(checkpoint), task, seed, *args))
         return
-    from vlastack.workers import spawn_pool
+    from vlastack.workers import spawn_pool, terminate_workers
 
     with spawn_pool(workers) as pool:
         queue, in_flight = list(jobs), set()
-        while queue or in_flight:
-            while queue and len(in_flight) < 2 * workers:
-                task, seed = queue.pop(0)
-                in_flight.add(pool.submit(_assisted_job, str(checkpoint), task, seed, *args))
-            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-            for f in finished:
-                try:
-                    result = f.result()
-                except BrokenProcessPool as err:
-                    raise DatasetError(
-                        f"a simulator worker died ({err}); every finished episode is saved, and running the same command again continues"
-                    ) from err
-                done(result)
+        try:
+            while queue or in_flight:
+                while queue and len(in_flight) < 2 * workers:  # keep both workers busy, one job queued each
+                    task, seed = queue.pop(0)
+                    in_flight.add(pool.submit(_assisted_job, str(checkpoint), task, seed, *args))
+                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    try:
+                        result = f.result()
+                    except BrokenProcessPool as err:
+                        raise DatasetError(
+                            f"a simulator worker died ({err}); every finished episode is saved, and running the same command again continues"
+                        ) from err
+                    done(result)
+        except BaseException:
+            terminate_workers(pool)  # Ctrl-C or an error: stop the running episodes now, not after they finish
+            raise

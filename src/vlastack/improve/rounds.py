@@ -37,7 +37,14 @@ from typing import Any
 
 from vlastack import keys
 from vlastack.errors import ConfigError
-from vlastack.improve.interventions import ASSIST_SEED_OFFSET, INTERVENTION, AssistedResult, assisted_feature_names, collect_assisted
+from vlastack.improve.interventions import (
+    ASSIST_SEED_OFFSET,
+    INTERVENTION,
+    AssistedResult,
+    assisted_feature_names,
+    collect_assisted,
+    count_takeovers,
+)
 from vlastack.improve.operator import GateConfig
 
 METHODS = ("interventions", "expert-demos")
@@ -188,7 +195,6 @@ def _gather_demos(config: ImproveConfig, round_: int, log_path: Path, progress: 
     for task in config.tasks:
         mean_len = sum(lengths[task]) / len(lengths[task])
         per_round = [math.ceil(int(m[task]["intervention_frames"]) / mean_len) for m in matched]
-        stats[task] = {"matched_frames": int(matched[-1][task]["intervention_frames"]), "episodes": per_round[-1]}
         if sum(per_round):
             collect(
                 CollectConfig(
@@ -198,15 +204,49 @@ def _gather_demos(config: ImproveConfig, round_: int, log_path: Path, progress: 
                     image_size=int(reader.features[reader.video_keys[0]]["shape"][0]),
                     cameras=tuple(keys.camera_of(k) for k in reader.video_keys),
                     touch=True,
+                    depth=any(k.startswith(keys.DEPTH_PREFIX) for k in reader.features),
                     workers=config.workers,
                     seed_offset=DEMO_SEED_OFFSET,
                     safety=config.safety,
                 ),
                 progress=progress,
             )
-    result = {"gathered": stats, "gather_wall_s": time.perf_counter() - t0}
+    # What was kept this round (collect can give up on a task), counted from the dataset itself.
+    kept = _demo_counts(config.out / "data", config.tasks)
+    before = _demo_counts_before(config, round_)
+    for task in config.tasks:
+        episodes, frames = kept.get(task, (0, 0))
+        b_eps, b_frames = before.get(task, (0, 0))
+        stats[task] = {
+            "matched_frames": int(matched[-1][task]["intervention_frames"]),
+            "episodes": episodes - b_eps,
+            "frames": frames - b_frames,
+        }
+    result = {"gathered": stats, "gather_wall_s": time.perf_counter() - t0, "kept_so_far": {t: list(v) for t, v in kept.items()}}
     _write_json(log_path, result)
     return result
+
+
+def _demo_counts(root: Path, tasks: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    """Per task: (episodes, frames) of the expert-demos dataset at ``root``."""
+    from vlastack.episodes.reader import DatasetReader
+
+    if not (root / "meta").is_dir():
+        return {}
+    reader, out = DatasetReader(root), {}
+    for e in range(reader.num_episodes):
+        task = str(reader.episode_meta(e).get("vlastack/env_task"))
+        eps, frames = out.get(task, (0, 0))
+        out[task] = (eps + 1, frames + reader.length(e))
+    return out
+
+
+def _demo_counts_before(config: ImproveConfig, round_: int) -> dict[str, tuple[int, int]]:
+    """Per task: (episodes, frames) kept before ``round_`` (from the previous round's log)."""
+    if round_ == 1:
+        return {}
+    prev = json.loads((config.out / f"round_{round_ - 1}" / "gathered.json").read_text())
+    return {t: tuple(v) for t, v in prev.get("kept_so_far", {}).items()}
 
 
 def _episode_stats(writer: Any, tasks: tuple[str, ...], seeds: list[int]) -> dict[str, dict[str, Any]]:
@@ -226,7 +266,7 @@ def _episode_stats(writer: Any, tasks: tuple[str, ...], seeds: list[int]) -> dic
         if task in stats and seed in wanted:
             cols = reader.read_columns(e)
             flags = cols[INTERVENTION].reshape(-1).astype(bool)
-            takeovers = int(flags[0]) + int(((~flags[:-1]) & flags[1:]).sum())
+            takeovers = count_takeovers(flags)
             changed = int((cols["safety.interventions"].reshape(-1) > 0).sum())
             _add_stats(stats, task, bool(meta.get("vlastack/success", False)), takeovers, int(flags.sum()), len(flags), changed)
     return stats
@@ -283,7 +323,11 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
     demos, new = DatasetReader(config.demos), DatasetReader(config.out / "data")
     label = INTERVENTION if config.method == "interventions" else None
     parts = [WindowDataset(demos, **options)] + [WindowDataset(new, label_key=label, **options)] * config.new_data_weight
-    cpu0 = sum(os.times()[:4])  # this process and its finished children (data workers)
+    import torch
+
+    # In-process gathering or validation (workers=1) left torch at one thread; train on what the user set.
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
+    cpu0 = sum(os.times()[:4])  # this process and its finished children (the data worker)
     result = train(
         cfg,
         tcfg,
@@ -319,6 +363,9 @@ def _validation_row(config: ImproveConfig, checkpoint: Path, path: Path, round_:
             max_steps=config.max_steps,
         )
         results, _ = evaluate(ec, progress=progress)
+        crashed = [f"{r.task} seed {r.seed}: {r.error}" for r in results if r.error]
+        if crashed:  # not saved: a crash is not a failure of the policy, and a re-run tries them again
+            raise ConfigError(f"validation of {checkpoint}: {len(crashed)} episodes crashed, e.g. {crashed[0]}")
         summary = summarize(results, list(config.tasks))
         changed = sum(int(r.safety.get("steps_changed", 0)) for r in results)
         _write_json(

@@ -192,8 +192,10 @@ def train(
     without a final checkpoint, like an interruption (for tests). ``instructions`` (the dataset's
     tasks) are embedded up front, so a frozen text encoder's cache in every checkpoint covers them all.
     ``data_info`` (e.g. the recorded image size) is saved with every checkpoint of a fresh run.
-    ``init_from`` (a policy directory) starts a fresh run from its weights, normalisation statistics
-    and fitted inputs instead of new ones (fine-tuning); ``stats`` and ``policy_inputs`` are then unused.
+    ``init_from`` (a policy directory) starts a fresh run from its ``model.safetensors`` (a training
+    checkpoint's EMA weights; its raw weights and optimizer state are not used), normalisation statistics
+    and fitted inputs instead of new ones (fine-tuning); ``stats`` and ``policy_inputs`` are then unused,
+    and a checkpoint already in ``out_dir`` (with ``resume``) takes precedence. It is recorded in run.json.
     """
     out_dir = Path(out_dir)
     acc = _runtime(cfg)
@@ -242,6 +244,8 @@ def train(
         out_dir.mkdir(parents=True, exist_ok=True)
         if last is None:
             run = {"policy": policy_cfg.to_dict(), "train": cfg.to_dict(), "world_size": world, **(extra_run_info or {})}
+            if init_from is not None:
+                run["init_from"] = str(Path(init_from).resolve())
             (out_dir / RUN_FILE).write_text(json.dumps(run, indent=1) + "\n")
         metrics_path = out_dir / METRICS_FILE
         old_rows = metrics_path.read_text().splitlines() if metrics_path.is_file() and last else []
