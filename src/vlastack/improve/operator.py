@@ -49,8 +49,9 @@ class GateConfig:
     """Consecutive disagreeing steps before the operator takes over (a person reacts late, and
     brief disagreements that the policy corrects itself are not worth a takeover)."""
     takeover_steps: int = 20
-    """Steps the operator keeps the controls once it has taken them (>= the policy's action horizon,
-    so the recorded takeover holds whole action chunks of operator labels)."""
+    """Steps the operator keeps the controls once it has taken them. Best at least the policy's action
+    horizon (not checked here: the gate does not know the policy), so a takeover holds whole action
+    chunks of operator labels."""
 
     def __post_init__(self) -> None:
         if self.threshold <= 0:
