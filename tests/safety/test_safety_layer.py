@@ -379,3 +379,19 @@ def test_a_hand_drifting_towards_a_keep_out_face_has_its_target_pushed_away():
     away.filter(act(0, 0, 0, 0), state(0.254, 0.71, 0.15), None, DT)
     d = away.filter(act(0, 0.75, 0, 0), state(0.256, 0.72, 0.15), None, 2 * DT)
     assert d.action[0] == 0.0 and d.action[1] > 0
+
+
+def test_the_lead_bound_does_not_cancel_the_pull_in_from_a_wall():
+    """A hand 5 cm above its target at the z-high wall, the target already as far ahead as the bound allows:
+    the pull-in moves the target further from the hand on purpose and must survive the lead bound
+    (scaled away, the hand crept 3.2 mm past the wall in the fuzzed streams)."""
+    spec = dataclasses.replace(METAWORLD_SAWYER, tracking=dataclasses.replace(METAWORLD_SAWYER.tracking, max_lead_m=0.05))
+    layer = SafetyLayer(spec)
+    for i in range(20):  # the hand held at z 0.474 while its target goes down as far as the bound allows
+        layer.filter(act(0, 0, -1.0, 0), state(0.0, 0.8, 0.474), None, i * DT)
+    target_z = layer._memory.target_hi[2]
+    assert 0.474 - target_z == pytest.approx(0.05, abs=1e-3)
+    d = layer.filter(act(0.3, 0, 0, 0), state(0.0, 0.8, 0.475), None, 20 * DT)  # rising off it, at the wall margin
+    assert not d.held and d.action[2] < 0  # pulled in although that takes the target further from the hand
+    assert abs(d.action[0]) < 0.3  # the sideways part, which is no correction, is still bounded
+    assert any(i.limit == "tracking.max_lead_m" and "kept" in i.message for i in d.interventions)

@@ -19,6 +19,9 @@ FACE_MARGIN_M = 1e-6
 RADIUS_SHRINK = 1e-6
 
 AXES = "xyz"
+#: Fastest (fraction of the speed limit) the layer itself moves the controller's target to correct
+#: where the hand sits: pulled in from a wall, pushed off a keep-out face.
+CORRECTION_SPEED_FRACTION = 0.25
 
 
 def to_float32(action: np.ndarray, low: tuple[float, ...], high: tuple[float, ...]) -> np.ndarray:
@@ -167,9 +170,33 @@ def lead_scale(p: np.ndarray, lo: np.ndarray, hi: np.ndarray, v: np.ndarray, lea
     ahead = float(np.linalg.norm(gap + v * dt))
     radius = max(lead, float(np.linalg.norm(gap))) * (1.0 - RADIUS_SHRINK)
     interval = ball_scale_interval(v * dt, -gap, radius)
-    if interval is None or interval[1] >= 1.0:
+    if not np.any(v) or (interval is not None and interval[1] >= 1.0):
         return 1.0, ahead
+    if interval is None:  # further off than the bound already and moving across: only standing still keeps it
+        return 0.0, ahead
     return max(0.0, interval[1]), ahead
+
+
+def correction_axes(spec: SafetySpec, v: np.ndarray, p: np.ndarray, lo: np.ndarray, hi: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """Per axis (bool [3]): is the motion ``v`` (m/s) there a correction the target-lead bound must not undo?
+
+    That is: it takes the target (interval [lo, hi]) further from the hand ``p`` on that axis, no
+    faster than the correction speed, and away from a workspace face, or a keep-out face, that the
+    hand is within its stopping ``margin`` (m, per axis) of. Such a motion can only wind the target
+    up on the safe side of what the hand is near."""
+    gap = nearest_in(p, lo, hi) - p
+    back = CORRECTION_SPEED_FRACTION * spec.motion.max_speed_m_s * (1.0 + 1e-9)
+    away = (v != 0.0) & (np.sign(v) == np.sign(gap)) & (np.abs(v) <= back)
+    low, high = np.asarray(spec.workspace.low), np.asarray(spec.workspace.high)
+    near = np.where(v < 0.0, high - p, p - low) <= margin  # the face the motion leaves behind
+    for box in spec.keep_out:
+        b_low, b_high = np.asarray(box.low), np.asarray(box.high)
+        box_gap = slab_gap(p, b_low, b_high)
+        if not np.any(box_gap > 0.0) or np.any(box_gap > margin):  # inside the box, or clear of its margin
+            continue
+        outward = np.where(p > b_high, 1.0, np.where(p < b_low, -1.0, 0.0))
+        near |= (box_gap > 0.0) & (np.sign(v) == outward)
+    return away & near
 
 
 def separation_speed_cap(spec: SafetySpec, p: np.ndarray, lo: np.ndarray | None, hi: np.ndarray | None) -> tuple[float, str, float]:

@@ -18,7 +18,9 @@ what "inside every limit" means:
   keep-out boxes grown and the workspace shrunk by ``tracking.margin_m`` (the stopping distance);
   a target inside only that margin (not the box) may slide along the face, never deeper;
 - with ``tracking.max_lead_m``: the nearest point of the target's interval ends no further than
-  that from the measured hand (or, where it is further already, gets no further);
+  that from the measured hand (or, where it is further already, gets no further), not counting the
+  axes where the motion is a correction (``geometry.correction_axes``: away from the hand, at most
+  the correction speed, away from a wall or keep-out face the hand is within its stopping margin of);
 - while the net contact force on the arm exceeds ``contact.max_force_n``, no part of the commanded
   motion goes into the contact (``v . f >= 0``);
 - while a finger's contact force exceeds ``gripper.max_force_n`` the gripper does not close further
@@ -283,7 +285,8 @@ def _lead_violations(spec: SafetySpec, v: np.ndarray, p: np.ndarray | None, memo
     if t is None or t.max_lead_m is None or memory.target_lo is None or p is None:
         return []
     gap = geo.nearest_in(p, memory.target_lo, memory.target_hi) - p
-    ahead = float(np.linalg.norm(gap + v * spec.control_period_s))
+    exempt = geo.correction_axes(spec, v, p, memory.target_lo, memory.target_hi, memory.stopping_margin(spec))
+    ahead = float(np.linalg.norm(gap + np.where(exempt, 0.0, v) * spec.control_period_s))
     bound = max(t.max_lead_m, float(np.linalg.norm(gap)))
     if ahead > bound * (1 + _REL) + _ABS_M:
         return [
