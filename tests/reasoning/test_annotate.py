@@ -128,6 +128,13 @@ def test_cli_annotates_a_collected_long_horizon_dataset(tmp_path):
 
     out = tmp_path / "ds"
     collect(CollectConfig(tasks=("lh-window-close-open",), episodes=1, out=out, image_size=16, cameras=("corner2",)), progress=False)
+    from vlastack.envs import collect as collect_module
+
+    # The in-process collection keeps its environments cached; close them now rather than at
+    # interpreter exit, when MuJoCo's EGL teardown can no longer run cleanly.
+    for env, _, _ in collect_module._ENVS.values():
+        env.close()
+    collect_module._ENVS.clear()
     r = CliRunner().invoke(app, ["annotate", "--dataset", str(out)])
     assert r.exit_code == 0, r.output
     assert "slide the window closed" in r.output
