@@ -6,7 +6,7 @@ import numpy as np
 
 from vlastack import keys
 from vlastack.safety import METAWORLD_SAWYER
-from vlastack.serving.session import ARM_CONTACT, ChunkSafety
+from vlastack.serving.session import ChunkSafety
 
 STATE = np.array([0.0, 0.6, 0.2, 1.0], np.float32)
 #: Pressing down (action -z) while the table pushes the arm up with more than the spec's limit (N).
@@ -19,7 +19,7 @@ def down_chunk(steps: int = 4) -> np.ndarray:
 
 def test_an_arm_contact_over_the_limit_stops_every_step_of_the_chunk_going_into_it():
     safety = ChunkSafety("metaworld_sawyer")
-    out, report = safety.filter_chunk(down_chunk(), {keys.STATE: STATE, ARM_CONTACT: OVER})
+    out, report = safety.filter_chunk(down_chunk(), {keys.STATE: STATE, keys.ARM_CONTACT: OVER})
     assert np.all(out[:, 2] > 0.0)  # not pressing down any more: backing off, up
     assert np.allclose(out[:, 0], 0.2)  # sliding along the contact is left alone
     assert report["steps_changed"] == 4 and report["steps_held"] == 0
@@ -27,7 +27,7 @@ def test_an_arm_contact_over_the_limit_stops_every_step_of_the_chunk_going_into_
 
 
 def test_without_a_contact_reading_or_below_the_limit_the_chunk_passes():
-    for obs in ({keys.STATE: STATE}, {keys.STATE: STATE, ARM_CONTACT: OVER * 0.5}):
+    for obs in ({keys.STATE: STATE}, {keys.STATE: STATE, keys.ARM_CONTACT: OVER * 0.5}):
         safety = ChunkSafety("metaworld_sawyer")
         out, report = safety.filter_chunk(down_chunk(), obs)
         assert np.array_equal(out, down_chunk()) and report["steps_changed"] == 0

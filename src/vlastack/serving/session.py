@@ -10,7 +10,7 @@ full before asking again (openpi's ``ActionChunkBroker`` does) and approximate o
 is a pre-filter that reports what it changed; the robot side must still step through its own
 ``SafeActuator`` (the layer that sees the real state at every step), as ``vlastack.execution`` does.
 
-The arm's contact force (:data:`ARM_CONTACT`, ``Observation.arm_contact``), when the observation
+The arm's contact force (:data:`vlastack.keys.ARM_CONTACT`, ``Observation.arm_contact``), when the observation
 carries it, goes to the layer's contact-force check at every step of the chunk: the server cannot
 see a contact released, so a reading over the limit is taken to hold for the whole chunk (no step
 moves into it), the conservative choice.
@@ -26,10 +26,6 @@ from typing import Any
 import numpy as np
 
 from vlastack import keys
-
-#: Observation key of the net contact force on the arm (N, world frame, float32 [3]): ``Observation.arm_contact``,
-#: the name ``vlastack.world_model.heads`` records it under.
-ARM_CONTACT = "observation.arm_contact"
 
 _ids = itertools.count(1)
 #: At most this many interventions are listed in one reply (all are counted).
@@ -55,7 +51,7 @@ class ChunkSafety:
         spec = self.spec
         state = np.array(obs[keys.STATE], dtype=np.float64).reshape(-1)
         touch = obs.get(keys.TOUCH)
-        contact = obs.get(ARM_CONTACT)  # None (no reading) when the observation does not carry it
+        contact = obs.get(keys.ARM_CONTACT)  # None (no reading) when the observation does not carry it
         pos_dims = list(spec.state_position_dims)
         trans_dims = list(spec.action.translation_dims)
         out = np.empty_like(actions, dtype=np.float32)
