@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from vlastack import keys
 from vlastack.safety import METAWORLD_SAWYER
@@ -31,3 +32,29 @@ def test_without_a_contact_reading_or_below_the_limit_the_chunk_passes():
         safety = ChunkSafety("metaworld_sawyer")
         out, report = safety.filter_chunk(down_chunk(), obs)
         assert np.array_equal(out, down_chunk()) and report["steps_changed"] == 0
+
+
+def test_the_arm_contact_reaches_the_servers_layer_over_a_real_connection():
+    """The protocol announces the optional key, our client sends it from the Observation, the layer acts."""
+    from vlastack.serving.client import RemotePolicy
+    from vlastack.serving.protocol import ObservationError
+    from vlastack.serving.runners import FakeRunner
+    from vlastack.types import Observation
+
+    from .conftest import running
+
+    with running(FakeRunner(horizon=4), safety="metaworld_sawyer") as server:
+        policy = RemotePolicy(server.url)
+        assert policy.client.metadata["optional"][keys.ARM_CONTACT]["shape"] == [3]
+        obs = Observation(images={"corner2": np.zeros((32, 32, 3), np.uint8)}, state=STATE, instruction="reach", arm_contact=OVER)
+        assert np.array_equal(policy.message(obs)[keys.ARM_CONTACT], OVER)
+        pressed = policy(obs).info["safety"]
+        free = policy(Observation(images=obs.images, state=STATE, instruction="reach")).info["safety"]
+        assert "contact.max_force_n" in {item["limit"] for item in pressed["listed"]}
+        assert "contact.max_force_n" not in {item["limit"] for item in free.get("listed", [])}
+        policy.close()
+    spec = FakeRunner().spec
+    good = {keys.image_key("corner2"): np.zeros((32, 32, 3), np.uint8), keys.STATE: STATE, "prompt": "reach"}
+    with pytest.raises(ObservationError, match=r"'observation.arm_contact' must be float32 \[3\]"):
+        spec.validate({**good, keys.ARM_CONTACT: np.zeros(2, np.float32)})
+    assert keys.ARM_CONTACT not in spec.validate(good)  # optional: absent is fine

@@ -158,6 +158,9 @@ class RemotePolicy:
             msg[spec.key] = np.asarray(value).astype(spec.dtype, copy=False)
         if self.spec.prompt:
             msg[PROMPT] = observation.instruction
+        contact = getattr(observation, "arm_contact", None)
+        if contact is not None and keys.ARM_CONTACT in (self.client.metadata.get("optional") or {}):
+            msg[keys.ARM_CONTACT] = np.asarray(contact, dtype=np.float32)  # for the server's safety layer
         return msg
 
     def __call__(self, observation: Observation) -> ActionChunk:

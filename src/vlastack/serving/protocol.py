@@ -8,7 +8,7 @@ One websocket connection per client; every message is a binary frame of msgpack
                        "action": {"key": "actions", "shape": [H, D], "dtype": "float32", ...}, ...}
     client -> server   an observation: {"observation.images.<cam>": uint8 [Hi, Wi, 3],
                        "observation.state": float32 [S], ("observation.touch": float32 [F],)
-                       "prompt": str, optional "reset": bool}
+                       "prompt": str, optional "reset": bool, optional "observation.arm_contact": float32 [3]}
     server -> client   {"actions": float32 [H, D], "server_timing": {"infer_ms", "total_ms", ...},
                        "safety": {...} (when a safety spec is on), "policy_info": {...}}
                    or  {"error": "<what was wrong, naming the key and what was expected>"}
@@ -16,6 +16,8 @@ One websocket connection per client; every message is a binary frame of msgpack
 Requests on one connection are answered in order, one reply per request. ``prompt`` is openpi's
 name for the instruction, so openpi clients send it unchanged. ``reset: true`` marks the first
 observation of an episode (it clears the connection's history and safety memory).
+``observation.arm_contact`` (optional, newtons, world frame) is the arm's net contact force, which the
+server's safety layer limits when it is sent (a vlastack client sends it when the server announces it).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from vlastack.keys import ARM_CONTACT
 
 PROTOCOL_VERSION = 1
 ACTIONS = "actions"
@@ -61,6 +65,10 @@ class ArraySpec:
         return f"{self.dtype} {list(self.shape)}"
 
 
+#: Arrays a client may add to any request; read by the server's safety layer, never by the policy.
+OPTIONAL_ARRAYS = (ArraySpec(ARM_CONTACT, (3,), "float32", "net contact force on the arm, newtons, world frame (safety layer only)"),)
+
+
 @dataclass(frozen=True)
 class ObservationSpec:
     """Everything a client must send per request: arrays by key, plus the ``prompt`` string."""
@@ -80,6 +88,7 @@ class ObservationSpec:
         if self.prompt:
             obs[PROMPT] = {"shape": [], "dtype": "str", "description": f"the instruction in words (at most {MAX_PROMPT_CHARS} characters)"}
         optional = {RESET: {"shape": [], "dtype": "bool", "description": "true on the first observation of an episode"}}
+        optional.update({a.key: a.to_dict() for a in OPTIONAL_ARRAYS})
         return {"observation": obs, "optional": optional}
 
     @classmethod
@@ -105,13 +114,17 @@ class ObservationSpec:
             raise ObservationError(f"observation keys must be strings, got {bad_keys[:3]!r}"[:300])
         expected = self.required_keys
         missing = [k for k in expected if k not in obs]
-        extra = sorted(k for k in obs if k not in expected and k != RESET)
+        optional = [RESET] + [a.key for a in OPTIONAL_ARRAYS]
+        extra = sorted(k for k in obs if k not in expected and k not in optional)
         if missing or extra:
             parts = ([f"missing keys {missing}"] if missing else []) + ([f"unexpected keys {extra[:8]}"] if extra else [])
-            raise ObservationError("; ".join(parts) + f"; this server expects exactly {expected} (plus optional {RESET!r})")
+            raise ObservationError("; ".join(parts) + f"; this server expects exactly {expected} (plus optional {optional})")
         out: dict[str, Any] = {}
         for spec in self.arrays:
             out[spec.key] = _check_array(spec, obs[spec.key])
+        for spec in OPTIONAL_ARRAYS:
+            if spec.key in obs:
+                out[spec.key] = _check_array(spec, obs[spec.key])
         if self.prompt:
             text = obs[PROMPT]
             if isinstance(text, bytes):
