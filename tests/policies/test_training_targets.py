@@ -94,3 +94,16 @@ def test_state_noise_only_in_training(cfg_for):
     first = policy.compute_loss(batch)
     torch.manual_seed(1)
     assert not torch.allclose(first, policy.compute_loss(batch)), "training sees a noisy state"
+
+
+def test_without_state_the_actions_do_not_depend_on_it(cfg_for):
+    cfg = cfg_for("l1-debug", use_state=False, augment_shift=0)
+    policy = untrained_policy(cfg, samples=4, data_seed=7).eval()
+    batch = stack_samples(fake_samples(cfg, 2, seed=1))
+    moved = stack_samples(fake_samples(cfg, 2, seed=1))
+    moved.features[keys.STATE] = moved.features[keys.STATE] + 5.0  # the hand far elsewhere
+    np.testing.assert_array_equal(policy.sample_actions(batch).actions, policy.sample_actions(moved).actions)
+    with_state = untrained_policy(cfg_for("l1-debug", augment_shift=0), samples=4, data_seed=7).eval()
+    assert not np.array_equal(with_state.sample_actions(batch).actions, with_state.sample_actions(moved).actions)
+    first = policy.head[0].in_features
+    assert first == with_state.head[0].in_features - cfg.state_dim * cfg.obs_history  # no inputs spent on it

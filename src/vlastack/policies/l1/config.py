@@ -56,6 +56,10 @@ class L1Config(PolicyConfig):
     """Training-time Gaussian noise added to the normalised state (std in units of the state's dataset
     std; 0 = off; never at inference). Blurs the hand position the policy could otherwise follow as
     a shortcut instead of looking at the target (BENCHMARKS.md, goal dependence)."""
+    use_state: bool = True
+    """Feed the proprioceptive state (hand position, gripper opening) to the MLP. Off, the policy acts
+    from the images and the instruction alone: the hand's position then cannot stand in for where the
+    target is (the copycat shortcut; BENCHMARKS.md, goal dependence)."""
     augment_shift: int = 4
     """Training-time random shift of images by up to this many pixels (0 = off); never at inference."""
     action_low: float = -1.0

@@ -92,7 +92,8 @@ class L1Policy(Policy):
         in_ch = 3 + (1 if c.use_depth else 0) + (2 if c.coord_channels else 0)
         self.encoder = KeypointEncoder(in_ch, tuple(c.channels), c.keypoints, c.task_dim, c.pool_features)
         frames = len(c.cameras) * c.obs_history
-        width = frames * self.encoder.out_dim + c.obs_history * (c.state_dim + (c.touch_dim if c.use_touch else 0)) + c.task_dim
+        vectors = (c.state_dim if c.use_state else 0) + (c.touch_dim if c.use_touch else 0)
+        width = frames * self.encoder.out_dim + c.obs_history * vectors + c.task_dim
         mlp: list[nn.Module] = []
         for _ in range(c.layers):
             mlp += [nn.Linear(width, c.hidden), nn.LayerNorm(c.hidden), nn.ReLU()]
@@ -122,10 +123,13 @@ class L1Policy(Policy):
         c, b = self.config, batch.size
         task = self.task(self.text(batch.instruction, self.device))  # [B, task_dim]
         feats = self._image_features(batch, task, augment)
-        state = self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE))
-        if augment and c.state_noise > 0:
-            state = state + torch.randn_like(state) * c.state_noise
-        parts = [feats, state.flatten(1), task]
+        parts = [feats]  # this order (images, state, task, touch) is what checkpoints' first layer expects
+        if c.use_state:
+            state = self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE))
+            if augment and c.state_noise > 0:
+                state = state + torch.randn_like(state) * c.state_noise
+            parts.append(state.flatten(1))
+        parts.append(task)
         if c.use_touch:
             parts.append(self.normalizer.normalize(keys.TOUCH, self._feature(batch, keys.TOUCH)).flatten(1))
         return self.head(torch.cat(parts, dim=1)).view(b, c.horizon, c.action_dim), feats, task
