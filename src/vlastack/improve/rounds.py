@@ -5,9 +5,10 @@ Methods:
 - ``interventions`` (HG-DAgger): assisted episodes (``improve/interventions.py``) with the
   scripted expert as operator; the fine-tuning set is the original demonstrations plus every
   operator-labelled frame gathered so far (only the operator's actions are labels).
-- ``expert-demos`` (the control the comparison needs): the same number of new frames per task
-  and round, but as fresh expert demonstrations from new starts; ``match`` names the
-  ``interventions`` run whose frame counts it copies.
+- ``expert-demos`` (the control the comparison needs): about as many new frames per task and
+  round, as whole fresh expert demonstrations from new starts (the operator frames divided by the
+  task's mean demonstration length, rounded up); ``match`` names the ``interventions`` run whose
+  frame counts it copies.
 
 Every round fine-tunes the previous round's policy (AdamW from a fresh state, warm-up and cosine
 decay over ``steps``) on the mix, then runs the validation seeds (200000+, never the protocol's),
@@ -18,8 +19,10 @@ continues where it stopped.
 
 Layout of ``out``::
 
+    improve_config.json         the settings; a resumed run must use the same ones
     data/                       LeRobot dataset of everything gathered (assisted or expert episodes)
-    round_<r>/train/            the fine-tuning run (checkpoints/, metrics.jsonl)
+    round_<r>/gathered.json     what round r gathered (written when its gathering is complete)
+    round_<r>/train/            the fine-tuning run (checkpoints/, metrics.jsonl, cpu.json)
     round_<r>/validation.json   validation of that round's policy
     start_validation.json       validation of the starting policy
     improve.json                the round table
