@@ -28,8 +28,9 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import expect, sync_playwright
 
+    from vlastack.console.config import ConsoleConfig
     from vlastack.console.server import ConsoleServer, ServerConfig
-    from vlastack.console.session import ConsoleConfig, ConsoleSession
+    from vlastack.console.session import ConsoleSession
     from vlastack.evaluation.browser import launch_chromium
 
     config = ConsoleConfig(task=args.task, experts=args.experts)

@@ -46,7 +46,8 @@ class ScriptedActor:
 @pytest.fixture
 def make_session():
     """``make_session(actor=None, **config)``: a ConsoleSession on drawer-open-v3 at SIZE pixels; closed after the test."""
-    from vlastack.console.session import ConsoleConfig, ConsoleSession
+    from vlastack.console.config import ConsoleConfig
+    from vlastack.console.session import ConsoleSession
 
     made = []
 

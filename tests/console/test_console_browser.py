@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from tests.console.conftest import SIZE, TOKEN, request
+from vlastack.console.config import ConsoleConfig
 from vlastack.console.server import ConsoleServer, ServerConfig
-from vlastack.console.session import ASKING, RUNNING, STOPPED, ConsoleConfig, ConsoleSession
+from vlastack.console.session import ASKING, RUNNING, STOPPED, ConsoleSession
 from vlastack.evaluation.browser import CHROMIUM, launch_chromium
 from vlastack.reasoning.clarify import SceneObject
 

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from tests.console.conftest import SIZE, TOKEN, ScriptedActor, request
+from vlastack.console.config import ConsoleConfig
 from vlastack.console.server import ConsoleServer, ServerConfig
-from vlastack.console.session import STOPPED, ConsoleConfig, ConsoleSession
+from vlastack.console.session import STOPPED, ConsoleSession
 from vlastack.errors import ConfigError
 
 

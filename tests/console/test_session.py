@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from tests.console.conftest import ScriptedActor
-from vlastack.console.session import ASKING, RUNNING, STOPPED, ConsoleConfig, parse_objects, scene_objects
+from vlastack.console.config import ConsoleConfig, parse_objects, scene_objects
+from vlastack.console.session import ASKING, RUNNING, STOPPED
 from vlastack.errors import ConfigError
 from vlastack.reasoning.clarify import SceneObject
 

@@ -59,8 +59,9 @@ def console(
     """Serve the operator console for one live session until interrupted (Ctrl-C)."""
     import logging
 
+    from vlastack.console.config import ConsoleConfig, parse_objects
     from vlastack.console.server import LOOPBACK, ConsoleServer, ServerConfig
-    from vlastack.console.session import ConsoleConfig, ConsoleSession, parse_objects
+    from vlastack.console.session import ConsoleSession
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     token = token or os.environ.get("VLASTACK_CONSOLE_TOKEN") or secrets.token_urlsafe(16)
