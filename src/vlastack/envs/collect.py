@@ -121,21 +121,29 @@ def _run_one(task: str, seed: int, env_kwargs: dict[str, Any], safety: str | Non
 
 
 # ---- main side ------------------------------------------------------------------------------------
-def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
-    from tqdm import tqdm
-
+def episode_feature_names() -> dict[str, list[str]]:
+    """Names of the entries of a recorded Meta-World episode's vector features (state, action, touch,
+    what the safety layer did), for ``DatasetWriter(feature_names=...)``."""
     from vlastack import keys
     from vlastack.envs.metaworld import ACTION_NAMES, STATE_NAMES, TOUCH_NAMES
     from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS
-    from vlastack.episodes.writer import DatasetWriter
 
-    names = {
+    return {
         keys.STATE: STATE_NAMES,
         keys.ACTION: ACTION_NAMES,
         keys.TOUCH: TOUCH_NAMES,
         SAFETY_INTERVENTIONS: ["interventions"],
         SAFETY_HELD: ["held"],
     }
+
+
+def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
+    from tqdm import tqdm
+
+    from vlastack.envs.rollout import SAFETY_INTERVENTIONS
+    from vlastack.episodes.writer import DatasetWriter
+
+    names = episode_feature_names()
     log = _load_log(config.out)
     _check_same_safety(config, log)
     writer = DatasetWriter(config.out, robot_type="sawyer", video=config.video, feature_names=names)

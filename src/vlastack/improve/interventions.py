@@ -102,19 +102,12 @@ def count_takeovers(flags: Any) -> int:
 
 
 def assisted_feature_names() -> dict[str, list[str]]:
-    """Names of the vector features of an assisted episode, for ``DatasetWriter(feature_names=...)``."""
-    from vlastack.envs.metaworld import ACTION_NAMES, STATE_NAMES, TOUCH_NAMES
-    from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS
+    """Names of the vector features of an assisted episode, for ``DatasetWriter(feature_names=...)``:
+    a recorded episode's, plus the policy's proposal and the operator flag."""
+    from vlastack.envs.collect import episode_feature_names
 
-    return {
-        keys.STATE: STATE_NAMES,
-        keys.ACTION: ACTION_NAMES,
-        POLICY_ACTION: ACTION_NAMES,
-        keys.TOUCH: TOUCH_NAMES,
-        SAFETY_INTERVENTIONS: ["interventions"],
-        SAFETY_HELD: ["held"],
-        INTERVENTION: ["operator"],
-    }
+    names = episode_feature_names()
+    return {**names, POLICY_ACTION: names[keys.ACTION], INTERVENTION: ["operator"]}
 
 
 # ---- worker side: one policy and one environment per task, kept between episodes --------------
