@@ -15,8 +15,9 @@ import pytest
 from tests.console.conftest import SIZE, TOKEN, request
 from vlastack.console.config import ConsoleConfig
 from vlastack.console.server import ConsoleServer, ServerConfig
-from vlastack.console.session import ASKING, RUNNING, STOPPED, ConsoleSession
-from vlastack.evaluation.browser import CHROMIUM, launch_chromium
+from vlastack.console.session import ConsoleSession
+from vlastack.console.state import ASKING, RUNNING, STOPPED
+from vlastack.evaluation.browser import CHROMIUM
 from vlastack.reasoning.clarify import SceneObject
 
 pytestmark = [
@@ -38,16 +39,6 @@ def server():
     config = ConsoleConfig(task="drawer-open-v3", experts=True, image_size=SIZE, objects=objects)
     with ConsoleServer(lambda: ConsoleSession(config), ServerConfig(token=TOKEN, port=0, steps_per_second=40, poll_ms=100)) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        browser.close()
 
 
 def test_console_session_end_to_end(browser, server, tmp_path):

@@ -10,7 +10,8 @@ import pytest
 from tests.console.conftest import SIZE, TOKEN, ScriptedActor, request
 from vlastack.console.config import ConsoleConfig
 from vlastack.console.server import ConsoleServer, ServerConfig
-from vlastack.console.session import STOPPED, ConsoleSession
+from vlastack.console.session import ConsoleSession
+from vlastack.console.state import STOPPED
 from vlastack.errors import ConfigError
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.console.conftest import ScriptedActor
 from vlastack.console.config import ConsoleConfig, parse_objects, scene_objects
-from vlastack.console.session import ASKING, RUNNING, STOPPED
+from vlastack.console.state import ASKING, RUNNING, STOPPED
 from vlastack.errors import ConfigError
 from vlastack.reasoning.clarify import SceneObject
 

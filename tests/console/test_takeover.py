@@ -12,7 +12,7 @@ import pytest
 
 from tests.console.conftest import ScriptedActor
 from vlastack.console.config import ConsoleConfig
-from vlastack.console.session import HOLD, OPERATOR, POLICY, RUNNING, STOPPED
+from vlastack.console.state import HOLD, OPERATOR, POLICY, RUNNING, STOPPED
 from vlastack.errors import ConfigError
 from vlastack.improve.interventions import INTERVENTION, POLICY_ACTION, assisted_feature_names
 
