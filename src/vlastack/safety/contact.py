@@ -12,6 +12,8 @@ what they leave of it still goes into no overloaded contact.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from vlastack.safety import geometry as geo
@@ -39,14 +41,10 @@ class ContactForce:
     name = "contact_force"
 
     def apply(self, command: Command, ctx: Context) -> list[Intervention]:
-        limits = ctx.spec.contact
-        force = contact_force(ctx.contact)
-        if limits is None or force is None:
+        over = _overload(ctx)
+        if over is None:
             return []
-        size = float(np.linalg.norm(force))
-        if size <= limits.max_force_n:
-            return []
-        n = force / size
+        limits, size, n = over
         v = geo.velocity_of(ctx.spec, command.action)
         into = float(v @ n)
         backoff = min(limits.backoff_m_s_per_n * (size - limits.max_force_n), limits.max_backoff_m_s)
@@ -89,14 +87,10 @@ class ContactKept:
     name = "contact_force"
 
     def apply(self, command: Command, ctx: Context) -> list[Intervention]:
-        limits = ctx.spec.contact
-        force = contact_force(ctx.contact)
-        if limits is None or force is None or command.held:
+        over = None if command.held else _overload(ctx)
+        if over is None:
             return []
-        size = float(np.linalg.norm(force))
-        if size <= limits.max_force_n:
-            return []
-        n = force / size
+        limits, size, n = over
         v = geo.velocity_of(ctx.spec, command.action)
         terms = v * n  # per axis, m/s along n (negative: into the contact)
         into, away = float(terms[terms < 0].sum()), float(terms[terms > 0].sum())
@@ -118,6 +112,19 @@ class ContactKept:
                 unit="N",
             )
         ]
+
+
+def _overload(ctx: Context) -> tuple[Any, float, np.ndarray] | None:
+    """(the spec's contact limits, the force's size in N, its unit direction) when the arm's contact
+    force is over the limit; None when it is not, or there is no limit or no valid reading."""
+    limits = ctx.spec.contact
+    force = contact_force(ctx.contact)
+    if limits is None or force is None:
+        return None
+    size = float(np.linalg.norm(force))
+    if size <= limits.max_force_n:
+        return None
+    return limits, size, force / size
 
 
 def _range_scale(spec, velocity: np.ndarray) -> float:
