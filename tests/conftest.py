@@ -32,3 +32,16 @@ def synthetic_episode(n: int, seed: int, task: str = "reach the goal position", 
 @pytest.fixture
 def make_episode():
     return synthetic_episode
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the browser tests (the report, the console), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from vlastack.evaluation.browser import launch_chromium
+
+    with sync_playwright() as p:
+        chromium = launch_chromium(p)
+        yield chromium
+        chromium.close()

@@ -7,19 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.evaluation.conftest import REPORT_TASKS
-from vlastack.evaluation.browser import launch_chromium
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        browser.close()
 
 
 def test_report_in_chromium(browser, tiny_report, tiny_results, tmp_path):
