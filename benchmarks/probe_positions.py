@@ -20,9 +20,10 @@ import numpy as np
 import torch
 
 from vlastack import keys
-from vlastack.data.windows import WindowDataset, collate
+from vlastack.data.windows import collate
 from vlastack.episodes.reader import DatasetReader
 from vlastack.policies import load_policy
+from vlastack.world_model.embeddings import encoder_windows
 
 TARGETS = {"object": slice(4, 7), "goal": slice(36, 39)}
 """Slices of Meta-World's 39-d state (metres): the first object's xyz and the goal's xyz."""
@@ -55,16 +56,7 @@ def features_and_targets(
     policy, reader: DatasetReader, episodes: list[int], stride: int, batch: int
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Image features [N, F] of every ``stride``-th frame of ``episodes`` and the matching target positions [N, 3]."""
-    c = policy.config
-    data = WindowDataset(
-        reader,
-        obs_history=c.obs_history,
-        action_horizon=1,
-        image_keys=[keys.image_key(cam) for cam in c.cameras],
-        state=True,
-        depth=c.use_depth,
-        episodes=episodes,
-    )
+    data = encoder_windows(policy, reader, episodes)
     env = {e: reader.read_columns(e)[keys.ENV_STATE] for e in episodes}
     idx = list(range(0, len(data), stride))
     feats, targets = [], {name: [] for name in TARGETS}

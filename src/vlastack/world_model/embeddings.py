@@ -80,16 +80,11 @@ class EmbeddingTable:
         return cls(**{k: t.get(k) for k in ("z", "episode", "frame", "action", "env_state")})
 
 
-def encode_dataset(
-    policy, reader: DatasetReader, episodes: list[int] | None = None, batch: int = 256, progress: bool = False
-) -> EmbeddingTable:
-    """Every frame of ``episodes`` (default all) through ``policy.image_features``, in inference mode.
-
-    Only the policy contract is used (its config's cameras, observation history and depth flag, and
-    ``image_features``), so any family that exposes image features can serve as the encoder.
-    """
+def encoder_windows(policy, reader: DatasetReader, episodes: list[int] | None = None) -> WindowDataset:
+    """One sample per frame of ``episodes`` with exactly the inputs ``policy.image_features`` reads (its
+    cameras, observation history and depth flag; the state because every batch carries it)."""
     c = policy.config
-    data = WindowDataset(
+    return WindowDataset(
         reader,
         obs_history=c.obs_history,
         action_horizon=1,
@@ -98,6 +93,17 @@ def encode_dataset(
         depth=c.use_depth,
         episodes=episodes,
     )
+
+
+def encode_dataset(
+    policy, reader: DatasetReader, episodes: list[int] | None = None, batch: int = 256, progress: bool = False
+) -> EmbeddingTable:
+    """Every frame of ``episodes`` (default all) through ``policy.image_features``, in inference mode.
+
+    Only the policy contract is used (its config's cameras, observation history and depth flag, and
+    ``image_features``), so any family that exposes image features can serve as the encoder.
+    """
+    data = encoder_windows(policy, reader, episodes)
     has_env = keys.ENV_STATE in reader.features
     cols = {e: reader.read_columns(e) for e in data.episodes}
     policy.eval()
