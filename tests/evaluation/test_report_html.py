@@ -84,3 +84,7 @@ def test_the_tiny_evaluation_records_instruction_timeline_and_latency(tiny_repor
         tiny_report / "episodes.jsonl", json.loads((tiny_report / "episodes.jsonl").read_text().splitlines()[0])["settings"]
     ).load()
     assert [r.instruction for r in logged] == [e["instruction"] for e in episodes]
+    # every episode is audited against the spec's limits (12 steps from reset stay inside them all)
+    assert all(e["limits"]["within"] and e["limits"]["peak_arm_contact_n"] >= 0.0 for e in episodes)
+    assert [r.limits for r in logged] == [e["limits"] for e in episodes]
+    assert summary["mean_success_within_limits"] is not None

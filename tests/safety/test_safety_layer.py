@@ -325,6 +325,12 @@ def test_near_a_slow_face_the_speed_is_capped_in_proportion_to_the_distance():
     assert near.interventions[0].limit == "tracking.slow_within_m"
     low = SafetyLayer(METAWORLD_SAWYER).filter(fast, state(0.0, 0.6, WS_LOW[2] + 0.04), None, 0.0)
     assert low.action[0] == pytest.approx(1.0)  # the floor is not a slow face
+    below_top = state(0.0, 0.6, WS_HIGH[2] - gap)
+    down = SafetyLayer(METAWORLD_SAWYER).filter(act(0.5, 0.0, -1.0, 0), below_top, None, 0.0)
+    assert down.action[:3] == pytest.approx([0.5, 0.0, -1.0]) and not down.interventions  # leaving the wall: no cap
+    across = SafetyLayer(METAWORLD_SAWYER).filter(act(1.0, 0.0, -0.5, 0), below_top, None, 0.0)
+    assert across.interventions[0].limit == "tracking.slow_within_m"  # mostly along the wall: still capped
+    assert np.linalg.norm(across.action[:3]) * STEP_M / DT == pytest.approx(cap, rel=1e-4)
 
 
 def test_a_hand_riding_beyond_its_target_near_a_wall_has_the_target_pulled_back_in():
@@ -334,6 +340,13 @@ def test_a_hand_riding_beyond_its_target_near_a_wall_has_the_target_pulled_back_
     high = state(0.0, 0.8, WS_HIGH[2] + 0.01)  # the hand settles 3 cm above it
     layer.filter(act(0, 0, 0, 0), high, None, DT)
     d = layer.filter(act(0.2, 0, 0.5, 0), high, None, 2 * DT)
+    assert d.action[2] < 0 and d.action[0] == 0  # pulled down; 3 cm off it, sideways motion waits (it carries the hand up)
+    assert "sideways motion stopped" in d.interventions[-1].message
+    layer = SafetyLayer(METAWORLD_SAWYER)
+    layer.filter(act(0, 0, 0, 0), state(0.0, 0.8, 0.46), None, 0.0)
+    close = state(0.0, 0.8, 0.475)  # 1.5 cm above its target: within RIDING_M
+    layer.filter(act(0, 0, 0, 0), close, None, DT)
+    d = layer.filter(act(0.2, 0, 0.5, 0), close, None, 2 * DT)
     assert d.action[2] < 0 and d.action[0] > 0  # pulled down, the sideways motion kept (slowed near the wall)
 
 
@@ -382,15 +395,17 @@ def test_a_hand_drifting_towards_a_keep_out_face_has_its_target_pushed_away():
 
 
 def test_the_lead_bound_does_not_cancel_the_pull_in_from_a_wall():
-    """A hand 5 cm above its target at the z-high wall, the target already as far ahead as the bound allows:
+    """A hand 1.5 cm above its target at the z-high wall, the target already as far ahead as the bound allows:
     the pull-in moves the target further from the hand on purpose and must survive the lead bound
-    (scaled away, the hand crept 3.2 mm past the wall in the fuzzed streams)."""
-    spec = dataclasses.replace(METAWORLD_SAWYER, tracking=dataclasses.replace(METAWORLD_SAWYER.tracking, max_lead_m=0.05))
+    (scaled away, the hand crept 3.2 mm past the wall in the fuzzed streams). 1.5 cm: within RIDING_M,
+    so sideways motion is still allowed and the lead bound has something to bound."""
+    lead = 0.015
+    spec = dataclasses.replace(METAWORLD_SAWYER, tracking=dataclasses.replace(METAWORLD_SAWYER.tracking, max_lead_m=lead))
     layer = SafetyLayer(spec)
     for i in range(20):  # the hand held at z 0.474 while its target goes down as far as the bound allows
         layer.filter(act(0, 0, -1.0, 0), state(0.0, 0.8, 0.474), None, i * DT)
     target_z = layer._memory.target_hi[2]
-    assert 0.474 - target_z == pytest.approx(0.05, abs=1e-3)
+    assert 0.474 - target_z == pytest.approx(lead, abs=1e-3)
     d = layer.filter(act(0.3, 0, 0, 0), state(0.0, 0.8, 0.475), None, 20 * DT)  # rising off it, at the wall margin
     assert not d.held and d.action[2] < 0  # pulled in although that takes the target further from the hand
     assert abs(d.action[0]) < 0.3  # the sideways part, which is no correction, is still bounded

@@ -98,4 +98,5 @@ def _record(r: EpisodeResult) -> dict[str, Any]:
         "safety": r.safety,
         "instruction": r.instruction,
         "safety_timeline": r.safety_timeline,
+        "limits": r.limits,
     }

@@ -51,6 +51,9 @@ class EpisodeResult:
     """The instruction in words the policy was given (None in logs written before it was recorded)."""
     safety_timeline: list[dict[str, Any]] = field(default_factory=list)
     """What the safety layer did and when: spans of consecutive steps (``evaluation.timeline``)."""
+    limits: dict[str, Any] = field(default_factory=dict)
+    """Where the arm went and the force it applied against the spec's limits, layer or not
+    (``evaluation.limits.LimitAudit.summary``); empty for a crashed episode or an old log."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +66,7 @@ class EpisodeResult:
             "safety": self.safety,
             "instruction": self.instruction,
             "safety_timeline": self.safety_timeline,
+            "limits": self.limits,
         }
 
 
@@ -77,6 +81,9 @@ def summarize(results: list[EpisodeResult], tasks: list[str]) -> dict[str, Any]:
             "group": group_of(t),
             "episodes": len(rs),
             "success": float(np.mean([r.success for r in rs])) if rs else 0.0,
+            # Successes that stayed inside every limit of the spec (LimitAudit), the fair comparison for a
+            # run without the layer; None when an episode was not audited (an old log, a crash).
+            "success_within_limits": _within_rate(rs),
             "mean_length": float(np.mean([r.steps for r in rs])) if rs else 0.0,
             "crashed": [r.seed for r in rs if r.error],
             "errors": sorted({r.error for r in rs if r.error}),
@@ -95,6 +102,7 @@ def summarize(results: list[EpisodeResult], tasks: list[str]) -> dict[str, Any]:
         "avg": float(np.mean(list(groups.values()))),
         "avg_over_groups": list(groups),
         "mean_success_over_tasks": float(np.mean([v["success"] for v in per_task.values()])),
+        "mean_success_within_limits": _mean_or_none([v["success_within_limits"] for v in per_task.values()]),
         "episodes": len(results),
         "crashed_episodes": sum(1 for r in results if r.error),
         "mean_length": float(np.mean([r.steps for r in results])),
@@ -106,3 +114,14 @@ def summarize(results: list[EpisodeResult], tasks: list[str]) -> dict[str, Any]:
             "histogram": {"edges_ms": [float(e) for e in edges], "counts": [int(c) for c in counts]},
         },
     }
+
+
+def _within_rate(results: list[EpisodeResult]) -> float | None:
+    """The fraction of ``results`` that succeeded without crossing a limit; None if any was not audited."""
+    if not results or any(not r.limits for r in results if not r.error):
+        return None
+    return float(np.mean([bool(r.success and r.limits.get("within", False)) for r in results]))
+
+
+def _mean_or_none(rates: list[float | None]) -> float | None:
+    return None if not rates or any(r is None for r in rates) else float(np.mean(rates))

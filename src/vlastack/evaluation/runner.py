@@ -43,7 +43,7 @@ class EvalConfig:
     """Record the first episode of this many tasks for the report."""
     image_size: int | None = None
     """Rendered image side; None: the checkpoint's training resolution."""
-    safety_spec: str = "metaworld_sawyer"
+    safety_spec: str = "metaworld_sawyer"  # DEFAULT_SPEC (defined below the class)
     """Safety spec preset applied between executor and simulator (on by default, as users run it). ``none``
     steps the simulator directly, as published benchmark rows were measured; reports say which."""
     server: str | None = None
@@ -75,6 +75,8 @@ class EvalConfig:
 
 
 NO_SAFETY = "none"
+DEFAULT_SPEC = EvalConfig.safety_spec
+"""The spec evaluation runs behind by default, and the one a ``none`` run is judged against."""
 """``safety_spec`` value that runs without the safety layer (benchmark comparisons only)."""
 
 
@@ -112,6 +114,7 @@ class _LocalPolicy:
         import torch
 
         torch.manual_seed(seed)
+        self.policy.reset()  # e.g. a hierarchical policy's plan
 
 
 class _ServedPolicy:
@@ -149,10 +152,12 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
     try:
         from vlastack.envs.metaworld import FPS, make_env
         from vlastack.envs.rollout import rollout
+        from vlastack.evaluation.limits import LimitAudit
         from vlastack.evaluation.timeline import safety_timeline
         from vlastack.evaluation.video import side_by_side
         from vlastack.execution import FakeClock, executor_act, make_executor
         from vlastack.safety import SafeActuator
+        from vlastack.safety.loading import load_spec
 
         policy = _policy(config)
         key = f"env/{task}/{','.join(config.perturb)}"
@@ -167,7 +172,9 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
                 instruction_variant=config.instruction_variant,
                 perturb=config.perturb,
             )
-        env = _CACHE[key]
+        # Every episode is judged against the spec's limits by where the arm went, layer or not; ``none``
+        # is judged against the default spec, so a run without the layer is measured by the same rules.
+        audit = LimitAudit(_CACHE[key], load_spec(config.safety_spec if config.safety_spec != NO_SAFETY else DEFAULT_SPEC))
         latency: list[float] = []
         policy.reset(seed)
 
@@ -181,8 +188,8 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         k = config.execute_steps or policy.execute_steps
         executor = make_executor(config.executor, policy_fn, clock=clock, **({"k": k} if config.executor == "sync" and k else {}))
         executor.reset()
-        actuator = SafeActuator(env, config.safety_spec, clock=clock) if config.safety_spec != NO_SAFETY else None
-        result = rollout(actuator or env, executor_act(executor, clock, advance_s=1.0 / FPS), seed=seed, record=record)
+        actuator = SafeActuator(audit, config.safety_spec, clock=clock) if config.safety_spec != NO_SAFETY else None
+        result = rollout(actuator or audit, executor_act(executor, clock, advance_s=1.0 / FPS), seed=seed, record=record)
         video = None
         if record and result.episode is not None:
             streams = [v for k, v in result.episode.frames.items() if k.startswith("observation.images.")]
@@ -191,7 +198,15 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         timeline = safety_timeline(actuator.log) if actuator is not None else []
         return (
             EpisodeResult(
-                task, seed, result.success, result.steps, latency, safety=safety, instruction=env.instruction, safety_timeline=timeline
+                task,
+                seed,
+                result.success,
+                result.steps,
+                latency,
+                safety=safety,
+                instruction=audit.instruction,
+                safety_timeline=timeline,
+                limits=audit.summary(),
             ),
             video,
         )

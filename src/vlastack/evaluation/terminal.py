@@ -40,13 +40,15 @@ def print_summary(summary: dict[str, Any], title: str, report: Path | None = Non
     tasks = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD)
     # Task names are never cut: on a narrow terminal (or a pipe, which rich takes as 80 columns) other columns give way.
     tasks.add_column("task", no_wrap=True, min_width=max(map(len, summary["per_task"]), default=4))
-    for name in ("group", "success %", "episodes", "mean length"):
+    audited = summary.get("mean_success_within_limits") is not None
+    for name in ("group", "success %", *(["within limits %"] if audited else []), "episodes", "mean length"):
         tasks.add_column(name, justify="left" if name == "group" else "right")
     any_crash = any(v.get("crashed") for v in summary["per_task"].values())
     if any_crash:
         tasks.add_column("crashed seeds", style="red")
     for task, v in summary["per_task"].items():
-        row = [task, v["group"], _rate(v["success"]), str(v.get("episodes", "")), f"{v['mean_length']:.0f}"]
+        within = [_rate(v.get("success_within_limits"))] if audited else []
+        row = [task, v["group"], _rate(v["success"]), *within, str(v.get("episodes", "")), f"{v['mean_length']:.0f}"]
         tasks.add_row(*row, *([", ".join(map(str, v.get("crashed") or []))] if any_crash else []))
     console.print(tasks)
 
@@ -72,6 +74,12 @@ def print_summary(summary: dict[str, Any], title: str, report: Path | None = Non
         + f"; mean length {summary['mean_length']:.0f} steps; {latency} per chunk ({lat.get('calls', 0)} calls)",
         soft_wrap=True,
     )
+    if audited:
+        console.print(
+            f"success that stayed inside every limit of the safety spec (where the arm went, the force it applied): "
+            f"{100 * summary['mean_success_within_limits']:.1f} % over tasks",
+            soft_wrap=True,
+        )
     if report is not None:
         console.print(f"report: [bold]{escape(str(report))}[/]", soft_wrap=True)
 

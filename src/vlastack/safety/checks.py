@@ -142,6 +142,8 @@ CORRECTION_SPEED_FRACTION = geo.CORRECTION_SPEED_FRACTION
 OFFSET_NOISE_M = 0.001
 #: A hand slower than this on an axis (m/s) has settled there: its offset from the target is static.
 SETTLED_M_S = 0.05
+#: A hand this far (m) beyond a target being pulled in from a wall no longer follows it: sideways motion waits.
+RIDING_M = 0.02
 
 
 class Workspace:
@@ -218,9 +220,32 @@ class Workspace:
                         unit="m",
                     )
                 )
+            # A hand riding more than RIDING_M beyond a target that is being pulled in has stopped
+            # following it on that axis; sideways motion is what carries it further out (fuzz seed 3,
+            # pick-place: moving +x at 0.3-0.4 m/s just below the top wall, the hand rose 2.8 mm past
+            # it while its target was pulled 4 cm below). Until it is back within RIDING_M, only the
+            # pull-in moves.
+            offset = np.where(pull_hi, p - mem.target_hi, np.where(pull_lo, mem.target_lo - p, 0.0))
+            riding = offset > RIDING_M
+            if np.any(riding) and np.any(clipped[~riding] != 0.0):
+                clipped = np.where(riding, clipped, 0.0)
+                axis = int(np.argmax(offset))
+                out.append(
+                    Intervention(
+                        self.name,
+                        f"workspace.{'high' if pull_hi[axis] else 'low'}[{axis}]",
+                        iv.SHORTENED,
+                        f"the hand rides {offset[axis]:.4f} m beyond its target on {geo.AXES[axis]} near the workspace "
+                        f"{'high' if pull_hi[axis] else 'low'} face while the target is pulled in; sideways motion "
+                        f"stopped until it is within {RIDING_M} m",
+                        value=float(offset[axis]),
+                        bound=RIDING_M,
+                        unit="m",
+                    )
+                )
         slow = spec.tracking
         if slow is not None and slow.slow_within_m > 0 and slow.slow_faces:
-            cap, face, gap = geo.separation_speed_cap(spec, p, mem.target_lo, mem.target_hi)
+            cap, face, gap = geo.separation_speed_cap(spec, p, mem.target_lo, mem.target_hi, clipped)
             speed = float(np.linalg.norm(clipped))
             if gap < slow.slow_within_m and speed > cap:  # further off, the motion limits alone apply
                 clipped = clipped * (cap / speed)

@@ -248,7 +248,8 @@ class TargetTracking:
     """Speed and separation: closer than this (metres) to a face named in ``slow_faces`` (the
     measured hand or the target), the commanded speed is capped, linearly from the full speed limit
     at this distance down to ``slow_speed_m_s`` at the face; 0: no such cap. Why: a fast motion near
-    the edge of an arm's reach swings the hand centimetres off its target's path."""
+    the edge of an arm's reach swings the hand centimetres off its target's path. A motion that
+    clearly leaves a face (``geometry.LEAVING_FRACTION``) is not capped for that face."""
     slow_speed_m_s: float = 0.0
     """Speed cap at a face named in ``slow_faces``, m/s (with ``slow_within_m`` > 0, must be positive)."""
     slow_faces: tuple[str, ...] = ()
