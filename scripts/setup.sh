@@ -28,4 +28,12 @@ $pip install -q -e ".[sim,lang,serve,train,dev]"
 # openpi-client pins numpy<2 in its metadata but runs on numpy 2; install it without its pins so it
 # does not downgrade numpy under pandas (it is only used to test wire compatibility).
 $pip install -q --no-deps "openpi-client==0.1.2" "dm-tree>=0.1.8" "wrapt>=1.14"
+# robosuite (issue 17), an optional extra installed by default; VLASTACK_ROBOSUITE=0 skips it (its tests
+# then skip). robosuite 1.5.2 pins numpy<2 through mink 0.0.5 but runs on numpy 2, so both go in without
+# their pins, then their other dependencies (the [robosuite] extra), all under scripts/constraints.txt so
+# that nothing moves numpy or the mujoco version metaworld needs.
+if [ "${VLASTACK_ROBOSUITE:-1}" != "0" ]; then
+  $pip install -q -c scripts/constraints.txt --no-deps "robosuite==1.5.2" "mink==0.0.5"
+  $pip install -q -c scripts/constraints.txt -e ".[robosuite]"
+fi
 echo "vlastack is set up in .venv"

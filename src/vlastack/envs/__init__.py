@@ -10,7 +10,8 @@ from vlastack.envs.tasks import groups, resolve_tasks  # noqa: F401
 
 
 def make_env(task: str, **kwargs):
-    """A Meta-World environment (imports MuJoCo and metaworld on first use)."""
+    """A Meta-World environment (imports MuJoCo and metaworld on first use), or a robosuite one for an
+    ``rs-...`` task (envs/robosuite_env.py; robosuite is an optional extra)."""
     from vlastack.envs.metaworld import make_env as _make
 
     return _make(task, **kwargs)

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from vlastack.envs.instructions import TRAIN_PARAPHRASES, instruction
+from vlastack.envs.robosuite_tasks import TASKS as ROBOSUITE_TASKS
+from vlastack.envs.robosuite_tasks import is_robosuite_task
 from vlastack.envs.tasks import resolve_tasks
 from vlastack.episodes import layout
 from vlastack.episodes.video import VideoSettings
@@ -45,7 +47,8 @@ class CollectConfig:
     """A demonstration collection run."""
 
     tasks: tuple[str, ...]
-    """Meta-World task names (groups already resolved)."""
+    """Task names (groups already resolved): Meta-World ones, or robosuite ones (``rs-...``), not both
+    in one dataset (their state and action vectors differ)."""
     episodes: int
     """Successful demonstrations wanted per task."""
     out: Path
@@ -68,7 +71,8 @@ class CollectConfig:
     """How camera streams are encoded."""
     safety: str | None = "metaworld_sawyer"
     """Safety spec (preset name or JSON path) every expert action passes through before it is
-    applied and recorded; None steps the simulator directly and records the expert's raw actions."""
+    applied and recorded; None steps the simulator directly and records the expert's raw actions.
+    The robosuite arms have no spec yet (issue 17, item 2): they need None."""
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -77,6 +81,24 @@ class CollectConfig:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
         if self.image_size % 2:
             raise ConfigError(f"image_size must be even (video encoding needs it), got {self.image_size}")
+        suites = {is_robosuite_task(t) for t in self.tasks}
+        if len(suites) > 1:
+            raise ConfigError(
+                "tasks: robosuite tasks (rs-...) and Meta-World tasks cannot share a dataset (other state and action vectors)"
+            )
+        if True in suites:
+            from vlastack.envs.robosuite_env import feature_names
+
+            layouts = {t: feature_names(t)["action"] for t in self.tasks}
+            if len({tuple(v) for v in layouts.values()}) > 1:
+                raise ConfigError(f"tasks: robosuite tasks with different action layouts cannot share a dataset: {layouts}")
+            no_expert = [t for t in self.tasks if not ROBOSUITE_TASKS[t].expert]
+            if no_expert:
+                raise ConfigError(f"tasks: no scripted expert yet for {no_expert} (environments only)")
+        if self.safety is not None and True in suites:
+            raise ConfigError(
+                f"safety: there is no safety spec for the robosuite arms yet, got {self.safety!r}; collect them with safety=None (--no-safety)"
+            )
         if self.safety is not None:
             from vlastack.safety import load_spec
 
@@ -121,20 +143,35 @@ def _run_one(task: str, seed: int, env_kwargs: dict[str, Any], safety: str | Non
 
 
 # ---- main side ------------------------------------------------------------------------------------
-def episode_feature_names() -> dict[str, list[str]]:
-    """Names of the entries of a recorded Meta-World episode's vector features (state, action, touch,
-    what the safety layer did), for ``DatasetWriter(feature_names=...)``."""
+def episode_feature_names(robosuite_task: str | None = None) -> dict[str, list[str]]:
+    """Names of the entries of a recorded episode's vector features (state, action, touch, what the
+    safety layer did), for ``DatasetWriter(feature_names=...)``: Meta-World's, or a robosuite task's."""
     from vlastack import keys
-    from vlastack.envs.metaworld import ACTION_NAMES, STATE_NAMES, TOUCH_NAMES
     from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS
 
+    if robosuite_task is not None:
+        from vlastack.envs.robosuite_env import feature_names
+
+        names = feature_names(robosuite_task)
+        state, action, touch = names["state"], names["action"], names["touch"]
+    else:
+        from vlastack.envs.metaworld import ACTION_NAMES as action
+        from vlastack.envs.metaworld import STATE_NAMES as state
+        from vlastack.envs.metaworld import TOUCH_NAMES as touch
     return {
-        keys.STATE: STATE_NAMES,
-        keys.ACTION: ACTION_NAMES,
-        keys.TOUCH: TOUCH_NAMES,
+        keys.STATE: state,
+        keys.ACTION: action,
+        keys.TOUCH: touch,
         SAFETY_INTERVENTIONS: ["interventions"],
         SAFETY_HELD: ["held"],
     }
+
+
+def robot_type(tasks: tuple[str, ...]) -> str:
+    """The dataset's LeRobot ``robot_type``: Meta-World's Sawyer, the one robosuite arm make of the
+    tasks, or ``mixed`` for several (each episode's ``vlastack/env_task`` names its arm)."""
+    robots = {r for t in tasks for r in (ROBOSUITE_TASKS[t].robots if is_robosuite_task(t) else ("sawyer",))}
+    return robots.pop().lower() if len(robots) == 1 else "mixed"
 
 
 def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
@@ -143,10 +180,10 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
     from vlastack.envs.rollout import SAFETY_INTERVENTIONS
     from vlastack.episodes.writer import DatasetWriter
 
-    names = episode_feature_names()
+    names = episode_feature_names(config.tasks[0] if is_robosuite_task(config.tasks[0]) else None)
     log = _load_log(config.out)
     _check_same_safety(config, log)
-    writer = DatasetWriter(config.out, robot_type="sawyer", video=config.video, feature_names=names)
+    writer = DatasetWriter(config.out, robot_type=robot_type(config.tasks), video=config.video, feature_names=names)
     _save_log(config.out, log)  # the safety setting, before the first episode
     kept = {t: 0 for t in config.tasks}
     for row in writer.episode_rows():

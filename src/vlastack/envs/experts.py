@@ -41,9 +41,15 @@ class ScriptedExpert:
 
 
 def expert_for(task: str) -> ScriptedExpert:
-    """The scripted expert of ``task``; a long-horizon task (``lh-...``) gets a chained one."""
+    """The scripted expert of ``task``; a long-horizon task (``lh-...``) gets a chained one, a robosuite
+    task (``rs-...``) one from envs/robosuite_experts.py."""
     from vlastack.envs.long_horizon import SUITE
+    from vlastack.envs.robosuite_tasks import is_robosuite_task
 
+    if is_robosuite_task(task):
+        from vlastack.envs.robosuite_experts import robosuite_expert_for
+
+        return robosuite_expert_for(task)  # type: ignore[return-value]  # same act(observation, info) interface
     if task in SUITE:
         from vlastack.envs.long_horizon_env import ChainedExpert
 

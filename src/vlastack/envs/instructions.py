@@ -350,9 +350,13 @@ def instruction(task: str, variant: int = 0) -> str:
 
 
 def _phrasings(task: str) -> tuple[str, ...]:
-    """A Meta-World task's phrasings, or a long-horizon task's (envs/long_horizon.py)."""
+    """A Meta-World task's phrasings, a long-horizon task's (envs/long_horizon.py) or a robosuite task's
+    (envs/robosuite_tasks.py)."""
     from vlastack.envs.long_horizon import SUITE
+    from vlastack.envs.robosuite_tasks import TASKS as ROBOSUITE_TASKS
 
+    if task in ROBOSUITE_TASKS:
+        return ROBOSUITE_TASKS[task].instructions
     return SUITE[task].instructions if task in SUITE else INSTRUCTIONS[task]
 
 

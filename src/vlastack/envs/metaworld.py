@@ -213,7 +213,12 @@ def _bodies_below(model: Any, root: int) -> frozenset[int]:
 
 def make_env(task: str, **kwargs: Any) -> MetaWorldEnv:
     """A Meta-World environment for ``task``; keyword arguments are MetaWorldConfig fields. A long-horizon
-    task (``lh-...``) gets a :class:`vlastack.envs.long_horizon_env.LongHorizonEnv`."""
+    task (``lh-...``) gets a :class:`vlastack.envs.long_horizon_env.LongHorizonEnv`, a robosuite task
+    (``rs-...``) a :class:`vlastack.envs.robosuite_env.RobosuiteEnv` (RobosuiteConfig fields)."""
+    if task.startswith("rs-"):
+        from vlastack.envs.robosuite_env import make_env as make_robosuite_env
+
+        return make_robosuite_env(task, **kwargs)  # type: ignore[return-value]  # same gymnasium interface
     if scene_of(task) != task:
         from vlastack.envs.long_horizon_env import LongHorizonEnv
 

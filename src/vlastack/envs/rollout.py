@@ -85,7 +85,8 @@ def rollout(env: MetaWorldEnv, act: Act, seed: int, record: bool = True) -> Roll
     episode = None
     if record:
         frames = {k: np.stack(v) for k, v in rows.items()}
-        episode = Episode(task=env.instruction, frames=frames, fps=FPS, success=success, seed=seed, env_task=env.config.task)
+        fps = getattr(env, "metadata", {}).get("render_fps", FPS)  # robosuite runs at 20 Hz, Meta-World at 80
+        episode = Episode(task=env.instruction, frames=frames, fps=fps, success=success, seed=seed, env_task=env.config.task)
     return RolloutResult(success=success, steps=steps, seed=seed, episode=episode, act_ms=act_ms, sim_ms=sim_ms)
 
 

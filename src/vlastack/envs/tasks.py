@@ -11,6 +11,8 @@ from functools import lru_cache
 from importlib import resources
 
 from vlastack.envs.long_horizon import SUITE
+from vlastack.envs.robosuite_tasks import GROUPS as ROBOSUITE_GROUPS
+from vlastack.envs.robosuite_tasks import TASKS as ROBOSUITE_TASKS
 from vlastack.registry import unknown_name_error
 
 #: Difficulty groups in the order the published table reports them.
@@ -25,13 +27,15 @@ def _table() -> dict:
 
 @lru_cache(maxsize=1)
 def groups() -> dict[str, tuple[str, ...]]:
-    """Group name -> task names: the four difficulty groups, ``mt10``, ``mt50`` (all 50) and
-    ``long_horizon`` (vlastack's multi-stage suite, envs/long_horizon.py)."""
+    """Group name -> task names: the four difficulty groups, ``mt10``, ``mt50`` (all 50),
+    ``long_horizon`` (vlastack's multi-stage suite, envs/long_horizon.py) and the robosuite groups
+    (``rs_lift``, ``rs_two_arm``, ``rs_mobile``: envs/robosuite_tasks.py)."""
     table = _table()
     out = {name: tuple(tasks) for name, tasks in table["difficulty_groups"].items()}
     out["mt10"] = tuple(table["mt10"])
     out["mt50"] = tuple(t for g in DIFFICULTY_GROUPS for t in out[g])
     out["long_horizon"] = tuple(SUITE)
+    out.update(ROBOSUITE_GROUPS)
     return out
 
 
@@ -41,8 +45,9 @@ def all_tasks() -> tuple[str, ...]:
 
 
 def known_tasks() -> tuple[str, ...]:
-    """Every task an environment can be made for: the 50 Meta-World tasks and the long-horizon suite."""
-    return (*all_tasks(), *SUITE)
+    """Every task an environment can be made for: the 50 Meta-World tasks, the long-horizon suite and
+    the robosuite tasks (``rs-...``; those need the robosuite extra to run)."""
+    return (*all_tasks(), *SUITE, *ROBOSUITE_TASKS)
 
 
 def scene_of(task: str) -> str:
@@ -52,6 +57,8 @@ def scene_of(task: str) -> str:
 
 def step_limit(task: str) -> int:
     """The most control steps an episode of ``task`` may last: Meta-World's 500, or the suite's."""
+    if task in ROBOSUITE_TASKS:
+        return ROBOSUITE_TASKS[task].max_steps
     return SUITE[task].max_steps if task in SUITE else 500
 
 
