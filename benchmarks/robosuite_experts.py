@@ -1,7 +1,7 @@
 """Success of the scripted robosuite experts per arm make: success rate, steps, milliseconds per step.
 
     MUJOCO_GL=egl nice -n 19 python benchmarks/robosuite_experts.py --tasks rs_lift --seeds 20 --workers 2 \\
-        --out /root/runs/robosuite17/experts.json
+        --out runs/robosuite17/experts.json
 
 Seeds 0..N-1 per task (the demonstration seeds ``vlastack collect`` tries first), no safety layer (the
 robosuite arms have none yet), the episode limit of the task (250 steps at 20 Hz). Each step renders
