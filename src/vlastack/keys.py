@@ -26,6 +26,17 @@ ACTION = "action"
 REWARD = "next.reward"
 SUCCESS = "next.success"
 
+# Plan labels of a training window for hierarchical policies (data/windows.py, ``subtasks=``); derived
+# from the privileged state when the window is built, never stored in a dataset.
+#: int64 []: index in the policy's subtask vocabulary of the subtask the expert works on at frame t.
+SUBTASK_TARGET = "subtask.index"
+#: float32 [V]: how often each vocabulary subtask was done before frame t's stage (the plan's position).
+SUBTASK_HISTORY = "subtask.history"
+#: int64 []: vocabulary index of the stage before frame t's (-1 in the first stage).
+SUBTASK_PREVIOUS = "subtask.previous"
+#: int64 []: frames since frame t's stage began (0 at its first frame).
+SUBTASK_SINCE = "subtask.since"
+
 # Bookkeeping columns every LeRobot v3 frame carries.
 TIMESTAMP = "timestamp"
 FRAME_INDEX = "frame_index"

@@ -7,6 +7,7 @@ Examples::
     vlastack train --preset hybrid --dataset data/mt10 --out runs/hybrid --resume   # continue exactly
     accelerate launch -m vlastack train --preset hybrid --dataset data/mt10 --out runs/hybrid   # DDP
     vlastack train --preset l1 ... --set policy.keypoints=64 --set train.lr=5e-4    # any config field
+    vlastack train --preset l1 ... --init-from runs/mt10/l1/checkpoints/step_00020000  # fine-tune
 
 This command reads only the policy contract (``PolicyConfig`` fields, ``fit_inputs``), never a
 variant's own fields: a new policy family needs no change here.
@@ -60,6 +61,13 @@ def train(
     cpu: Annotated[bool, typer.Option(help="Train on the CPU even when a GPU is present.")] = False,
     tensorboard: Annotated[bool, typer.Option(help="Also write TensorBoard logs (needs the tensorboard package).")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Fine-tune: start a fresh run from this policy directory's weights and normalisation statistics "
+            "(its config must match the preset's; a hierarchical preset also starts from a flat l1 policy)."
+        ),
+    ] = None,
 ) -> None:
     """Train a policy preset on a dataset; writes checkpoints and metrics under --out."""
     from dataclasses import replace
@@ -115,6 +123,7 @@ def train(
         frames=frames,
         progress=progress,
         targets=tuple(cfg.training_targets),
+        subtasks=cfg.subtask_vocabulary,
     )
     policy_inputs = {}
     if not (resume and latest_checkpoint(out) is not None):  # a resumed run reads them from its checkpoint
@@ -132,6 +141,7 @@ def train(
         extra_run_info={"preset": preset, "dataset": str(Path(dataset).resolve()), "samples": len(data)},
         instructions=reader.tasks,
         data_info={"image_size": list(reader.features[keys.image_key(cfg.cameras[0])]["shape"][:2])},
+        init_from=init_from,
     )
     loss = result.metrics.get("loss")
     if not result.is_main:

@@ -60,6 +60,11 @@ class WindowDataset(Dataset):
     padding and repeat the last label): in an episode where an operator took over now and then, only
     the operator's actions are labels, and a window that runs past the hand-back teaches the policy
     neither its own proposals nor operator actions that followed them.
+
+    ``subtasks`` (a hierarchical policy's closed subtask vocabulary, ``PolicyConfig.subtask_vocabulary``)
+    adds plan labels, derived from each episode's privileged state and its long-horizon task
+    (reasoning/plan.py): ``subtask`` (the text of the stage the expert works on at frame t) and the
+    tensors ``subtask.index``, ``subtask.history``, ``subtask.previous``, ``subtask.since`` (see keys.py).
     """
 
     FRAME_STORES = ("memory", "memmap")
@@ -79,6 +84,7 @@ class WindowDataset(Dataset):
         progress: bool = False,
         targets: Iterable[str] = (),
         label_key: str | None = None,
+        subtasks: tuple[str, ...] | None = None,
     ) -> None:
         if obs_history < 1 or action_horizon < 1:
             raise DatasetError(f"obs_history and action_horizon must be >= 1, got {obs_history}, {action_horizon}")
@@ -112,8 +118,12 @@ class WindowDataset(Dataset):
         self._cache = open_frame_cache(reader, frame_keys, cache_dir, progress) if frames == "memmap" else {}
         self._data: list[dict[str, torch.Tensor]] = []
         self._task: list[str] = []
+        self.subtasks = tuple(subtasks) if subtasks else None
+        self._plans: list[tuple[tuple[str, ...], dict[str, torch.Tensor]]] = []  # per episode, with subtasks
         for e in self.episodes:
             cols = reader.read_columns(e)
+            if self.subtasks is not None:
+                self._plans.append(_plan_columns(reader, e, cols, self.subtasks))
             ep: dict[str, torch.Tensor] = {}
             for k in self.vector_keys + self.target_keys + ([keys.ACTION] if self.has_action else []):
                 ep[k] = torch.from_numpy(cols[k].astype(np.float32).reshape(len(cols[k]), -1))
@@ -149,6 +159,10 @@ class WindowDataset(Dataset):
         for k in self.target_keys:
             out[k] = ep[k][t]  # training-only supervision at the current frame [S], never a policy input
         out[keys.STATE + keys.PAD_SUFFIX] = torch.from_numpy(obs_pad)
+        if self.subtasks is not None:
+            _, labels = self._plans[ep_i]
+            out["subtask"] = self.subtasks[int(labels[keys.SUBTASK_TARGET][t])]
+            out.update({k: v[t] for k, v in labels.items()})
         if self.has_action:
             act_idx, act_pad = window(n, t, self.action_offsets)
             if _LABELLED in ep:
@@ -169,7 +183,35 @@ class WindowDataset(Dataset):
         return torch.from_numpy(self._cache[key].rows(self.episodes[ep_i], idx))
 
 
+def _plan_columns(
+    reader: DatasetReader, e: int, cols: dict, vocabulary: tuple[str, ...]
+) -> tuple[tuple[str, ...], dict[str, torch.Tensor]]:
+    """Per-frame plan label tensors of episode ``e`` (see ``WindowDataset``'s ``subtasks``)."""
+    from vlastack.reasoning.plan import history_counts, plan_labels
+
+    task = str(reader.episode_meta(e).get("vlastack/env_task") or "")
+    if keys.ENV_STATE not in cols:
+        raise DatasetError(f"{reader.root} has no {keys.ENV_STATE!r}: plan labels are derived from the privileged state")
+    try:
+        labels = plan_labels(task, np.asarray(cols[keys.ENV_STATE], dtype=np.float64))
+    except ConfigError as err:
+        raise DatasetError(f"episode {e} of {reader.root} ({task!r}) has no plan: {err}") from err
+    missing = sorted(set(labels.plan) - set(vocabulary))
+    if missing:
+        raise DatasetError(f"episode {e} of {reader.root} needs subtasks {missing} that the policy's vocabulary {vocabulary} lacks")
+    index = np.array([vocabulary.index(s) for s in labels.plan])
+    stage = labels.stage
+    hist = np.stack([history_counts(labels.plan[:k], vocabulary) for k in range(len(labels.plan))])
+    return labels.plan, {
+        keys.SUBTASK_TARGET: torch.from_numpy(index[stage]),
+        keys.SUBTASK_HISTORY: torch.from_numpy(hist[stage]),
+        keys.SUBTASK_PREVIOUS: torch.from_numpy(np.where(stage > 0, index[np.maximum(stage - 1, 0)], -1)),
+        keys.SUBTASK_SINCE: torch.from_numpy(labels.since),
+    }
+
+
 def collate(samples: list[dict]) -> Batch:
     """Stack samples from WindowDataset into a Batch."""
     features = {k: torch.stack([s[k] for s in samples]) for k, v in samples[0].items() if isinstance(v, torch.Tensor)}
-    return Batch(features=features, instruction=[s["instruction"] for s in samples])
+    subtask = [s["subtask"] for s in samples] if "subtask" in samples[0] else None
+    return Batch(features=features, instruction=[s["instruction"] for s in samples], subtask=subtask)

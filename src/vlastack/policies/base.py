@@ -66,6 +66,10 @@ class Policy(nn.Module, ABC):
         return self.compute_loss(batch)
 
     # ---- hooks with defaults -------------------------------------------------------------------------
+    def reset(self) -> None:
+        """A new episode begins: forget whatever the policy remembers within one (a hierarchical policy's
+        plan). Evaluation calls it before every episode; stateless policies have nothing to forget."""
+
     @classmethod
     def fit_inputs(cls, config: Any, episode_actions: Sequence[np.ndarray], max_chunks: int) -> dict[str, Any]:
         """Constructor arguments fitted on the training data beyond its statistics (e.g. an action tokenizer).
@@ -280,14 +284,38 @@ def fake_samples(config: Any, n: int, seed: int = 0, with_action: bool = True) -
             s[keys.ACTION + keys.PAD_SUFFIX] = pad
             for name, dim in config.training_targets.items():
                 s[name] = torch.randn(dim, generator=g)
+            if config.subtask_vocabulary:  # plan labels as data/windows.py makes them: stage i % 3 of a plan
+                s.update(_fake_plan_labels(config.subtask_vocabulary, i))
         out.append(s)
     return out
+
+
+def _fake_plan_labels(vocabulary: tuple[str, ...], i: int) -> dict[str, Any]:
+    """Plan labels of sample ``i`` (see data/windows.py): the plan is the first three vocabulary entries
+    (fewer if it is shorter), the sample at stage ``i % len(plan)``, ``i`` frames into it."""
+    plan = vocabulary[:3]
+    k = i % len(plan)
+    history = torch.zeros(len(vocabulary))
+    history[:k] = 1.0
+    return {
+        "subtask": plan[k],
+        keys.SUBTASK_TARGET: torch.tensor(k),
+        keys.SUBTASK_HISTORY: history,
+        keys.SUBTASK_PREVIOUS: torch.tensor(k - 1),
+        keys.SUBTASK_SINCE: torch.tensor(i),
+    }
 
 
 def stack_samples(samples: list[dict[str, Any]]) -> Batch:
     """Samples (dicts of unbatched tensors plus ``instruction``) -> a Batch, like ``vlastack.data.windows.collate``."""
     feats = {k: torch.stack([s[k] for s in samples]) for k, v in samples[0].items() if isinstance(v, torch.Tensor)}
-    return Batch(features=feats, instruction=[s["instruction"] for s in samples], embodiment_id=torch.zeros(len(samples), dtype=torch.long))
+    subtask = [s["subtask"] for s in samples] if "subtask" in samples[0] else None
+    return Batch(
+        features=feats,
+        instruction=[s["instruction"] for s in samples],
+        subtask=subtask,
+        embodiment_id=torch.zeros(len(samples), dtype=torch.long),
+    )
 
 
 def fake_batch(config: Any, batch_size: int = 2, seed: int = 0, with_action: bool = True) -> Batch:

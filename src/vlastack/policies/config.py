@@ -102,6 +102,13 @@ class PolicyConfig:
         at the current frame, inference never supplies them. None by default."""
         return {}
 
+    @property
+    def subtask_vocabulary(self) -> tuple[str, ...] | None:
+        """A hierarchical policy's closed set of subtask texts: training then gives every sample its plan
+        labels over this vocabulary (``WindowDataset(subtasks=...)``, ``Batch.subtask``). None (the
+        default): the policy reads no subtasks."""
+        return None
+
     def feature_shapes(self, batch_size: int) -> dict[str, tuple[int, ...]]:
         """Batch feature name -> shape this config reads (and ``action`` it predicts)."""
         b, t, (h, w) = batch_size, self.obs_history, self.image_size

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 POLICIES: Registry[type[Policy]] = Registry("policy")
 
 #: The policy packages that ship with vlastack; importing one registers its class and presets.
-BUILTIN = ("vlastack.policies.vla", "vlastack.policies.l1")
+BUILTIN = ("vlastack.policies.vla", "vlastack.policies.l1", "vlastack.policies.hier")
 
 
 def load_builtin() -> None:

@@ -1,0 +1,75 @@
+"""Configuration of the hierarchical policy: an ``l1`` action policy plus a subtask head.
+
+Shapes (letters as in :mod:`vlastack.types`; V = subtasks in the vocabulary)::
+
+    high level: images (trunk FiLM-conditioned on the instruction), state, instruction vector,
+                done-subtask counts [B, V]                      -> MLP -> subtask logits [B, V]
+    low level:  the l1 policy with the chosen subtask's text in place of the instruction
+                                                                -> action chunk [B, H, D]
+
+The subtask is chosen from a closed set of strings (classification), not generated word by word.
+This module imports no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from vlastack.policies.l1.config import L1Config
+from vlastack.reasoning.plan import STAGE_SUBTASKS
+
+#: The high-level designs (see ``HierConfig.head``).
+HEADS = ("joint", "factored")
+
+
+@dataclass(frozen=True)
+class HierConfig(L1Config):
+    """Every ``l1`` field (the action policy, whose conv trunk the subtask head shares) plus the high level."""
+
+    policy_type: ClassVar[str] = "hier"
+
+    subtasks: tuple[str, ...] = STAGE_SUBTASKS
+    """The closed vocabulary of subtask texts the high level chooses from; the low level is conditioned on
+    the chosen one (default: the long-horizon suite's stage subtasks, reasoning/plan.py)."""
+    head: str = "joint"
+    """How the high level decides. ``joint``: one classifier over the vocabulary reads the images, state,
+    instruction and done counts, and a pick other than the subtask in progress means that one is done.
+    ``factored``: the next subtask comes from the instruction and the done counts alone (a plan in
+    words, no image), and a separate done-detector reads the images, state, instruction, the subtask in
+    progress and the done counts; only when it fires does the plan move on. The first ``joint`` run
+    switched away from a freshly started subtask on its own rollouts (docs/experiments/2026-11-hierarchical.md)."""
+    high_hidden: int = 256
+    """Width of the subtask head's two hidden layers."""
+    high_weight: float = 1.0
+    """Weight of the subtask cross-entropy (nats) against the l1 action loss (normalised units)."""
+    switch_delay: int = 2
+    """Frames after a stage is done during which the training label still says "keep the done stage's
+    subtask". The environment counts a stage once the part crosses its threshold; a switch a frame
+    too early (the drawer 1 cm short of open) leaves the stage undone, one a few frames late costs
+    nothing (the stage's skill keeps the part where it is)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.subtasks) < 2 or len(set(self.subtasks)) != len(self.subtasks):
+            raise self.bad("subtasks", "need at least two distinct subtask texts")
+        if self.head not in HEADS:
+            raise self.bad("head", f"must be one of {HEADS}")
+        if self.high_hidden < 1:
+            raise self.bad("high_hidden", "must be >= 1")
+        if self.high_weight < 0 or self.switch_delay < 0:
+            raise self.bad("high_weight" if self.high_weight < 0 else "switch_delay", "must be >= 0")
+
+    @property
+    def subtask_vocabulary(self) -> tuple[str, ...]:
+        return tuple(self.subtasks)
+
+    def l1_fields(self) -> dict:
+        """This config's values of every ``L1Config`` field (to compare with a flat l1 checkpoint)."""
+        from dataclasses import fields
+
+        return {f.name: getattr(self, f.name) for f in fields(L1Config)}
+
+    @property
+    def label(self) -> str:
+        return f"preset {self.name!r} (hier)"

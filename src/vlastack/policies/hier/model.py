@@ -1,0 +1,265 @@
+"""The hierarchical policy (pi0.5 / Hi Robot style, on the l1 backbone): say the subtask, then act on it.
+
+At every call of ``sample_actions`` (one re-plan per executed chunk) the high level reads the images
+(through the l1 conv trunk, FiLM-conditioned on the overall instruction), the state, the instruction
+and which subtasks the episode has done so far, and picks the current subtask from a closed set of
+strings (classification, not free text). Two designs (``HierConfig.head``):
+
+- ``joint``: one classifier over the vocabulary; a pick other than the subtask in progress means that
+  one is done and joins the done list (the plan moves on).
+- ``factored``: a done-detector says whether the subtask in progress is done; only then does it join
+  the done list, and a plan head, reading the instruction and the done counts only, names the next.
+
+The low level is the l1 action policy, conditioned on the chosen subtask's text instead of the
+instruction. Training (``compute_loss``): the l1 loss with each frame's true subtask as the
+instruction, plus the high level's loss on two readings of every frame: with the done list in step
+with the expert, and, from the second stage on, one subtask behind (the previous stage counts as done
+once ``switch_delay`` frames of the current one have passed). The second reading teaches the high
+level to notice from what it sees that a stage is done.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vlastack import keys
+from vlastack.checkpoint import read_policy_meta
+from vlastack.errors import CheckpointError, DatasetError
+from vlastack.policies.base import Policy
+from vlastack.policies.hier.config import HierConfig
+from vlastack.policies.l1.config import L1Config
+from vlastack.policies.l1.model import L1Policy
+from vlastack.policies.registry import POLICIES
+from vlastack.types import ActionChunk, Batch
+
+
+def _mlp(width: int, hidden: int, out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, out)
+    )
+
+
+#: Plan-label features a training batch must carry (keys.py; data/windows.py ``subtasks=``).
+PLAN_FEATURES = (keys.SUBTASK_TARGET, keys.SUBTASK_HISTORY, keys.SUBTASK_PREVIOUS, keys.SUBTASK_SINCE)
+
+
+def lagged_labels(
+    target: torch.Tensor, history: torch.Tensor, previous: torch.Tensor, since: torch.Tensor, switch_delay: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The "one subtask behind" reading of each sample: done counts [B, V] without the previous stage's
+    subtask, its label [B] (the current stage's subtask once ``since >= switch_delay`` frames of it have
+    passed, the previous stage's before), and which samples have such a reading [B] (not the first stage)."""
+    behind = previous >= 0
+    prev = previous.clamp(min=0)
+    lag_history = history - F.one_hot(prev, history.shape[1]).to(history) * behind[:, None].to(history)
+    return lag_history, torch.where(since >= switch_delay, target, prev), behind
+
+
+@POLICIES.register("hier")
+class HierPolicy(L1Policy):
+    """An l1 policy (its weights keep their names, so an l1 checkpoint fine-tunes into it) plus a subtask head."""
+
+    policy_name = "hier"
+    config_class = HierConfig
+
+    def __init__(self, config: HierConfig, stats: dict | None = None) -> None:
+        super().__init__(config, stats)
+        c = self.config
+        frames = len(c.cameras) * c.obs_history
+        v = len(c.subtasks)
+        width = frames * self.encoder.out_dim + (c.obs_history * c.state_dim if c.use_state else 0) + c.task_dim + v
+        if c.head == "joint":
+            self.high = _mlp(width, c.high_hidden, v)
+        else:  # factored: the plan from words and counts only; completion from what is seen
+            self.plan_head = _mlp(c.task_dim + v, c.high_hidden, v)
+            self.done_head = _mlp(width + v, c.high_hidden, 1)
+        self._plans: list[dict[str, Any]] = []  # per batch row during an episode: instruction, current, done
+        self.last_plan: list[dict[str, Any]] = []
+        """Per batch row, what the last ``sample_actions`` decided: subtask, done subtasks, probabilities."""
+
+    # ---- the high level --------------------------------------------------------------------------
+    def subtask_logits(self, batch: Batch, history: torch.Tensor, augment: bool = False) -> torch.Tensor:
+        """Subtask logits [B, V] from the observation, the instruction and done-subtask counts [B, V]."""
+        return self._high(self._high_inputs(batch, augment), history)
+
+    def _high_inputs(self, batch: Batch, augment: bool) -> torch.Tensor:
+        """Image features (trunk conditioned on the instruction), normalised state and instruction vector [B, F];
+        the instruction vector is the last ``task_dim`` columns."""
+        task = self.task(self.text(batch.instruction, self.device))
+        parts = [self._image_features(batch, task, augment)]
+        if self.config.use_state:
+            parts.append(self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE)).flatten(1))
+        return torch.cat([*parts, task], dim=1)
+
+    def plan_logits(self, inputs: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        """Factored head: logits [B, V] of the next subtask from the instruction vector and done counts [B, V]."""
+        return self.plan_head(torch.cat([inputs[:, -self.config.task_dim :], history.to(inputs)], dim=1))
+
+    def done_logit(self, inputs: torch.Tensor, current: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        """Factored head: logit [B] that subtask ``current`` (vocabulary index [B]) is done."""
+        onehot = F.one_hot(current, len(self.config.subtasks)).to(inputs)
+        return self.done_head(torch.cat([inputs, history.to(inputs), onehot], dim=1))[:, 0]
+
+    def _high(self, inputs: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        return self.high(torch.cat([inputs, history.to(inputs)], dim=1))
+
+    # ---- training ---------------------------------------------------------------------------------
+    def compute_loss(self, batch: Batch) -> torch.Tensor:
+        c = self.config
+        missing = [k for k in PLAN_FEATURES if k not in batch.features]
+        if batch.subtask is None or missing:
+            raise DatasetError(
+                f"{c.label} trains on plan labels (Batch.subtask and {list(PLAN_FEATURES)}); this batch lacks "
+                f"{missing or ['subtask']}: build the WindowDataset with subtasks=config.subtask_vocabulary"
+            )
+        low = super().compute_loss(replace(batch, instruction=list(batch.subtask)))
+        f = {k: batch.features[k].to(self.device) for k in PLAN_FEATURES}
+        target, history, previous, since = (
+            f[keys.SUBTASK_TARGET].long(),
+            f[keys.SUBTASK_HISTORY].float(),
+            f[keys.SUBTASK_PREVIOUS].long(),
+            f[keys.SUBTASK_SINCE],
+        )
+        inputs = self._high_inputs(batch, augment=self.training)
+        if c.head == "factored":
+            return low + c.high_weight * self._factored_loss(inputs, target, history, previous, since)
+        logits = self._high(inputs, history)  # the done list in step with the expert
+        in_step = F.cross_entropy(logits, target, reduction="none")
+        lag_history, lag_target, behind = lagged_labels(target, history, previous, since, c.switch_delay)
+        lag_logits = self._high(inputs, lag_history)
+        lagged = F.cross_entropy(lag_logits, lag_target, reduction="none") * behind.float()
+        high = (in_step + lagged) / (1.0 + behind.float())  # mean over the readings each sample has
+        with torch.no_grad():
+            self.last_terms["loss_subtask"] = float(high.mean())
+            self.last_terms["subtask_acc"] = float((logits.argmax(1) == target).float().mean())
+            if behind.any():
+                self.last_terms["switch_acc"] = float((lag_logits.argmax(1) == lag_target)[behind].float().mean())
+        return low + c.high_weight * high
+
+    def _factored_loss(
+        self, inputs: torch.Tensor, target: torch.Tensor, history: torch.Tensor, previous: torch.Tensor, since: torch.Tensor
+    ) -> torch.Tensor:
+        """Plan cross-entropy (the done list in step) plus the done-detector's binary cross-entropy on both
+        readings: in step (the current stage is not done) and one behind (the previous stage is done once
+        ``switch_delay`` frames of the current one have passed)."""
+        plan = self.plan_logits(inputs, history)
+        plan_loss = F.cross_entropy(plan, target, reduction="none")
+        lag_history, lag_target, behind = lagged_labels(target, history, previous, since, self.config.switch_delay)
+        in_step = self.done_logit(inputs, target, history)
+        lagged = self.done_logit(inputs, previous.clamp(min=0), lag_history)
+        done_label = (lag_target == target).float()  # behind and past the delay: the previous stage is done
+        bce_in = F.binary_cross_entropy_with_logits(in_step, torch.zeros_like(in_step), reduction="none")
+        bce_lag = F.binary_cross_entropy_with_logits(lagged, done_label, reduction="none") * behind.float()
+        with torch.no_grad():
+            self.last_terms["loss_plan"] = float(plan_loss.mean())
+            self.last_terms["subtask_acc"] = float((plan.argmax(1) == target).float().mean())
+            right = torch.cat([(in_step < 0), ((lagged > 0) == (done_label > 0.5))[behind]])
+            self.last_terms["done_acc"] = float(right.float().mean())
+        return plan_loss + (bce_in + bce_lag) / (1.0 + behind.float())
+
+    # ---- acting -----------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """A new episode: forget the plan (the done subtasks and the one in progress)."""
+        self._plans = []
+        self.last_plan = []
+
+    @torch.inference_mode()
+    def sample_actions(self, batch: Batch, noise: torch.Tensor | None = None) -> ActionChunk:
+        """Re-plan (pick each row's subtask), then the l1 chunk [B, H, D] conditioned on it; ``noise`` is ignored."""
+        start = time.perf_counter()
+        c, b = self.config, batch.size
+        if len(self._plans) != b:
+            self._plans = [{} for _ in range(b)]
+        for plan, instruction in zip(self._plans, batch.instruction):
+            if plan.get("instruction") != instruction:  # another task: start its plan afresh
+                plan.clear()
+                plan.update(instruction=instruction, current=None, done=[])
+        was_training = self.training
+        if was_training:
+            self.eval()
+        try:
+            if c.head == "factored":
+                self._replan_factored(batch)
+            else:
+                self._replan_joint(batch)
+        finally:
+            if was_training:
+                self.train()
+        chunk = super().sample_actions(replace(batch, instruction=[p["current"] for p in self._plans]))
+        info = {"policy": "hier", "subtask": [p["subtask"] for p in self.last_plan]}
+        return ActionChunk(actions=chunk.actions, inference_ms=(time.perf_counter() - start) * 1e3, info=info)
+
+    def _replan_factored(self, batch: Batch) -> None:
+        """Ask the done-detector about each row's subtask in progress; where it fires (p > 0.5), or at the
+        start, the plan head names the next subtask given the done list."""
+        c = self.config
+        inputs = self._high_inputs(batch, augment=False)
+        history = torch.stack([self._counts(p["done"]) for p in self._plans])
+        started = [p["current"] is not None for p in self._plans]
+        current = torch.tensor([c.subtasks.index(p["current"]) if p["current"] else 0 for p in self._plans])
+        done = torch.sigmoid(self.done_logit(inputs, current.to(self.device), history)).float().cpu()
+        for plan, was_started, p_done in zip(self._plans, started, done):
+            if was_started and p_done > 0.5:
+                plan["done"].append(plan["current"])  # predicted done: the plan moves on
+        history = torch.stack([self._counts(p["done"]) for p in self._plans])
+        probs = torch.softmax(self.plan_logits(inputs, history), dim=1).float().cpu()
+        self.last_plan = []
+        for plan, p_next, p_done in zip(self._plans, probs, done):
+            plan["current"] = c.subtasks[int(p_next.argmax())]
+            self.last_plan.append(
+                {
+                    "subtask": plan["current"],
+                    "done": list(plan["done"]),
+                    "probability": float(p_next.max()),
+                    "done_probability": float(p_done),
+                }
+            )
+
+    def _replan_joint(self, batch: Batch) -> None:
+        """The joint head picks each row's subtask; a pick other than the one in progress marks that one done."""
+        c = self.config
+        history = torch.stack([self._counts(p["done"]) for p in self._plans])
+        probs = torch.softmax(self.subtask_logits(batch, history), dim=1).float().cpu()
+        self.last_plan = []
+        for plan, p in zip(self._plans, probs):
+            choice = c.subtasks[int(p.argmax())]
+            if plan["current"] is not None and choice != plan["current"]:
+                plan["done"].append(plan["current"])  # predicted done: the plan moves on
+            plan["current"] = choice
+            self.last_plan.append({"subtask": choice, "done": list(plan["done"]), "probability": float(p.max())})
+
+    def _counts(self, done: list[str]) -> torch.Tensor:
+        counts = torch.zeros(len(self.config.subtasks))
+        for s in done:
+            counts[self.config.subtasks.index(s)] += 1.0
+        return counts
+
+    def prepare_instructions(self, instructions) -> None:
+        """The dataset's instructions and every subtask text (the low level's instructions) go into the cache."""
+        super().prepare_instructions([*instructions, *self.config.subtasks])
+
+    # ---- fine-tuning from a flat l1 checkpoint ------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, expect: Any = None) -> Policy:
+        """A hier checkpoint as usual; an ``l1`` checkpoint (with ``expect``, a HierConfig whose l1 fields equal
+        the checkpoint's) gives the hierarchical policy with those weights and a fresh subtask head."""
+        path = Path(directory)
+        if read_policy_meta(path)["policy"] != L1Policy.policy_name:
+            return super().from_pretrained(path, expect=expect)
+        if not isinstance(expect, HierConfig):
+            raise CheckpointError(f"{path} holds an l1 policy: pass the HierConfig to build around it as expect")
+        flat = L1Policy.from_pretrained(path, expect=L1Config(**expect.l1_fields()))  # refuses other l1 settings
+        policy = cls(expect)
+        state = {**policy.state_dict(), **flat.state_dict()}  # the l1 weights and stats; the head stays fresh
+        policy.load_state_dict_checked(state, str(path))
+        policy.data_info = dict(flat.data_info)
+        for encoder in policy._text_caches():
+            encoder.load_cache(path)
+        return policy

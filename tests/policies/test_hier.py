@@ -1,0 +1,216 @@
+"""The hierarchical policy: its training labels, its plan (re-planning on a predicted switch), fine-tuning
+from a flat l1 checkpoint, and training on plan labels made from a long-horizon dataset."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vlastack import keys
+from vlastack.errors import CheckpointError, DatasetError
+from vlastack.policies import fake_batch, load_policy
+from vlastack.policies.hier import HierPolicy
+from vlastack.policies.hier.model import lagged_labels
+from vlastack.policies.l1 import L1Config, L1Policy
+from vlastack.policies.untrained import untrained_policy
+from vlastack.types import Batch
+
+
+def _hier(cfg_for, **overrides) -> HierPolicy:
+    return untrained_policy(cfg_for("hier-debug", **overrides), samples=24)
+
+
+def test_lagged_labels_switch_only_after_the_delay():
+    # vocabulary of 3; samples: stage 0 (no previous), stage 1 two frames in, stage 1 five frames in
+    target = torch.tensor([0, 1, 1])
+    history = torch.tensor([[0.0, 0, 0], [1, 0, 0], [1, 0, 0]])
+    previous = torch.tensor([-1, 0, 0])
+    since = torch.tensor([7, 2, 5])
+    lag_history, lag_target, behind = lagged_labels(target, history, previous, since, switch_delay=3)
+    assert behind.tolist() == [False, True, True]
+    assert lag_history.tolist() == [[0, 0, 0], [0, 0, 0], [0, 0, 0]]  # the previous stage is not done yet
+    assert lag_target.tolist()[1:] == [0, 1]  # keep the previous subtask within the delay, switch after it
+
+
+def test_joint_head_plan_moves_on_when_another_subtask_is_chosen_and_the_low_level_acts_on_it(cfg_for, monkeypatch):
+    policy = _hier(cfg_for, head="joint").eval()
+    vocab = policy.config.subtasks
+    batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
+    choices = iter([0, 0, 1, 1, 0])  # the head's pick at each re-plan
+    seen_history = []
+
+    def fake_logits(b, history, augment=False):
+        seen_history.append(history[0].tolist())
+        out = torch.full((1, len(vocab)), -5.0)
+        out[0, next(choices)] = 5.0
+        return out
+
+    monkeypatch.setattr(policy, "subtask_logits", fake_logits)
+    picked = []
+    for _ in range(5):
+        chunk = policy.sample_actions(batch)
+        picked.append(chunk.info["subtask"][0])
+        expected = L1Policy.sample_actions(policy, replace(batch, instruction=[picked[-1]]))
+        np.testing.assert_array_equal(chunk.actions, expected.actions)  # the low level reads the chosen subtask
+    assert picked == [vocab[0], vocab[0], vocab[1], vocab[1], vocab[0]]
+    assert policy.last_plan[0]["done"] == [vocab[0], vocab[1]]
+    # the head saw the done counts: nothing, then subtask 0 once done, then 0 and 1 done
+    assert seen_history[0] == seen_history[2] == [0.0] * len(vocab)
+    assert seen_history[3][:2] == [1.0, 0.0] and seen_history[4][:2] == [1.0, 0.0]
+    policy.reset()
+    assert policy.last_plan == [] and policy._plans == []
+
+
+def test_factored_head_moves_on_only_when_the_done_detector_fires(cfg_for, monkeypatch):
+    policy = _hier(cfg_for).eval()
+    assert policy.config.head == "factored"
+    vocab = policy.config.subtasks
+    batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
+    fires = iter([9.0, 5.0, -5.0, 5.0, -5.0])  # done-detector logits per re-plan; the first is ignored (nothing in progress)
+    asked = []
+
+    def fake_done(inputs, current, history):
+        asked.append(vocab[int(current[0])])
+        return torch.tensor([next(fires)])
+
+    def fake_plan(inputs, history):  # a plan in words: the next subtask is vocab[number done]
+        out = torch.full((1, len(vocab)), -5.0)
+        out[0, int(history.sum())] = 5.0
+        return out
+
+    monkeypatch.setattr(policy, "done_logit", fake_done)
+    monkeypatch.setattr(policy, "plan_logits", fake_plan)
+    picked = []
+    for _ in range(5):
+        chunk = policy.sample_actions(batch)
+        picked.append(chunk.info["subtask"][0])
+        expected = L1Policy.sample_actions(policy, replace(batch, instruction=[picked[-1]]))
+        np.testing.assert_array_equal(chunk.actions, expected.actions)
+    assert picked == [vocab[0], vocab[1], vocab[1], vocab[2], vocab[2]]
+    assert asked[1:] == [vocab[0], vocab[1], vocab[1], vocab[2]]  # it is asked about the subtask in progress
+    assert policy.last_plan[0]["done"] == [vocab[0], vocab[1]]
+
+
+def test_factored_done_labels_follow_the_stage_and_the_delay(cfg_for):
+    """The done-detector's training targets: in step never done; one behind, done once past the delay.
+    A detector that says exactly that has a lower loss than one that says the opposite."""
+    policy = _hier(cfg_for, switch_delay=2)
+    v = len(policy.config.subtasks)
+    target, previous, since = torch.tensor([1, 1, 0]), torch.tensor([0, 0, -1]), torch.tensor([1, 5, 3])
+    history = torch.tensor([[1.0] + [0.0] * (v - 1)] * 2 + [[0.0] * v])
+    inputs = torch.zeros(3, 4 + policy.config.task_dim)
+
+    def loss_with(done_fn):
+        policy.done_logit = done_fn
+        policy.plan_logits = lambda inputs, history: F.one_hot(target, v).float() * 20
+        return policy._factored_loss(inputs, target, history, previous, since)
+
+    calls = []
+
+    def right(inputs, current, history):
+        calls.append(current.tolist())
+        lagged = len(calls) == 2
+        return torch.tensor([-20.0, 20.0, -20.0]) if lagged else torch.full((3,), -20.0)
+
+    good = loss_with(right)
+    assert calls == [[1, 1, 0], [0, 0, 0]]  # in step: the current stage; behind: the previous one
+    wrong = loss_with(lambda inputs, current, history: -right(inputs, current, history))
+    assert float(good.max()) < 1e-3 and bool((wrong > 5).all())
+
+
+def test_a_new_instruction_starts_a_new_plan(cfg_for, monkeypatch):
+    policy = _hier(cfg_for, head="joint").eval()
+    batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
+    picks = iter([0, 1, 1])
+
+    def fake_logits(b, history, augment=False):
+        out = torch.zeros((1, len(policy.config.subtasks)))
+        out[0, next(picks)] = 1.0
+        return out
+
+    monkeypatch.setattr(policy, "subtask_logits", fake_logits)
+    policy.sample_actions(batch)
+    policy.sample_actions(batch)
+    assert policy.last_plan[0]["done"] == [policy.config.subtasks[0]]
+    policy.sample_actions(replace(batch, instruction=["another task entirely"]))
+    assert policy.last_plan[0]["done"] == []
+
+
+def test_training_without_plan_labels_is_refused(cfg_for):
+    policy = _hier(cfg_for)
+    batch = fake_batch(policy.config, batch_size=2)
+    with pytest.raises(DatasetError, match="plan labels"):
+        policy.compute_loss(Batch(features=batch.features, instruction=batch.instruction))
+
+
+def test_fine_tuning_starts_from_a_flat_l1_checkpoint(cfg_for, tmp_path):
+    flat = untrained_policy(cfg_for("l1-debug"), samples=24, init_seed=3)
+    flat.save_pretrained(tmp_path / "flat")
+    cfg = cfg_for("hier-debug")
+    hier = HierPolicy.from_pretrained(tmp_path / "flat", expect=cfg)
+    batch = fake_batch(cfg, batch_size=2, seed=1, with_action=False)
+    for f in fields(L1Config):  # the same action policy ...
+        assert getattr(hier.config, f.name) == getattr(flat.config, f.name) or f.name == "name"
+    flat.eval(), hier.eval()
+    subtask_batch = replace(batch, instruction=[cfg.subtasks[1]] * 2)
+    np.testing.assert_array_equal(L1Policy.sample_actions(hier, subtask_batch).actions, flat.sample_actions(subtask_batch).actions)
+    with pytest.raises(CheckpointError, match="keypoints"):  # ... and only from a matching one
+        HierPolicy.from_pretrained(tmp_path / "flat", expect=replace(cfg, keypoints=cfg.keypoints + 1))
+    with pytest.raises(CheckpointError, match="HierConfig"):
+        HierPolicy.from_pretrained(tmp_path / "flat")
+    hier.save_pretrained(tmp_path / "hier")
+    assert isinstance(load_policy(tmp_path / "hier", expect=cfg), HierPolicy)
+
+
+def _drawer_dataset(root, make_episode):
+    """Two synthetic lh-drawer-open-close episodes: the drawer (state[5], the handle's y) opens to -0.16 m
+    by frame 6, then closes again; 12 frames."""
+    from vlastack.episodes.writer import DatasetWriter
+
+    joint = np.array([0.0, 0.0, -0.04, -0.08, -0.12, -0.14, -0.155, -0.16, -0.16, -0.1, -0.05, -0.02])
+    writer = DatasetWriter(root)
+    for seed in range(2):
+        ep = make_episode(len(joint), seed, task="look inside the drawer, then leave it shut", size=8)
+        state = np.zeros((len(joint), 39), dtype=np.float32)
+        state[:, 5] = 0.7 + joint
+        ep.frames[keys.ENV_STATE] = state
+        ep.env_task = "lh-drawer-open-close"
+        writer.add_episode(ep)
+    return root
+
+
+def test_windows_carry_plan_labels_of_long_horizon_episodes(tmp_path, make_episode):
+    from vlastack.data.windows import WindowDataset, collate
+    from vlastack.episodes.reader import DatasetReader
+    from vlastack.reasoning.plan import STAGE_SUBTASKS
+
+    data = WindowDataset(DatasetReader(_drawer_dataset(tmp_path / "ds", make_episode)), action_horizon=4, subtasks=STAGE_SUBTASKS)
+    samples = [data[i] for i in range(12)]  # episode 0
+    # the drawer is open (<= -0.15 m) at frame 6: frames 0-5 open it, 6-11 close it
+    assert [s["subtask"] for s in samples] == ["open the drawer"] * 6 + ["close the drawer"] * 6
+    opened = STAGE_SUBTASKS.index("open the drawer")
+    assert [int(s[keys.SUBTASK_PREVIOUS]) for s in samples] == [-1] * 6 + [opened] * 6
+    assert [int(s[keys.SUBTASK_SINCE]) for s in samples] == [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5]
+    assert samples[7][keys.SUBTASK_HISTORY].tolist() == [1.0 if s == "open the drawer" else 0.0 for s in STAGE_SUBTASKS]
+    assert collate(samples[:3]).subtask == ["open the drawer"] * 3
+
+
+def test_cli_trains_the_hierarchical_preset_on_plan_labels(tmp_path, make_episode):
+    from typer.testing import CliRunner
+
+    from vlastack.cli import app
+
+    data = _drawer_dataset(tmp_path / "ds", make_episode)
+    args = ["train", "--preset", "hier-debug", "--dataset", str(data), "--out", str(tmp_path / "run"), "--steps", "3", "--no-progress"]
+    r = CliRunner().invoke(app, [*args, "--set", 'policy.text_encoder="hash"'])
+    assert r.exit_code == 0, r.output
+    import json
+
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows and all("done_acc" in row and "subtask_acc" in row for row in rows)
+    policy = load_policy(tmp_path / "run" / "checkpoints" / "step_00000003")
+    assert isinstance(policy, HierPolicy)
