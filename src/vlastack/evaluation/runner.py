@@ -115,6 +115,7 @@ class _LocalPolicy:
 
         torch.manual_seed(seed)
         self.policy.reset()  # e.g. a hierarchical policy's plan
+        self.policy.reset()  # e.g. a hierarchical policy's plan
 
 
 class _ServedPolicy:
