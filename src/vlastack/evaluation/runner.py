@@ -115,7 +115,6 @@ class _LocalPolicy:
 
         torch.manual_seed(seed)
         self.policy.reset()  # e.g. a hierarchical policy's plan
-        self.policy.reset()  # e.g. a hierarchical policy's plan
 
 
 class _ServedPolicy:
