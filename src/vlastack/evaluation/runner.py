@@ -43,7 +43,7 @@ class EvalConfig:
     """Record the first episode of this many tasks for the report."""
     image_size: int | None = None
     """Rendered image side; None: the checkpoint's training resolution."""
-    safety_spec: str = "metaworld_sawyer"  # DEFAULT_SPEC (defined below the class)
+    safety_spec: str = "metaworld_sawyer"  # also DEFAULT_SPEC below
     """Safety spec preset applied between executor and simulator (on by default, as users run it). ``none``
     steps the simulator directly, as published benchmark rows were measured; reports say which."""
     server: str | None = None
@@ -75,9 +75,9 @@ class EvalConfig:
 
 
 NO_SAFETY = "none"
+"""``safety_spec`` value that runs without the safety layer (benchmark comparisons only)."""
 DEFAULT_SPEC = EvalConfig.safety_spec
 """The spec evaluation runs behind by default, and the one a ``none`` run is judged against."""
-"""``safety_spec`` value that runs without the safety layer (benchmark comparisons only)."""
 
 
 # ---- worker side -------------------------------------------------------------------------------
