@@ -11,9 +11,11 @@ from __future__ import annotations
 IMAGES_PREFIX = "observation.images."
 #: Prefix of a depth stream: ``observation.depth.<camera>``; float32 [H, W], metres from the camera plane.
 DEPTH_PREFIX = "observation.depth."
-#: Proprioception. Meta-World: end-effector x, y, z in metres (world frame) and gripper opening in [0, 1].
+#: Proprioception. Meta-World: end-effector x, y, z in metres (world frame) and gripper opening in [0, 1];
+#: robosuite: per arm, end-effector position (m, world frame), quaternion (x, y, z, w) and gripper opening.
 STATE = "observation.state"
-#: Contact force on each gripper finger in newtons, float32 [n_fingers] (Meta-World: right, left).
+#: Touch, float32. Meta-World: normal contact force on each gripper finger in newtons (right, left);
+#: robosuite: per arm, the wrist force-torque reading (N, then N m, world frame).
 TOUCH = "observation.touch"
 #: Net contact force the surroundings apply to the arm (every moving link, fingers included) in newtons,
 #: world frame, float32 [3]; for the safety layer and world-model labels, not a policy input.

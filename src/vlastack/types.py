@@ -46,7 +46,8 @@ class Observation:
     depth: dict[str, np.ndarray] = field(default_factory=dict)
     """camera name -> float32 [Hi, Wi], metres along the optical axis; empty when depth is off."""
     touch: np.ndarray | None = None
-    """float32 [F] normal contact force on each gripper finger, newtons; None when touch is off."""
+    """float32 [F] normal contact force on each gripper finger, newtons (robosuite: the wrist force-torque
+    reading per arm, N and N m, world frame); None when touch is off."""
     arm_contact: np.ndarray | None = None
     """float32 [3] net contact force the surroundings apply to the arm (every moving link, fingers
     included), newtons, world frame; None when touch is off. For the safety layer (not a policy input)."""

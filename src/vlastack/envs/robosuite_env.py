@@ -145,10 +145,13 @@ class _Arm:
     ref_site: int
     """The site robosuite's arm controller takes as its frame (``<robot>_right_center``)."""
     eef_site: int
+    """robosuite's end-effector site of the arm (``robot.eef_site_id["right"]``): the state's position and orientation."""
     grip_qpos: int
     """qpos address of the gripper's driving joint."""
     grip_open: float
+    """That joint's position (robosuite's units for the gripper) when fully open: the state's opening 1."""
     grip_closed: float
+    """Its position when fully closed: the state's opening 0."""
     force_torque: tuple[tuple[int, int], tuple[int, int]]
     """(sensordata address, site id) of the wrist force sensor, then of the torque sensor."""
 
