@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,9 +33,9 @@ from vlastack.envs.robosuite_tasks import is_robosuite_task
 from vlastack.envs.tasks import resolve_tasks
 from vlastack.episodes import layout
 from vlastack.episodes.video import VideoSettings
-from vlastack.errors import ConfigError, DatasetError
+from vlastack.errors import ConfigError
 from vlastack.types import Episode
-from vlastack.workers import spawn_pool
+from vlastack.workers import run_jobs
 
 LOG_PATH = "meta/vlastack_collect.json"
 
@@ -255,29 +253,20 @@ def _run_parallel(
     handle: Callable[..., None],
     safety: str | None,
 ) -> None:
-    """Keep up to ``2 * workers`` episodes in flight; write each as it finishes."""
-    with spawn_pool(workers) as pool:  # fresh processes (no inherited GL context) that die with this one
-        in_flight: set[Future] = set()
-        try:
-            while True:
-                while len(in_flight) < 2 * workers and (job := next_job()) is not None:
-                    in_flight.add(pool.submit(_run_one, *job, env_kwargs, safety))
-                if not in_flight:
-                    return
-                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                for f in done:
-                    try:
-                        result = f.result()
-                    except BrokenProcessPool as err:
-                        raise DatasetError(
-                            f"a simulator worker died ({err}); every finished episode is saved in the dataset, "
-                            "and running the same command again resumes the collection"
-                        ) from err
-                    handle(*result)
-        except BaseException:
-            for f in in_flight:
-                f.cancel()
-            raise
+    """Keep up to ``2 * workers`` episodes in flight (fresh processes, no inherited GL context, that die
+    with this one); write each as it finishes."""
+
+    def job() -> tuple | None:
+        task_seed = next_job()
+        return None if task_seed is None else (*task_seed, env_kwargs, safety)
+
+    run_jobs(
+        workers,
+        job,
+        _run_one,
+        lambda result: handle(*result),
+        "every finished episode is saved in the dataset, and running the same command again resumes the collection",
+    )
 
 
 def _check_same_safety(config: CollectConfig, log: dict[str, Any]) -> None:

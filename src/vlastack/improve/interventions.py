@@ -20,8 +20,6 @@ demonstrations (0+), evaluation (100000+) and validation (200000+).
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from vlastack import keys
-from vlastack.errors import DatasetError
 from vlastack.improve.operator import GateConfig, Operator, ScriptedOperator
 from vlastack.types import Episode
 
@@ -154,24 +151,13 @@ def collect_assisted(
         for task, seed in jobs:
             done(_assisted_job(str(checkpoint), task, seed, *args))
         return
-    from vlastack.workers import spawn_pool, terminate_workers
+    from vlastack.workers import run_jobs
 
-    with spawn_pool(workers) as pool:
-        queue, in_flight = list(jobs), set()
-        try:
-            while queue or in_flight:
-                while queue and len(in_flight) < 2 * workers:  # keep both workers busy, one job queued each
-                    task, seed = queue.pop(0)
-                    in_flight.add(pool.submit(_assisted_job, str(checkpoint), task, seed, *args))
-                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    try:
-                        result = f.result()
-                    except BrokenProcessPool as err:
-                        raise DatasetError(
-                            f"a simulator worker died ({err}); every finished episode is saved, and running the same command again continues"
-                        ) from err
-                    done(result)
-        except BaseException:
-            terminate_workers(pool)  # Ctrl-C or an error: stop the running episodes now, not after they finish
-            raise
+    queue = iter([(str(checkpoint), task, seed, *args) for task, seed in jobs])
+    run_jobs(
+        workers,
+        lambda: next(queue, None),
+        _assisted_job,
+        done,
+        "every finished episode is saved, and running the same command again continues",
+    )
