@@ -32,6 +32,9 @@ Recording (``ConsoleConfig.record``): every finished episode (success or step li
 "New episode" or by closing is not) is written to a LeRobot dataset with the takeover columns of
 ``improve.interventions`` (console/recording.py), so ``vlastack improve`` can fine-tune on it.
 
+What the operator's words do (answers, corrections, new instructions) is console/dialogue.py, a part of
+this class kept apart because it never touches the simulator.
+
 The subtask and reason shown are read from the simulator's privileged state by the scripted experts'
 phase rules (reasoning/phases.py, reasons.py, labels.py), not decoded by the policy; ``state()`` says so
 in ``explanation_source``.
@@ -40,16 +43,15 @@ in ``explanation_source``.
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from vlastack.console.actors import ExpertActor, PolicyActor
 from vlastack.console.config import ConsoleConfig, parse_command, scene_objects
+from vlastack.console.dialogue import Dialogue
 from vlastack.console.state import (
     ASKING,
     DONE,
@@ -58,27 +60,19 @@ from vlastack.console.state import (
     HOLD,
     OPERATOR,
     POLICY,
-    ROBOT,
     RUNNING,
     STOPPED,
     SYSTEM,
     ChatLine,
+    Halt,
     SessionState,
 )
 from vlastack.errors import ConfigError
-from vlastack.reasoning.clarify import ATTRIBUTE_WORDS, KINDS, Decision, SceneObject, decide, resolve
-from vlastack.reasoning.corrections import Correction, CorrectionFilter, parse_correction
+from vlastack.reasoning.clarify import Decision
+from vlastack.reasoning.corrections import CorrectionFilter, parse_correction
 
 
-@dataclass
-class _Halt:
-    """A pending hold: why, and the total step count when it was asked for."""
-
-    status: str
-    requested_at: int
-
-
-class ConsoleSession:
+class ConsoleSession(Dialogue):
     """See the module docstring. ``actor`` replaces the policy or expert (tests: any
     ``(observation, info, now_s) -> action | None`` with ``reset(seed)``, ``resume()``, ``describes``)."""
 
@@ -152,7 +146,7 @@ class ConsoleSession:
         self._total_steps = 0
         self._frame = 0
         self._status = RUNNING
-        self._halt: _Halt | None = None
+        self._halt: Halt | None = None
         self._stop_requested_at: int | None = None
         self._halted_at: int | None = None
         self._question: tuple[str, Decision] | None = None
@@ -512,7 +506,7 @@ class ConsoleSession:
             self._status, self._halted_at = STOPPED, self._total_steps
             self._say(SYSTEM, f"stopped at step {self._total_steps} (the episode had ended)")
             return
-        self._halt = _Halt(STOPPED, self._total_steps)
+        self._halt = Halt(STOPPED, self._total_steps)
         self._say(SYSTEM, f"stop pressed at step {self._total_steps}: the next step sends the hold")
 
     def _resume_locked(self) -> None:
@@ -527,99 +521,6 @@ class ConsoleSession:
             self._status = RUNNING
             self._replan = True
             self._say(SYSTEM, f"resumed at step {self._total_steps}")
-
-    def _answer(self, text: str) -> None:
-        instruction, pending = self._question  # type: ignore[misc]
-        decision = resolve(instruction, text, pending)
-        if decision.act:
-            self._question = None
-            self._follow(instruction, decision)
-        else:
-            self._question = (instruction, decision)
-            self._say(ROBOT, decision.question or "Which one do you mean?")
-
-    def _instruct(self, text: str) -> None:
-        if not self._objects:  # nothing to ground against: take the words as given
-            self._follow(text, None)
-            return
-        decision = decide(text, self._objects)
-        if decision.act:
-            self._follow(text, decision)
-            return
-        self._question = (text, decision)
-        if self._status == STOPPED and self._halt is None:
-            self._say(ROBOT, f"{decision.question} (stopped; the answer will not resume by itself)")
-            return
-        if self._halt is None:
-            self._halt = _Halt(ASKING, self._total_steps)
-        self._say(ROBOT, f"{decision.question} (holding until you answer)")
-
-    def _follow(self, instruction: str, decision: Decision | None) -> None:
-        self._instruction = instruction
-        self._target = None if decision is None or decision.target is None else decision.target.name
-        on = f" on the {self._target}" if self._target else ""
-        note = "" if getattr(self._actor, "reads_words", True) else f"; the {self._actor.describes.split(' (')[0]} keeps to its task"
-        if self._halt is not None and self._halt.status == ASKING:
-            self._halt = None  # the question is answered before its hold went out: nothing to wait for
-        if self._status == ASKING:
-            self._status = RUNNING
-        if self._status == STOPPED or self._halt is not None:
-            # Words never release a stop by themselves: only Resume (or "go on") does.
-            self._say(ROBOT, f"will act{on}: {instruction!r}{note}; stopped now: press Resume or say 'go on'")
-        else:
-            self._say(ROBOT, f"acting{on}: {instruction!r}{note}")
-        self._replan = True  # a new instruction: plan afresh from the current view
-
-    def _correct(self, c: Correction) -> None:
-        if c.kind == "stop":
-            self._stop_locked()
-        elif c.kind == "resume":
-            self._resume_locked()
-        elif c.kind == "retarget":
-            target = next(o for o in self._objects if o.name == c.target)
-            if not _only_refers(c.text):
-                # "pull the drawer open" names one object too, but says what to do with it: an instruction.
-                self._follow(c.text, Decision(True, target, (target,)))
-                return
-            self._retarget(target)
-        else:
-            self._corrections.apply(c)
-            said = {
-                "speed": f"speed now x{self._corrections.speed:.2f}",
-                "nudge": "moving the hand by " + ", ".join(f"{v * 100:+.0f} cm" for v in c.offset_m) + " (x right, y forward, z up)",
-                "release": "opening the gripper",
-                "grasp": "closing the gripper",
-            }
-            self._say(ROBOT, f"correction: {said.get(c.kind, c.kind)}; the safety layer still checks every step")
-
-    def _retarget(self, target: SceneObject) -> None:
-        """ "The other drawer", "no, the window": the same instruction, said of ``target``. The policy reads
-        words only, so the old object's noun in the instruction is swapped for the new one's; between two
-        objects of one kind the words cannot change, and the page says so."""
-        old = next((o for o in self._objects if o.name == self._target), None)
-        words = self._instruction.split()
-        if old is not None and old.kind != target.kind:
-            nouns = KINDS[old.kind][0]
-            words = [KINDS[target.kind][0][0] if w.lower().strip(".,!?") in nouns else w for w in words]
-        instruction = " ".join(words)
-        same_words = instruction == self._instruction
-        self._instruction, self._target = instruction, target.name
-        note = "; the instruction's words cannot tell them apart, so the policy hears the same" if same_words else ""
-        self._say(ROBOT, f"switching to the {target.name}: {instruction!r}{note}")
-        self._replan = True
-
-
-#: Words that only pick an object out ("no, the other one", "the left drawer"), beside kind nouns and attribute words.
-_REFERRING = frozenset(
-    ("the", "a", "an", "that", "this", "other", "one", "no", "not", "wrong", "i", "mean", "meant", "please", "instead", "rather", "oh")
-    + ("sorry", "actually", "on", "at", "side", "s")
-)
-
-
-def _only_refers(text: str) -> bool:
-    """True when ``text`` only says which object ("no, the other drawer"), with no verb or anything else."""
-    known = {n for nouns, _ in KINDS.values() for n in nouns} | {w for v in ATTRIBUTE_WORDS.values() for ws in v.values() for w in ws}
-    return all(w in _REFERRING or w in known for w in re.findall(r"[a-z]+", text.lower()))
 
 
 def _explain(task: str, states: list[np.ndarray]) -> tuple[str | None, str | None]:

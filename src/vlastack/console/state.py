@@ -85,3 +85,11 @@ class SessionState:
     """With ``record``: ``dir``, ``written`` (this session), ``pending``, ``failed``, ``total`` (in the dataset)."""
     error: str | None = None
     objects: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Halt:
+    """A pending hold: why, and the total step count when it was asked for."""
+
+    status: str
+    requested_at: int
