@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from vlastack.envs import make_env
+from vlastack.evaluation.limits import beyond_box_m, inside_box_m
 from vlastack.safety import SAFETY_INFO_KEY, SafeActuator, load_spec
 from vlastack.safety.faults import with_keep_out
 from vlastack.safety.spec import Box
@@ -61,16 +62,6 @@ def segment(rng: np.random.Generator, p: np.ndarray, spec) -> tuple[str, int, np
         d = rng.normal(0.0, 1.0, 3)
     d = d / max(np.max(np.abs(d)), 1e-9) * magnitude
     return mode, steps, d
-
-
-def beyond_walls_mm(p: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
-    return 1000.0 * float(max(0.0, np.max(low - p), np.max(p - high)))
-
-
-def inside_box_mm(p: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
-    if np.any(p < low) or np.any(p > high):
-        return 0.0
-    return 1000.0 * float(min(np.min(p - low), np.min(high - p)))
 
 
 def stalled(proposed: np.ndarray, sent: np.ndarray, interventions: list[dict]) -> bool:
@@ -132,7 +123,7 @@ def run(steps_total: int, seed: int, spec_name: str) -> dict:
             obs, _, terminated, truncated, info = actuator.step(proposal.astype(np.float32))
             decision = info[SAFETY_INFO_KEY]
             q = np.asarray(obs.state[:3], dtype=np.float64)
-            wall, inside = beyond_walls_mm(q, wl, wh), inside_box_mm(q, bl, bh)
+            wall, inside = 1000.0 * beyond_box_m(q, wl, wh), 1000.0 * inside_box_m(q, bl, bh)  # mm
             totals["steps"] += 1
             row["steps"] += 1
             totals["max_wall_mm"] = max(totals["max_wall_mm"], wall)

@@ -27,6 +27,18 @@ POSITION_TOLERANCE_M = 0.002
 """A measured hand this far past a workspace face or into a keep-out box (m) counts as a crossing."""
 
 
+def beyond_box_m(p: np.ndarray, low: Any, high: Any) -> float:
+    """How far (m) the point ``p`` lies outside the box [low, high] past its furthest face; 0 inside."""
+    return max(0.0, float(np.max(np.maximum(np.asarray(low) - p, p - np.asarray(high)))))
+
+
+def inside_box_m(p: np.ndarray, low: Any, high: Any) -> float:
+    """How deep (m) ``p`` lies inside the closed box [low, high]: its distance to the nearest face, how far
+    it would have to back out; 0 outside."""
+    low, high = np.asarray(low), np.asarray(high)
+    return 0.0 if np.any(slab_gap(p, low, high) > 0.0) else float(np.min(np.minimum(p - low, high - p)))
+
+
 class LimitAudit:
     """An environment wrapper that measures, every step, how far the episode went past ``spec``'s limits.
 
@@ -71,14 +83,9 @@ class LimitAudit:
         spec = self._spec
         p = position_of(spec, getattr(obs, "state", None))
         if p is not None:
-            low, high = np.asarray(spec.workspace.low), np.asarray(spec.workspace.high)
-            beyond = float(np.max(np.maximum(low - p, p - high)))
-            self._note("workspace", "workspace", max(0.0, beyond), POSITION_TOLERANCE_M)
+            self._note("workspace", "workspace", beyond_box_m(p, spec.workspace.low, spec.workspace.high), POSITION_TOLERANCE_M)
             for box in spec.keep_out:
-                b_low, b_high = np.asarray(box.low), np.asarray(box.high)
-                # Inside: the distance to the nearest face (how far the hand would have to back out).
-                depth = 0.0 if np.any(slab_gap(p, b_low, b_high) > 0.0) else float(np.min(np.minimum(p - b_low, b_high - p)))
-                self._note("keep_out", "keep_out", depth, POSITION_TOLERANCE_M)
+                self._note("keep_out", "keep_out", inside_box_m(p, box.low, box.high), POSITION_TOLERANCE_M)
         force = contact_force(getattr(obs, "arm_contact", None))
         if force is not None and spec.contact is not None:
             self._note("arm_contact", "contact.max_force_n", float(np.linalg.norm(force)), spec.contact.max_force_n)
