@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from vlastack.improve.interventions import INTERVENTION, POLICY_ACTION, count_takeovers, run_assisted
+from vlastack.improve.interventions import EXPERT_ACTION, INTERVENTION, POLICY_ACTION, count_takeovers, run_assisted
 from vlastack.types import ActionChunk, Observation
 
 
@@ -65,6 +65,23 @@ def test_the_operator_acts_in_its_steps_and_the_hand_back_step_plans_afresh():
     assert np.allclose(proposals[:6], [0, 0, 0, 0, 4, 4])  # the policy is asked during the takeover too
     assert np.allclose(proposals[6], 6)
     assert result.takeovers == 1 and result.intervention_frames == 3
+
+
+class _LabellingOperator(_Operator):
+    """The same operator, which also says what it would send at every step (its label): -(step + 1) / 100."""
+
+    def step(self, observation, info, proposed):
+        out = super().step(observation, info, proposed)
+        self.label = np.full(4, -(self.t + 1) / 100, np.float32)
+        return out
+
+
+def test_an_operator_with_labels_labels_every_frame_whoever_acted():
+    env = _Env()
+    frames = run_assisted(env, _Policy(), _LabellingOperator(), seed=0, safety=None, execute_steps=4).episode.frames
+    assert np.allclose(frames[EXPERT_ACTION][:, 0] * 100, -np.arange(1, 13))  # the policy's steps too
+    assert frames[EXPERT_ACTION].shape == (12, 4)
+    assert EXPERT_ACTION not in run_assisted(_Env(), _Policy(), _Operator(), seed=0, safety=None, execute_steps=4).episode.frames
 
 
 def test_count_takeovers_counts_runs_of_operator_steps():

@@ -1,4 +1,4 @@
-"""``vlastack improve`` end to end on the real simulator with a tiny policy: both methods, and resume."""
+"""``vlastack improve`` end to end on the real simulator with a tiny policy: the three methods, and resume."""
 
 from __future__ import annotations
 
@@ -113,3 +113,20 @@ def test_interventions_are_recorded_fine_tuned_on_and_resumed(start):
     assert all(added.episode_meta(e)["vlastack/seed"] >= 900_000 for e in range(added.num_episodes))
     kept = json.loads((root / "demos_arm" / "round_1" / "gathered.json").read_text())["gathered"]["reach-v3"]
     assert kept["episodes"] == added.num_episodes and kept["frames"] == sum(added.length(e) for e in range(added.num_episodes))
+
+
+def test_dagger_labels_every_frame_with_the_experts_action(start):
+    root, checkpoint = start
+    out = root / "dagger"
+    gate = ["--set", "gate.threshold=0.01", "--set", "gate.patience=2", "--set", "gate.takeover_steps=6"]
+    done = _improve(root, checkpoint, out, "--method", "dagger", *gate)
+    assert done.exit_code == 0, done.output
+    reader = DatasetReader(out / "data")
+    cols = reader.read_columns(0)
+    flags = cols[INTERVENTION].reshape(-1).astype(bool)
+    labels, sent = cols["expert.action"], cols[keys.ACTION]
+    assert labels.shape == sent.shape and np.isfinite(labels).all()
+    untouched = flags & (cols["safety.interventions"].reshape(-1) == 0)
+    assert untouched.any() and np.allclose(labels[untouched], sent[untouched], atol=1e-5)  # the expert's own steps
+    assert not np.allclose(labels[~flags], sent[~flags], atol=1e-3)  # the policy's steps carry the expert's answer
+    assert (out / "round_1" / "train" / "checkpoints" / "step_00000002" / "model.safetensors").is_file()

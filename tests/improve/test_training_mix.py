@@ -11,7 +11,7 @@ from vlastack.data.windows import WindowDataset, collate
 from vlastack.episodes.reader import DatasetReader
 from vlastack.episodes.writer import DatasetWriter
 from vlastack.errors import DatasetError
-from vlastack.improve.interventions import INTERVENTION
+from vlastack.improve.interventions import EXPERT_ACTION, INTERVENTION
 
 
 def _dataset(root, make_episode, flags):
@@ -38,6 +38,22 @@ def test_label_key_keeps_operator_frames_and_pads_the_policys_own_actions(tmp_pa
     assert len(WindowDataset(reader, action_horizon=4, image_keys=[keys.image_key("corner2")])) == 8  # without it: every frame
     with pytest.raises(DatasetError, match="label_key: feature 'nope' is not in"):
         WindowDataset(reader, image_keys=[keys.image_key("corner2")], label_key="nope")
+
+
+def test_action_key_reads_the_labels_from_another_column(tmp_path, make_episode):
+    ep = make_episode(6, 0)
+    ep.frames[INTERVENTION] = np.zeros((6, 1), bool)
+    ep.frames[EXPERT_ACTION] = ep.frames[keys.ACTION][::-1].copy() + 5.0  # labels unlike what was sent
+    DatasetWriter(tmp_path / "d").add_episode(ep)
+    reader = DatasetReader(tmp_path / "d")
+    cams = [keys.image_key("corner2")]
+    data = WindowDataset(reader, action_horizon=3, image_keys=cams, action_key=EXPERT_ACTION)
+    assert len(data) == 6  # every frame, the policy's included
+    assert torch.allclose(data[2][keys.ACTION], torch.from_numpy(ep.frames[EXPERT_ACTION][2:5]))
+    sent = WindowDataset(reader, action_horizon=3, image_keys=cams)
+    assert torch.allclose(sent[2][keys.ACTION], torch.from_numpy(ep.frames[keys.ACTION][2:5]))
+    with pytest.raises(DatasetError, match="action_key: feature 'nope' is not in"):
+        WindowDataset(reader, image_keys=cams, action_key="nope")
 
 
 def test_a_run_with_init_from_starts_from_that_policys_weights(tmp_path, make_episode):

@@ -28,7 +28,11 @@ def improve(
     out: Annotated[Path, typer.Option(help="Run directory; created, or continued.")],
     tasks: Annotated[str, typer.Option(help="Task names and/or groups, comma-separated (mt10, mt50, ...).")] = "mt10",
     method: Annotated[
-        str, typer.Option(help="interventions (scripted operator takes over, HG-DAgger) or expert-demos (the control).")
+        str,
+        typer.Option(
+            help="interventions (scripted operator takes over, HG-DAgger; its frames are the labels), dagger (the same "
+            "episodes, the expert labels every frame) or expert-demos (the control)."
+        ),
     ] = "interventions",
     rounds: Annotated[int, typer.Option(help="Gather-fine-tune-validate rounds.")] = 2,
     episodes: Annotated[int, typer.Option(help="Assisted episodes per task and round.")] = 10,

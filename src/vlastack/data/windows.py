@@ -61,6 +61,10 @@ class WindowDataset(Dataset):
     the operator's actions are labels, and a window that runs past the hand-back teaches the policy
     neither its own proposals nor operator actions that followed them.
 
+    ``action_key`` names the column the ``action`` targets are read from: ``action`` (what was sent),
+    or another per-frame action column of the same width, e.g. ``expert.action`` in DAgger episodes
+    (improve/interventions.py), where the expert labels every frame the policy drove.
+
     ``subtasks`` (a hierarchical policy's closed subtask vocabulary, ``PolicyConfig.subtask_vocabulary``)
     adds plan labels, derived from each episode's privileged state and its long-horizon task
     (reasoning/plan.py): ``subtask`` (the text of the stage the expert works on at frame t) and the
@@ -85,6 +89,7 @@ class WindowDataset(Dataset):
         targets: Iterable[str] = (),
         label_key: str | None = None,
         subtasks: tuple[str, ...] | None = None,
+        action_key: str = keys.ACTION,
     ) -> None:
         if obs_history < 1 or action_horizon < 1:
             raise DatasetError(f"obs_history and action_horizon must be >= 1, got {obs_history}, {action_horizon}")
@@ -103,9 +108,12 @@ class WindowDataset(Dataset):
         for k in self.depth_keys + self.vector_keys + self.target_keys:
             if k not in feats:
                 raise DatasetError(f"feature {k!r} is not in {reader.root}; its features are {sorted(feats)}")
+        if action_key != keys.ACTION and action_key not in feats:
+            raise DatasetError(f"action_key: feature {action_key!r} is not in {reader.root}; its features are {sorted(feats)}")
         if label_key is not None and label_key not in feats:
             raise DatasetError(f"label_key: feature {label_key!r} is not in {reader.root}; its features are {sorted(feats)}")
-        self.has_action = keys.ACTION in feats
+        self.has_action = action_key in feats
+        self.action_key = action_key
         self.obs_offsets = np.arange(-obs_history + 1, 1)
         self.action_offsets = np.arange(action_horizon)
         self.episodes = list(range(reader.num_episodes)) if episodes is None else list(episodes)
@@ -125,8 +133,11 @@ class WindowDataset(Dataset):
             if self.subtasks is not None:
                 self._plans.append(_plan_columns(reader, e, cols, self.subtasks))
             ep: dict[str, torch.Tensor] = {}
-            for k in self.vector_keys + self.target_keys + ([keys.ACTION] if self.has_action else []):
+            for k in self.vector_keys + self.target_keys:
                 ep[k] = torch.from_numpy(cols[k].astype(np.float32).reshape(len(cols[k]), -1))
+            if self.has_action:
+                labels = cols[action_key]
+                ep[keys.ACTION] = torch.from_numpy(labels.astype(np.float32).reshape(len(labels), -1))
             if label_key is not None:
                 ep[_LABELLED] = torch.from_numpy(np.asarray(cols[label_key]).reshape(len(cols[label_key])).astype(bool))
             if frames == "memory":

@@ -7,7 +7,10 @@ did) plus
 
 - :data:`INTERVENTION` bool [1]: the operator, not the policy, chose this frame's action;
 - :data:`POLICY_ACTION` float32 [D]: what the policy proposed at this frame (zeros on the rare
-  step where it had nothing fresh), so a dataset shows what the operator corrected.
+  step where it had nothing fresh), so a dataset shows what the operator corrected;
+- :data:`EXPERT_ACTION` float32 [D], only where the operator labels every frame (the scripted
+  expert's ``label``): what the expert would have sent at this frame, before the safety layer,
+  whoever acted. DAgger trains on these labels at every frame the policy visited.
 
 The policy is asked every step, the operator's steps included (its proposals are recorded). When
 the operator hands back, the executor is reset and the policy plans a fresh chunk on that same step,
@@ -32,6 +35,7 @@ from vlastack.types import Episode
 
 INTERVENTION = "intervention"
 POLICY_ACTION = "policy.action"
+EXPERT_ACTION = "expert.action"
 ASSIST_SEED_OFFSET = 400_000
 
 
@@ -67,6 +71,7 @@ def run_assisted(
     operator.reset()
     flags: list[bool] = []
     proposals: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
     action_dim = int(env.action_space.shape[0])
 
     def act(observation, info):
@@ -80,6 +85,9 @@ def run_assisted(
             action = proposed = executor.step(observation, now)
         clock.advance(1.0 / FPS)
         flags.append(own)
+        label = getattr(operator, "label", None)
+        if label is not None:
+            labels.append(np.asarray(label, np.float32))
         proposals.append(np.zeros(action_dim, np.float32) if proposed is None else np.asarray(proposed, np.float32))
         return action
 
@@ -88,6 +96,8 @@ def run_assisted(
     episode = result.episode
     episode.frames[INTERVENTION] = np.asarray(flags, dtype=bool)[:, None]
     episode.frames[POLICY_ACTION] = np.stack(proposals)
+    if labels and len(labels) == len(flags):
+        episode.frames[EXPERT_ACTION] = np.stack(labels)
     changed = int(np.count_nonzero(episode.frames[SAFETY_INTERVENTIONS])) if SAFETY_INTERVENTIONS in episode.frames else 0
     return AssistedResult(env.config.task, seed, episode, result.success, count_takeovers(flags), int(sum(flags)), changed)
 
@@ -104,7 +114,7 @@ def assisted_feature_names() -> dict[str, list[str]]:
     from vlastack.envs.collect import episode_feature_names
 
     names = episode_feature_names()
-    return {**names, POLICY_ACTION: names[keys.ACTION], INTERVENTION: ["operator"]}
+    return {**names, POLICY_ACTION: names[keys.ACTION], EXPERT_ACTION: names[keys.ACTION], INTERVENTION: ["operator"]}
 
 
 # ---- worker side: one policy and one environment per task, kept between episodes --------------

@@ -8,6 +8,8 @@ control. Two kinds share that interface:
   which takes over when the policy's proposal disagrees with its own action for ``patience``
   steps in a row and hands back after ``takeover_steps`` steps (HG-DAgger's gated expert, with
   the gate written down instead of a person's judgement).
+  Its ``label`` after each step is the expert's own action at that observation, whoever acted:
+  the label of every frame in a DAgger episode.
 - :class:`StreamOperator` is driven from outside: a teleoperation stream (keyboard, spacemouse,
   another process over the policy server) calls :meth:`StreamOperator.command` with an action to
   take over and :meth:`StreamOperator.release` to hand back, from any thread.
@@ -79,9 +81,11 @@ class ScriptedOperator:
     def reset(self) -> None:
         self._bad, self._left = 0, 0  # disagreeing steps in a row; steps left in the current takeover
         self.takeovers = 0
+        self.label: np.ndarray | None = None
 
     def step(self, observation: Observation, info: dict[str, Any], proposed: Action | None) -> tuple[Action | None, bool]:
         expert = self.expert.act(observation, info)
+        self.label = np.asarray(expert, np.float32)  # what the expert would send here, whoever acts (DAgger's label)
         if self._left == 0:
             far = proposed is not None and disagreement(np.asarray(proposed), expert) > self.gate.threshold
             self._bad = self._bad + 1 if far else 0

@@ -5,6 +5,11 @@ Methods:
 - ``interventions`` (HG-DAgger): assisted episodes (``improve/interventions.py``) with the
   scripted expert as operator; the fine-tuning set is the original demonstrations plus every
   operator-labelled frame gathered so far (only the operator's actions are labels).
+- ``dagger``: the same assisted episodes (the gate still hands the controls to the expert when the
+  policy strays, so episodes reach the later stages of a task), but every frame is a label: the
+  expert's own action at that frame (``expert.action``), whoever acted. The policy's mistakes thus
+  become training states, with the expert's answer from there (DAgger, Ross et al. 2011, with the
+  gate as its state-dependent mixing of expert and policy).
 - ``expert-demos`` (the control the comparison needs): about as many new frames per task and
   round, as whole fresh expert demonstrations from new starts (the operator frames divided by the
   task's mean demonstration length, rounded up); ``match`` names the ``interventions`` run whose
@@ -42,6 +47,7 @@ from vlastack import keys
 from vlastack.errors import ConfigError
 from vlastack.improve.interventions import (
     ASSIST_SEED_OFFSET,
+    EXPERT_ACTION,
     INTERVENTION,
     AssistedResult,
     assisted_feature_names,
@@ -50,7 +56,7 @@ from vlastack.improve.interventions import (
 )
 from vlastack.improve.operator import GateConfig
 
-METHODS = ("interventions", "expert-demos")
+METHODS = ("interventions", "dagger", "expert-demos")
 #: Seeds of expert-demos episodes: above the assisted ones, so the two arms never share a start.
 DEMO_SEED_OFFSET = ASSIST_SEED_OFFSET + 500_000
 TABLE_FILE = "improve.json"
@@ -70,11 +76,11 @@ class ImproveConfig:
     out: Path
     """Run directory (see the module docstring); reused to resume."""
     method: str = "interventions"
-    """``interventions`` or ``expert-demos``."""
+    """``interventions``, ``dagger`` or ``expert-demos``."""
     rounds: int = 2
     """Gather-fine-tune-validate rounds."""
     episodes: int = 10
-    """Assisted episodes per task and round (``interventions``)."""
+    """Assisted episodes per task and round (``interventions``, ``dagger``)."""
     match: Path | None = None
     """``expert-demos``: the ``interventions`` run whose new frames per task and round are matched."""
     gate: GateConfig = field(default_factory=GateConfig)
@@ -325,7 +331,10 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
     )
     demos, new = DatasetReader(config.demos), DatasetReader(config.out / "data")
     label = INTERVENTION if config.method == "interventions" else None
-    parts = [WindowDataset(demos, **options)] + [WindowDataset(new, label_key=label, **options)] * config.new_data_weight
+    action_key = EXPERT_ACTION if config.method == "dagger" else keys.ACTION
+    parts = [WindowDataset(demos, **options)] + [
+        WindowDataset(new, label_key=label, action_key=action_key, **options)
+    ] * config.new_data_weight
     import torch
 
     # In-process gathering or validation (workers=1) left torch at one thread; train on what the user set.
