@@ -117,6 +117,77 @@ class Batch:
         return len(self.instruction)
 
 
+#: ``ActionChunk.info`` key under which a policy that explains itself puts one :class:`Explanation` per
+#: batch row (a tuple); kept in ``info`` so every wrapper that copies a chunk's info carries it along.
+EXPLANATIONS = "explanations"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What a policy says about a chunk when it re-plans: the subtask it works on and why, in words.
+
+    Built from the policy's own outputs at run time (its subtask choice, the probabilities behind it,
+    the motion its chunk commands), never from privileged simulator state. A policy without a high
+    level gives none (``ActionChunk.explanations`` is None).
+    """
+
+    subtask: str
+    """The subtask the chunk was made for, in words (one of the policy's subtask texts)."""
+    reason: str
+    """One or two short sentences: why this subtask now and what the chunk does about it."""
+    plan: tuple[str, ...] = ()
+    """The subtasks in the order the policy expects them: those it judged done, the current one, and
+    those it predicts next (empty when the policy cannot say)."""
+    plan_index: int = -1
+    """Index of ``subtask`` in ``plan`` (-1 when ``plan`` is empty)."""
+    confidence: float | None = None
+    """The policy's probability of ``subtask`` (its classifier's softmax), or None when it has none."""
+    hand_motion_m: tuple[float, float, float] | None = None
+    """End-effector displacement (x right, y away from the robot, z up; metres) the chunk's executed
+    steps command, as the reason words it; None when the action layout is unknown."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.subtask, str) or not self.subtask:
+            raise ValueError(f"Explanation.subtask must be non-empty text, got {self.subtask!r}")
+        if not isinstance(self.reason, str) or not self.reason:
+            raise ValueError(f"Explanation.reason must be non-empty text, got {self.reason!r}")
+        if not all(isinstance(s, str) for s in self.plan):
+            raise ValueError(f"Explanation.plan must be a tuple of subtask texts, got {self.plan!r}")
+        if self.plan and not (0 <= self.plan_index < len(self.plan) and self.plan[self.plan_index] == self.subtask):
+            raise ValueError(f"Explanation.plan_index must point at {self.subtask!r} in plan {self.plan}, got {self.plan_index}")
+        if self.confidence is not None and not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"Explanation.confidence must be a probability in [0, 1] or None, got {self.confidence!r}")
+        if self.hand_motion_m is not None and len(self.hand_motion_m) != 3:
+            raise ValueError(f"Explanation.hand_motion_m must be (x, y, z) metres or None, got {self.hand_motion_m!r}")
+
+    def to_dict(self) -> dict:
+        """JSON- and msgpack-safe: plain str, float, int and lists (no numpy)."""
+        return {
+            "subtask": self.subtask,
+            "reason": self.reason,
+            "plan": list(self.plan),
+            "plan_index": int(self.plan_index),
+            "confidence": None if self.confidence is None else float(self.confidence),
+            "hand_motion_m": None if self.hand_motion_m is None else [float(v) for v in self.hand_motion_m],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Explanation:
+        """The inverse of :meth:`to_dict`; a ValueError names the field that is missing or wrong."""
+        if not isinstance(d, dict) or "subtask" not in d or "reason" not in d:
+            raise ValueError(f"an explanation needs 'subtask' and 'reason', got {d!r}"[:300])
+        motion = d.get("hand_motion_m")
+        confidence = d.get("confidence")
+        return cls(
+            subtask=d["subtask"],
+            reason=d["reason"],
+            plan=tuple(d.get("plan") or ()),
+            plan_index=int(d.get("plan_index", -1)),
+            confidence=None if confidence is None else float(confidence),
+            hand_motion_m=None if motion is None else tuple(float(v) for v in motion),
+        )
+
+
 @dataclass
 class ActionChunk:
     """A policy's answer: H future actions for each of B observations."""
@@ -126,7 +197,8 @@ class ActionChunk:
     inference_ms: float = 0.0
     """Wall-clock milliseconds the policy took to produce the chunk."""
     info: dict = field(default_factory=dict)
-    """Anything the policy wants to report (repaired token sequences, reasoning text, ...)."""
+    """Anything the policy wants to report (repaired token sequences, ...); a policy that explains itself
+    puts its :class:`Explanation` per row under :data:`EXPLANATIONS` (read it with ``explanations``)."""
 
     def __post_init__(self) -> None:
         if self.actions.ndim != 3:
@@ -135,3 +207,10 @@ class ActionChunk:
     @property
     def horizon(self) -> int:
         return self.actions.shape[1]
+
+    @property
+    def explanations(self) -> tuple[Explanation, ...] | None:
+        """One :class:`Explanation` per batch row when the policy explains itself (a hierarchical policy, at
+        every re-plan), else None."""
+        found = self.info.get(EXPLANATIONS)
+        return tuple(found) if found else None

@@ -3,6 +3,11 @@
     compute_loss(batch)                -> Tensor [B]            per-sample training loss
     sample_actions(batch, noise=None)  -> ActionChunk [B, H, D]  float32, environment units
 
+A policy that says what it is doing (the hierarchical one, at every re-plan) puts one
+:class:`~vlastack.types.Explanation` per row in the chunk, read as ``chunk.explanations`` (subtask,
+reason, plan, confidence); for every other policy it is None. Evaluation, serving and the console
+read it there and nowhere else.
+
 The files of a policy directory are described in :mod:`vlastack.checkpoint`.
 
 """

@@ -19,7 +19,7 @@ MAX_AXES = 2
 
 # Per axis: (where the target is when the offset is negative, positive), (the move, likewise).
 _WHERE = (("to the left", "to the right"), ("closer", "farther away"), ("lower", "higher"))
-_MOVE = (("left", "right"), ("back", "forward"), ("down", "up"))
+MOVE = (("left", "right"), ("back", "forward"), ("down", "up"))
 
 
 def reason(hand: np.ndarray, phase: Phase) -> str:
@@ -31,5 +31,5 @@ def reason(hand: np.ndarray, phase: Phase) -> str:
     if not axes:
         return f"the gripper is at {phase.referent}, so hold it there"
     where = " and ".join(f"{abs(cm[a])} cm {_WHERE[a][int(cm[a] > 0)]}" for a in axes)
-    move = " and ".join(_MOVE[a][int(cm[a] > 0)] for a in axes)
+    move = " and ".join(MOVE[a][int(cm[a] > 0)] for a in axes)
     return f"{phase.referent} is {where}, so move {move}"

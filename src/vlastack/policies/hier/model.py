@@ -16,6 +16,10 @@ instruction, plus the high level's loss on two readings of every frame: with the
 with the expert, and, from the second stage on, one subtask behind (the previous stage counts as done
 once ``switch_delay`` frames of the current one have passed). The second reading teaches the high
 level to notice from what it sees that a stage is done.
+
+Every chunk carries an :class:`~vlastack.types.Explanation` per row (``chunk.explanations``): the
+subtask, the plan (done, current, and with the factored head the next ones it predicts), and a reason
+built from this re-plan's own numbers and the chunk's commanded motion (explain.py).
 """
 
 from __future__ import annotations
@@ -34,10 +38,11 @@ from vlastack.checkpoint import read_policy_meta
 from vlastack.errors import CheckpointError, DatasetError
 from vlastack.policies.base import Policy
 from vlastack.policies.hier.config import HierConfig
+from vlastack.policies.hier.explain import MAX_PLAN_STEPS, MIN_LOOKAHEAD_P, explanation
 from vlastack.policies.l1.config import L1Config
 from vlastack.policies.l1.model import L1Policy
 from vlastack.policies.registry import POLICIES
-from vlastack.types import ActionChunk, Batch
+from vlastack.types import EXPLANATIONS, ActionChunk, Batch
 
 
 def _mlp(width: int, hidden: int, out: int) -> nn.Sequential:
@@ -82,7 +87,8 @@ class HierPolicy(L1Policy):
             self.done_head = _mlp(width + v, c.high_hidden, 1)
         self._plans: list[dict[str, Any]] = []  # per batch row during an episode: instruction, current, done
         self.last_plan: list[dict[str, Any]] = []
-        """Per batch row, what the last ``sample_actions`` decided: subtask, done subtasks, probabilities."""
+        """Per batch row, what the last ``sample_actions`` decided: subtask, done subtasks, probabilities,
+        the subtask in progress before (``previous``) and, factored head, the predicted next ones (``ahead``)."""
 
     # ---- the high level --------------------------------------------------------------------------
     def subtask_logits(self, batch: Batch, history: torch.Tensor, augment: bool = False) -> torch.Tensor:
@@ -193,7 +199,12 @@ class HierPolicy(L1Policy):
             if was_training:
                 self.train()
         chunk = super().sample_actions(replace(batch, instruction=[p["current"] for p in self._plans]))
-        info = {"policy": "hier", "subtask": [p["subtask"] for p in self.last_plan]}
+        executed = chunk.actions[:, : c.execute_steps or c.horizon]  # what runs before the next re-plan
+        info = {
+            "policy": "hier",
+            "subtask": [p["subtask"] for p in self.last_plan],
+            EXPLANATIONS: tuple(explanation(entry, rows) for entry, rows in zip(self.last_plan, executed)),
+        }
         return ActionChunk(actions=chunk.actions, inference_ms=(time.perf_counter() - start) * 1e3, info=info)
 
     def _replan_factored(self, batch: Batch) -> None:
@@ -203,6 +214,7 @@ class HierPolicy(L1Policy):
         inputs = self._high_inputs(batch, augment=False)
         history = torch.stack([self._counts(p["done"]) for p in self._plans])
         started = [p["current"] is not None for p in self._plans]
+        previous = [p["current"] for p in self._plans]
         current = torch.tensor([c.subtasks.index(p["current"]) if p["current"] else 0 for p in self._plans])
         done = torch.sigmoid(self.done_logit(inputs, current.to(self.device), history)).float().cpu()
         for plan, was_started, p_done in zip(self._plans, started, done):
@@ -211,7 +223,7 @@ class HierPolicy(L1Policy):
         history = torch.stack([self._counts(p["done"]) for p in self._plans])
         probs = torch.softmax(self.plan_logits(inputs, history), dim=1).float().cpu()
         self.last_plan = []
-        for plan, p_next, p_done in zip(self._plans, probs, done):
+        for plan, p_next, p_done, before in zip(self._plans, probs, done, previous):
             plan["current"] = c.subtasks[int(p_next.argmax())]
             self.last_plan.append(
                 {
@@ -219,8 +231,34 @@ class HierPolicy(L1Policy):
                     "done": list(plan["done"]),
                     "probability": float(p_next.max()),
                     "done_probability": float(p_done),
+                    "previous": before,
                 }
             )
+        for entry, ahead in zip(self.last_plan, self._look_ahead(inputs)):
+            entry["ahead"] = ahead
+
+    def _look_ahead(self, inputs: torch.Tensor) -> list[list[str]]:
+        """Per row, the subtasks the plan head predicts after the current one: it reads only the instruction
+        and the done list, so it can be asked "and then?" by counting the current subtask as done. Stops
+        at ``MAX_PLAN_STEPS`` in all, at a pick under ``MIN_LOOKAHEAD_P``, or at the subtask just named
+        (two stages in a row never share one)."""
+        sequences = [[*p["done"], p["current"]] for p in self._plans]
+        ahead: list[list[str]] = [[] for _ in self._plans]
+        going = [len(s) < MAX_PLAN_STEPS for s in sequences]
+        while any(going):
+            history = torch.stack([self._counts(s) for s in sequences])
+            probs = torch.softmax(self.plan_logits(inputs, history), dim=1).float().cpu()
+            for i, p in enumerate(probs):
+                if not going[i]:
+                    continue
+                pick = self.config.subtasks[int(p.argmax())]
+                if float(p.max()) < MIN_LOOKAHEAD_P or pick == sequences[i][-1]:
+                    going[i] = False
+                    continue
+                sequences[i].append(pick)
+                ahead[i].append(pick)
+                going[i] = len(sequences[i]) < MAX_PLAN_STEPS
+        return ahead
 
     def _replan_joint(self, batch: Batch) -> None:
         """The joint head picks each row's subtask; a pick other than the one in progress marks that one done."""
@@ -229,11 +267,12 @@ class HierPolicy(L1Policy):
         probs = torch.softmax(self.subtask_logits(batch, history), dim=1).float().cpu()
         self.last_plan = []
         for plan, p in zip(self._plans, probs):
-            choice = c.subtasks[int(p.argmax())]
-            if plan["current"] is not None and choice != plan["current"]:
-                plan["done"].append(plan["current"])  # predicted done: the plan moves on
+            choice, before = c.subtasks[int(p.argmax())], plan["current"]
+            if before is not None and choice != before:
+                plan["done"].append(before)  # predicted done: the plan moves on
             plan["current"] = choice
-            self.last_plan.append({"subtask": choice, "done": list(plan["done"]), "probability": float(p.max())})
+            entry = {"subtask": choice, "done": list(plan["done"]), "probability": float(p.max()), "previous": before}
+            self.last_plan.append(entry)  # no look-ahead: this head reads the images, which show only now
 
     def _counts(self, done: list[str]) -> torch.Tensor:
         counts = torch.zeros(len(self.config.subtasks))
