@@ -75,6 +75,17 @@ class Policy(nn.Module, ABC):
         """A new episode begins: forget whatever the policy remembers within one (a hierarchical policy's
         plan). Evaluation calls it before every episode; stateless policies have nothing to forget."""
 
+    def episode_memory(self) -> Any:
+        """What the policy remembers of the episode in progress (what ``reset`` forgets), or None for a
+        policy that remembers nothing. A server that runs several clients' episodes on one policy keeps
+        each client's memory and puts it back with :meth:`restore_episode_memory` before each call."""
+        return None
+
+    def restore_episode_memory(self, memory: Any) -> None:
+        """Put back what :meth:`episode_memory` returned; None starts a new episode (as ``reset``)."""
+        if memory is None:
+            self.reset()
+
     @classmethod
     def fit_inputs(cls, config: Any, episode_actions: Sequence[np.ndarray], max_chunks: int) -> dict[str, Any]:
         """Constructor arguments fitted on the training data beyond its statistics (e.g. an action tokenizer).

@@ -9,6 +9,7 @@ policies with a ``noise_shape`` (flow, hybrid), its own noise generator, so a co
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from vlastack import keys
 from vlastack.checkpoint import resolve_checkpoint
 from vlastack.serving.protocol import ACTIONS, PROMPT, ArraySpec, ObservationSpec
+from vlastack.serving.runners import EXPLANATION
 
 
 def observation_spec(config: Any, image_size: tuple[int, int] | None = None) -> ObservationSpec:
@@ -47,7 +49,12 @@ def observation_spec(config: Any, image_size: tuple[int, int] | None = None) -> 
 
 
 class CheckpointRunner:
-    """Serves one loaded vlastack policy; thread-safe for different connections (inference mode, no mutation)."""
+    """Serves one loaded vlastack policy; thread-safe for different connections (inference mode, no mutation).
+
+    A policy that remembers its episode (``Policy.episode_memory``: a hierarchical policy's plan) keeps
+    one memory per connection in that connection's state, put back before each call and taken after it;
+    such calls hold a lock, since the policy object itself holds the memory during the call.
+    """
 
     def __init__(self, directory: str | Path, image_size: tuple[int, int] | None = None, device: str = "cpu", seed: int = 0) -> None:
         import torch
@@ -60,6 +67,8 @@ class CheckpointRunner:
         self.config = self.policy.config
         self.seed = seed
         self._torch = torch
+        self._remembers = self.policy.episode_memory() is not None
+        self._memory_lock = threading.Lock()
         # Clients send frames at the resolution the training data was recorded at, unless told otherwise.
         self.spec = observation_spec(self.config, image_size or self.policy.recorded_image_size)
         self.action_spec = ArraySpec(
@@ -105,8 +114,16 @@ class CheckpointRunner:
             if gen is None:
                 gen = state["generator"] = self._torch.Generator().manual_seed(self.seed)
             noise = self._torch.randn(shape, generator=gen)
-        chunk = self.policy.sample_actions(batch_from_observation(frames), noise=noise)
+        batch = batch_from_observation(frames)
+        if self._remembers:
+            with self._memory_lock:  # the memory lives in the policy object during the call
+                self.policy.restore_episode_memory(state.get("policy_memory"))  # None after a reset: a new plan
+                chunk = self.policy.sample_actions(batch, noise=noise)
+                state["policy_memory"] = self.policy.episode_memory()
+        else:
+            chunk = self.policy.sample_actions(batch, noise=noise)
         actions = np.asarray(chunk.actions[0], dtype=np.float32)
         info = {k: v for k, v in chunk.info.items() if isinstance(v, (str, int, float, bool, list))}
         info["policy_ms"] = float(chunk.inference_ms)
-        return {ACTIONS: actions, "info": info}
+        explanations = chunk.explanations
+        return {ACTIONS: actions, "info": info, EXPLANATION: explanations[0] if explanations else None}

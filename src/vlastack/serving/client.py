@@ -8,6 +8,8 @@
 
     policy = RemotePolicy("ws://gpu-box:8000")            # Observation -> ActionChunk, for executors
     chunk = policy(observation)                           # images resized to what the server expects
+    chunk.explanations                                    # (Explanation,) from a hierarchical policy, else None
+    explanation_of(reply)                                 # the same from a raw reply: subtask, reason, plan
 
 The protocol is openpi's (:mod:`vlastack.serving.protocol`): an openpi ``WebsocketClientPolicy``
 works against a vlastack server too, and this client against an openpi server (without the spec).
@@ -24,11 +26,16 @@ from websockets.sync.client import connect
 
 from vlastack import keys
 from vlastack.serving import msgpack_numpy
-from vlastack.serving.protocol import ACTIONS, ERROR, PROMPT, RESET, TIMING, ObservationSpec
-from vlastack.types import ActionChunk, Observation
+from vlastack.serving.protocol import ACTIONS, ERROR, PROMPT, RESET, TIMING, ObservationSpec, explanation_from_reply
+from vlastack.types import EXPLANATIONS, ActionChunk, Explanation, Observation
 
 #: websockets >= 15 reads proxy settings from the environment unless told not to; older ones have no proxy support.
 _NO_PROXY = {"proxy": None} if "proxy" in inspect.signature(connect).parameters else {}
+
+
+def explanation_of(reply: dict[str, Any]) -> Explanation | None:
+    """The policy's explanation in a reply (``subtask``, ``reason``, ``plan``, ...), or None when it gave none."""
+    return explanation_from_reply(reply)
 
 
 class ServerError(RuntimeError):
@@ -133,7 +140,8 @@ class RemotePolicy:
 
     Builds the message from an :class:`~vlastack.types.Observation` using the server's spec (images
     resized to the announced size, arrays cast to the announced dtypes). ``reset()`` before each
-    episode. ``chunk.info`` carries the server's timing and safety report.
+    episode. ``chunk.info`` carries the server's timing and safety report, and ``chunk.explanations`` the
+    policy's explanation when it gives one (as a local policy's chunk would).
     """
 
     def __init__(self, url: str, token: str | None = None, timeout_s: float = 30.0) -> None:
@@ -168,6 +176,9 @@ class RemotePolicy:
         actions = np.asarray(reply[ACTIONS], dtype=np.float32)
         timing = reply.get(TIMING, {})
         info = {k: v for k, v in reply.items() if k != ACTIONS}
+        explanation = explanation_of(reply)
+        if explanation is not None:
+            info[EXPLANATIONS] = (explanation,)
         return ActionChunk(actions=actions[None], inference_ms=float(timing.get("total_ms", 0.0)), info=info)
 
     sample_actions = __call__

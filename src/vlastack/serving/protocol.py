@@ -10,7 +10,9 @@ One websocket connection per client; every message is a binary frame of msgpack
                        "observation.state": float32 [S], ("observation.touch": float32 [F],)
                        "prompt": str, optional "reset": bool, optional "observation.arm_contact": float32 [3]}
     server -> client   {"actions": float32 [H, D], "server_timing": {"infer_ms", "total_ms", ...},
-                       "safety": {...} (when a safety spec is on), "policy_info": {...}}
+                       "safety": {...} (when a safety spec is on), "policy_info": {...},
+                       "subtask", "reason", "plan", "plan_index", "subtask_confidence", "hand_motion_m"
+                       (only when the policy explains itself: see EXPLANATION_KEYS)}
                    or  {"error": "<what was wrong, naming the key and what was expected>"}
 
 Requests on one connection are answered in order, one reply per request. ``prompt`` is openpi's
@@ -18,6 +20,11 @@ name for the instruction, so openpi clients send it unchanged. ``reset: true`` m
 observation of an episode (it clears the connection's history and safety memory).
 ``observation.arm_contact`` (optional, newtons, world frame) is the arm's net contact force, which the
 server's safety layer limits when it is sent (a vlastack client sends it when the server announces it).
+
+A policy that explains itself (a hierarchical one, at every re-plan) adds its
+:class:`~vlastack.types.Explanation` as top-level keys of plain strings, numbers and lists, never numpy
+arrays: openpi clients ignore keys they do not know, and openpi's ``ActionChunkBroker`` slices only
+arrays, so they pass through it untouched. Other policies' replies carry none of these keys.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from vlastack.keys import ARM_CONTACT
+from vlastack.types import Explanation
 
 PROTOCOL_VERSION = 1
 ACTIONS = "actions"
@@ -37,6 +45,17 @@ RESET = "reset"
 TIMING = "server_timing"
 SAFETY = "safety"
 POLICY_INFO = "policy_info"
+#: Reply keys of an explanation (key -> what it holds), present only when the policy gives one.
+EXPLANATION_KEYS = {
+    "subtask": "str: the subtask this chunk was made for",
+    "reason": "str: why this subtask now and what the chunk does, from the policy's own outputs",
+    "plan": "list of str: subtasks judged done, the current one, and those predicted next",
+    "plan_index": "int: index of subtask in plan",
+    "subtask_confidence": "float in [0, 1]: the policy's probability of subtask (when it has one)",
+    "hand_motion_m": "list of 3 floats: hand displacement the executed steps command, metres (x right, y away, z up)",
+}
+#: ``Explanation`` fields whose reply key differs from the field's name.
+_RENAMED = {"confidence": "subtask_confidence"}
 #: Longest accepted prompt, in characters.
 MAX_PROMPT_CHARS = 2_000
 
@@ -159,3 +178,21 @@ def _check_array(spec: ArraySpec, value: Any) -> np.ndarray:
         if bad:
             raise ObservationError(f"{spec.key!r} holds {bad} non-finite values (NaN or inf); every entry must be finite")
     return value
+
+
+def explanation_reply(explanation: Explanation) -> dict[str, Any]:
+    """The reply keys of an explanation (:data:`EXPLANATION_KEYS`); fields the policy left unset are left out."""
+    return {_RENAMED.get(k, k): v for k, v in explanation.to_dict().items() if v is not None}
+
+
+def explanation_from_reply(reply: dict[str, Any]) -> Explanation | None:
+    """The explanation a reply carries, or None when it has none (a policy that does not explain itself,
+    or a server that is not vlastack's)."""
+    if "subtask" not in reply or "reason" not in reply:
+        return None
+    fields = {
+        k: reply[_RENAMED.get(k, k)]
+        for k in ("subtask", "reason", "plan", "plan_index", "confidence", "hand_motion_m")
+        if _RENAMED.get(k, k) in reply
+    }
+    return Explanation.from_dict(fields)

@@ -20,6 +20,9 @@ import numpy as np
 from vlastack import keys
 from vlastack.serving.protocol import ACTIONS, ArraySpec, ObservationSpec
 
+#: Key of the optional :class:`~vlastack.types.Explanation` in what ``PolicyRunner.infer`` returns.
+EXPLANATION = "explanation"
+
 
 @runtime_checkable
 class PolicyRunner(Protocol):
@@ -35,7 +38,8 @@ class PolicyRunner(Protocol):
         ...
 
     def infer(self, obs: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-        """``{"actions": float32 [H, D], "info": {...}}`` for one validated observation.
+        """``{"actions": float32 [H, D], "info": {...}}`` for one validated observation, and optionally
+        ``"explanation"``: an :class:`~vlastack.types.Explanation` (or None) the server sends as reply keys.
 
         ``state`` is this connection's own dict (empty at the start and after a reset).
         """

@@ -42,8 +42,19 @@ from websockets.exceptions import ConnectionClosed
 
 from vlastack import keys
 from vlastack.serving import msgpack_numpy
-from vlastack.serving.protocol import ACTIONS, ERROR, POLICY_INFO, PROTOCOL_VERSION, RESET, SAFETY, TIMING, ObservationError
-from vlastack.serving.runners import PolicyRunner
+from vlastack.serving.protocol import (
+    ACTIONS,
+    ERROR,
+    EXPLANATION_KEYS,
+    POLICY_INFO,
+    PROTOCOL_VERSION,
+    RESET,
+    SAFETY,
+    TIMING,
+    ObservationError,
+    explanation_reply,
+)
+from vlastack.serving.runners import EXPLANATION, PolicyRunner
 from vlastack.serving.session import ChunkSafety, Session
 
 log = logging.getLogger("vlastack.serving")
@@ -184,6 +195,7 @@ class PolicyServer:
                 TIMING: "ms: decode, queue, infer, safety, total",
                 SAFETY: "what the safety layer changed (when on)",
                 POLICY_INFO: "policy details",
+                **{k: f"{v} (only from a policy that explains itself)" for k, v in EXPLANATION_KEYS.items()},
                 ERROR: "instead of all else",
             },
             "max_message_bytes": self.config.max_message_bytes,
@@ -379,6 +391,8 @@ class PolicyServer:
             raise RuntimeError("the policy returned non-finite actions (NaN or inf)")
         done = time.perf_counter()
         reply[ACTIONS] = actions
+        if out.get(EXPLANATION) is not None:  # a policy that explains itself; absent otherwise
+            reply.update(explanation_reply(out[EXPLANATION]))
         reply[TIMING] = {"queue_ms": (began - queued) * 1e3, "infer_ms": (inferred - began) * 1e3, "safety_ms": (done - inferred) * 1e3}
         return reply
 

@@ -176,6 +176,16 @@ class HierPolicy(L1Policy):
         self._plans = []
         self.last_plan = []
 
+    def episode_memory(self) -> dict[str, Any]:
+        """The plan of each row (the done subtasks, the one in progress) and the last re-plan's decision."""
+        return {"plans": self._plans, "last_plan": self.last_plan}
+
+    def restore_episode_memory(self, memory: dict[str, Any] | None) -> None:
+        if memory is None:
+            self.reset()
+        else:
+            self._plans, self.last_plan = memory["plans"], memory["last_plan"]
+
     @torch.inference_mode()
     def sample_actions(self, batch: Batch, noise: torch.Tensor | None = None) -> ActionChunk:
         """Re-plan (pick each row's subtask), then the l1 chunk [B, H, D] conditioned on it; ``noise`` is ignored."""
