@@ -1,0 +1,23 @@
+"""Embodiments: one action space across robots (issue 17, item 2).
+
+- :mod:`.embodiment`: the shared action (end-effector deltas in metres and radians per step in a
+  world-aligned frame x forward / y left / z up, gripper in [-1, 1], +1 closes, padded to
+  :data:`SHARED_DIM` with a mask) and :class:`Embodiment`, one robot's transform to and from its own action;
+- :mod:`.metaworld`, :mod:`.robosuite`: one entry per robot, with its measured scaling and frame;
+- :mod:`.registry`: every embodiment by id, and which one a task runs.
+"""
+
+from vlastack.embodiments.embodiment import SHARED_ACTION_NAMES, SHARED_DIM, Embodiment, yaw_matrix
+from vlastack.embodiments.registry import EMBODIMENTS, embodiment_for_task, embodiment_ids_for_tasks, get, ids
+
+__all__ = [
+    "SHARED_ACTION_NAMES",
+    "SHARED_DIM",
+    "Embodiment",
+    "yaw_matrix",
+    "EMBODIMENTS",
+    "embodiment_for_task",
+    "embodiment_ids_for_tasks",
+    "get",
+    "ids",
+]
