@@ -14,6 +14,7 @@ class ExpertActor:
 
     describes = "scripted expert (reads the simulator's privileged state; it does not read instructions)"
     reads_words = False
+    explanation = None  # the expert says nothing of its own: the page shows its phase rules instead
 
     def __init__(self, task: str) -> None:
         self.task = task
@@ -32,7 +33,11 @@ class ExpertActor:
 
 
 class PolicyActor:
-    """A checkpoint behind an executor; sees only its own cameras and the operator's instruction."""
+    """A checkpoint behind an executor; sees only its own cameras and the operator's instruction.
+
+    ``explanation`` is the policy's latest :class:`~vlastack.types.Explanation` (set at each re-plan, that
+    is each chunk it makes), None for a policy that gives none or before its first chunk of an episode.
+    """
 
     reads_words = True
 
@@ -54,14 +59,20 @@ class PolicyActor:
         self.describes = f"policy {c.name}, {where}, {executor} executor"
         k = getattr(c, "execute_steps", None)
         self.executor = make_executor(executor, self._sample, clock=clock, **({"k": k} if executor == "sync" and k else {}))
+        self.explanation = None
 
     def _sample(self, observation: Any) -> Any:
         with self._torch.inference_mode():
-            return self.policy.sample_actions(self._batch(observation))
+            chunk = self.policy.sample_actions(self._batch(observation))
+        explanations = chunk.explanations
+        self.explanation = explanations[0] if explanations else None  # one reference swap: any thread may read it
+        return chunk
 
     def reset(self, seed: int) -> None:
         self._torch.manual_seed(seed)  # the episode's noise depends on its seed only, as in evaluation
         self.executor.reset()
+        self.policy.reset()  # a hierarchical policy's plan is the episode's: the next one plans afresh
+        self.explanation = None
 
     def resume(self) -> None:
         # A chunk planned before the stop is stale: ask the policy again from what it sees now.

@@ -35,9 +35,11 @@ Recording (``ConsoleConfig.record``): every finished episode (success or step li
 What the operator's words do (answers, corrections, new instructions) is console/dialogue.py, a part of
 this class kept apart because it never touches the simulator.
 
-The subtask and reason shown are read from the simulator's privileged state by the scripted experts'
-phase rules (reasoning/phases.py, reasons.py, labels.py), not decoded by the policy; ``state()`` says so
-in ``explanation_source``.
+The plan, subtask and reason shown are the policy's own when it explains itself (a hierarchical policy's
+:class:`~vlastack.types.Explanation` from its last re-plan). Otherwise (a flat policy, the scripted
+expert) they are read from the simulator's privileged state by the scripted experts' phase rules
+(reasoning/phases.py, reasons.py, labels.py), not decoded by the policy. ``state()`` says which in
+``explanation_source``.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from vlastack.console.state import (
     HOLD,
     OPERATOR,
     POLICY,
+    POLICY_EXPLANATION_SOURCE,
     RUNNING,
     STOPPED,
     SYSTEM,
@@ -330,7 +333,13 @@ class ConsoleSession(Dialogue):
     def state(self) -> dict:
         """Everything the page shows, JSON-ready."""
         with self._lock:
-            plan, plan_index = self._plan()
+            explained = getattr(self._actor, "explanation", None)
+            if explained is not None:  # the policy's own words from its last re-plan
+                plan, plan_index = list(explained.plan) or [explained.subtask], max(explained.plan_index, 0)
+                subtask, reason, source = explained.subtask, explained.reason, POLICY_EXPLANATION_SOURCE
+            else:
+                plan, plan_index = self._plan()
+                subtask, reason, source = self._subtask, self._reason, EXPLANATION_SOURCE
             command, r = self._operator_command(), self._recorder
             return dataclasses.asdict(
                 SessionState(
@@ -348,9 +357,9 @@ class ConsoleSession(Dialogue):
                     cameras=list(self.config.cameras),
                     plan=plan,
                     plan_index=plan_index,
-                    subtask=self._subtask,
-                    reason=self._reason,
-                    explanation_source=EXPLANATION_SOURCE,
+                    subtask=subtask,
+                    reason=reason,
+                    explanation_source=source,
                     question=None if self._question is None else self._question[1].question,
                     success=self._success,
                     stop_requested_at=self._stop_requested_at,

@@ -16,9 +16,14 @@ ERROR = "error"  # the simulator failed; nothing more is stepped
 OPERATOR, ROBOT, SYSTEM = "operator", "robot", "system"
 #: The other sources of a step's action: the policy (or expert), or the hold a stop or question sent.
 POLICY, HOLD = "policy", "hold"
-#: Where the subtask and reason come from, as the page says it.
+#: Where the subtask and reason come from, as the page says it: the policy's own explanation when it gives
+#: one (a hierarchical policy), else the scripted experts' phase rules on the simulator's state.
 EXPLANATION_SOURCE = (
     "privileged simulator state: the scripted experts' phase rules (vlastack.reasoning.phases), not the policy's own reasoning"
+)
+POLICY_EXPLANATION_SOURCE = (
+    "the policy itself, at its last re-plan: its subtask choice, its plan and the motion its chunk commands "
+    "(vlastack.policies.hier.explain), no simulator state"
 )
 
 
