@@ -160,3 +160,27 @@ def test_explanation_round_trip_and_checks():
         Explanation("x", "")
     with pytest.raises(ValueError, match="'subtask' and 'reason'"):
         Explanation.from_dict({"subtask": "x"})
+
+
+def test_factored_reason_when_done_fires_but_the_plan_names_the_same_subtask(cfg_for, monkeypatch):
+    policy = _factored(cfg_for)
+    vocab = policy.config.subtasks
+    batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
+    fires = iter([-9.0, 4.0, -4.0])
+    monkeypatch.setattr(policy, "done_logit", lambda inputs, current, history: torch.tensor([next(fires)]))
+    picks = iter([0, 0, 0, 0, 2])  # plan head: vocab[0] at two re-plans and their look-aheads, then vocab[2]
+
+    def plan(inputs, history):
+        out = torch.zeros((1, len(vocab)))
+        out[0, next(picks)] = 9.0
+        return out
+
+    monkeypatch.setattr(policy, "plan_logits", plan)
+    policy.sample_actions(batch)  # re-plan 1: vocab[0]; its look-ahead repeats it and stops
+    again = policy.sample_actions(batch).explanations[0]  # re-plan 2: done fires, the plan head names vocab[0] again
+    assert again.plan == (vocab[0], vocab[0]) and again.plan_index == 1
+    assert again.reason.startswith(f"'{vocab[0]}' looks done (the done-detector says 98%), and the plan names it again")
+    monkeypatch.setattr(policy, "_look_ahead", lambda inputs: [[]])
+    switched = policy.sample_actions(batch).explanations[0]  # re-plan 3: not done, yet the plan head picks vocab[2]
+    assert switched.reason.startswith(f"the plan now names '{vocab[2]}' instead of '{vocab[0]}'")
+    assert switched.plan == (vocab[0], vocab[2])

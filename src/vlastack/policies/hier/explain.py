@@ -30,8 +30,10 @@ def why_words(entry: dict[str, Any]) -> str:
     p_done = entry.get("done_probability")
     if previous is None:
         return f"starting the plan with '{subtask}'"
-    if previous != subtask and entry["done"] and entry["done"][-1] == previous:
+    if entry.get("finished"):  # this re-plan put the subtask in progress on the done list
         judged = f"the done-detector says {p_done:.0%}" if p_done is not None else "the subtask head now picks another subtask"
+        if previous == subtask:  # factored: done, and the plan head names the same subtask again
+            return f"'{previous}' looks done ({judged}), and the plan names it again"
         return f"'{previous}' looks done ({judged}), so on to '{subtask}'"
     if previous != subtask:  # factored: the plan head changed its pick while the done-detector stayed quiet
         return f"the plan now names '{subtask}' instead of '{previous}'"

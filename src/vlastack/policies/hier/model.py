@@ -88,7 +88,8 @@ class HierPolicy(L1Policy):
         self._plans: list[dict[str, Any]] = []  # per batch row during an episode: instruction, current, done
         self.last_plan: list[dict[str, Any]] = []
         """Per batch row, what the last ``sample_actions`` decided: subtask, done subtasks, probabilities,
-        the subtask in progress before (``previous``) and, factored head, the predicted next ones (``ahead``)."""
+        the subtask in progress before (``previous``), whether this re-plan judged it done (``finished``) and,
+        factored head, the predicted next ones (``ahead``)."""
 
     # ---- the high level --------------------------------------------------------------------------
     def subtask_logits(self, batch: Batch, history: torch.Tensor, augment: bool = False) -> torch.Tensor:
@@ -227,13 +228,14 @@ class HierPolicy(L1Policy):
         previous = [p["current"] for p in self._plans]
         current = torch.tensor([c.subtasks.index(p["current"]) if p["current"] else 0 for p in self._plans])
         done = torch.sigmoid(self.done_logit(inputs, current.to(self.device), history)).float().cpu()
-        for plan, was_started, p_done in zip(self._plans, started, done):
-            if was_started and p_done > 0.5:
+        finished = [bool(was_started and p_done > 0.5) for was_started, p_done in zip(started, done)]
+        for plan, moves_on in zip(self._plans, finished):
+            if moves_on:
                 plan["done"].append(plan["current"])  # predicted done: the plan moves on
         history = torch.stack([self._counts(p["done"]) for p in self._plans])
         probs = torch.softmax(self.plan_logits(inputs, history), dim=1).float().cpu()
         self.last_plan = []
-        for plan, p_next, p_done, before in zip(self._plans, probs, done, previous):
+        for plan, p_next, p_done, before, moved_on in zip(self._plans, probs, done, previous, finished):
             plan["current"] = c.subtasks[int(p_next.argmax())]
             self.last_plan.append(
                 {
@@ -242,6 +244,7 @@ class HierPolicy(L1Policy):
                     "probability": float(p_next.max()),
                     "done_probability": float(p_done),
                     "previous": before,
+                    "finished": moved_on,
                 }
             )
         for entry, ahead in zip(self.last_plan, self._look_ahead(inputs)):
@@ -278,10 +281,11 @@ class HierPolicy(L1Policy):
         self.last_plan = []
         for plan, p in zip(self._plans, probs):
             choice, before = c.subtasks[int(p.argmax())], plan["current"]
-            if before is not None and choice != before:
+            moved_on = before is not None and choice != before
+            if moved_on:
                 plan["done"].append(before)  # predicted done: the plan moves on
             plan["current"] = choice
-            entry = {"subtask": choice, "done": list(plan["done"]), "probability": float(p.max()), "previous": before}
+            entry = {"subtask": choice, "done": list(plan["done"]), "probability": float(p.max()), "previous": before, "finished": moved_on}
             self.last_plan.append(entry)  # no look-ahead: this head reads the images, which show only now
 
     def _counts(self, done: list[str]) -> torch.Tensor:
