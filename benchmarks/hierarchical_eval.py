@@ -10,7 +10,9 @@ never used for demonstrations, training or any choice), with instruction ``--ins
 ``vlastack eval`` runs. Episodes are appended to ``--out`` as they finish; a rerun skips the ones
 there (resumable). ``--policy`` may be repeated; ``--workers`` run episodes in parallel processes.
 Latency is the wall time of ``sample_actions`` (one call per executed chunk; for the hierarchical
-policy it includes the re-plan), on whatever the machine's load is.
+policy it includes the re-plan and its explanation), on whatever the machine's load is. Each episode's
+row keeps the hierarchical policy's explanation (subtask, plan, reason, confidence) at every switch of
+subtask (``explanations_at_switches``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def run_episode(label: str, checkpoint: str, task: str, seed: int, variant: int,
     env = _ENVS[key]
     latency: list[float] = []
     switches: list[tuple[int, str]] = []
+    said: list[dict] = []  # the policy's explanation at each switch of subtask (its plan and reason then)
     steps = [0]
 
     stage = [0]  # the environment's stage now (for --oracle-subtask)
@@ -71,6 +74,9 @@ def run_episode(label: str, checkpoint: str, task: str, seed: int, variant: int,
         subtask = (chunk.info.get("subtask") or [None])[0]
         if subtask is not None and (not switches or switches[-1][1] != subtask):
             switches.append((steps[0], subtask))
+            if chunk.explanations:
+                e = chunk.explanations[0]
+                said.append({"step": steps[0], "subtask": e.subtask, "reason": e.reason, "plan": list(e.plan), "confidence": e.confidence})
         return chunk
 
     clock = FakeClock()
@@ -103,6 +109,7 @@ def run_episode(label: str, checkpoint: str, task: str, seed: int, variant: int,
         "stage_done_at": stage_steps,
         "latency_ms": latency,
         "subtask_switches": switches,
+        "explanations_at_switches": said,
     }
 
 
