@@ -115,3 +115,15 @@ def test_collect_steps_through_the_safety_layer_unless_told_not_to(tmp_path):
     r = run("collect", "--tasks", "reach-v3", "--episodes", "1", "--out", str(raw), "--image-size", "32", "--no-safety")
     assert r.returncode == 0, r.stderr
     assert not any(k.startswith("safety.") for k in DatasetReader(raw).features)
+
+
+def test_robosuite_arms_collect_behind_their_own_safety_spec_by_default(tmp_path):
+    out = tmp_path / "rs"
+    r = run("collect", "--tasks", "rs-lift-kinova3", "--episodes", "1", "--out", str(out), "--image-size", "32", "--cameras", "agentview")
+    assert r.returncode == 0, r.stderr
+    assert "behind the safety layer (robosuite_kinova3)" in " ".join(r.stdout.split())
+    assert json.loads((out / "meta" / "vlastack_collect.json").read_text())["safety"] == "robosuite_kinova3"
+    frames = DatasetReader(out).episode(0).frames
+    assert frames["safety.interventions"].sum() > 0  # the expert's diagonal moves exceed the 1 m/s limit
+    r = run("collect", "--tasks", "rs-lift-kinova3", "--episodes", "1", "--out", str(out), "--safety-spec", "metaworld_sawyer")
+    assert r.returncode == 2 and "is for actions of 4 entries" in r.stderr and "Traceback" not in r.stderr

@@ -27,11 +27,20 @@ def test_names_resolve_without_robosuite():
         resolve_tasks("rs-lift-pand")
 
 
-def test_collection_keeps_suites_apart_and_refuses_a_metaworld_safety_spec(tmp_path):
+def test_collection_keeps_suites_apart_and_uses_each_arms_own_safety_spec(tmp_path):
     with pytest.raises(ConfigError, match="cannot share a dataset"):
         CollectConfig(tasks=("rs-lift-panda", "reach-v3"), episodes=1, out=tmp_path, safety=None)
-    with pytest.raises(ConfigError, match="no safety spec for the robosuite arms"):
-        CollectConfig(tasks=("rs-lift-panda",), episodes=1, out=tmp_path)
+    with pytest.raises(ConfigError, match="'metaworld_sawyer' is for actions of 4 entries, rs-lift-panda takes 7"):
+        CollectConfig(tasks=("rs-lift-panda",), episodes=1, out=tmp_path, safety="metaworld_sawyer")
+    arms = CollectConfig(tasks=tuple(GROUPS["rs_lift"]), episodes=1, out=tmp_path)  # the default: each robot's own spec
+    assert [arms.spec_for(t) for t in arms.tasks] == [f"robosuite_{a}" for a in LIFT_ARMS] and arms.safety_label == "embodiment"
+    one = CollectConfig(tasks=("rs-lift-jaco",), episodes=1, out=tmp_path)
+    assert one.safety_label == "robosuite_jaco"  # what the collection log records
+    assert CollectConfig(tasks=("reach-v3",), episodes=1, out=tmp_path).safety_label == "metaworld_sawyer"  # as before
+    with pytest.raises(ConfigError, match="two-arm embodiments are not defined yet.*--no-safety"):
+        CollectConfig(tasks=("rs-twoarmlift-panda",), episodes=1, out=tmp_path)
+    with pytest.raises(ConfigError, match="rs-lift-pandaomron has no safety spec yet"):
+        CollectConfig(tasks=("rs-lift-pandaomron",), episodes=1, out=tmp_path)
 
 
 def _need_robosuite() -> None:
@@ -130,7 +139,7 @@ def test_lift_expert_lifts_and_collection_writes_a_dataset(env, tmp_path):
     result = rollout(env, expert_for("rs-lift-panda").act, seed=0, record=False)
     assert result.success and result.steps < 100
     out = tmp_path / "ds"
-    config = CollectConfig(tasks=("rs-lift-panda",), episodes=1, out=out, image_size=32, cameras=("agentview",), safety=None)
+    config = CollectConfig(tasks=("rs-lift-panda",), episodes=1, out=out, image_size=32, cameras=("agentview",))  # behind robosuite_panda
     try:
         summary = collect(config, progress=False)
     finally:  # one worker runs in this process and keeps its environment: close it while EGL is alive
@@ -144,6 +153,9 @@ def test_lift_expert_lifts_and_collection_writes_a_dataset(env, tmp_path):
     assert reader.info["features"][keys.ACTION]["names"] == ACTION_NAMES
     frames = reader.read_columns(0)
     assert frames[keys.ACTION].shape[1] == 7 and bool(frames[keys.SUCCESS][-1])
+    # Through the layer: the expert's diagonal moves (1.73 m/s of goal offset) are cut to the 1 m/s limit.
+    assert int(np.count_nonzero(frames["safety.interventions"])) > 0
+    assert np.all(np.linalg.norm(frames[keys.ACTION][:, :3], axis=1) <= 1.0 + 1e-5)
 
 
 def _moved_per_arm(env, action: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:

@@ -33,25 +33,30 @@ def collect(
         help="Step the experts through the safety layer (default), so the recorded actions are the "
         "ones it allowed; --no-safety records the experts' raw actions.",
     ),
-    safety_spec: str = typer.Option("metaworld_sawyer", help="Safety spec: a preset name or a JSON file."),
+    safety_spec: str = typer.Option(
+        "embodiment",
+        help="Safety spec: 'embodiment' (each task's robot's own: metaworld_sawyer, robosuite_<arm>), a preset name or a JSON file.",
+    ),
 ) -> None:
     """Collect demonstrations; an interrupted run resumes where it stopped.
 
-    Every action goes through the safety layer unless --no-safety is given; each frame records what
-    the layer changed (features safety.interventions and safety.held). The robosuite arms have no
-    safety spec yet: their experts' actions are recorded as they are, and the command says so."""
+    Every action goes through the safety layer, with each robot's own spec, unless --no-safety is
+    given; each frame records what the layer changed (features safety.interventions and safety.held).
+    The two-arm and wheeled robosuite robots have no safety spec yet: their experts' actions are
+    recorded as they are, and the command says so."""
     from rich.console import Console
     from rich.table import Table
 
+    from vlastack.envs.collect import EMBODIMENT_SAFETY, resolve_config, without_safety_spec
     from vlastack.envs.collect import collect as run
-    from vlastack.envs.collect import resolve_config
     from vlastack.envs.robosuite_tasks import is_robosuite_task
     from vlastack.envs.tasks import resolve_tasks
     from vlastack.episodes.video import VideoSettings
 
     robosuite = any(is_robosuite_task(t) for t in resolve_tasks(tasks))
-    if robosuite and safety:
-        Console().print("[yellow]no safety spec for the robosuite arms yet (issue 17, item 2): recording the expert's own actions[/yellow]")
+    missing = without_safety_spec(resolve_tasks(tasks)) if safety and safety_spec == EMBODIMENT_SAFETY else []
+    if missing:
+        Console().print(f"[yellow]no safety spec yet for the robots of {', '.join(missing)}: recording the expert's own actions[/yellow]")
         safety = False
     if not cameras:
         cameras = "agentview,robot0_eye_in_hand" if robosuite else "corner2,gripperPOV"
@@ -78,7 +83,7 @@ def collect(
         saved = len(read_episode_table(out)) if out.exists() else 0
         print(f"\ninterrupted: {saved} finished episodes are saved in {out}; run the same command to resume")
         raise typer.Exit(130) from None
-    layer = f"behind the safety layer ({config.safety})" if config.safety else "without the safety layer"
+    layer = f"behind the safety layer ({config.safety_label})" if config.safety else "without the safety layer"
     table = Table(title=f"Expert demonstrations in {out}, {layer}")
     columns = ("task", "kept", "dropped (expert failed)", "expert success")
     for col in columns + (("steps changed by safety (this run)",) if config.safety else ()):

@@ -57,7 +57,7 @@ def _arm(robot: str) -> Embodiment:
             rotation_dims=(3, 4, 5),
             rotation_rad_per_unit=rot,
             extra_dims=(7, 8, 9, 10) if mobile else (),
-            safety_spec=None,
+            safety_spec=None if mobile else f"robosuite_{robot.lower()}",  # safety/presets_robosuite.py; the wheeled base: none yet
             tasks=f"rs-lift-{robot.lower()}",
             note=note,
         )

@@ -7,10 +7,11 @@ a start. The instruction phrasing of an episode is ``seed % TRAIN_PARAPHRASES``:
 phrasing appears, the held-out ones never do.
 
 Safety: by default every expert action goes through the safety layer
-(:class:`vlastack.safety.SafeActuator` with ``CollectConfig.safety``), so the recorded actions
-are the ones the layer allowed and never teach a limit violation; each frame records how many
-changes the layer made (``safety.interventions``) and whether it held (``safety.held``). The
-spec's name is kept in the collection log, and a resumed run must use the same one.
+(:class:`vlastack.safety.SafeActuator`) with the spec of the task's embodiment (``metaworld_sawyer``,
+``robosuite_<arm>``: :mod:`vlastack.embodiments`), or with ``CollectConfig.safety`` if it names one, so
+the recorded actions are the ones the layer allowed and never teach a limit violation; each frame
+records how many changes the layer made (``safety.interventions``) and whether it held
+(``safety.held``). The spec's name is kept in the collection log, and a resumed run must use the same one.
 
 Crash safety: workers only simulate; the main process alone writes, one whole episode at a time
 (see episodes/writer.py). Tried seeds are logged in ``meta/vlastack_collect.json`` after each
@@ -38,6 +39,8 @@ from vlastack.types import Episode
 from vlastack.workers import run_jobs
 
 LOG_PATH = "meta/vlastack_collect.json"
+#: ``CollectConfig.safety``: each task's embodiment's own safety spec.
+EMBODIMENT_SAFETY = "embodiment"
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,11 @@ class CollectConfig:
     """Give up on a task after this many failed expert episodes."""
     video: VideoSettings = field(default_factory=VideoSettings)
     """How camera streams are encoded."""
-    safety: str | None = "metaworld_sawyer"
-    """Safety spec (preset name or JSON path) every expert action passes through before it is
-    applied and recorded; None steps the simulator directly and records the expert's raw actions.
-    The robosuite arms have no spec yet (issue 17, item 2): they need None."""
+    safety: str | None = EMBODIMENT_SAFETY
+    """Safety spec every expert action passes through before it is applied and recorded:
+    ``"embodiment"`` (each task's robot's own, ``Embodiment.safety_spec``), a preset name or a JSON
+    path (for every task); None steps the simulator directly and records the expert's raw actions.
+    The two-arm and wheeled robosuite robots have no spec yet: they need None."""
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -93,17 +97,52 @@ class CollectConfig:
             no_expert = [t for t in self.tasks if not ROBOSUITE_TASKS[t].expert]
             if no_expert:
                 raise ConfigError(f"tasks: no scripted expert yet for {no_expert} (environments only)")
-        if self.safety is not None and True in suites:
-            raise ConfigError(
-                f"safety: there is no safety spec for the robosuite arms yet, got {self.safety!r}; collect them with safety=None (--no-safety)"
-            )
         if self.safety is not None:
-            from vlastack.safety import load_spec
+            self._check_safety()
 
+    def spec_for(self, task: str) -> str | None:
+        """The safety spec ``task``'s actions go through (a preset name or a JSON path), or None."""
+        if self.safety != EMBODIMENT_SAFETY:
+            return self.safety
+        from vlastack.embodiments import embodiment_for_task
+
+        try:
+            spec = embodiment_for_task(task).safety_spec
+        except ConfigError as e:
+            raise ConfigError(f"safety: {e}; collect it with safety=None (--no-safety)") from None
+        if spec is None:
+            raise ConfigError(f"safety: the embodiment of {task} has no safety spec yet; collect it with safety=None (--no-safety)")
+        return spec
+
+    @property
+    def safety_label(self) -> str | None:
+        """What the collection log records: None, the one spec every task uses, or ``"embodiment"`` (several)."""
+        if self.safety is None:
+            return None
+        specs = {self.spec_for(t) for t in self.tasks}
+        return specs.pop() if len(specs) == 1 else str(self.safety)
+
+    def _check_safety(self) -> None:
+        """Every task's spec loads and fits its action: now, in the main process, not in every worker."""
+        from vlastack.safety import load_spec
+
+        for task in self.tasks:
+            name = self.spec_for(task)
             try:
-                load_spec(self.safety)  # fail now, in the main process, not in every worker
+                spec = load_spec(name)
             except ConfigError as e:
                 raise ConfigError(f"safety: {e}") from None
+            if is_robosuite_task(task):
+                from vlastack.envs.robosuite_env import feature_names
+
+                dim = len(feature_names(task)["action"])
+            else:
+                from vlastack.envs.metaworld import ACTION_DIM as dim
+            if spec.action.dim != dim:
+                raise ConfigError(
+                    f"safety: the spec {spec.name!r} is for actions of {spec.action.dim} entries, {task} takes {dim}; "
+                    f"use its own ({EMBODIMENT_SAFETY!r}, the default) or --no-safety"
+                )
 
 
 @dataclass
@@ -238,9 +277,9 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
     try:
         if config.workers == 1:
             while (job := next_job()) is not None:
-                handle(*_run_one(*job, env_kwargs, config.safety))
+                handle(*_run_one(*job, env_kwargs, config.spec_for(job[0]) if config.safety else None))
         else:
-            _run_parallel(config.workers, next_job, env_kwargs, handle, config.safety)
+            _run_parallel(config.workers, next_job, env_kwargs, handle, config)
     finally:
         bar.close()
     return CollectSummary(kept=kept, failed=failed, steps=steps, sim_ms=sim_ms, given_up=given_up, safety_changed=changed)
@@ -251,14 +290,14 @@ def _run_parallel(
     next_job: Callable[[], tuple[str, int] | None],
     env_kwargs: dict[str, Any],
     handle: Callable[..., None],
-    safety: str | None,
+    config: CollectConfig,
 ) -> None:
     """Keep up to ``2 * workers`` episodes in flight (fresh processes, no inherited GL context, that die
     with this one); write each as it finishes."""
 
     def job() -> tuple | None:
         task_seed = next_job()
-        return None if task_seed is None else (*task_seed, env_kwargs, safety)
+        return None if task_seed is None else (*task_seed, env_kwargs, config.spec_for(task_seed[0]) if config.safety else None)
 
     run_jobs(
         workers,
@@ -271,7 +310,7 @@ def _run_parallel(
 
 def _check_same_safety(config: CollectConfig, log: dict[str, Any]) -> None:
     """Record the safety spec in the log; refuse to resume a dataset collected with another one."""
-    wanted = None if config.safety is None else str(config.safety)
+    wanted = config.safety_label
     if "safety" in log and log["safety"] != wanted:
         was = "no safety layer (--no-safety)" if log["safety"] is None else f"the safety spec {log['safety']!r}"
         now = "no safety layer" if wanted is None else f"{wanted!r}"
@@ -294,6 +333,20 @@ def _load_log(root: Path) -> dict[str, Any]:
 
 def _save_log(root: Path, log: dict[str, Any]) -> None:
     layout.write_json_atomic(root / LOG_PATH, log)
+
+
+def without_safety_spec(tasks: list[str] | tuple[str, ...]) -> list[str]:
+    """The tasks whose robot has no safety spec of its own yet (two-arm and wheeled robosuite robots)."""
+    from vlastack.embodiments import embodiment_for_task
+
+    out = []
+    for task in tasks:
+        try:
+            if embodiment_for_task(task).safety_spec is None:
+                out.append(task)
+        except ConfigError:  # no single embodiment (two arms)
+            out.append(task)
+    return out
 
 
 def resolve_config(tasks: str, **kwargs: Any) -> CollectConfig:

@@ -122,3 +122,6 @@ METAWORLD_SAWYER = PRESETS.register("metaworld_sawyer")(
         contact=ContactLimits(max_force_n=900.0, backoff_m_s_per_n=0.001, max_backoff_m_s=0.2),
     )
 )
+
+# The robosuite arms' specs (robosuite_<arm>) live in their own file; importing it registers them.
+import vlastack.safety.presets_robosuite  # noqa: E402, F401
