@@ -31,8 +31,12 @@ def serve(
         typer.Option(help="Shared secret clients must send ('Authorization: Api-Key <token>'); default: $VLASTACK_SERVE_TOKEN, else none."),
     ] = None,
     safety: Annotated[
-        str, typer.Option(help="Safety spec applied to every chunk: preset name, JSON file, or 'none'.")
-    ] = "metaworld_sawyer",
+        str,
+        typer.Option(
+            help="Safety spec applied to every chunk: 'embodiment' (the spec of the robots the checkpoint was trained on; "
+            "metaworld_sawyer for checkpoints that do not say), a preset name, a JSON file, or 'none'."
+        ),
+    ] = "embodiment",
     image_size: Annotated[int | None, typer.Option(help="Square image size clients send (default: the policy's own).")] = None,
     max_message_mb: Annotated[float, typer.Option(help="Largest accepted message in MiB.")] = 8.0,
     workers: Annotated[int, typer.Option(help="Inference threads (clients served at the same time).")] = 4,
@@ -61,6 +65,10 @@ def serve(
 
         torch.set_num_threads(threads)
     runner = CheckpointRunner(checkpoint, image_size=(image_size, image_size) if image_size else None, device=device, seed=seed)
+    if safety == "embodiment":
+        from vlastack.embodiments import serving_safety_spec
+
+        safety = serving_safety_spec(runner.policy.embodiments)
     try:
         config = ServerConfig(
             host=host,
@@ -82,6 +90,8 @@ def serve(
     except ValueError as err:  # the safety spec does not fit this policy
         raise ConfigError(f"cannot serve {runner.directory}: {err}; pass --safety with a spec for this robot, or --safety none") from err
     typer.echo(f"policy {runner.config.name!r} ({runner.policy.describe()}) from {runner.directory}")
+    if runner.policy.embodiments:
+        typer.echo(f"trained on embodiments: {', '.join(runner.policy.embodiments)}")
     typer.echo("observation keys: " + ", ".join(f"{a.key} {a.describe()}" for a in runner.spec.arrays) + ", prompt str")
     typer.echo(
         f"actions: float32 {list(runner.action_spec.shape)}; safety: {config.safety or 'off'}; token: {'required' if token else 'off'}"

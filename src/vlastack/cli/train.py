@@ -140,7 +140,7 @@ def train(
         progress=progress,
         extra_run_info={"preset": preset, "dataset": str(Path(dataset).resolve()), "samples": len(data)},
         instructions=reader.tasks,
-        data_info={"image_size": list(reader.features[keys.image_key(cfg.cameras[0])]["shape"][:2])},
+        data_info=_data_info(reader, cfg.cameras[0]),
         init_from=init_from,
     )
     loss = result.metrics.get("loss")
@@ -151,3 +151,16 @@ def train(
         + (f", loss {loss:.4f}" if isinstance(loss, float) else "")
         + (f"; checkpoint {result.checkpoint}" if result.checkpoint else "")
     )
+
+
+def _data_info(reader, camera: str) -> dict:
+    """What a checkpoint records about its training data: the recorded image size, and the embodiments of
+    its episodes (``embodiments``: ids of vlastack.embodiments; left out when no episode names a known task)."""
+    from vlastack import keys
+    from vlastack.embodiments import dataset_embodiment_ids
+
+    info = {"image_size": list(reader.features[keys.image_key(camera)]["shape"][:2])}
+    embodiments = dataset_embodiment_ids(reader)
+    if embodiments:
+        info["embodiments"] = embodiments
+    return info

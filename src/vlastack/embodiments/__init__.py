@@ -8,7 +8,16 @@
 """
 
 from vlastack.embodiments.embodiment import SHARED_ACTION_NAMES, SHARED_DIM, Embodiment, yaw_matrix
-from vlastack.embodiments.registry import EMBODIMENTS, embodiment_for_task, embodiment_ids_for_tasks, get, ids
+from vlastack.embodiments.registry import (
+    EMBODIMENTS,
+    dataset_embodiment_ids,
+    embodiment_for_task,
+    embodiment_ids_for_tasks,
+    get,
+    ids,
+    known_embodiment_ids,
+    serving_safety_spec,
+)
 
 __all__ = [
     "SHARED_ACTION_NAMES",
@@ -18,6 +27,9 @@ __all__ = [
     "EMBODIMENTS",
     "embodiment_for_task",
     "embodiment_ids_for_tasks",
+    "dataset_embodiment_ids",
+    "known_embodiment_ids",
+    "serving_safety_spec",
     "get",
     "ids",
 ]

@@ -193,6 +193,20 @@ class Embodiment:
         out[SHARED_EXTRA.start : SHARED_EXTRA.start + len(self.extra_dims)] = 1.0
         return out
 
+    def describe(self) -> dict:
+        """JSON-ready summary for clients (the policy server's metadata): the robot, its native action, units."""
+        return {
+            "id": self.id,
+            "suite": self.suite,
+            "robot": self.robot,
+            "native_action": list(self.native_action_names),
+            "shared_action": [n for n, used in zip(SHARED_ACTION_NAMES, self.mask) if used],
+            "control_period_s": self.control_period_s,
+            "translation_m_per_unit": list(self.translation_m_per_unit),
+            "yaw_deg": round(math.degrees(self.yaw_rad), 6),
+            "safety_spec": self.safety_spec,
+        }
+
     @staticmethod
     def _check(x: np.ndarray, dim: int, what: str) -> np.ndarray:
         a = np.asarray(x, dtype=np.float64)

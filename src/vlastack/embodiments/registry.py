@@ -6,6 +6,9 @@ Entries are registered by :mod:`vlastack.embodiments.metaworld` and :mod:`vlasta
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from vlastack.embodiments.embodiment import Embodiment
 from vlastack.errors import ConfigError
 from vlastack.registry import Registry, unknown_name_error
@@ -58,3 +61,44 @@ def embodiment_for_task(task: str) -> Embodiment:
 def embodiment_ids_for_tasks(tasks: list[str] | tuple[str, ...]) -> list[str]:
     """The sorted, distinct embodiment ids of ``tasks``."""
     return sorted({embodiment_for_task(t).id for t in tasks})
+
+
+def known_embodiment_ids(tasks: Iterable[str | None]) -> list[str]:
+    """The sorted, distinct embodiment ids of those ``tasks`` that run one known robot; empty names, unknown
+    tasks and two-arm tasks (no single embodiment yet) are left out rather than refused, since a dataset may
+    hold episodes from elsewhere."""
+    out = set()
+    for task in tasks:
+        if not task:
+            continue
+        try:
+            out.add(embodiment_for_task(str(task)).id)
+        except ConfigError:
+            continue
+    return sorted(out)
+
+
+def dataset_embodiment_ids(reader: Any) -> list[str]:
+    """The embodiment ids of a dataset's episodes (a :class:`vlastack.episodes.reader.DatasetReader`), from
+    each episode's ``vlastack/env_task``; what a policy trained on it records in its checkpoint."""
+    episodes = reader.episodes
+    column = "vlastack/env_task"
+    return known_embodiment_ids(episodes[column].tolist() if column in episodes else [])
+
+
+def serving_safety_spec(embodiment_ids: Iterable[str]) -> str:
+    """The safety spec to serve a policy with by default: the one its embodiments share. A checkpoint that
+    records none predates embodiments and was trained on Meta-World (``metaworld_sawyer``)."""
+    ids = list(embodiment_ids)
+    if not ids:
+        return "metaworld_sawyer"
+    _load_entries()
+    specs = {i: EMBODIMENTS.get(i).safety_spec if i in EMBODIMENTS else None for i in ids}
+    missing = [i for i, spec in specs.items() if spec is None]
+    if missing:
+        raise ConfigError(f"safety: no safety spec for the embodiments {missing}; pass --safety with one, or --safety none")
+    if len(set(specs.values())) > 1:
+        raise ConfigError(
+            f"safety: the policy knows embodiments with different safety specs {specs}; pass --safety with the driven robot's"
+        )
+    return next(iter(specs.values()))

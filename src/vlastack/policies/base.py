@@ -54,8 +54,9 @@ class Policy(nn.Module, ABC):
     def __init__(self) -> None:
         super().__init__()
         self.data_info: dict = {}
-        """What the training data looked like (``image_size``: [h, w] of the recorded camera frames), saved
-        as ``"data"`` in config.json so evaluation renders at the resolution the policy was trained on."""
+        """What the training data looked like (``image_size``: [h, w] of the recorded camera frames;
+        ``embodiments``: ids of the robots its episodes ran, vlastack.embodiments), saved as ``"data"`` in
+        config.json so evaluation renders at the resolution the policy was trained on."""
         self.last_terms: dict[str, float] = {}
         """Batch means of each loss term and counters of the last ``compute_loss`` call, for logging."""
 
@@ -141,6 +142,12 @@ class Policy(nn.Module, ABC):
         """(height, width) the training frames were recorded at; the encoder's size for checkpoints that
         do not say. Evaluation and serving render at this size and let the policy resize, as in training."""
         return tuple(self.data_info.get("image_size") or self.config.image_size)
+
+    @property
+    def embodiments(self) -> tuple[str, ...]:
+        """Ids of the embodiments (vlastack.embodiments) the policy was trained on; empty for checkpoints
+        that do not say (those from before they were recorded were all trained on ``metaworld_sawyer``)."""
+        return tuple(self.data_info.get("embodiments") or ())
 
     @property
     def device(self) -> torch.device:

@@ -91,6 +91,7 @@ class CheckpointRunner:
             "obs_history": c.obs_history,
             "cameras": list(c.cameras),
             "model_image_size": list(c.image_size),
+            "embodiments": list(self.policy.embodiments),
         }
 
     def infer(self, obs: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:

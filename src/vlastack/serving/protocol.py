@@ -5,7 +5,9 @@ One websocket connection per client; every message is a binary frame of msgpack
 
     server -> client   metadata (once, on connect): {"server": "vlastack", "protocol_version": 1,
                        "observation": {key: {"shape", "dtype", "description"}}, "optional": {...},
-                       "action": {"key": "actions", "shape": [H, D], "dtype": "float32", ...}, ...}
+                       "action": {"key": "actions", "shape": [H, D], "dtype": "float32", ...},
+                       "embodiments": [{"id", "robot", "native_action", "safety_spec", ...}] (only for a
+                       policy whose checkpoint records the robots it was trained on), ...}
     client -> server   an observation: {"observation.images.<cam>": uint8 [Hi, Wi, 3],
                        "observation.state": float32 [S], ("observation.touch": float32 [F],)
                        "prompt": str, optional "reset": bool, optional "observation.arm_contact": float32 [3]}

@@ -190,6 +190,7 @@ class PolicyServer:
             **self.runner.spec.to_metadata(),
             "action": {"key": ACTIONS, **self.runner.action_spec.to_dict()},
             "policy": self.runner.metadata(),
+            **_embodiments(self.runner.metadata().get("embodiments")),
             "reply": {
                 ACTIONS: "float32 [H, D]",
                 TIMING: "ms: decode, queue, infer, safety, total",
@@ -437,3 +438,15 @@ class ServerThread:
             except RuntimeError:  # the loop already ended
                 pass
         self._thread.join(self.timeout_s)
+
+
+def _embodiments(ids: object) -> dict[str, Any]:
+    """The ``embodiments`` metadata entry: what each robot the policy was trained on takes (vlastack.embodiments),
+    only for a policy that records them (an extra key: openpi's clients ignore it)."""
+    if not ids:
+        return {}
+    from vlastack.embodiments import EMBODIMENTS
+    from vlastack.embodiments import ids as known
+
+    registered = set(known())
+    return {"embodiments": [EMBODIMENTS.get(i).describe() if i in registered else {"id": str(i)} for i in ids]}
