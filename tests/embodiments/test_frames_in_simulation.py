@@ -15,6 +15,8 @@ from vlastack import embodiments as E
 STEPS = 20
 #: Commanded metres per step: half of what one native unit gives, inside every arm's linear range.
 SPEED_M = 0.005
+#: Commanded radians per step for the turn (about half of one native unit's).
+ROT_RAD = 0.04
 
 
 def _moved(env, emb: E.Embodiment, axis: int, sign: float) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +63,20 @@ def test_robosuite_panda_forward_is_world_x():
     env = make_env("rs-lift-panda", cameras=(), image_size=32, touch=False)
     try:
         world = {"forward": np.array([1, 0, 0]), "left": np.array([0, 1, 0]), "up": np.array([0, 0, 1]), "back": np.array([-1, 0, 0])}
-        _check(env, E.get("robosuite_panda"), world)
+        panda = E.get("robosuite_panda")
+        _check(env, panda, world)
+        # A turn about the vertical (shared drz, rad per step) turns the hand that way, about that much.
+        from vlastack.envs.robosuite_experts import quat_to_mat, rotvec
+
+        obs, _ = env.reset(seed=0)
+        shared = np.zeros(E.SHARED_DIM)
+        shared[5] = ROT_RAD
+        turns = []
+        for _ in range(STEPS):
+            before = quat_to_mat(np.asarray(obs.state[3:7], dtype=np.float64))
+            obs, *_ = env.step(panda.to_native(shared))
+            turns.append(rotvec(quat_to_mat(np.asarray(obs.state[3:7], dtype=np.float64)) @ before.T))  # world frame
+        steady = np.mean(turns[STEPS // 2 :], axis=0)
+        assert steady[2] == pytest.approx(ROT_RAD, rel=0.3) and np.all(np.abs(steady[:2]) < 0.3 * ROT_RAD), steady
     finally:
         env.close()
