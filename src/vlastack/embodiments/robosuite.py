@@ -13,7 +13,8 @@ Scaling, measured (``benchmarks/embodiment_scaling.py --rot``, rs-lift-<arm>, se
 hand's steady-state metres (radians) per step per unit along (about) world x, y, z, mean of both signs
 at magnitudes 0.25, 0.5 and 1.0 (rotation: 0.5 and 1.0). It differs by arm and axis (8.8 to 13.3 mm)
 because each arm's joint limits, torque limits and posture shape how fast the same controller goal is
-reached. Linear within 4 % across magnitudes for most arms, except where noted.
+reached. Per unit, 0.25 and 1.0 agree within 3 % for Sawyer, Kinova3, IIWA, Jaco and PandaOmron; the
+exceptions are in each entry's ``note``.
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ CONTROL_PERIOD_S = 0.05
 
 #: robosuite robot -> (translation m per step per unit, rotation rad per step per unit, note), measured as above.
 MEASURED: dict[str, tuple[tuple[float, float, float], tuple[float, float, float], str]] = {
-    "Panda": ((0.0129, 0.0121, 0.0131), (0.097, 0.084, 0.082), "y at full command 15 % slower than at 0.25 (10.8 vs 12.7 mm)"),
+    "Panda": ((0.0129, 0.0121, 0.0131), (0.097, 0.084, 0.082), "y at full command 15 % slower per unit than at 0.25 (10.8 vs 12.7 mm)"),
     "Sawyer": ((0.0117, 0.0088, 0.0127), (0.074, 0.071, 0.069), ""),
-    "UR5e": ((0.0118, 0.0126, 0.0127), (0.114, 0.118, 0.131), "+x at full command 25 % slower (9.4 mm)"),
+    "UR5e": (
+        (0.0118, 0.0126, 0.0127),
+        (0.114, 0.118, 0.131),
+        "x and z at full command 13 % and 8 % slower per unit than at 0.25 (+x 9.4 mm)",
+    ),
     "Kinova3": ((0.0107, 0.0121, 0.0130), (0.107, 0.097, 0.129), ""),
     "IIWA": ((0.0113, 0.0133, 0.0131), (0.099, 0.107, 0.121), ""),
     "Jaco": ((0.0116, 0.0126, 0.0131), (0.100, 0.083, 0.086), ""),
