@@ -14,7 +14,7 @@ experts of every arm, seeds 0-19, without the layer, then through it):
   (critically damped towards that goal) with it. There is no integrated target to track: ``tracking`` is
   None. Commanded speed is goal offset per control period: 1 m/s per action unit on an axis.
 - Workspace: the table (0.8 x 0.8 m, centred at the world origin, top at z 0.80 m) from its top to
-  0.5 m above. The experts' goals stay within x -0.20 .. 0.05, y -0.05 .. 0.14, z 0.803 .. 1.18 and their
+  0.5 m above. The experts' goals stay within x -0.20 .. 0.05, y -0.05 .. 0.14, z 0.801 .. 1.19 and their
   hands within x -0.25 .. 0.05 (UR5e starts furthest back), y -0.06 .. 0.19, z 0.81 .. 1.24 (xArm7
   starts highest): the box binds only on a command that would put the goal below the table top or off it.
 - Speed: the experts command up to 1.73 m/s (all three axes saturated). The limit, 1.0 m/s, is the
@@ -28,6 +28,9 @@ experts of every arm, seeds 0-19, without the layer, then through it):
   The peaks come while the fingers close on the cube (xArm7: 650-840 N along z at grasp, its linkage
   pushes; Sawyer 28-152 N; the others 8-25 N). ``require_touch`` is false (touch can be switched off in
   the env). Above the limit the layer stops closing and opens by ``backoff_per_n`` 0.01 per newton.
+- With these specs (2026-12-06) the Lift experts of all 7 arms, seeds 0-19, succeed 140/140, as without
+  the layer; episodes take 1-11 % more steps (the speed limit on diagonal moves; the workspace and the
+  wrist limit never bound). Through the layer the wrist peaks were Sawyer 164 N, xArm7 799 N.
 """
 
 from __future__ import annotations
