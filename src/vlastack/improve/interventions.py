@@ -108,13 +108,15 @@ def count_takeovers(flags: Any) -> int:
     return int(f[:1].sum() + np.count_nonzero(f[1:] & ~f[:-1]))
 
 
-def assisted_feature_names() -> dict[str, list[str]]:
+def assisted_feature_names(expert_labels: bool = False) -> dict[str, list[str]]:
     """Names of the vector features of an assisted episode, for ``DatasetWriter(feature_names=...)``:
-    a recorded episode's, plus the policy's proposal and the operator flag."""
+    a recorded episode's, plus the policy's proposal, the operator flag and, with ``expert_labels``
+    (a scripted operator, which labels every frame), the expert's action."""
     from vlastack.envs.collect import episode_feature_names
 
     names = episode_feature_names()
-    return {**names, POLICY_ACTION: names[keys.ACTION], EXPERT_ACTION: names[keys.ACTION], INTERVENTION: ["operator"]}
+    names = {**names, POLICY_ACTION: names[keys.ACTION], INTERVENTION: ["operator"]}
+    return {**names, EXPERT_ACTION: names[keys.ACTION]} if expert_labels else names
 
 
 # ---- worker side: one policy and one environment per task, kept between episodes --------------

@@ -151,7 +151,7 @@ def _gather(config: ImproveConfig, checkpoint: Path, round_: int, progress: bool
     if config.method == "expert-demos":
         return _gather_demos(config, round_, log_path, progress)
     data = config.out / "data"
-    writer = DatasetWriter(data, robot_type="sawyer", feature_names=assisted_feature_names())
+    writer = DatasetWriter(data, robot_type="sawyer", feature_names=assisted_feature_names(expert_labels=True))
     done = {(r.get("vlastack/env_task"), int(r["vlastack/seed"])) for r in writer.episode_rows()}
     seeds = [ASSIST_SEED_OFFSET + 10_000 * round_ + k for k in range(config.episodes)]
     jobs = [(t, s) for t in config.tasks for s in seeds if (t, s) not in done]
