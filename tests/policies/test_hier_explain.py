@@ -184,3 +184,15 @@ def test_factored_reason_when_done_fires_but_the_plan_names_the_same_subtask(cfg
     switched = policy.sample_actions(batch).explanations[0]  # re-plan 3: not done, yet the plan head picks vocab[2]
     assert switched.reason.startswith(f"the plan now names '{vocab[2]}' instead of '{vocab[0]}'")
     assert switched.plan == (vocab[0], vocab[2])
+
+
+def test_no_motion_words_for_an_action_layout_other_than_metaworlds(cfg_for, monkeypatch):
+    """A robosuite arm's [dx, dy, dz, drx, dry, drz, grip]: index 3 is a rotation, not the gripper, and the
+    translation is in another frame and scale, so the reason must not read them with Meta-World's words."""
+    policy = _factored(cfg_for)
+    batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
+    arm = np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0, -1.0]] * 4, dtype=np.float32)  # forward, turning, gripper open
+    _fixed_low_level(monkeypatch, arm)
+    e = policy.sample_actions(batch).explanations[0]
+    assert e.hand_motion_m is None
+    assert "the next" not in e.reason and "gripper" not in e.reason, e.reason

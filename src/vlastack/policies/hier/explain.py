@@ -52,7 +52,9 @@ def explanation(entry: dict[str, Any], actions: np.ndarray) -> Explanation:
     if confidence is not None:
         why += f", {confidence:.0%} sure of this subtask"
     motion = None
-    if actions.shape[-1] > GRIP_DIM:  # Meta-World's layout; another would need its own words
+    # Only Meta-World's layout (dx, dy, dz, grip): a robosuite arm's 7 entries hold a rotation at index 3
+    # and its gripper at 6, in another frame and scale; its motion would need its own words.
+    if actions.shape[-1] == GRIP_DIM + 1:
         motion = tuple(float(v) for v in hand_motion_m(actions))
         why += f"; {describe_motion(actions)}"
     return Explanation(
