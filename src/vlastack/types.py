@@ -176,13 +176,25 @@ class Explanation:
         """The inverse of :meth:`to_dict`; a ValueError names the field that is missing or wrong."""
         if not isinstance(d, dict) or "subtask" not in d or "reason" not in d:
             raise ValueError(f"an explanation needs 'subtask' and 'reason', got {d!r}"[:300])
-        motion = d.get("hand_motion_m")
-        confidence = d.get("confidence")
+        motion, confidence, plan = d.get("hand_motion_m"), d.get("confidence"), d.get("plan") or ()
+        plan_index = d.get("plan_index", -1)
+        if not isinstance(plan, (list, tuple)):
+            raise ValueError(f"Explanation.plan must be a list of subtask texts, got {plan!r}"[:300])
+        if isinstance(plan_index, bool) or not isinstance(plan_index, (int, np.integer)):
+            raise ValueError(f"Explanation.plan_index must be an integer, got {plan_index!r}"[:300])
+        if confidence is not None and (isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.number))):
+            raise ValueError(f"Explanation.confidence must be a number in [0, 1] or None, got {confidence!r}"[:300])
+        if motion is not None and not (
+            isinstance(motion, (list, tuple, np.ndarray))
+            and len(motion) == 3
+            and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in motion)
+        ):
+            raise ValueError(f"Explanation.hand_motion_m must be 3 numbers (x, y, z metres) or None, got {motion!r}"[:300])
         return cls(
             subtask=d["subtask"],
             reason=d["reason"],
-            plan=tuple(d.get("plan") or ()),
-            plan_index=int(d.get("plan_index", -1)),
+            plan=tuple(plan),
+            plan_index=int(plan_index),
             confidence=None if confidence is None else float(confidence),
             hand_motion_m=None if motion is None else tuple(float(v) for v in motion),
         )

@@ -196,3 +196,20 @@ def test_no_motion_words_for_an_action_layout_other_than_metaworlds(cfg_for, mon
     e = policy.sample_actions(batch).explanations[0]
     assert e.hand_motion_m is None
     assert "the next" not in e.reason and "gripper" not in e.reason, e.reason
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("plan_index", "one"),
+        ("plan_index", None),
+        ("confidence", "high"),
+        ("hand_motion_m", 5),
+        ("hand_motion_m", ["a", 0, 0]),
+        ("plan", "a b"),
+    ],
+)
+def test_a_malformed_reply_field_is_a_value_error_naming_it(field, value):
+    """A reply from another server (or a bad one) gives an error naming the field, never a bare TypeError."""
+    with pytest.raises(ValueError, match=rf"Explanation\.{field} must be"):
+        Explanation.from_dict({"subtask": "a b", "reason": "y", field: value})
