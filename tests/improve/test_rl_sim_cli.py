@@ -133,3 +133,55 @@ def test_rl_sim_records_scores_keeps_the_better_episode_and_does_not_gather_twic
     assert changed.exit_code != 0 and "other settings (explore)" in str(changed.exception)
     bad = _improve(root, checkpoint, root / "bad", "--set", "explore.noise_steps=0")
     assert bad.exit_code != 0 and "ExploreConfig.noise_steps must be > 0" in str(bad.exception)
+
+
+@pytest.mark.parametrize("label", ["sent", "applied"])
+def test_fine_tuning_reads_the_kept_episodes_labels_from_the_chosen_column(start, tmp_path, monkeypatch, label):
+    import shutil
+
+    import vlastack.training.loop as loop
+    from vlastack.improve.rounds import ImproveConfig, _fine_tune
+
+    root, checkpoint = start
+    out = root / "rl"  # the run of the test above
+    if not (out / "round_1" / "gathered.json").is_file():
+        pytest.skip("needs the run of test_rl_sim_records_scores_keeps_the_better_episode_and_does_not_gather_twice")
+    copy = tmp_path / "rl"
+    shutil.copytree(out / "data", copy / "data")
+    shutil.copytree(out / "round_1", copy / "round_1", ignore=shutil.ignore_patterns("train", "validation.json"))
+    gathered = json.loads((copy / "round_1" / "gathered.json").read_text())
+    for s in gathered["scored"]:  # both kept, 3 times each, so the episode the layer changed most is read too
+        s["copies"] = 3
+    (copy / "round_1" / "gathered.json").write_text(json.dumps(gathered))
+    config = ImproveConfig(
+        checkpoint=checkpoint,
+        demos=root / "demos",
+        tasks=("reach-v3",),
+        out=copy,
+        method="rl-sim",
+        explore=ExploreConfig(label=label),
+        max_steps=MAX_STEPS,
+    )
+    seen = {}
+
+    class _Stop(Exception):
+        pass
+
+    def fake_train(cfg, tcfg, dataset, *args, **kwargs):
+        seen["parts"] = dataset.datasets
+        raise _Stop
+
+    monkeypatch.setattr(loop, "train", fake_train)
+    with pytest.raises(_Stop):
+        _fine_tune(config, checkpoint, 1, progress=False)
+    demos, *new = seen["parts"]
+    assert len(new) == 3 and all(p is new[0] for p in new) and new[0].episodes == [0, 1]
+    e = max(gathered["scored"], key=lambda s: s["safety_changed_steps"])["episode_index"]
+    cols = DatasetReader(copy / "data").read_columns(e)
+    differ = np.flatnonzero(np.abs(cols[EXPLORE_ACTION] - cols[keys.ACTION]).max(axis=1) > 1e-3)
+    assert len(differ) > 0  # the layer changed some of the actions sent: the two columns are not the same
+    t = int(differ[0])
+    sample = new[0][(DatasetReader(copy / "data").length(0) if e == 1 else 0) + t]  # episode 0's samples come first
+    assert sample[keys.FRAME_INDEX] == t and sample[keys.EPISODE_INDEX] == e
+    column = EXPLORE_ACTION if label == "sent" else keys.ACTION
+    assert np.allclose(sample[keys.ACTION][0].numpy(), cols[column][t], atol=1e-6)

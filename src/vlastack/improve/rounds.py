@@ -477,7 +477,8 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
     if config.method == "rl-sim":
         parts = [WindowDataset(demos, **options)]
         for copies, episodes in sorted(_explored_copies(config, round_).items()):
-            parts += [WindowDataset(new, episodes=episodes, action_key=EXPLORE_ACTION, **options)] * copies
+            label = EXPLORE_ACTION if config.explore.label == "sent" else keys.ACTION
+            parts += [WindowDataset(new, episodes=episodes, action_key=label, **options)] * copies
     else:
         label = INTERVENTION if config.method == "interventions" else None
         action_key = EXPERT_ACTION if config.method == "dagger" else keys.ACTION
