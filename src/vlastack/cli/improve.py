@@ -6,12 +6,14 @@ Examples::
         --tasks mt10 --out runs/improve/int --method interventions --rounds 2
     vlastack improve ... --out runs/improve/demos --method expert-demos --match runs/improve/int   # the control
     vlastack improve ... --set gate.threshold=0.4 --set improve.steps=3000                         # any config field
+    vlastack improve ... --out runs/improve/rl --method rl-sim --episodes 10 --set explore.noise_std=0.3   # RL in the simulator
 
 Running the same command again continues an interrupted run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -31,11 +33,13 @@ def improve(
         str,
         typer.Option(
             help="interventions (scripted operator takes over, HG-DAgger; its frames are the labels), dagger (the same "
-            "episodes, the expert labels every frame) or expert-demos (the control)."
+            "episodes, the expert labels every frame), rl-sim (RL in the simulator: the policy explores with correlated "
+            "noise behind the safety layer and imitates its own episodes weighted by their reward) or expert-demos "
+            "(the control)."
         ),
     ] = "interventions",
     rounds: Annotated[int, typer.Option(help="Gather-fine-tune-validate rounds.")] = 2,
-    episodes: Annotated[int, typer.Option(help="Assisted episodes per task and round.")] = 10,
+    episodes: Annotated[int, typer.Option(help="Assisted or explored (rl-sim) episodes per task and round.")] = 10,
     match: Annotated[
         Path | None, typer.Option(help="expert-demos: the interventions run whose new frames per task and round are matched.")
     ] = None,
@@ -44,8 +48,9 @@ def improve(
         list[str] | None,
         typer.Option(
             "--set",
-            help="Override a config field: improve.FIELD=VALUE (ImproveConfig) or gate.FIELD=VALUE (the operator's "
-            "GateConfig), JSON values, e.g. --set improve.steps=3000 --set gate.threshold=0.4.",
+            help="Override a config field: improve.FIELD=VALUE (ImproveConfig), gate.FIELD=VALUE (the operator's "
+            "GateConfig) or explore.FIELD=VALUE (rl-sim's ExploreConfig: noise, score, weights), JSON values, "
+            "e.g. --set improve.steps=3000 --set gate.threshold=0.4 --set explore.noise_std=0.2.",
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
@@ -72,8 +77,8 @@ def improve(
         match=match,
         workers=workers,
     )
-    sections = apply_overrides({"improve": config, "gate": config.gate}, set_ or [])
-    config = replace(sections["improve"], gate=sections["gate"])
+    sections = apply_overrides({"improve": config, "gate": config.gate, "explore": config.explore}, set_ or [])
+    config = replace(sections["improve"], gate=sections["gate"], explore=sections["explore"])
     stop_on_sigterm()
     try:
         table = run(config, progress=progress)
@@ -81,28 +86,70 @@ def improve(
         print(f"\ninterrupted: what finished is saved under {out}; run the same command to continue")
         raise typer.Exit(130) from None
     view = Table(title=f"vlastack improve ({config.method}) on {len(config.tasks)} tasks, validation seeds, behind the safety layer")
-    for col in (
-        "round",
-        "success",
-        "new episodes",
-        "operator frames / new frames",
-        "takeovers",
-        "fine-tune CPU s",
-        "safety-changed steps / episode",
-    ):
-        view.add_column(col)
+    for name, _ in (columns := round_columns(config.method)):
+        view.add_column(name, min_width=max(len(w) for w in name.split()) if config.method == "rl-sim" else None)
+    steps = 0
     for row in table:
+        steps += gathered_steps(row)
+        view.add_row(*(cell(row, steps) for _, cell in columns))
+    Console().print(view)
+
+
+def gathered_steps(row: dict) -> int:
+    """Environment steps a round's gathering took (every recorded frame is one)."""
+    return sum(int(v.get("frames", 0)) for v in row.get("gathered", {}).values())
+
+
+def round_columns(method: str) -> list[tuple[str, Callable[[dict, int], str]]]:
+    """The round table's columns for ``method``: (title, cell(row, environment steps so far))."""
+
+    def total(key: str) -> Callable[[dict, int], str]:
+        return lambda row, _: str(sum(int(v.get(key, 0)) for v in row["gathered"].values())) if row.get("gathered") else "-"
+
+    def operator_frames(row: dict, _: int) -> str:
+        g = row.get("gathered", {})
+        op = sum(int(v.get("intervention_frames", v.get("matched_frames", 0))) for v in g.values())
+        return f"{op} / {gathered_steps(row)}" if g else "-"
+
+    def takeovers(row: dict, _: int) -> str:
+        g = row.get("gathered", {})
+        return str(sum(int(v["takeovers"]) for v in g.values())) if g and all("takeovers" in v for v in g.values()) else "-"
+
+    def gather_safety(row: dict, _: int) -> str:
         g = row.get("gathered", {})
         eps = sum(int(v.get("episodes", 0)) for v in g.values())
-        op = sum(int(v.get("intervention_frames", v.get("matched_frames", 0))) for v in g.values())
-        frames = sum(int(v.get("frames", 0)) for v in g.values())
-        view.add_row(
-            str(row["round"]),
-            f"{row['success']:.0%}",
-            str(eps) if g else "-",
-            f"{op} / {frames}" if g else "-",
-            str(sum(int(v["takeovers"]) for v in g.values())) if g and all("takeovers" in v for v in g.values()) else "-",
-            f"{row['train_cpu_s']:.0f}" if "train_cpu_s" in row else "-",
-            f"{row['safety_changed_steps_per_episode']:.1f}",
-        )
-    Console().print(view)
+        return f"{sum(int(v.get('safety_changed_steps', 0)) for v in g.values()) / eps:.1f}" if eps else "-"
+
+    def fine_tune_cpu(row: dict, _: int) -> str:
+        return f"{row['train_cpu_s']:.0f}" if "train_cpu_s" in row else "-"
+
+    def cpu(row: dict, _: int) -> str:
+        gather = f"{row['gather_cpu_s']:.0f}" if "gather_cpu_s" in row else "-"
+        return f"{gather} / {fine_tune_cpu(row, _)}" if "gathered" in row else "-"
+
+    def safety(row: dict, _: int) -> str:
+        return f"{gather_safety(row, _)} / {row['safety_changed_steps_per_episode']:.1f}"
+
+    def solved(row: dict, _: int) -> str:
+        g = row.get("gathered", {})
+        return f"{sum(int(v['success']) for v in g.values())} / {sum(int(v['episodes']) for v in g.values())}" if g else "-"
+
+    head: list[tuple[str, Callable[[dict, int], str]]] = [
+        ("round", lambda row, _: str(row["round"])),
+        ("success", lambda row, _: f"{row['success']:.0%}"),
+    ]
+    if method == "rl-sim":
+        return head + [
+            ("solved / episodes exploring", solved),
+            ("env steps (cum.)", lambda row, steps: str(steps)),
+            ("kept", total("kept")),
+            ("CPU s gather / train", cpu),
+            ("safety steps / episode: exploring / valid.", safety),
+        ]
+    return head + [  # the new frames are the environment steps of the round
+        ("new episodes", total("episodes")),
+        ("operator frames / new frames", operator_frames),
+        ("takeovers", takeovers),
+        ("fine-tune CPU s", fine_tune_cpu),
+        ("safety-changed steps / episode", lambda row, _: f"{row['safety_changed_steps_per_episode']:.1f}"),
+    ]

@@ -126,6 +126,13 @@ _CACHE: dict[str, Any] = {}
 def _assisted_job(
     checkpoint: str, task: str, seed: int, gate: GateConfig, safety: str | None, execute_steps: int | None, max_steps: int
 ) -> AssistedResult:
+    policy, env = policy_and_env(checkpoint, task, seed, max_steps)
+    return run_assisted(env, policy, ScriptedOperator(task, gate), seed, safety, execute_steps or policy.execute_steps)
+
+
+def policy_and_env(checkpoint: str, task: str, seed: int, max_steps: int) -> tuple[Any, Any]:
+    """This worker's policy (reset for ``seed``) and ``task``'s environment (with the instruction the
+    demonstrations use for that seed), loaded once and kept between episodes."""
     from vlastack.envs.instructions import TRAIN_PARAPHRASES, instruction
     from vlastack.envs.metaworld import make_env
     from vlastack.evaluation.runner import _LocalPolicy
@@ -143,7 +150,7 @@ def _assisted_job(
     env = _CACHE[key]
     env.instruction = instruction(task, seed % TRAIN_PARAPHRASES)  # the phrasings the demonstrations use
     policy.reset(seed)
-    return run_assisted(env, policy, ScriptedOperator(task, gate), seed, safety, execute_steps or policy.execute_steps)
+    return policy, env
 
 
 def collect_assisted(

@@ -10,6 +10,11 @@ Methods:
   expert's own action at that frame (``expert.action``), whoever acted. The policy's mistakes thus
   become training states, with the expert's answer from there (DAgger, Ross et al. 2011, with the
   gate as its state-dependent mixing of expert and policy).
+- ``rl-sim`` (RL in the simulator, ``improve/explore.py``): the policy runs with correlated
+  exploration noise behind the safety layer; episodes are scored by success, dense reward and
+  safety interventions, and the fine-tuning set is the demonstrations plus every episode gathered so
+  far, each repeated by its reward weight (reward-weighted self-imitation; the labels are the
+  actions sent into the safety layer, noise included).
 - ``expert-demos`` (the control the comparison needs): about as many new frames per task and
   round, as whole fresh expert demonstrations from new starts (the operator frames divided by the
   task's mean demonstration length, rounded up); ``match`` names the ``interventions`` run whose
@@ -18,15 +23,18 @@ Methods:
 Every round fine-tunes the previous round's policy (AdamW from a fresh state, warm-up and cosine
 decay over ``steps``) on the mix, then runs the validation seeds (200000+, never the protocol's),
 always behind the safety layer. The round table (``improve.json``) has success, episodes and
-frames gathered, CPU time and safety interventions per episode. Each phase's output is on disk
-(the dataset, the training run, the validation episodes), so running the same command again
-continues where it stopped.
+frames gathered (every frame is one environment step), CPU time of gathering (rl-sim: summed over
+the simulator processes) and fine-tuning, and safety interventions per episode. Each phase's
+output is on disk (the dataset, the training run, the validation episodes), so running the same
+command again continues where it stopped.
 
 Layout of ``out``::
 
     improve_config.json         the settings; a resumed run must use the same ones
-    data/                       LeRobot dataset of everything gathered (assisted or expert episodes)
-    round_<r>/gathered.json     what round r gathered (written when its gathering is complete)
+    data/                       LeRobot dataset of everything gathered (assisted, explored or expert episodes)
+    round_<r>/episodes.jsonl    rl-sim: each finished episode's CPU seconds, as it finishes
+    round_<r>/gathered.json     what round r gathered (written when its gathering is complete); rl-sim:
+                                with each episode's score, weight and copies (``scored``)
     round_<r>/train/            the fine-tuning run (checkpoints/, metrics.jsonl, cpu.json)
     round_<r>/validation.json   validation of that round's policy
     start_validation.json       validation of the starting policy
@@ -43,8 +51,22 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vlastack import keys
 from vlastack.errors import ConfigError
+from vlastack.improve.explore import (
+    EXPLORE_ACTION,
+    RL_SIM_SEED_OFFSET,
+    ExploreConfig,
+    ExploredResult,
+    collect_explored,
+    episode_copies,
+    episode_score,
+    episode_weights,
+    explored_feature_names,
+    held_return,
+)
 from vlastack.improve.interventions import (
     ASSIST_SEED_OFFSET,
     EXPERT_ACTION,
@@ -56,7 +78,7 @@ from vlastack.improve.interventions import (
 )
 from vlastack.improve.operator import GateConfig
 
-METHODS = ("interventions", "dagger", "expert-demos")
+METHODS = ("interventions", "dagger", "rl-sim", "expert-demos")
 #: Seeds of expert-demos episodes: above the assisted ones, so the two arms never share a start.
 DEMO_SEED_OFFSET = ASSIST_SEED_OFFSET + 500_000
 TABLE_FILE = "improve.json"
@@ -76,15 +98,18 @@ class ImproveConfig:
     out: Path
     """Run directory (see the module docstring); reused to resume."""
     method: str = "interventions"
-    """``interventions``, ``dagger`` or ``expert-demos``."""
+    """``interventions``, ``dagger``, ``rl-sim`` or ``expert-demos``."""
     rounds: int = 2
-    """Gather-fine-tune-validate rounds."""
+    """Gather-fine-tune-validate rounds (rl-sim: at most 29)."""
     episodes: int = 10
-    """Assisted episodes per task and round (``interventions``, ``dagger``)."""
+    """Assisted (``interventions``, ``dagger``) or explored (``rl-sim``) episodes per task and round
+    (rl-sim: at most 10000, the width of a round's seed range)."""
     match: Path | None = None
     """``expert-demos``: the ``interventions`` run whose new frames per task and round are matched."""
     gate: GateConfig = field(default_factory=GateConfig)
     """When the scripted operator takes over."""
+    explore: ExploreConfig = field(default_factory=ExploreConfig)
+    """``rl-sim``: the exploration noise and how episodes are scored and weighted."""
     safety: str = "metaworld_sawyer"
     """Safety spec every action (policy's or operator's) passes through."""
     steps: int = 2_000
@@ -95,7 +120,8 @@ class ImproveConfig:
     """Samples per fine-tuning step."""
     new_data_weight: int = 4
     """Each new sample appears this many times in the fine-tuning set (the new frames are a few
-    thousand against tens of thousands of demonstration frames)."""
+    thousand against tens of thousands of demonstration frames); rl-sim: on average over a task's
+    episodes of a round, each episode ``round(new_data_weight * its weight)`` times."""
     validation_episodes: int = 5
     """Validation episodes per task after every round (seeds 200000+)."""
     execute_steps: int | None = None
@@ -115,6 +141,10 @@ class ImproveConfig:
         for name in ("rounds", "episodes", "steps", "batch_size", "new_data_weight", "validation_episodes", "workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.method == "rl-sim" and self.episodes > 10_000:
+            raise ConfigError(f"episodes must be <= 10000 for rl-sim (a round's seed range), got {self.episodes}")
+        if self.method == "rl-sim" and self.rounds > 29:
+            raise ConfigError(f"rounds must be <= 29 for rl-sim (its seeds stay below expert-demos' 900000), got {self.rounds}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         for name in ("checkpoint", "demos"):
@@ -150,6 +180,8 @@ def _gather(config: ImproveConfig, checkpoint: Path, round_: int, progress: bool
         return json.loads(log_path.read_text())
     if config.method == "expert-demos":
         return _gather_demos(config, round_, log_path, progress)
+    if config.method == "rl-sim":
+        return _gather_explored(config, checkpoint, round_, log_path, progress)
     data = config.out / "data"
     writer = DatasetWriter(data, robot_type="sawyer", feature_names=assisted_feature_names(expert_labels=True))
     done = {(r.get("vlastack/env_task"), int(r["vlastack/seed"])) for r in writer.episode_rows()}
@@ -187,6 +219,118 @@ def _gather(config: ImproveConfig, checkpoint: Path, round_: int, progress: bool
     result = {"gathered": stats, "gather_wall_s": time.perf_counter() - t0, "gather_main_cpu_s": time.process_time() - cpu0}
     _write_json(log_path, result)
     return result
+
+
+def rl_sim_seeds(round_: int, episodes: int) -> list[int]:
+    """The reset seeds of a round's rl-sim episodes (the same for every task)."""
+    return [RL_SIM_SEED_OFFSET + 10_000 * round_ + k for k in range(episodes)]
+
+
+def _gather_explored(config: ImproveConfig, checkpoint: Path, round_: int, log_path: Path, progress: bool) -> dict[str, Any]:
+    """rl-sim: this round's explored episodes into ``out/data`` (those already there are kept), then
+    every one scored and weighted from what the dataset holds (so a resumed round scores the same)."""
+    from tqdm import tqdm
+
+    from vlastack.episodes.writer import DatasetWriter
+
+    writer = DatasetWriter(config.out / "data", robot_type="sawyer", feature_names=explored_feature_names())
+    done = {(r.get("vlastack/env_task"), int(r["vlastack/seed"])) for r in writer.episode_rows()}
+    seeds = rl_sim_seeds(round_, config.episodes)
+    jobs = [(t, s) for t in config.tasks for s in seeds if (t, s) not in done]
+    cpu_log = log_path.parent / "episodes.jsonl"
+    cpu_log.parent.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(
+        total=len(config.tasks) * len(seeds),
+        initial=len(config.tasks) * len(seeds) - len(jobs),
+        desc=f"round {round_}: explored episodes",
+        unit="ep",
+        disable=not progress,
+    )
+    t0 = time.perf_counter()
+    solved = [0]
+
+    def done_fn(res: ExploredResult) -> None:
+        writer.add_episode(res.episode)
+        with open(cpu_log, "a") as f:
+            f.write(json.dumps({"task": res.task, "seed": res.seed, "cpu_s": res.cpu_s, "steps": res.steps}) + "\n")
+        solved[0] += int(res.success)
+        bar.update(1)
+        bar.set_postfix(solved=solved[0])
+
+    try:
+        collect_explored(checkpoint, jobs, config.explore, config.safety, config.execute_steps, config.workers, done_fn, config.max_steps)
+    finally:
+        bar.close()
+    scored = _score_round(config, seeds, cpu_log)
+    stats: dict[str, dict[str, Any]] = {}
+    for task in config.tasks:
+        mine = [e for e in scored if e["task"] == task]
+        stats[task] = {
+            "episodes": len(mine),
+            "success": sum(int(e["success"]) for e in mine),
+            "frames": sum(e["steps"] for e in mine),
+            "safety_changed_steps": sum(e["safety_changed_steps"] for e in mine),
+            "kept": sum(int(e["copies"] > 0) for e in mine),
+            "copies": sum(e["copies"] for e in mine),
+            "mean_score": float(np.mean([e["score"] for e in mine])) if mine else float("nan"),
+        }
+    cpu = [e["cpu_s"] for e in scored if e["cpu_s"] is not None]
+    result = {
+        "gathered": stats,
+        "gather_wall_s": time.perf_counter() - t0,
+        "gather_cpu_s": float(sum(cpu)),
+        "gather_cpu_episodes": len(cpu),  # episodes whose CPU time is known (all, unless one was cut off mid-write)
+        "scored": scored,
+    }
+    _write_json(log_path, result)
+    return result
+
+
+def _score_round(config: ImproveConfig, seeds: list[int], cpu_log: Path) -> list[dict[str, Any]]:
+    """Every episode of this round's seeds in ``out/data``: outcome, score, weight and copies."""
+    from vlastack.envs.rollout import SAFETY_INTERVENTIONS
+    from vlastack.episodes.reader import DatasetReader
+
+    cpu: dict[tuple[str, int], float] = {}
+    if cpu_log.is_file():
+        for line in cpu_log.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line torn by an interruption
+            cpu[(row["task"], int(row["seed"]))] = float(row["cpu_s"])
+    reader, wanted, out = DatasetReader(config.out / "data"), set(seeds), []
+    for e in range(reader.num_episodes):
+        meta = reader.episode_meta(e)
+        task, seed = str(meta.get("vlastack/env_task")), int(meta.get("vlastack/seed", -1))
+        if task not in config.tasks or seed not in wanted:
+            continue
+        cols = reader.read_columns(e)
+        rewards = cols[keys.REWARD].reshape(-1)
+        changed = int(np.count_nonzero(cols[SAFETY_INTERVENTIONS].reshape(-1))) if SAFETY_INTERVENTIONS in cols else 0
+        success = bool(meta.get("vlastack/success", False))
+        out.append(
+            {
+                "task": task,
+                "seed": seed,
+                "episode_index": e,
+                "success": success,
+                "steps": len(rewards),
+                "held_return": held_return(rewards, config.max_steps),
+                "safety_changed_steps": changed,
+                "score": episode_score(success, rewards, changed, config.max_steps, config.explore),
+                "cpu_s": cpu.get((task, seed)),
+            }
+        )
+    out.sort(key=lambda x: (config.tasks.index(x["task"]), x["seed"]))
+    for task in config.tasks:
+        mine = [x for x in out if x["task"] == task]
+        scores = [x["score"] for x in mine]
+        weights = episode_weights(scores, config.explore)
+        copies = episode_copies(scores, [x["success"] for x in mine], config.new_data_weight, config.explore)
+        for x, w, c in zip(mine, weights, copies, strict=True):
+            x["weight"], x["copies"] = float(w), c
+    return out
 
 
 def _gather_demos(config: ImproveConfig, round_: int, log_path: Path, progress: bool) -> dict[str, Any]:
@@ -330,11 +474,17 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
         progress=progress,
     )
     demos, new = DatasetReader(config.demos), DatasetReader(config.out / "data")
-    label = INTERVENTION if config.method == "interventions" else None
-    action_key = EXPERT_ACTION if config.method == "dagger" else keys.ACTION
-    parts = [WindowDataset(demos, **options)] + [
-        WindowDataset(new, label_key=label, action_key=action_key, **options)
-    ] * config.new_data_weight
+    if config.method == "rl-sim":
+        parts = [WindowDataset(demos, **options)]
+        for copies, episodes in sorted(_explored_copies(config, round_).items()):
+            label = EXPLORE_ACTION if config.explore.label == "sent" else keys.ACTION
+            parts += [WindowDataset(new, episodes=episodes, action_key=label, **options)] * copies
+    else:
+        label = INTERVENTION if config.method == "interventions" else None
+        action_key = EXPERT_ACTION if config.method == "dagger" else keys.ACTION
+        parts = [WindowDataset(demos, **options)] + [
+            WindowDataset(new, label_key=label, action_key=action_key, **options)
+        ] * config.new_data_weight
     import torch
 
     # In-process gathering or validation (workers=1) left torch at one thread; train on what the user set.
@@ -355,6 +505,17 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
     cpu_s = sum(os.times()[:4]) - cpu0
     _write_json(run / "cpu.json", {"cpu_s": cpu_s})
     return Path(result.checkpoint), cpu_s
+
+
+def _explored_copies(config: ImproveConfig, round_: int) -> dict[int, list[int]]:
+    """rl-sim: copies -> the dataset episodes that enter the fine-tuning set that many times, over
+    every round so far (each weighted within its own round); episodes with 0 copies are left out."""
+    groups: dict[int, list[int]] = {}
+    for r in range(1, round_ + 1):
+        for e in json.loads((config.out / f"round_{r}" / "gathered.json").read_text())["scored"]:
+            if e["copies"] > 0:
+                groups.setdefault(int(e["copies"]), []).append(int(e["episode_index"]))
+    return {c: sorted(v) for c, v in groups.items()}
 
 
 # ---- validation -----------------------------------------------------------------------------------
@@ -405,11 +566,22 @@ def _check_same_run(config: ImproveConfig) -> None:
     now = _config_dict(replace(config, rounds=1, workers=1))  # more rounds or workers may be asked for later
     if path.is_file():
         was = json.loads(path.read_text())
-        diff = sorted(k for k in set(was) | set(now) if was.get(k) != now.get(k))
+        # A field added since the run started (e.g. explore) counts as unchanged while it keeps its default.
+        added = {k for k in set(now) - set(was) if now[k] == _default_field(k)}
+        diff = sorted(k for k in (set(was) | set(now)) - added if was.get(k) != now.get(k))
         if diff:
             raise ConfigError(f"{config.out} was started with other settings ({', '.join(diff)}); use the same ones or another --out")
     else:
         _write_json(path, now)
+
+
+def _default_field(name: str) -> Any:
+    """An ``ImproveConfig`` field's default as it is written to ``improve_config.json`` (None: no default)."""
+    from dataclasses import MISSING, fields
+
+    f = next(f for f in fields(ImproveConfig) if f.name == name)
+    value = f.default_factory() if f.default_factory is not MISSING else (None if f.default is MISSING else f.default)
+    return json.loads(json.dumps(asdict(value) if hasattr(value, "__dataclass_fields__") else value, default=str))
 
 
 def _write_json(path: Path, data: Any) -> None:
