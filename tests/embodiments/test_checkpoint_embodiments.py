@@ -102,3 +102,27 @@ def test_the_default_serving_spec_is_the_embodiments_own():
 def test_only_known_single_robot_tasks_name_an_embodiment():
     tasks = ["rs-lift-iiwa", "", None, "rs-twoarmlift-panda", "not-a-task", "reach-v3", "rs-lift-iiwa"]
     assert known_embodiment_ids(tasks) == ["metaworld_sawyer", "robosuite_iiwa"]
+
+
+def test_a_fine_tune_adds_the_embodiments_of_its_new_data(tmp_path):
+    from vlastack.data.windows import WindowDataset, collate
+    from vlastack.episodes.reader import DatasetReader
+    from vlastack.episodes.writer import DatasetWriter
+    from vlastack.policies import PRESETS, load_policy
+    from vlastack.training.loop import train
+
+    torch.set_num_threads(1)
+    writer = DatasetWriter(tmp_path / "data")
+    writer.add_episode(_episode(9, 0, "reach-v3"))
+    reader = DatasetReader(tmp_path / "data")
+    preset = PRESETS.get("debug")
+    data = WindowDataset(reader, action_horizon=preset.policy.horizon, image_keys=[keys.image_key("corner2")])
+    start = _checkpoint(tmp_path / "start", ["metaworld_sawyer"])
+    from dataclasses import replace
+
+    tcfg = replace(preset.train, steps=1, save_every=1, warmup_steps=0)
+    info = {"image_size": [32, 32], "embodiments": ["robosuite_panda", "metaworld_sawyer"]}
+    done = train(
+        preset.policy, tcfg, data, collate, tmp_path / "run", init_from=start, data_info=info, progress=False, instructions=reader.tasks
+    )
+    assert load_policy(done.checkpoint).embodiments == ("metaworld_sawyer", "robosuite_panda")

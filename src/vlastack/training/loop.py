@@ -191,7 +191,8 @@ def train(
     are used for a fresh run; a resumed run takes both from its checkpoint. ``stop_after`` ends the run after that many steps of this call
     without a final checkpoint, like an interruption (for tests). ``instructions`` (the dataset's
     tasks) are embedded up front, so a frozen text encoder's cache in every checkpoint covers them all.
-    ``data_info`` (e.g. the recorded image size) is saved with every checkpoint of a fresh run.
+    ``data_info`` (e.g. the recorded image size) is saved with every checkpoint of a fresh run; a run
+    started ``init_from`` a policy keeps that policy's, adding the embodiments ``data_info`` names.
     ``init_from`` (a policy directory) starts a fresh run from its ``model.safetensors`` (a training
     checkpoint's EMA weights; its raw weights and optimizer state are not used), normalisation statistics
     and fitted inputs instead of new ones (fine-tuning); ``stats`` and ``policy_inputs`` are then unused,
@@ -211,6 +212,11 @@ def train(
         policy = policy_class(policy_cfg).from_pretrained(last, expect=policy_cfg)
     elif init_from is not None:
         policy = policy_class(policy_cfg).from_pretrained(Path(init_from), expect=policy_cfg)
+        # A fine-tune also knows the robots of its new data (the start's data info is kept otherwise).
+        known = list(policy.data_info.get("embodiments") or [])
+        added = [e for e in (data_info or {}).get("embodiments") or [] if e not in known]
+        if added:
+            policy.data_info["embodiments"] = known + added
     else:
         policy = make_policy(policy_cfg, stats=stats, **(policy_inputs or {}))
         policy.data_info = dict(data_info or {})
