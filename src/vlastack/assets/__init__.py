@@ -1,6 +1,6 @@
 """Files that ship inside the package.
 
-``demo_policy/`` is the policy ``vlastack demo`` runs: trained by this project on its own MT10
+``demo_policy/`` is the policy ``vlastack demo`` runs: trained by this project on its own MT50
 demonstrations; README.md says how (command, time, hardware) and what it scores.
 """
 
