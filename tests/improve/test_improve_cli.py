@@ -5,51 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from vlastack import keys
 from vlastack.episodes.reader import DatasetReader
 from vlastack.improve.interventions import INTERVENTION, POLICY_ACTION, count_takeovers
-
-
-@pytest.fixture(scope="module")
-def start(tmp_path_factory):
-    """Two reach-v3 expert demonstrations at 32 px and an l1-debug policy trained on them for 4 steps."""
-    import vlastack.cli  # noqa: F401  (registers every command)
-    from vlastack.cli.app import app
-
-    root = tmp_path_factory.mktemp("improve")
-    for cmd in (
-        ["collect", "--tasks", "reach-v3", "--episodes", "2", "--out", str(root / "demos"), "--image-size", "32", "--cameras", "corner2"],
-        [
-            "train",
-            "--preset",
-            "l1-debug",
-            "--dataset",
-            str(root / "demos"),
-            "--out",
-            str(root / "run"),
-            "--steps",
-            "4",
-            "--cpu",
-            "--no-progress",
-        ],
-    ):
-        done = CliRunner().invoke(app, cmd)
-        assert done.exit_code == 0, done.output
-    yield root, root / "run" / "checkpoints" / "step_00000004"
-    # In-process runs keep their environments cached; close them now rather than at interpreter exit,
-    # when MuJoCo's EGL teardown can no longer run cleanly.
-    from vlastack.envs import collect
-    from vlastack.evaluation import runner
-    from vlastack.improve import interventions
-
-    envs = [e for c in (runner._CACHE, interventions._CACHE) for k, e in c.items() if k.startswith("env/")]
-    for env in envs + [v[0] for v in collect._ENVS.values()]:
-        env.close()
-    for cache in (runner._CACHE, interventions._CACHE, collect._ENVS):
-        cache.clear()
 
 
 def _improve(root, checkpoint, out, *extra):

@@ -62,7 +62,7 @@ import numpy as np
 
 from vlastack import keys
 from vlastack.errors import ConfigError
-from vlastack.improve.interventions import POLICY_ACTION, policy_and_env
+from vlastack.improve.interventions import POLICY_ACTION, policy_and_env, run_episode_jobs
 from vlastack.types import Episode
 
 #: Per-frame float32 [D]: the action sent into the safety layer (the policy's plus the exploration
@@ -265,18 +265,4 @@ def collect_explored(
     max_steps: int = 500,
 ) -> None:
     """Run ``jobs`` ((task, seed) pairs) and call ``done`` with each result in the main process as it finishes."""
-    args = (explore, safety, execute_steps, max_steps)
-    if workers == 1:
-        for task, seed in jobs:
-            done(_explored_job(str(checkpoint), task, seed, *args))
-        return
-    from vlastack.workers import run_jobs
-
-    queue = iter([(str(checkpoint), task, seed, *args) for task, seed in jobs])
-    run_jobs(
-        workers,
-        lambda: next(queue, None),
-        _explored_job,
-        done,
-        "every finished episode is saved, and running the same command again continues",
-    )
+    run_episode_jobs(_explored_job, checkpoint, jobs, (explore, safety, execute_steps, max_steps), workers, done)

@@ -165,10 +165,17 @@ def collect_assisted(
 ) -> None:
     """Run ``jobs`` ((task, seed) pairs) and call ``done`` with each result in the main process, as
     each finishes (so the caller writes every episode as soon as it exists)."""
-    args = (gate, safety, execute_steps, max_steps)
+    run_episode_jobs(_assisted_job, checkpoint, jobs, (gate, safety, execute_steps, max_steps), workers, done)
+
+
+def run_episode_jobs(
+    job: Callable[..., Any], checkpoint: Path, jobs: list[tuple[str, int]], args: tuple, workers: int, done: Callable[[Any], None]
+) -> None:
+    """``job(checkpoint, task, seed, *args)`` for each (task, seed) of ``jobs``, in this process
+    (``workers`` 1) or in a pool of simulator processes, with ``done`` called on each result here."""
     if workers == 1:
         for task, seed in jobs:
-            done(_assisted_job(str(checkpoint), task, seed, *args))
+            done(job(str(checkpoint), task, seed, *args))
         return
     from vlastack.workers import run_jobs
 
@@ -176,7 +183,7 @@ def collect_assisted(
     run_jobs(
         workers,
         lambda: next(queue, None),
-        _assisted_job,
+        job,
         done,
         "every finished episode is saved, and running the same command again continues",
     )
