@@ -171,7 +171,6 @@ def improve(config: ImproveConfig, progress: bool = True) -> list[dict[str, Any]
 # ---- gathering ------------------------------------------------------------------------------------
 def _gather(config: ImproveConfig, checkpoint: Path, round_: int, progress: bool) -> dict[str, Any]:
     """Add this round's episodes to ``out/data`` (skipping those already there); returns the round's counts."""
-    from tqdm import tqdm
 
     from vlastack.episodes.writer import DatasetWriter
 
@@ -184,17 +183,9 @@ def _gather(config: ImproveConfig, checkpoint: Path, round_: int, progress: bool
         return _gather_explored(config, checkpoint, round_, log_path, progress)
     data = config.out / "data"
     writer = DatasetWriter(data, robot_type="sawyer", feature_names=assisted_feature_names(expert_labels=True))
-    done = {(r.get("vlastack/env_task"), int(r["vlastack/seed"])) for r in writer.episode_rows()}
     seeds = [ASSIST_SEED_OFFSET + 10_000 * round_ + k for k in range(config.episodes)]
-    jobs = [(t, s) for t in config.tasks for s in seeds if (t, s) not in done]
+    jobs, bar = _pending(writer, config.tasks, seeds, f"round {round_}: assisted episodes", progress)
     stats = _episode_stats(writer, config.tasks, seeds)
-    bar = tqdm(
-        total=len(config.tasks) * len(seeds),
-        initial=len(config.tasks) * len(seeds) - len(jobs),
-        desc=f"round {round_}: assisted episodes",
-        unit="ep",
-        disable=not progress,
-    )
     cpu0 = time.process_time()
     t0 = time.perf_counter()
 
@@ -229,23 +220,14 @@ def rl_sim_seeds(round_: int, episodes: int) -> list[int]:
 def _gather_explored(config: ImproveConfig, checkpoint: Path, round_: int, log_path: Path, progress: bool) -> dict[str, Any]:
     """rl-sim: this round's explored episodes into ``out/data`` (those already there are kept), then
     every one scored and weighted from what the dataset holds (so a resumed round scores the same)."""
-    from tqdm import tqdm
 
     from vlastack.episodes.writer import DatasetWriter
 
     writer = DatasetWriter(config.out / "data", robot_type="sawyer", feature_names=explored_feature_names())
-    done = {(r.get("vlastack/env_task"), int(r["vlastack/seed"])) for r in writer.episode_rows()}
     seeds = rl_sim_seeds(round_, config.episodes)
-    jobs = [(t, s) for t in config.tasks for s in seeds if (t, s) not in done]
     cpu_log = log_path.parent / "episodes.jsonl"
     cpu_log.parent.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(
-        total=len(config.tasks) * len(seeds),
-        initial=len(config.tasks) * len(seeds) - len(jobs),
-        desc=f"round {round_}: explored episodes",
-        unit="ep",
-        disable=not progress,
-    )
+    jobs, bar = _pending(writer, config.tasks, seeds, f"round {round_}: explored episodes", progress)
     t0 = time.perf_counter()
     solved = [0]
 
@@ -400,6 +382,17 @@ def _demo_counts_before(config: ImproveConfig, round_: int) -> dict[str, tuple[i
         return {}
     prev = json.loads((config.out / f"round_{round_ - 1}" / "gathered.json").read_text())
     return {t: tuple(v) for t, v in prev.get("kept_so_far", {}).items()}
+
+
+def _pending(writer: Any, tasks: tuple[str, ...], seeds: list[int], desc: str, progress: bool) -> tuple[list[tuple[str, int]], Any]:
+    """The (task, seed) episodes of a round not yet in the dataset, and a progress bar over the whole
+    round that starts at those already there (a resumed round)."""
+    from tqdm import tqdm
+
+    done = {(r.get("vlastack/env_task"), int(r["vlastack/seed"])) for r in writer.episode_rows()}
+    jobs = [(t, s) for t in tasks for s in seeds if (t, s) not in done]
+    total = len(tasks) * len(seeds)
+    return jobs, tqdm(total=total, initial=total - len(jobs), desc=desc, unit="ep", disable=not progress)
 
 
 def _episode_stats(writer: Any, tasks: tuple[str, ...], seeds: list[int]) -> dict[str, dict[str, Any]]:
