@@ -55,6 +55,9 @@ class TrainConfig:
     """Also write TensorBoard event files (needs the ``tensorboard`` package)."""
     tokenizer_max_chunks: int = 20_000
     """At most this many action chunks (evenly subsampled) to fit the action tokenizer on."""
+    episodes_per_task: int | None = None
+    """Train on only the first N episodes of each task (in episode-index order; data/subset.py), with the
+    normalisation statistics and the action tokenizer fitted on those episodes alone; None = all episodes."""
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ConfigError:
@@ -76,6 +79,10 @@ class TrainConfig:
             raise bad("grad_clip" if self.grad_clip < 0 else "weight_decay", "must be >= 0")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise bad("betas", "must be two numbers in [0, 1)")
+        if self.episodes_per_task is not None and (
+            isinstance(self.episodes_per_task, bool) or not isinstance(self.episodes_per_task, int) or self.episodes_per_task < 1
+        ):
+            raise bad("episodes_per_task", "must be an integer >= 1 or None (all episodes)")
         if self.mixed_precision not in MIXED_PRECISION:
             raise bad("mixed_precision", f"must be one of {', '.join(MIXED_PRECISION)}")
 

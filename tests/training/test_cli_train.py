@@ -212,6 +212,7 @@ def test_cli_trains_the_l1_policy_with_overrides_and_it_evaluates_offline(tmp_pa
         ("policy.keypoints=0", r"keypoints: must be >= 1, got 0"),
         ("train.lr", "expected SECTION.FIELD=VALUE"),
         ("policy.keypoints=many", "expected int, got 'many'"),
+        ("train.episodes_per_task=0", "TrainConfig.episodes_per_task: must be an integer >= 1 or None (all episodes), got 0"),
     ],
 )
 def test_bad_overrides_are_named(tmp_path, assignment, message):
@@ -225,3 +226,60 @@ def test_bad_overrides_are_named(tmp_path, assignment, message):
     assert done.exit_code != 0
     assert isinstance(done.exception, Exception) and message in str(done.exception)
     assert not (tmp_path / "run").exists()
+
+
+def test_cli_trains_on_the_first_episodes_of_each_task_with_their_statistics_and_resumes_exactly(tmp_path):
+    import vlastack.cli.train  # noqa: F401
+    from vlastack.cli.app import app
+    from vlastack.data.subset import subset_stats
+    from vlastack.episodes.reader import DatasetReader
+    from vlastack.policies import load_policy
+    from vlastack.policies.normalize import normalizer_for
+
+    # tasks alternate with the seed: "reach the goal" is episodes 0, 2, 4 and "open the drawer" 1, 3
+    data = _write_dataset(tmp_path / "data", [_episode(8 + i, i) for i in range(5)])
+    base = [
+        "train",
+        "--preset",
+        "debug",
+        "--dataset",
+        str(data),
+        "--save-every",
+        "2",
+        "--no-progress",
+        "--set",
+        "train.episodes_per_task=1",
+    ]
+    done = CliRunner().invoke(app, base + ["--out", str(tmp_path / "straight"), "--steps", "4"])
+    assert done.exit_code == 0, done.output
+    run = json.loads((tmp_path / "straight" / "run.json").read_text())
+    assert run["episodes"] == [0, 1] and run["samples"] == 8 + 9 and run["train"]["episodes_per_task"] == 1
+
+    # the policy normalises with the statistics of episodes 0 and 1, not the dataset's stats.json
+    policy = load_policy(tmp_path / "straight" / "checkpoints" / "step_00000004")
+    reader = DatasetReader(data)
+    expected = normalizer_for(policy.config, subset_stats(reader, [0, 1])).state_dict()
+    whole = normalizer_for(policy.config, reader.stats).state_dict()
+    weights = policy.state_dict()
+    compared = 0
+    for name, value in expected.items():
+        (held,) = [v for k, v in weights.items() if k.endswith(name)]
+        torch.testing.assert_close(held, value, msg=name)
+        compared += 1
+    assert compared >= 2 and any(not torch.allclose(expected[k], whole[k]) for k in expected)
+
+    # an interrupted run resumed on the same subset ends with the same weights; another subset is refused
+    half = CliRunner().invoke(app, base + ["--out", str(tmp_path / "resumed"), "--steps", "2"])
+    assert half.exit_code == 0, half.output
+    rest = CliRunner().invoke(app, base + ["--out", str(tmp_path / "resumed"), "--steps", "4", "--resume"])
+    assert rest.exit_code == 0, rest.output
+    resumed = load_policy(tmp_path / "resumed" / "checkpoints" / "step_00000004").state_dict()
+    for name, value in weights.items():
+        torch.testing.assert_close(resumed[name], value, rtol=0, atol=0, msg=name)
+    other = base[:-1] + ["train.episodes_per_task=2", "--out", str(tmp_path / "resumed"), "--steps", "6", "--resume"]
+    refused = CliRunner().invoke(app, other)
+    assert refused.exit_code != 0 and "episodes_per_task: run has 1, now 2" in str(refused.exception)
+
+    short = CliRunner().invoke(app, base[:-1] + ["train.episodes_per_task=3", "--out", str(tmp_path / "short"), "--steps", "1"])
+    assert isinstance(short.exception, DatasetError)
+    assert "train.episodes_per_task=3" in str(short.exception) and "'open the drawer': 2" in str(short.exception)

@@ -8,6 +8,7 @@ Examples::
     accelerate launch -m vlastack train --preset hybrid --dataset data/mt10 --out runs/hybrid   # DDP
     vlastack train --preset l1 ... --set policy.keypoints=64 --set train.lr=5e-4    # any config field
     vlastack train --preset l1 ... --init-from runs/mt10/l1/checkpoints/step_00020000  # fine-tune
+    vlastack train --preset l1 ... --set train.episodes_per_task=5   # the first 5 episodes of each task, their stats
 
 This command reads only the policy contract (``PolicyConfig`` fields, ``fit_inputs``), never a
 variant's own fields: a new policy family needs no change here.
@@ -73,6 +74,7 @@ def train(
     from dataclasses import replace
 
     from vlastack import keys
+    from vlastack.data.subset import first_per_task, subset_stats
     from vlastack.data.windows import WindowDataset, collate
     from vlastack.episodes.reader import DatasetReader
     from vlastack.overrides import apply_overrides
@@ -112,6 +114,11 @@ def train(
 
     reader = DatasetReader(dataset)
     cfg.check_dataset_features(reader.features, where=f"dataset {dataset}")
+    # A few-demonstration run (train.episodes_per_task): its samples, statistics and tokenizer come from
+    # the chosen episodes alone; None keeps the whole dataset and its stats.json.
+    episodes = None
+    if tcfg.episodes_per_task is not None:
+        episodes = first_per_task(reader, tcfg.episodes_per_task, "train.episodes_per_task")
     data = WindowDataset(
         reader,
         obs_history=cfg.obs_history,
@@ -124,21 +131,26 @@ def train(
         progress=progress,
         targets=tuple(cfg.training_targets),
         subtasks=cfg.subtask_vocabulary,
+        episodes=episodes,
     )
-    policy_inputs = {}
+    policy_inputs, stats = {}, None
     if not (resume and latest_checkpoint(out) is not None):  # a resumed run reads them from its checkpoint
-        policy_inputs = policy_class(cfg).fit_inputs(cfg, reader.episode_actions(), tcfg.tokenizer_max_chunks)
+        policy_inputs = policy_class(cfg).fit_inputs(cfg, reader.episode_actions(episodes), tcfg.tokenizer_max_chunks)
+        stats = reader.stats if episodes is None else subset_stats(reader, episodes)
+    run_info = {"preset": preset, "dataset": str(Path(dataset).resolve()), "samples": len(data)}
+    if episodes is not None:
+        run_info["episodes"] = episodes
     result = train_loop(
         cfg,
         tcfg,
         data,
         collate,
         out,
-        stats=reader.stats,
+        stats=stats,
         policy_inputs=policy_inputs,
         resume=resume,
         progress=progress,
-        extra_run_info={"preset": preset, "dataset": str(Path(dataset).resolve()), "samples": len(data)},
+        extra_run_info=run_info,
         instructions=reader.tasks,
         data_info=_data_info(reader, cfg.cameras[0]),
         init_from=init_from,

@@ -190,11 +190,12 @@ class DatasetReader:
             env_task=meta.get("vlastack/env_task") or None,
         )
 
-    def episode_actions(self) -> list[np.ndarray]:
-        """Every episode's actions: a list of float32 [N_i, D] arrays, environment units."""
+    def episode_actions(self, episodes: list[int] | None = None) -> list[np.ndarray]:
+        """The actions of ``episodes`` (default every episode): a list of float32 [N_i, D] arrays, environment units."""
         if keys.ACTION not in self.features:
             raise DatasetError(f"{self.root} has no {keys.ACTION!r} feature (a video-only dataset)")
-        return [self.read_columns(e)[keys.ACTION].astype(np.float32) for e in range(self.num_episodes)]
+        chosen = range(self.num_episodes) if episodes is None else episodes
+        return [self.read_columns(e)[keys.ACTION].astype(np.float32) for e in chosen]
 
     # ---- helpers -----------------------------------------------------------------------------
     def _check_index(self, e: int) -> None:

@@ -48,6 +48,7 @@ _MUST_MATCH = (
     "ema_decay",
     "seed",
     "mixed_precision",
+    "episodes_per_task",
 )
 
 
