@@ -3,6 +3,7 @@
     vlastack wm train  --dataset runs/mt10_50b --encoder runs/mt10/l1/checkpoints/step_00024000 --out runs/wm/dyn
     vlastack wm latent --dataset data/video_only --encoder CKPT --out runs/wm/lam      # no action column needed
     vlastack wm heads  --dynamics runs/wm/dyn --out runs/wm/heads    # reward and safety heads on its embeddings
+    vlastack wm pseudo-label --dataset runs/mt10_50b --labelled-per-task 5 --out runs/wm14/mt10_pseudo5  # IDM labels
     ... --resume continues from the last checkpoint; --set FIELD=VALUE overrides any config field (JSON value).
 
 Frames are encoded once into ``OUT/embeddings.safetensors`` (reused while dataset and encoder stay the
@@ -13,6 +14,7 @@ each dataset is left out of training for evaluation.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -154,3 +156,27 @@ def strip_actions(
 
     reader = strip(dataset, out)
     typer.echo(f"{out}: {reader.num_episodes} episodes, {reader.num_frames} frames, features {sorted(reader.features)}")
+
+
+@wm.command("pseudo-label")
+def pseudo_label(
+    dataset: Annotated[Path, typer.Option(help="Source dataset directory (with action and observation.state columns).")],
+    labelled_per_task: Annotated[
+        int, typer.Option(help="The first N episodes of each task keep their actions and train the IDM (N >= 2).")
+    ],
+    out: Annotated[Path, typer.Option(help="New directory for the copy whose other episodes carry the IDM's actions.")],
+    set_: Set = None,
+) -> None:
+    """Label every other episode with an inverse-dynamics model trained on the first N of each task
+    (PseudoLabelConfig; --set FIELD=VALUE); the report is OUT/meta/pseudo_labels.json."""
+    import torch
+
+    from vlastack.world_model.config import PseudoLabelConfig
+    from vlastack.world_model.pseudo_labels import REPORT_PATH
+    from vlastack.world_model.pseudo_labels import pseudo_label as label
+
+    cfg = _configured(PseudoLabelConfig(), set_)
+    torch.set_num_threads(1)  # a few-second MLP: one thread, and the same numbers on every machine
+    reader = label(dataset, out, labelled_per_task, cfg, log=typer.echo)
+    quality = json.loads((out / REPORT_PATH).read_text())["pseudo_vs_true_actions"]
+    typer.echo(f"{out}: {reader.num_episodes} episodes, {reader.num_frames} frames; pseudo vs true actions {quality}")

@@ -6,6 +6,9 @@
 - ``latent_actions``: inverse dynamics (z(t), z(t+k)) -> FSQ code, and the forward model that uses it.
 - ``heads``: reward and safety heads on embeddings (success, keep-out, over-force, object lost) and their labels.
 - ``guardrail``: roll a chunk out in the world model and flag it when the heads predict an unsafe event.
+- ``inverse_dynamics``: an MLP from the proprioceptive states around frame t to the action a(t).
+- ``pseudo_labels``: label the episodes past the first N of each task with it (``vlastack wm pseudo-label``).
+- ``action_free``: a copy of a dataset without its action column.
 - ``runs``: a trained dynamics run (model, joined embeddings, split, labels) as the heads use it.
 - ``train``: the training loops (resumable, safetensors checkpoints); ``evaluate``: horizon errors, read-outs,
   head scores and the guardrail's offline replay.

@@ -20,7 +20,7 @@ from vlastack.episodes.reader import DatasetReader
 from vlastack.errors import DatasetError
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def link_or_copy(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(src, dst)
@@ -58,6 +58,6 @@ def strip_actions(src: str | Path, dst: str | Path) -> DatasetReader:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(stats))
         else:
-            _link_or_copy(path, out)
+            link_or_copy(path, out)
     tmp.rename(dst)
     return DatasetReader(dst)

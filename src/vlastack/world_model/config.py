@@ -163,3 +163,65 @@ class HeadsConfig(_Optimisation):
             raise ConfigError(
                 f"HeadsConfig.keep_out_low {self.keep_out_low} must be below keep_out_high {self.keep_out_high} on every axis"
             )
+
+
+IDM_LOSSES = ("l1", "mse")
+
+
+@dataclass(frozen=True)
+class PseudoLabelConfig:
+    """The inverse-dynamics model (IDM) of ``vlastack wm pseudo-label``: an MLP from the proprioceptive
+    state around frame t to the action a(t), trained on the labelled episodes only.
+
+    Its input for frame t: the state s(t+o) for every offset o in ``offsets`` (clamped at the episode's
+    ends), the differences between consecutive ones, and one flag per offset saying it was clamped; all
+    standardised by the fitting episodes' mean and std. Actions are standardised the same way.
+    """
+
+    steps: int = 3000
+    """Most optimizer steps (the best step on the validation episodes is kept). The IDM trains in
+    seconds, so it is not checkpointed: a rerun repeats it exactly."""
+    batch_size: int = 256
+    """Frames per step."""
+    lr: float = 1e-3
+    """AdamW learning rate (constant: early stopping picks the step, and a refit repeats it)."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay."""
+    seed: int = 0
+    """Seed of initialisation and batch sampling."""
+    offsets: tuple[int, ...] = (-1, 0, 1, 2)
+    """Frames around t whose state the IDM sees (a(t) acts between s(t) and s(t+1), and the gripper
+    responds over the next steps; so 0 and 1 must be in it)."""
+    hidden: int = 256
+    """Width of the IDM's MLP."""
+    layers: int = 3
+    """Hidden layers of the IDM's MLP."""
+    loss: str = "l1"
+    """``l1`` or ``mse`` on standardised actions (L1 suits the experts' saturated, often +-1 actions)."""
+    eval_every: int = 100
+    """Measure the validation error every this many steps (early stopping keeps the best)."""
+    refit: bool = True
+    """After early stopping, train a fresh IDM on every labelled episode (the validation ones included)
+    for the best number of steps, and label with that one: with 5 demonstrations per task, leaving one
+    out of the final model would waste a fifth of the labels."""
+    clip: tuple[float, float] | None = (-1.0, 1.0)
+    """Bounds of the action space the pseudo-labels are clipped to (Meta-World: [-1, 1]); None = no clipping."""
+
+    def __post_init__(self) -> None:
+        _positive(self, "steps", "batch_size", "lr", "hidden", "layers", "eval_every")
+        if self.weight_decay < 0:
+            raise ConfigError(f"PseudoLabelConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
+        offsets = tuple(int(o) for o in self.offsets)
+        if len(set(offsets)) != len(offsets) or 0 not in offsets or 1 not in offsets:
+            raise ConfigError(f"PseudoLabelConfig.offsets must be distinct and include 0 and 1, got {self.offsets!r}")
+        object.__setattr__(self, "offsets", tuple(sorted(offsets)))
+        if self.loss not in IDM_LOSSES:
+            raise ConfigError(f"PseudoLabelConfig.loss must be one of {IDM_LOSSES}, got {self.loss!r}")
+        if self.clip is not None:
+            clip = tuple(float(v) for v in self.clip)
+            if len(clip) != 2 or not clip[0] < clip[1]:
+                raise ConfigError(f"PseudoLabelConfig.clip must be (low, high) with low < high, or None, got {self.clip!r}")
+            object.__setattr__(self, "clip", clip)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
