@@ -83,6 +83,7 @@ def test_the_copy_keeps_labelled_actions_and_labels_the_others(labelled):
     # the known dynamics are learnt: the pseudo-labels explain most of the true actions' variance
     quality = report["pseudo_vs_true_actions"]
     assert quality["frames"] == 4 * 24 and min(quality["r2"]) > 0.5
+    assert sorted(quality["per_task"]) == sorted(TASKS) and len(quality["per_task"]["reach-v3"]["mae"]) == 4
     assert len(report["idm"]["validation"]["mae"]) == 4 and report["config"]["offsets"] == [-1, 0, 1, 2]
 
 

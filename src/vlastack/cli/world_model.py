@@ -178,5 +178,6 @@ def pseudo_label(
     cfg = _configured(PseudoLabelConfig(), set_)
     torch.set_num_threads(1)  # a few-second MLP: one thread, and the same numbers on every machine
     reader = label(dataset, out, labelled_per_task, cfg, log=typer.echo)
-    quality = json.loads((out / REPORT_PATH).read_text())["pseudo_vs_true_actions"]
-    typer.echo(f"{out}: {reader.num_episodes} episodes, {reader.num_frames} frames; pseudo vs true actions {quality}")
+    quality = json.loads((out / REPORT_PATH).read_text())["pseudo_vs_true_actions"] or {}
+    overall = {k: quality.get(k) for k in ("frames", "mae", "r2")}
+    typer.echo(f"{out}: {reader.num_episodes} episodes, {reader.num_frames} frames; pseudo vs true actions {overall}")

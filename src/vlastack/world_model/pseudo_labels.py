@@ -146,8 +146,19 @@ def pseudo_label(
     unlabelled = sorted(pseudo)
     quality = None
     if unlabelled:
-        true = np.concatenate(reader.episode_actions(unlabelled))
-        quality = {"frames": len(true), **errors(np.concatenate([pseudo[e] for e in unlabelled]), true)}
+        true = dict(zip(unlabelled, reader.episode_actions(unlabelled), strict=True))
+        by_task: dict[str, list[int]] = {}
+        for e in unlabelled:
+            by_task.setdefault(episode_task(reader, e), []).append(e)
+
+        def score(eps: list[int]) -> dict:
+            return errors(np.concatenate([pseudo[e] for e in eps]), np.concatenate([true[e] for e in eps]))
+
+        quality = {
+            "frames": sum(len(a) for a in true.values()),
+            **score(unlabelled),
+            "per_task": {task: score(eps) for task, eps in sorted(by_task.items())},
+        }
     feature = reader.features[keys.ACTION]
     report = {
         "dataset": str(src.resolve()),
