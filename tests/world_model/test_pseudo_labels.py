@@ -130,3 +130,12 @@ def test_the_cli_writes_the_copy_and_names_bad_overrides(tmp_path, labelled):
         app, ["wm", "pseudo-label", "--dataset", str(src.root), "--labelled-per-task", "2", "--out", str(tmp_path / "b"), "--set=los=l2"]
     )
     assert bad.exit_code != 0 and "los" in str(bad.exception) and not (tmp_path / "b").exists()
+
+
+def test_errors_score_each_dimension_and_leave_r2_out_where_nothing_varies():
+    from vlastack.world_model.inverse_dynamics import errors
+
+    true = np.stack([np.linspace(-1, 1, 50), np.full(50, -1.0)], axis=1)
+    scores = errors(true + 0.1, true)
+    assert scores["mae"] == [pytest.approx(0.1), pytest.approx(0.1)]
+    assert scores["r2"][0] == pytest.approx(1 - 0.01 / true[:, 0].var(), abs=1e-4) and scores["r2"][1] is None

@@ -72,13 +72,18 @@ class InverseDynamics(nn.Module):
         return self.y_norm.inverse(self(x))
 
 
-def errors(pred: np.ndarray, true: np.ndarray) -> dict[str, list[float]]:
-    """Per action dimension: mean absolute error (action units) and R^2 (1 - residual / total variance)."""
+def errors(pred: np.ndarray, true: np.ndarray) -> dict[str, list[float | None]]:
+    """Per action dimension: mean absolute error (action units) and R^2 (1 - residual / total variance);
+    R^2 is None where the true actions are constant (variance below 1e-8), as an expert's gripper often is
+    within one task: there is no variance to explain, and the MAE says how far off the labels are."""
     pred, true = np.asarray(pred, dtype=np.float64), np.asarray(true, dtype=np.float64)
     mae = np.abs(pred - true).mean(0)
-    total = ((true - true.mean(0)) ** 2).sum(0)
-    r2 = 1.0 - ((pred - true) ** 2).sum(0) / np.maximum(total, 1e-12)
-    return {"mae": [round(float(v), 5) for v in mae], "r2": [round(float(v), 4) for v in r2]}
+    var = true.var(0)
+    r2 = 1.0 - ((pred - true) ** 2).mean(0) / np.maximum(var, 1e-12)
+    return {
+        "mae": [round(float(v), 5) for v in mae],
+        "r2": [round(float(r), 4) if v >= 1e-8 else None for r, v in zip(r2, var, strict=True)],
+    }
 
 
 @dataclass
