@@ -46,6 +46,12 @@ EPISODE_INDEX = "episode_index"
 INDEX = "index"
 TASK_INDEX = "task_index"
 
+#: Prefix of a camera or depth stream seen ahead of the window: ``future.observation.images.<camera>``,
+#: float32 [F, 3, Hi, Wi] (one frame per offset a policy asks for, ``PolicyConfig.future_frame_offsets``,
+#: clamped at the episode's last frame). Training-only supervision (data/windows.py), never a policy input;
+#: a prefix of its own, so nothing that looks for ``observation.images.`` mistakes it for an input.
+FUTURE_PREFIX = "future."
+
 #: Suffix of the padding mask that goes with a windowed feature: ``action_is_pad``.
 PAD_SUFFIX = "_is_pad"
 
@@ -61,6 +67,11 @@ def image_key(camera: str) -> str:
 def depth_key(camera: str) -> str:
     """Feature name of one camera's depth stream."""
     return DEPTH_PREFIX + camera
+
+
+def future_key(key: str) -> str:
+    """Feature name of a camera or depth stream's frames ahead of the window (see ``FUTURE_PREFIX``)."""
+    return FUTURE_PREFIX + key
 
 
 def camera_of(key: str) -> str:

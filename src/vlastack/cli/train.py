@@ -130,6 +130,7 @@ def train(
         frames=frames,
         progress=progress,
         targets=tuple(cfg.training_targets),
+        future_offsets=cfg.future_frame_offsets,
         subtasks=cfg.subtask_vocabulary,
         episodes=episodes,
     )

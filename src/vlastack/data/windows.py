@@ -69,6 +69,12 @@ class WindowDataset(Dataset):
     adds plan labels, derived from each episode's privileged state and its long-horizon task
     (reasoning/plan.py): ``subtask`` (the text of the stage the expert works on at frame t) and the
     tensors ``subtask.index``, ``subtask.history``, ``subtask.previous``, ``subtask.since`` (see keys.py).
+
+    ``future_offsets`` (frames ahead, each >= 1; ``PolicyConfig.future_frame_offsets``) adds, for every
+    camera stream (and depth stream) read, ``future.<stream>`` (``keys.future_key``): its frames at
+    t + offset, one row per offset [F, ch, Hi, Wi], scaled like the observation, clamped at the episode's
+    last frame. They come from the same frame store (memory or the memmap cache) as the observation.
+    Training-only supervision (e.g. a future-prediction loss); empty (the default) adds no key.
     """
 
     FRAME_STORES = ("memory", "memmap")
@@ -90,6 +96,7 @@ class WindowDataset(Dataset):
         label_key: str | None = None,
         subtasks: tuple[str, ...] | None = None,
         action_key: str = keys.ACTION,
+        future_offsets: Iterable[int] = (),
     ) -> None:
         if obs_history < 1 or action_horizon < 1:
             raise DatasetError(f"obs_history and action_horizon must be >= 1, got {obs_history}, {action_horizon}")
@@ -112,6 +119,10 @@ class WindowDataset(Dataset):
             raise DatasetError(f"action_key: feature {action_key!r} is not in {reader.root}; its features are {sorted(feats)}")
         if label_key is not None and label_key not in feats:
             raise DatasetError(f"label_key: feature {label_key!r} is not in {reader.root}; its features are {sorted(feats)}")
+        future = tuple(future_offsets)
+        if any(not isinstance(o, int | np.integer) or isinstance(o, bool) or o < 1 for o in future):
+            raise ConfigError(f"future_offsets must be whole numbers of frames >= 1, got {future!r}")
+        self.future_offsets = np.asarray(future, dtype=np.int64)
         self.has_action = action_key in feats
         self.action_key = action_key
         self.obs_offsets = np.arange(-obs_history + 1, 1)
@@ -167,6 +178,12 @@ class WindowDataset(Dataset):
             out[k] = self._frames(ep_i, k, obs_idx)
         for k in self.vector_keys:
             out[k] = ep[k][obs_idx]
+        if len(self.future_offsets):
+            future_idx, _ = window(n, t, self.future_offsets)  # past the end: the last frame
+            for k in self.image_keys:
+                out[keys.future_key(k)] = self._frames(ep_i, k, future_idx).float() / 255.0
+            for k in self.depth_keys:
+                out[keys.future_key(k)] = self._frames(ep_i, k, future_idx)
         for k in self.target_keys:
             out[k] = ep[k][t]  # training-only supervision at the current frame [S], never a policy input
         out[keys.STATE + keys.PAD_SUFFIX] = torch.from_numpy(obs_pad)

@@ -465,6 +465,7 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
         depth=cfg.use_depth,
         frames=config.frames,
         progress=progress,
+        future_offsets=cfg.future_frame_offsets,
     )
     demos, new = DatasetReader(config.demos), DatasetReader(config.out / "data")
     if config.method == "rl-sim":

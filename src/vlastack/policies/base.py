@@ -275,7 +275,8 @@ def fake_samples(config: Any, n: int, seed: int = 0, with_action: bool = True) -
     """``n`` random samples in the format of :class:`vlastack.data.windows.WindowDataset` (for tests and benchmarks).
 
     Every feature ``config.feature_shapes`` names, without the batch axis, and with ``with_action`` the
-    config's ``training_targets`` (random vectors, one frame each). Actions are smooth random
+    config's ``training_targets`` (random vectors, one frame each) and its ``future_frame_offsets``
+    (random frames under ``keys.future_key``). Actions are smooth random
     walks squashed into [-1, 1]; every third sample (0, 3, ...) has its last 3 steps padded (copies of
     its last real action, flagged in ``action_is_pad``), as a windowing dataset makes them.
     """
@@ -307,6 +308,10 @@ def fake_samples(config: Any, n: int, seed: int = 0, with_action: bool = True) -
             s[keys.ACTION + keys.PAD_SUFFIX] = pad
             for name, dim in config.training_targets.items():
                 s[name] = torch.randn(dim, generator=g)
+            for name, shape in shapes.items():  # frames ahead, as data/windows.py serves them: [F, ch, Hi, Wi]
+                if config.future_frame_offsets and name.startswith((keys.IMAGES_PREFIX, keys.DEPTH_PREFIX)):
+                    ahead = torch.rand((len(config.future_frame_offsets), *shape[1:]), generator=g)
+                    s[keys.future_key(name)] = ahead if name.startswith(keys.IMAGES_PREFIX) else ahead * config.depth_max_m
             if config.subtask_vocabulary:  # plan labels as data/windows.py makes them: stage i % 3 of a plan
                 s.update(_fake_plan_labels(config.subtask_vocabulary, i))
         out.append(s)

@@ -103,6 +103,15 @@ class PolicyConfig:
         return {}
 
     @property
+    def future_frame_offsets(self) -> tuple[int, ...]:
+        """Frames ahead of the current one (each >= 1, in frames) whose camera images (and depth, with
+        ``use_depth``) a policy reads only inside ``compute_loss``, e.g. as the target of a
+        future-prediction loss: training serves them under ``keys.future_key(<stream>)`` as [F, ch, Hi, Wi],
+        one row per offset in this order, clamped at the episode's last frame (``WindowDataset(future_offsets=...)``);
+        inference never supplies them. None by default."""
+        return ()
+
+    @property
     def subtask_vocabulary(self) -> tuple[str, ...] | None:
         """A hierarchical policy's closed set of subtask texts: training then gives every sample its plan
         labels over this vocabulary (``WindowDataset(subtasks=...)``, ``Batch.subtask``). None (the

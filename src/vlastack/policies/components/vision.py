@@ -181,17 +181,27 @@ def build_vision_encoder(name: str, options: dict, in_channels: int, d_model: in
     return encoder
 
 
-def random_shift(x: torch.Tensor, pad: int) -> torch.Tensor:
+def shift_offsets(n: int, pad: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """The random crop offsets (x, y) [N] each in [0, 2 * pad] pixels that :func:`random_shift` draws for N
+    images, from torch's global RNG; drawn apart when other images must get the same shifts."""
+    ox = torch.randint(0, 2 * pad + 1, (n,), device=device)
+    oy = torch.randint(0, 2 * pad + 1, (n,), device=device)
+    return ox, oy
+
+
+def random_shift(x: torch.Tensor, pad: int, offsets: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """DrQ-style augmentation: replicate-pad by ``pad`` pixels and crop back at a random offset per image.
 
-    x [N, C, Hi, Wi] -> same shape; uses torch's global RNG (so it is reproduced on resume).
+    x [N, C, Hi, Wi] -> same shape; uses torch's global RNG (so it is reproduced on resume). ``offsets``:
+    the (x, y) crop offsets [N] to use instead of fresh ones (:func:`shift_offsets`).
     """
     if pad <= 0:
         return x
     n, _, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
-    ox = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-    oy = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
+    ox, oy = shift_offsets(n, pad, x.device) if offsets is None else offsets
+    if ox.shape != (n,) or oy.shape != (n,):
+        raise ValueError(f"random_shift: offsets have shapes {tuple(ox.shape)}, {tuple(oy.shape)}; {n} images need [{n}] each")
     rows = (oy[:, None] + torch.arange(h, device=x.device)[None]).view(n, 1, h, 1).expand(-1, x.shape[1], -1, w + 2 * pad)
     out = padded.gather(2, rows)
     cols = (ox[:, None] + torch.arange(w, device=x.device)[None]).view(n, 1, 1, w).expand(-1, x.shape[1], h, -1)

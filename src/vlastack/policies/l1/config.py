@@ -6,6 +6,8 @@ Shapes (letters as in :mod:`vlastack.types`; K = keypoints, C = cameras)::
     instruction               B strings   -> sentence vector -> FiLM scales/shifts of every conv stage, and the MLP input
     observation.state         B,T,S       -> normalised, flattened
     action                    B,H,D       <- MLP -> normalised chunk, L1 loss on real (unpadded) steps
+    future.observation.images.<cam>  B,1,3,Hi,Wi (training only, future_weight > 0) -> the same trunk without
+                              gradient -> target of a predictor on the MLP's last hidden layer, MSE
 
 This module imports no torch: it is read by the CLI before anything heavy is loaded.
 """
@@ -52,6 +54,15 @@ class L1Config(PolicyConfig):
     (the policy otherwise follows the hand's own trajectory, a shortcut; BENCHMARKS.md)."""
     aux_state_dim: int = 39
     """Dimension of ``observation.environment_state`` (Meta-World: 39) read by the auxiliary loss."""
+    future_weight: float = 0.0
+    """Weight of an auxiliary loss (0 = off) that predicts, from the MLP's last hidden layer, the policy's
+    own image features (keypoints and pooled features of every camera, what ``image_features`` returns
+    for one frame) ``future_offset`` frames ahead: MSE on per-dimension standardised features, the target
+    computed without gradient. Training-only: the predictor is never used to act (PAD, Hansen et al.
+    2021, reports 72.5 with future prediction against 43.6 without)."""
+    future_offset: int = 8
+    """Frames ahead of the current one that the future-prediction loss looks (Meta-World records one frame
+    per 80 Hz control step: 8 frames = 0.1 s); clamped at the episode's last frame."""
     state_noise: float = 0.0
     """Training-time Gaussian noise added to the normalised state (std in units of the state's dataset
     std; 0 = off; never at inference). Blurs the hand position the policy could otherwise follow as
@@ -72,10 +83,12 @@ class L1Config(PolicyConfig):
         super().__post_init__()
         if len(self.channels) < 2 or min(self.channels) < 1:
             raise self.bad("channels", "need at least two positive entries (stem and one stride-2 conv)")
-        for f in ("aux_state_weight", "state_noise"):
+        for f in ("aux_state_weight", "state_noise", "future_weight"):
             if getattr(self, f) < 0:
                 raise self.bad(f, "must be >= 0")
-        for f in ("keypoints", "task_dim", "hidden", "layers", "aux_state_dim"):
+        if isinstance(self.future_offset, bool) or not isinstance(self.future_offset, int):
+            raise self.bad("future_offset", "must be a whole number of frames")
+        for f in ("keypoints", "task_dim", "hidden", "layers", "aux_state_dim", "future_offset"):
             if getattr(self, f) < 1:
                 raise self.bad(f, "must be >= 1")
         if self.augment_shift < 0:
@@ -88,6 +101,10 @@ class L1Config(PolicyConfig):
     @property
     def training_targets(self) -> dict[str, int]:
         return {keys.ENV_STATE: self.aux_state_dim} if self.aux_state_weight > 0 else {}
+
+    @property
+    def future_frame_offsets(self) -> tuple[int, ...]:
+        return (self.future_offset,) if self.future_weight > 0 else ()
 
     @property
     def label(self) -> str:

@@ -18,7 +18,7 @@ from vlastack.errors import DatasetError
 from vlastack.policies.base import Policy
 from vlastack.policies.components.frames import stack_frames
 from vlastack.policies.components.text import build_text_encoder
-from vlastack.policies.components.vision import random_shift
+from vlastack.policies.components.vision import random_shift, shift_offsets
 from vlastack.policies.l1.config import L1Config
 from vlastack.policies.normalize import Normalizer, normalizer_for
 from vlastack.policies.registry import POLICIES
@@ -107,6 +107,13 @@ class L1Policy(Policy):
                 self.aux_norm.scale(keys.ENV_STATE).clamp_(min=0.01)
             feat = frames * self.encoder.out_dim + c.task_dim
             self.aux_head = nn.Sequential(nn.Linear(feat, 256), nn.ReLU(), nn.Linear(256, c.aux_state_dim))
+        if c.future_weight > 0:  # training-only: the image features future_offset frames ahead
+            # It reads the MLP's last hidden layer: there the image features are already mixed with the state
+            # and the instruction, and the action chunk is a linear readout of it, so foreseeing the scene
+            # shapes the very representation the actions are decided from; predicting from the trunk's
+            # features alone would shape only the trunk, and not what the task and state make of them.
+            ahead = len(c.future_frame_offsets) * len(c.cameras) * self.encoder.out_dim
+            self.future_head = nn.Sequential(nn.Linear(c.hidden, 256), nn.ReLU(), nn.Linear(256, ahead))
 
     # ---- the forward pass -------------------------------------------------------------------------
     def _feature(self, batch: Batch, key: str) -> torch.Tensor:
@@ -118,11 +125,14 @@ class L1Policy(Policy):
         task = self.task(self.text(batch.instruction, self.device))
         return self._image_features(batch, task, augment=False)
 
-    def _predict(self, batch: Batch, augment: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Normalised action chunk [B, H, D], and the image features and task vector it was predicted from."""
+    def _predict(
+        self, batch: Batch, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalised action chunk [B, H, D], and the image features, task vector and last hidden layer of the
+        MLP [B, hidden] it was predicted from. ``shifts``: the augmentation's crop offsets (see ``_image_features``)."""
         c, b = self.config, batch.size
         task = self.task(self.text(batch.instruction, self.device))  # [B, task_dim]
-        feats = self._image_features(batch, task, augment)
+        feats = self._image_features(batch, task, augment, shifts)
         parts = [feats]  # this order (images, state, task, touch) is what checkpoints' first layer expects
         if c.use_state:
             state = self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE))
@@ -132,22 +142,58 @@ class L1Policy(Policy):
         parts.append(task)
         if c.use_touch:
             parts.append(self.normalizer.normalize(keys.TOUCH, self._feature(batch, keys.TOUCH)).flatten(1))
-        return self.head(torch.cat(parts, dim=1)).view(b, c.horizon, c.action_dim), feats, task
+        hidden = self.head[:-1](torch.cat(parts, dim=1))  # the same layers as self.head, split to keep the last hidden layer
+        return self.head[-1](hidden).view(b, c.horizon, c.action_dim), feats, task, hidden
 
-    def _image_features(self, batch: Batch, task: torch.Tensor, augment: bool) -> torch.Tensor:
-        """Keypoints (and pooled features) of every camera and frame [B, C*T*out_dim]."""
+    def _image_features(
+        self, batch: Batch, task: torch.Tensor, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Keypoints (and pooled features) of every camera and frame [B, C*T*out_dim]. With ``augment``, images
+        are shifted by ``shifts`` (crop offsets [C*B*T] each, rows ordered camera, sample, frame) or fresh ones."""
         c, b, t = self.config, batch.size, self.config.obs_history
         x = stack_frames(lambda key: self._feature(batch, key), c)  # [C*B*T, ch, h, w]: one trunk call for all
+        return self._encode(x, task, t, augment, shifts).view(len(c.cameras), b, t, -1).permute(1, 0, 2, 3).reshape(b, -1)
+
+    def _encode(
+        self, x: torch.Tensor, task: torch.Tensor, t: int, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> torch.Tensor:
+        """Stacked frames [C*B*t, ch, h, w] (rows ordered camera, sample, frame) -> trunk features [C*B*t, out_dim]."""
+        c = self.config
         if augment and c.augment_shift > 0:
-            x = random_shift(x, c.augment_shift)
+            x = random_shift(x, c.augment_shift, shifts)
         if c.coord_channels:
             h, w = x.shape[-2:]
             ys = torch.linspace(-1, 1, h, device=x.device).view(1, 1, h, 1).expand(x.shape[0], 1, h, w)
             xs = torch.linspace(-1, 1, w, device=x.device).view(1, 1, 1, w).expand(x.shape[0], 1, h, w)
             x = torch.cat([x, xs, ys], dim=1)
         # rows of x are ordered (camera, sample, frame); each row gets its sample's task vector
-        feats = self.encoder(x, task.repeat_interleave(t, 0).repeat(len(c.cameras), 1))
-        return feats.view(len(c.cameras), b, t, -1).permute(1, 0, 2, 3).reshape(b, -1)
+        return self.encoder(x, task.repeat_interleave(t, 0).repeat(len(c.cameras), 1))
+
+    def _future_loss(
+        self, batch: Batch, task: torch.Tensor, hidden: torch.Tensor, shifts: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> torch.Tensor:
+        """Per-sample MSE [B] between the image features predicted from ``hidden`` and those of the frames ahead.
+
+        The target goes through the same trunk, under no_grad (stop-gradient): the action loss keeps the
+        features informative, and without the stop the trunk could satisfy this loss by making the current
+        and the future frame's features alike (or constant) instead of making ``hidden`` foresee the
+        scene. An EMA copy of the trunk as target encoder (BYOL, SPR) would be the alternative; it costs
+        a second set of weights. The frames ahead get the crop offsets of their sample's current frame, so
+        a shift is never what the predictor has to guess.
+        """
+        c, b, f = self.config, batch.size, len(self.config.future_frame_offsets)
+        cams = len(c.cameras)
+        with torch.no_grad():
+            x = stack_frames(lambda key: self._feature(batch, keys.future_key(key)), c, frames=f)  # [C*B*F, ch, h, w]
+            if shifts is not None:  # the current frame's offsets: row (camera, sample, T-1) of the observation
+                shifts = tuple(o.view(cams, b, c.obs_history)[:, :, -1:].expand(cams, b, f).reshape(-1) for o in shifts)
+            target = self._encode(x, task, f, shifts is not None, shifts)
+            target = target.view(cams, b, f, -1).permute(1, 2, 0, 3).reshape(b, -1)  # per offset, cameras side by side
+            # Per-dimension standardisation over the batch: keypoints (in [-1, 1]) and pooled activations have
+            # different scales, and a per-sample (layer) norm would let the widest dimensions dominate the
+            # loss; the floor keeps near-constant dimensions (e.g. a dead channel) from turning into noise.
+            target = (target - target.mean(0)) / target.std(0, unbiased=False).clamp(min=1e-2)
+        return (self.future_head(hidden) - target).pow(2).mean(-1)
 
     def compute_loss(self, batch: Batch) -> torch.Tensor:
         c = self.config
@@ -160,7 +206,11 @@ class L1Policy(Policy):
             if pad_key in batch.features
             else torch.ones(action.shape[:2], device=self.device)
         )
-        pred, feats, task = self._predict(batch, augment=self.training)
+        augment = self.training
+        shifts = None
+        if augment and c.augment_shift > 0 and c.future_weight > 0:  # drawn here: the frames ahead reuse them
+            shifts = shift_offsets(len(c.cameras) * batch.size * c.obs_history, c.augment_shift, self.device)
+        pred, feats, task, hidden = self._predict(batch, augment, shifts)
         err = (pred - self.normalizer.normalize(keys.ACTION, action)).abs().mean(-1)
         loss = (err * real).sum(1) / real.sum(1).clamp(min=1.0)  # mean over the real steps of each sample
         self.last_terms["loss_l1"] = float(loss.detach().mean())
@@ -169,6 +219,10 @@ class L1Policy(Policy):
             aux = (self.aux_head(torch.cat([feats, task], dim=1)) - target).abs().mean(-1)
             self.last_terms["loss_aux"] = float(aux.detach().mean())
             loss = loss + c.aux_state_weight * aux
+        if c.future_weight > 0:
+            future = self._future_loss(batch, task, hidden, shifts)
+            self.last_terms["loss_future"] = float(future.detach().mean())
+            loss = loss + c.future_weight * future
         return loss
 
     @torch.inference_mode()
