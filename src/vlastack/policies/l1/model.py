@@ -20,6 +20,7 @@ from vlastack.policies.components.frames import stack_frames
 from vlastack.policies.components.text import build_text_encoder
 from vlastack.policies.components.vision import random_shift, shift_offsets
 from vlastack.policies.l1.config import L1Config
+from vlastack.policies.l1.pretrained_encoder import FrozenTrunkKeypointEncoder
 from vlastack.policies.normalize import Normalizer, normalizer_for
 from vlastack.policies.registry import POLICIES
 from vlastack.types import ActionChunk, Batch
@@ -83,14 +84,21 @@ class L1Policy(Policy):
     policy_name = "l1"
     config_class = L1Config
 
-    def __init__(self, config: L1Config, stats: dict | None = None) -> None:
+    def __init__(self, config: L1Config, stats: dict | None = None, pretrained_weights: bool = True) -> None:
+        """``pretrained_weights``: with ``vision="effnet_lite0"``, load the frozen trunk's ImageNet weights (a new
+        policy); False when a checkpoint's weights follow (``from_pretrained``), so no weights package is needed."""
         super().__init__()
         c = self.config = config
         self.normalizer = normalizer_for(c, stats)
         self.text = build_text_encoder(c.text_encoder, c.text_options)
         self.task = nn.Sequential(nn.Linear(self.text.dim, c.task_dim), nn.ReLU())
         in_ch = 3 + (1 if c.use_depth else 0) + (2 if c.coord_channels else 0)
-        self.encoder = KeypointEncoder(in_ch, tuple(c.channels), c.keypoints, c.task_dim, c.pool_features)
+        if c.vision == "cnn":
+            self.encoder = KeypointEncoder(in_ch, tuple(c.channels), c.keypoints, c.task_dim, c.pool_features)
+        else:
+            self.encoder = FrozenTrunkKeypointEncoder(
+                c.vision_stride, c.vision_width, c.keypoints, c.task_dim, c.pool_features, load_weights=pretrained_weights
+            )
         frames = len(c.cameras) * c.obs_history
         vectors = (c.state_dim if c.use_state else 0) + (c.touch_dim if c.use_touch else 0)
         width = frames * self.encoder.out_dim + c.obs_history * vectors + c.task_dim
@@ -114,6 +122,11 @@ class L1Policy(Policy):
             # features alone would shape only the trunk, and not what the task and state make of them.
             ahead = len(c.future_frame_offsets) * len(c.cameras) * self.encoder.out_dim
             self.future_head = nn.Sequential(nn.Linear(c.hidden, 256), nn.ReLU(), nn.Linear(256, ahead))
+
+    @classmethod
+    def _load_inputs(cls, directory, config: L1Config) -> dict:
+        # the checkpoint holds the frozen trunk's weights: do not read them from the weights package first
+        return {} if config.vision == "cnn" else {"pretrained_weights": False}
 
     # ---- the forward pass -------------------------------------------------------------------------
     def _feature(self, batch: Batch, key: str) -> torch.Tensor:
