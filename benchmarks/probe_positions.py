@@ -280,6 +280,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--frames", choices=WindowDataset.FRAME_STORES, default="memory", help="frame store (memmap: the decoded-frame cache)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (one is fastest on a busy 2-core machine)")
+    ap.add_argument(
+        "--task-onehot",
+        action="store_true",
+        help="append a one-hot of the frame's task to every readout's features (a frozen trunk does not see the instruction a policy gets)",
+    )
+    ap.add_argument("--readouts", default=None, help="comma-separated readouts to score (e.g. 's16 grid4,s16 kp'; default all)")
     ap.add_argument("--tasks", default=None, help="comma-separated environment tasks to probe on (default: every episode)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -302,18 +308,26 @@ def main() -> None:
         first = frame_t == 0
         task_f = np.asarray([task_of(reader, int(e)) for e in ep_f])
         task_t = np.asarray([task_of(reader, int(e)) for e in ep_t])
+        names = sorted(set(task_f) | set(task_t))
+        onehot_f = (task_f[:, None] == np.asarray(names)[None]).astype(np.float32)
+        onehot_t = (task_t[:, None] == np.asarray(names)[None]).astype(np.float32)
         for readout in xf:
+            if args.readouts and readout and readout not in args.readouts.split(","):
+                continue
+            fit_x, test_x = xf[readout], xt[readout]
+            if args.task_onehot:  # the instruction's information, as the policy has it beside its image features
+                fit_x, test_x = np.hstack([fit_x, onehot_f]), np.hstack([test_x, onehot_t])
             row = {
                 "encoder": enc.label,
-                "readout": readout or "image_features",
+                "readout": (readout or "image_features") + (" +task" if args.task_onehot else ""),
                 "tasks": args.tasks or "all",
-                "features": int(xf[readout].shape[1]),
+                "features": int(fit_x.shape[1]),
                 "fit_frames": len(xf[readout]),
                 "held_out_frames": len(xt[readout]),
                 "held_out_first_frames": int(first.sum()),
                 "encode_s": round(encode_s, 1),
             }
-            row.update(score(xf[readout], yf, xt[readout], yt, first, task_f, task_t))
+            row.update(score(fit_x, yf, test_x, yt, first, task_f, task_t))
             rows.append(row)
             print(json.dumps(row), flush=True)
     latency = []

@@ -69,10 +69,11 @@ def test_the_trunk_is_frozen_and_stays_in_eval_mode_while_the_rest_trains(cfg_fo
     assert not torch.equal(policy.encoder.adapter.weight, adapter_before)
 
 
-def test_shapes_and_the_shift_augmentation_reaches_the_trunk(cfg_for, fake_imagenet):
-    cfg = _cfg(cfg_for, augment_shift=2)
+@pytest.mark.parametrize("grid", [0, 2])
+def test_shapes_and_the_shift_augmentation_reaches_the_trunk(cfg_for, fake_imagenet, grid):
+    cfg = _cfg(cfg_for, augment_shift=2, vision_grid=grid)
     policy = untrained_policy(cfg, samples=4, data_seed=3).train()
-    assert policy.encoder.out_dim == 2 * cfg.keypoints + cfg.vision_width
+    assert policy.encoder.out_dim == 2 * cfg.keypoints + cfg.vision_width + cfg.vision_width * grid * grid
     batch = stack_samples(fake_samples(cfg, 4, seed=3))
     seen = []
     hook = policy.encoder.trunk.register_forward_hook(lambda module, inputs, out: seen.append((inputs[0].detach(), out.detach())))
@@ -111,11 +112,13 @@ def test_cnn_configs_are_unchanged_and_bad_vision_settings_are_named(cfg_for):
     old = {k: v for k, v in json.loads(json.dumps(cfg_for("l1").to_dict())).items() if not k.startswith("vision")}
     assert L1Config.from_dict(old) == cfg_for("l1")  # checkpoints saved before the fields existed load as "cnn"
     l1, effnet = PRESETS.get("l1").policy, PRESETS.get("l1-effnet").policy
-    assert set(l1.diff(effnet)) == {"name", "vision"}  # stride 8 and width 64 are the field defaults
+    assert set(l1.diff(effnet)) == {"name", "vision", "vision_stride"}
+    assert (effnet.vision_stride, effnet.vision_width, effnet.vision_grid) == (16, 64, 0)
     for overrides, field in (
         ({"vision": "resnet"}, "vision"),
         ({"vision": "effnet_lite0", "vision_stride": 4}, "vision_stride"),
         ({"vision": "effnet_lite0", "vision_width": 0}, "vision_width"),
+        ({"vision": "effnet_lite0", "vision_grid": -1}, "vision_grid"),
         ({"vision": "effnet_lite0", "use_depth": True}, "vision"),
         ({"vision": "effnet_lite0", "coord_channels": True}, "vision"),
     ):

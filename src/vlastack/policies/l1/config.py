@@ -46,6 +46,10 @@ class L1Config(PolicyConfig):
     vision_width: int = 64
     """Channels of the trainable 1x1 conv on the frozen trunk's map (``effnet_lite0`` only); the keypoints and the
     pooled features are read from it."""
+    vision_grid: int = 0
+    """Also feed that map average-pooled to a vision_grid x vision_grid grid, flattened (vision_width * grid^2 values),
+    to the MLP (``effnet_lite0`` only; 0 = off). Where things are, kept by layout rather than by soft arg-max: on the
+    frozen trunk a 4x4 grid reads object and goal positions out better than keypoints do (probe_positions.py)."""
     coord_channels: bool = False
     """Append two constant channels with the pixel's x and y in [-1, 1] to the image (CoordConv)."""
     text_encoder: str = "minilm"
@@ -110,6 +114,8 @@ class L1Config(PolicyConfig):
                 raise self.bad("vision_stride", "must be 8, 16 or 32")
             if self.vision_width < 1:
                 raise self.bad("vision_width", "must be >= 1")
+            if self.vision_grid < 0:
+                raise self.bad("vision_grid", "must be >= 0")
             if self.use_depth or self.coord_channels:
                 raise self.bad("vision", "a pretrained RGB trunk takes neither depth nor coordinate channels")
         if self.augment_shift < 0:

@@ -97,7 +97,7 @@ class L1Policy(Policy):
             self.encoder = KeypointEncoder(in_ch, tuple(c.channels), c.keypoints, c.task_dim, c.pool_features)
         else:
             self.encoder = FrozenTrunkKeypointEncoder(
-                c.vision_stride, c.vision_width, c.keypoints, c.task_dim, c.pool_features, load_weights=pretrained_weights
+                c.vision_stride, c.vision_width, c.keypoints, c.task_dim, c.pool_features, c.vision_grid, pretrained_weights
             )
         frames = len(c.cameras) * c.obs_history
         vectors = (c.state_dim if c.use_state else 0) + (c.touch_dim if c.use_touch else 0)

@@ -3,6 +3,7 @@
     image [N, 3, Hi, Wi] in [0, 1] -> frozen EfficientNet-Lite0 to ``vision_stride`` -> [N, C_trunk, h, w]
       -> trainable 1x1 conv (vision_width) -> GroupNorm -> FiLM(instruction) -> ReLU
       -> 1x1 conv to K maps -> spatial softmax -> K (x, y) in [-1, 1]   (+ channel means of the FiLM'd map)
+                                                                        (+ the map average-pooled to grid x grid)
 
 FiLM sits after the frozen part, on the trainable 1x1 conv, for two reasons: modulating the frozen layers
 would move their activations off the statistics ImageNet's BatchNorms were fitted to, and it keeps the
@@ -20,14 +21,17 @@ from vlastack.policies.components.effnet_lite import FrozenEffNetTrunk
 
 
 class FrozenTrunkKeypointEncoder(nn.Module):
-    """Images [N, 3, Hi, Wi] in [0, 1] and a task vector [N, task_dim] -> keypoints [N, 2K] (+ pooled features [N, width]).
+    """Images [N, 3, Hi, Wi] in [0, 1] and a task vector [N, task_dim] -> keypoints [N, 2K] (+ pooled features [N, width])
+    (+ the grid-pooled map [N, width * grid * grid], rows of cells top-left first, channel-major).
 
     ``load_weights``: read the ImageNet weights from the safetensors cache (converting the package's .pth the
     first time); False when a checkpoint's weights will replace them (so loading a checkpoint never needs the
     package). The trunk's weights are parameters without gradient and buffers, saved in the checkpoint.
     """
 
-    def __init__(self, stride: int, width: int, keypoints: int, task_dim: int, pool: bool, load_weights: bool = True) -> None:
+    def __init__(
+        self, stride: int, width: int, keypoints: int, task_dim: int, pool: bool, grid: int = 0, load_weights: bool = True
+    ) -> None:
         super().__init__()
         from vlastack.policies.l1.model import SpatialSoftmax  # the same head as the conv trunk's
 
@@ -44,8 +48,8 @@ class FrozenTrunkKeypointEncoder(nn.Module):
         nn.init.zeros_(self.film.bias)  # starts as plain GroupNorm + ReLU, like the conv trunk's FiLM
         self.to_keypoints = nn.Conv2d(width, keypoints, 1)
         self.softmax = SpatialSoftmax()
-        self.pool = pool
-        self.out_dim = 2 * keypoints + (width if pool else 0)
+        self.pool, self.grid = pool, grid
+        self.out_dim = 2 * keypoints + (width if pool else 0) + width * grid * grid
 
     def forward(self, x: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.film(task)[:, :, None, None].chunk(2, dim=1)
@@ -53,4 +57,6 @@ class FrozenTrunkKeypointEncoder(nn.Module):
         out = self.softmax(self.to_keypoints(h)).flatten(1)
         if self.pool:
             out = torch.cat([out, h.mean(dim=(2, 3))], dim=1)
+        if self.grid:
+            out = torch.cat([out, F.adaptive_avg_pool2d(h, self.grid).flatten(1)], dim=1)
         return out
