@@ -116,13 +116,13 @@ def test_frozen_trunk_shapes_no_gradient_and_eval_mode_batchnorm(random_model, s
     assert not any(p.requires_grad for p in trunk.parameters())
     trunk.train()
     assert not trunk.net.training and all(not m.training for m in trunk.net.modules())
-    x = torch.rand(3, 3, 96, 96)
+    x = torch.rand(trunk.chunk + 3, 3, 96, 96)  # more frames than one chunk: the chunks are put back in order
     before = [m.running_mean.clone() for m in trunk.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     out = trunk(x)
     after = [m.running_mean for m in trunk.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    assert out.shape == (3, channels, side, side) and not out.requires_grad
+    assert out.shape == (len(x), channels, side, side) and not out.requires_grad and out.is_contiguous()
     assert all(torch.equal(a, b) for a, b in zip(before, after))  # a training-mode call left ImageNet's statistics alone
-    # the trunk is the full network's prefix: same weights, same stride-s map
+    # the trunk is the full network's prefix: same weights, same stride-s map (computed here in one call)
     with torch.no_grad():
         h = random_model.stem((x - trunk.mean) / trunk.std)
         for block in random_model.blocks[: len(trunk.net.blocks)]:

@@ -174,6 +174,13 @@ class FrozenEffNetTrunk(nn.Module):
         self.net.eval()  # frozen: BatchNorm keeps ImageNet's running statistics
         return self
 
+    chunk: int = 16
+    """Frames per trunk call. Measured on the shared 2-core CPU VM (96 px, 1 thread): a batch of 64 frames at once is
+    memory-bound (one 96-channel 48x48 activation of 64 frames is 56 MB), and chunks of 16 frames in channels-last
+    layout ran 2-3x faster per frame than 64 frames in the default layout."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return self.net((x - self.mean) / self.std)
+            x = (x - self.mean) / self.std
+            parts = [self.net(c.contiguous(memory_format=torch.channels_last)) for c in x.split(self.chunk)]
+            return torch.cat(parts).contiguous()
