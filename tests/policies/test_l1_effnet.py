@@ -112,8 +112,8 @@ def test_cnn_configs_are_unchanged_and_bad_vision_settings_are_named(cfg_for):
     old = {k: v for k, v in json.loads(json.dumps(cfg_for("l1").to_dict())).items() if not k.startswith("vision")}
     assert L1Config.from_dict(old) == cfg_for("l1")  # checkpoints saved before the fields existed load as "cnn"
     l1, effnet = PRESETS.get("l1").policy, PRESETS.get("l1-effnet").policy
-    assert set(l1.diff(effnet)) == {"name", "vision", "vision_stride"}
-    assert (effnet.vision_stride, effnet.vision_width, effnet.vision_grid) == (16, 64, 0)
+    assert set(l1.diff(effnet)) == {"name", "vision", "vision_stride", "vision_grid"}
+    assert (effnet.vision_stride, effnet.vision_width, effnet.vision_grid) == (16, 64, 4)
     for overrides, field in (
         ({"vision": "resnet"}, "vision"),
         ({"vision": "effnet_lite0", "vision_stride": 4}, "vision_stride"),
