@@ -22,6 +22,7 @@ from vlastack.policies.components import effnet_weights
 from vlastack.policies.components.effnet_lite import EfficientNetLite0
 from vlastack.policies.l1.config import L1Config
 from vlastack.policies.untrained import untrained_policy
+from vlastack.training.checkpoint import export_policy
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_shapes_and_the_shift_augmentation_reaches_the_trunk(cfg_for, fake_image
     assert policy.image_features(batch).shape == (4, policy.encoder.out_dim)
 
 
-def test_a_checkpoint_holds_the_trunk_and_loads_without_the_weights_package(cfg_for, fake_imagenet, tmp_path, monkeypatch):
+def test_a_checkpoint_and_its_export_hold_the_trunk_and_load_without_the_weights_package(cfg_for, fake_imagenet, tmp_path, monkeypatch):
     _, calls = fake_imagenet
     cfg = _cfg(cfg_for)
     policy = untrained_policy(cfg, samples=4, data_seed=4).eval()
@@ -103,8 +104,10 @@ def test_a_checkpoint_holds_the_trunk_and_loads_without_the_weights_package(cfg_
         effnet_weights, "load_effnet_lite0_weights", lambda cache=None: pytest.fail("a checkpoint load read the weights package")
     )
     loaded = load_policy(tmp_path / "ckpt", expect=cfg)
+    shipped = load_policy(export_policy(tmp_path / "ckpt", tmp_path / "shipped"), expect=cfg)
     assert calls == [1]
     np.testing.assert_array_equal(loaded.sample_actions(batch).actions, before)
+    np.testing.assert_array_equal(shipped.sample_actions(batch).actions, before)
     assert any(k.startswith("encoder.trunk.net.blocks.4.") for k in loaded.state_dict())
 
 
