@@ -58,6 +58,11 @@ class TrainConfig:
     episodes_per_task: int | None = None
     """Train on only the first N episodes of each task (in episode-index order; data/subset.py), with the
     normalisation statistics and the action tokenizer fitted on those episodes alone; None = all episodes."""
+    feature_cache: bool = False
+    """Train on the policy's frozen image trunk's maps, computed once per frame into an on-disk cache beside the
+    frame cache (data/feature_cache.py) and read instead of running the trunk every step; the shift augmentation
+    then moves the maps. Needs a policy with a frozen trunk (``Policy.feature_cache_encoder``, e.g. l1-effnet).
+    Acting, export and evaluation are unchanged: the policy runs its trunk on the real frame."""
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ConfigError:
