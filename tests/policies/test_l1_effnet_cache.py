@@ -12,13 +12,14 @@ import pytest
 import torch
 
 from vlastack import keys
-from vlastack.errors import DatasetError
+from vlastack.errors import ConfigError, DatasetError
 from vlastack.policies.base import fake_samples, stack_samples
 from vlastack.policies.components import effnet_weights
 from vlastack.policies.components.effnet_lite import EfficientNetLite0
-from vlastack.policies.components.frozen_features import TrunkFeatureEncoder, shift_maps
+from vlastack.policies.components.frozen_features import TrunkFeatureEncoder, grid_index, grid_offsets, shift_maps
 from vlastack.policies.registry import policy_class
 from vlastack.policies.untrained import untrained_policy
+from vlastack.train_config import TrainConfig
 
 CAM = keys.image_key("corner2")
 
@@ -43,12 +44,12 @@ def _cfg(cfg_for, **overrides):
     return cfg_for("l1-debug", **{"vision": "effnet_lite0", "vision_stride": 8, "vision_width": 8, **overrides})
 
 
-def _batches(cfg, policy, n: int = 4, size: int = 24, seed: int = 5):
+def _batches(cfg, policy, n: int = 4, size: int = 24, seed: int = 5, shifts: int = 1):
     """The same uint8 frames (recorded at ``size`` px, resized to the policy's 32 like a dataset's) as an image
     batch and as a batch of their cached float16 maps (observation and frames ahead), everything else shared."""
     samples = fake_samples(cfg, n, seed=seed)
     g = np.random.default_rng(seed)
-    encoder = policy.trunk_feature_encoder()
+    encoder = policy.trunk_feature_encoder(shifts)
     ahead = len(cfg.future_frame_offsets)
     for s in samples:
         frames = g.integers(0, 256, (cfg.obs_history + ahead, 3, size, size), dtype=np.uint8)
@@ -128,6 +129,34 @@ def test_the_map_shift_moves_maps_by_the_image_shift_in_cells():
         shift_maps(maps, 4, 16, (torch.zeros(2), torch.zeros(2)))
 
 
+def test_a_shift_grid_cache_holds_the_exact_maps_of_the_shifted_frames(cfg_for, fake_imagenet):
+    cfg = _cfg(cfg_for, augment_shift=4, obs_history=2)
+    policy = untrained_policy(cfg, samples=8, data_seed=2).train()
+    images, cached = _batches(cfg, policy, shifts=3)
+    assert cached.features[keys.cached_key(CAM)].shape == (4, 2, 9, 40, 4, 4)
+    task = policy.task(policy.text(images.instruction, policy.device))
+    torch.manual_seed(3)
+    offsets = grid_offsets(4 * 2, 4, 3)
+    assert set(offsets[0].tolist()) | set(offsets[1].tolist()) <= {0, 4, 8} and len(set(offsets[0].tolist())) > 1
+    exact = policy._image_features(images, task, augment=True, shifts=offsets)  # the trunk on the shifted images
+    from_cache = policy._image_features(cached, task, augment=True, shifts=offsets)
+    hook = policy.encoder.trunk.register_forward_hook(lambda module, inputs, out: out.half().float())
+    try:
+        rounded = policy._image_features(images, task, augment=True, shifts=offsets)
+    finally:
+        hook.remove()
+    torch.testing.assert_close(from_cache, rounded, rtol=1e-5, atol=1e-5)  # exact up to the float16 storage
+    assert (from_cache - exact).abs().max() < 0.1 * (exact - policy._image_features(images, task, augment=False)).abs().max()
+    # without augmentation the centre map, the unshifted frame
+    torch.testing.assert_close(policy.image_features(cached), policy.image_features(images), rtol=2e-3, atol=2e-3)
+    # and a training step draws offsets on the grid without running the trunk
+    policy.encoder.trunk.forward = lambda x: pytest.fail("the trunk ran while training on the cache")
+    assert torch.isfinite(policy.compute_loss(cached)).all()
+    torch.testing.assert_close(grid_index(offsets, 4, 3), offsets[1] // 4 * 3 + offsets[0] // 4)
+    with pytest.raises(ValueError, match=r"not all on the cached shift grid \[0, 4, 8\]"):
+        grid_index((torch.tensor([0, 3]), torch.tensor([4, 4])), 4, 3)
+
+
 def test_bad_cached_inputs_are_named(cfg_for, fake_imagenet):
     cfg = _cfg(cfg_for)
     policy = untrained_policy(cfg, samples=4, data_seed=2).train()
@@ -142,6 +171,10 @@ def test_bad_cached_inputs_are_named(cfg_for, fake_imagenet):
     assert enc.identity["weights_sha256"] == policy.trunk_feature_encoder().identity["weights_sha256"]
     other = policy_class(cfg).feature_cache_encoder(_cfg(cfg_for, vision_stride=16))
     assert other.identity["weights_sha256"] != enc.identity["weights_sha256"] and other.name != enc.name
+    with pytest.raises(ConfigError, match="feature_cache_shifts=3 caches shifted frames, but .* has augment_shift=0"):
+        policy_class(cfg).feature_cache_encoder(_cfg(cfg_for, augment_shift=0), 3)
+    with pytest.raises(ConfigError, match="TrainConfig.feature_cache_shifts: must be odd"):
+        TrainConfig(feature_cache=True, feature_cache_shifts=2)
     cnn_policy = untrained_policy(cnn, samples=4, data_seed=2)
     batch = stack_samples(fake_samples(cnn, 2, seed=1))
     batch.features[keys.cached_key(CAM)] = torch.zeros(2, 1, 40, 4, 4)
@@ -184,6 +217,13 @@ def test_vlastack_train_builds_the_cache_once_and_then_trains_without_the_trunk(
     second = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b"), "--set", "train.feature_cache=true"])
     assert second.exit_code == 0, second.output
     assert calls == []  # the cache is reused, and training never runs the trunk
+    grid = ["--set", "train.feature_cache_shifts=3", "--set", "policy.augment_shift=2"]
+    third = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "g"), "--set", "train.feature_cache=true", *grid])
+    assert third.exit_code == 0, third.output
+    assert sum(calls) == 16 * 9  # every frame at each of the 9 shifts, once; a cache of its own beside the first
+    assert (
+        len(list((tmp_path / "data" / "cache").glob("*-shift2x3-*.bin"))) == 1 and len(list((tmp_path / "data" / "cache").iterdir())) == 4
+    )
     refused = CliRunner().invoke(
         app,
         [

@@ -125,7 +125,7 @@ def train(
     if tcfg.feature_cache:
         from vlastack.data.feature_cache import open_feature_cache
 
-        encoder = policy_class(cfg).feature_cache_encoder(cfg)
+        encoder = policy_class(cfg).feature_cache_encoder(cfg, tcfg.feature_cache_shifts)
         if encoder is None:
             raise ConfigError(f"train.feature_cache: {cfg.label} has no frozen image trunk whose maps could be cached")
         feature_caches = {keys.image_key(c): open_feature_cache(reader, keys.image_key(c), encoder, progress=progress) for c in cfg.cameras}

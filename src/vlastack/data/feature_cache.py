@@ -11,8 +11,8 @@ The cache knows nothing about models. An *encoder* is any object with
 * ``name``: short text naming the trunk and its settings (part of the file name, e.g. ``effnet_lite0-s16-96x96``);
 * ``identity``: a JSON-able dict of everything its output depends on (weights hash, stride, image size,
   resize method, code version); hashed into the fingerprint, so another trunk never reads these maps;
-* ``frame_shape``: (C, h, w) of one frame's map;
-* ``__call__(frames)``: uint8 frames [N, 3, H, W] as stored (data/frame_cache.py's layout) -> float maps [N, C, h, w].
+* ``frame_shape``: shape of one frame's entry, e.g. (C, h, w), or (K, C, h, w) for K maps of shifted copies;
+* ``__call__(frames)``: uint8 frames [N, 3, H, W] as stored (data/frame_cache.py's layout) -> float [N, *frame_shape].
 
 Layout under ``cache_dir`` (by default the frame cache's, ``<dataset>/cache``): ``<key>.<name>-<fingerprint>.bin``
 (every frame of every episode, in episode order, float16) and ``<key>.<name>-<fingerprint>.json`` (the manifest:
@@ -52,7 +52,7 @@ class FeatureEncoder(Protocol):
 
     name: str
     identity: dict[str, Any]
-    frame_shape: tuple[int, int, int]
+    frame_shape: tuple[int, ...]
 
     def __call__(self, frames: np.ndarray) -> np.ndarray: ...
 

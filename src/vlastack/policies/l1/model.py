@@ -16,10 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlastack import keys
-from vlastack.errors import DatasetError
+from vlastack.errors import ConfigError, DatasetError
 from vlastack.policies.base import Policy
 from vlastack.policies.components.frames import stack_frames
-from vlastack.policies.components.frozen_features import TrunkFeatureEncoder, shift_maps
+from vlastack.policies.components.frozen_features import TrunkFeatureEncoder, grid_index, grid_offsets, shift_maps
 from vlastack.policies.components.text import build_text_encoder
 from vlastack.policies.components.vision import random_shift, shift_offsets
 from vlastack.policies.l1.config import L1Config
@@ -133,25 +133,34 @@ class L1Policy(Policy):
 
     # ---- the feature cache (training on the frozen trunk's maps computed once per frame) ----------
     @classmethod
-    def feature_cache_encoder(cls, config: L1Config) -> Any | None:
+    def feature_cache_encoder(cls, config: L1Config, shifts: int = 1) -> Any | None:
         """With a frozen trunk (``vision="effnet_lite0"``): the trunk, with the ImageNet weights a new policy
-        gets, as the feature cache's encoder; None for the conv trunk trained from scratch (nothing to cache)."""
+        gets, as the feature cache's encoder (``shifts`` > 1: also the maps of the frame shifted on a grid of
+        ``shifts`` x ``shifts`` crop offsets of ``augment_shift``); None for the conv trunk trained from scratch."""
         if config.vision == "cnn":
             return None
         from vlastack.policies.components.effnet_lite import FrozenEffNetTrunk
         from vlastack.policies.components.effnet_weights import load_effnet_lite0_weights
 
-        return TrunkFeatureEncoder(FrozenEffNetTrunk(config.vision_stride, load_effnet_lite0_weights()), config.vision, config.image_size)
+        trunk = FrozenEffNetTrunk(config.vision_stride, load_effnet_lite0_weights())
+        return cls._cache_encoder(config, trunk, shifts)
 
-    def trunk_feature_encoder(self) -> TrunkFeatureEncoder:
+    def trunk_feature_encoder(self, shifts: int = 1) -> TrunkFeatureEncoder:
         """This policy's own frozen trunk as a feature-cache encoder (its identity hashes these very weights)."""
         if self.config.vision == "cnn":
             raise DatasetError(f"{self.config.label} trains its conv trunk: it has no frozen trunk whose maps could be cached")
-        return TrunkFeatureEncoder(self.encoder.trunk, self.config.vision, self.config.image_size)
+        return self._cache_encoder(self.config, self.encoder.trunk, shifts)
+
+    @staticmethod
+    def _cache_encoder(config: L1Config, trunk: nn.Module, shifts: int) -> TrunkFeatureEncoder:
+        if shifts > 1 and config.augment_shift < 1:
+            raise ConfigError(f"train.feature_cache_shifts={shifts} caches shifted frames, but {config.label} has augment_shift=0")
+        return TrunkFeatureEncoder(trunk, config.vision, config.image_size, config.augment_shift, shifts)
 
     def _cached_maps(self, batch: Batch, frames: int, future: bool) -> torch.Tensor | None:
         """The frozen trunk's maps the batch carries from the feature cache (``keys.cached_key``), stacked like
-        ``stack_frames`` stacks images [C*B*frames, C_trunk, h, w]; None when the batch carries images instead."""
+        ``stack_frames`` stacks images [C*B*frames, C_trunk, h, w] (a shift-grid cache: [C*B*frames, K, C_trunk, h, w],
+        K maps of shifted copies); None when the batch carries images instead."""
         c = self.config
         names = [keys.cached_key(keys.image_key(cam)) for cam in c.cameras]
         names = [keys.future_key(k) for k in names] if future else names
@@ -164,7 +173,12 @@ class L1Policy(Policy):
         out = []
         for name in names:
             x = self._feature(batch, name)
-            if x.dim() != 5 or x.shape[1] != frames or tuple(x.shape[2:]) != want:
+            if (
+                x.dim() not in (5, 6)
+                or x.shape[1] != frames
+                or tuple(x.shape[-3:]) != want
+                or (x.dim() == 6 and _grid_side(x.shape[2]) is None)
+            ):
                 raise DatasetError(
                     f"{name} has shape {list(x.shape)}; {c.label} expects [B, {frames}, {', '.join(map(str, want))}] "
                     f"(the trunk's map at image_size {list(c.image_size)}, stride {stride}): a cache of another trunk setting?"
@@ -242,9 +256,19 @@ class L1Policy(Policy):
         self, maps: torch.Tensor, task: torch.Tensor, t: int, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None
     ) -> torch.Tensor:
         """Cached trunk maps [C*B*t, C_trunk, h, w] (rows ordered camera, sample, frame) -> features [C*B*t, out_dim].
-        The shift augmentation moves the maps by the image shift it stands for (``shift_maps``)."""
+        The shift augmentation moves the maps by the image shift it stands for (``shift_maps``). A shift-grid cache
+        ([C*B*t, K, ...]) holds the maps of K exactly shifted copies: augmentation picks the one of each row's offsets
+        (``shifts``, on the grid, or freshly drawn from it), no augmentation the centre one, the unshifted frame."""
         c = self.config
-        if augment and c.augment_shift > 0:
+        if maps.dim() == 5:
+            side = _grid_side(maps.shape[1])
+            if augment and c.augment_shift > 0:
+                offsets = grid_offsets(maps.shape[0], c.augment_shift, side, maps.device) if shifts is None else shifts
+                pick = grid_index(offsets, c.augment_shift, side)
+            else:
+                pick = torch.full((maps.shape[0],), maps.shape[1] // 2, device=maps.device)
+            maps = maps[torch.arange(maps.shape[0], device=maps.device), pick]
+        elif augment and c.augment_shift > 0:
             offsets = shift_offsets(maps.shape[0], c.augment_shift, maps.device) if shifts is None else shifts
             maps = shift_maps(maps, c.augment_shift, c.vision_stride, offsets)
         return self.encoder.from_maps(maps, task.repeat_interleave(t, 0).repeat(len(c.cameras), 1))
@@ -293,7 +317,12 @@ class L1Policy(Policy):
         augment = self.training
         shifts = None
         if augment and c.augment_shift > 0 and c.future_weight > 0:  # drawn here: the frames ahead reuse them
-            shifts = shift_offsets(len(c.cameras) * batch.size * c.obs_history, c.augment_shift, self.device)
+            n = len(c.cameras) * batch.size * c.obs_history
+            grid = batch.features.get(keys.cached_key(keys.image_key(c.cameras[0])))
+            if grid is not None and grid.dim() == 6:  # a shift-grid cache: offsets it holds maps of
+                shifts = grid_offsets(n, c.augment_shift, _grid_side(grid.shape[2]), self.device)
+            else:
+                shifts = shift_offsets(n, c.augment_shift, self.device)
         pred, feats, task, hidden = self._predict(batch, augment, shifts)
         err = (pred - self.normalizer.normalize(keys.ACTION, action)).abs().mean(-1)
         loss = (err * real).sum(1) / real.sum(1).clamp(min=1.0)  # mean over the real steps of each sample
@@ -325,3 +354,9 @@ class L1Policy(Policy):
             if was_training:
                 self.train()
         return ActionChunk(actions=actions, inference_ms=(time.perf_counter() - start) * 1e3, info={"policy": "l1"})
+
+
+def _grid_side(k: int) -> int | None:
+    """Shifts per axis of a shift-grid cache of ``k`` maps per frame (k = side^2, side odd > 1); None otherwise."""
+    side = math.isqrt(k)
+    return side if side * side == k and side % 2 == 1 and side > 1 else None
