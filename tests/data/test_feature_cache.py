@@ -88,6 +88,15 @@ def test_an_interrupted_build_leaves_nothing_that_is_trusted_later(root, tmp_pat
     with pytest.raises(KeyboardInterrupt):
         feature_cache.open_feature_cache(DatasetReader(root), CAM, PoolEncoder(fail_after=1), cache_dir)
     assert files(cache_dir) == []  # no manifest, no data file, no temporary
+    # A build killed outright (SIGKILL: no cleanup ran) leaves a temporary file; the next build deletes it
+    # unless its process still runs (a concurrent build).
+    killed = cache_dir / f"{CAM}.pool-s4-16x16-{'0' * 20}.bin.tmp-999999999"
+    running = cache_dir / f"{CAM}.pool-s4-16x16-{'0' * 20}.bin.tmp-{os.getppid()}"
+    killed.write_bytes(b"half")
+    running.write_bytes(b"half")
+    feature_cache.open_feature_cache(DatasetReader(root), CAM, PoolEncoder(), cache_dir)
+    assert not killed.exists() and running.exists()
+    running.unlink()
     # A data file that made it into place without its manifest (a crash between the two) is not read either.
     enc = PoolEncoder()
     cache = feature_cache.open_feature_cache(DatasetReader(root), CAM, enc, cache_dir)

@@ -139,6 +139,7 @@ def _build(
     free = shutil.disk_usage(cache_dir).free
     if need > free:
         raise DatasetError(f"the feature cache needs {need / 1e9:.1f} GB in {cache_dir} (cache_dir) but only {free / 1e9:.1f} GB are free")
+    _remove_orphans(cache_dir, stem)
     source = dataset_fingerprint(reader)  # recorded, to notice a dataset written to while we read it
     tmp = _path(cache_dir, stem, fingerprint, f".bin.tmp-{os.getpid()}")
     try:
@@ -186,6 +187,25 @@ def _write_atomic(path: Path, text: str) -> None:
     part = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     part.write_text(text)
     os.replace(part, path)
+
+
+def _remove_orphans(cache_dir: Path, stem: str) -> None:
+    """Temporary data files of builds whose process is gone (killed by a signal, ``finally`` never ran): never
+    read (no manifest names them), but as large as the cache itself; a build still running elsewhere keeps its own."""
+    for path in cache_dir.glob(f"{stem}-*.bin.tmp-*"):
+        pid = path.name.rsplit("-", 1)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: an existence check, nothing is sent
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _remove_stale(cache_dir: Path, stem: str, fingerprint: str) -> None:
