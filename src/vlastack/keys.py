@@ -52,6 +52,12 @@ TASK_INDEX = "task_index"
 #: a prefix of its own, so nothing that looks for ``observation.images.`` mistakes it for an input.
 FUTURE_PREFIX = "future."
 
+#: Prefix of a camera stream's frames already passed through a policy's frozen image trunk:
+#: ``cached.observation.images.<camera>``, float16 [T, C, h, w] (the trunk's output map of each frame, read
+#: from the feature cache, data/feature_cache.py). Training-only, in place of the images; a policy acting
+#: always computes the trunk on the real frame. Its frames ahead: ``future.cached.observation.images.<camera>``.
+CACHED_PREFIX = "cached."
+
 #: Suffix of the padding mask that goes with a windowed feature: ``action_is_pad``.
 PAD_SUFFIX = "_is_pad"
 
@@ -72,6 +78,11 @@ def depth_key(camera: str) -> str:
 def future_key(key: str) -> str:
     """Feature name of a camera or depth stream's frames ahead of the window (see ``FUTURE_PREFIX``)."""
     return FUTURE_PREFIX + key
+
+
+def cached_key(key: str) -> str:
+    """Feature name of a camera stream's frozen-trunk maps read from the feature cache (see ``CACHED_PREFIX``)."""
+    return CACHED_PREFIX + key
 
 
 def camera_of(key: str) -> str:

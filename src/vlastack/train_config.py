@@ -58,6 +58,16 @@ class TrainConfig:
     episodes_per_task: int | None = None
     """Train on only the first N episodes of each task (in episode-index order; data/subset.py), with the
     normalisation statistics and the action tokenizer fitted on those episodes alone; None = all episodes."""
+    feature_cache: bool = False
+    """Train on the policy's frozen image trunk's maps, computed once per frame into an on-disk cache beside the
+    frame cache (data/feature_cache.py) and read instead of running the trunk every step; the shift augmentation
+    then moves the maps. Needs a policy with a frozen trunk (``Policy.feature_cache_encoder``, e.g. l1-effnet).
+    Acting, export and evaluation are unchanged: the policy runs its trunk on the real frame."""
+    feature_cache_shifts: int = 1
+    """With ``feature_cache``: pixel shifts per axis cached per frame (odd). 1: the unshifted frame only, and the
+    shift augmentation translates the cached map instead (bilinear, sub-cell; cheap but approximate: at stride 16
+    it reproduces a small part of what a pixel shift does to the map). 3: the 9 exact shifts (-a, 0, +a)^2 pixels,
+    a = the policy's ``augment_shift``, one drawn per sample (9x the cache's size and build time)."""
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ConfigError:
@@ -83,6 +93,10 @@ class TrainConfig:
             isinstance(self.episodes_per_task, bool) or not isinstance(self.episodes_per_task, int) or self.episodes_per_task < 1
         ):
             raise bad("episodes_per_task", "must be an integer >= 1 or None (all episodes)")
+        if isinstance(self.feature_cache_shifts, bool) or not isinstance(self.feature_cache_shifts, int) or self.feature_cache_shifts < 1:
+            raise bad("feature_cache_shifts", "must be an odd integer >= 1")
+        if self.feature_cache_shifts % 2 == 0:
+            raise bad("feature_cache_shifts", "must be odd (the centre of the shift grid is the unshifted frame)")
         if self.mixed_precision not in MIXED_PRECISION:
             raise bad("mixed_precision", f"must be one of {', '.join(MIXED_PRECISION)}")
 

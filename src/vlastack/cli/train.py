@@ -9,6 +9,7 @@ Examples::
     vlastack train --preset l1 ... --set policy.keypoints=64 --set train.lr=5e-4    # any config field
     vlastack train --preset l1 ... --init-from runs/mt10/l1/checkpoints/step_00020000  # fine-tune
     vlastack train --preset l1 ... --set train.episodes_per_task=5   # the first 5 episodes of each task, their stats
+    vlastack train --preset l1-effnet ... --set train.feature_cache=true   # frozen trunk's maps computed once, then read
 
 This command reads only the policy contract (``PolicyConfig`` fields, ``fit_inputs``), never a
 variant's own fields: a new policy family needs no change here.
@@ -77,6 +78,7 @@ def train(
     from vlastack.data.subset import first_per_task, subset_stats
     from vlastack.data.windows import WindowDataset, collate
     from vlastack.episodes.reader import DatasetReader
+    from vlastack.errors import ConfigError
     from vlastack.overrides import apply_overrides
     from vlastack.policies.presets import PRESETS
     from vlastack.policies.registry import policy_class
@@ -119,6 +121,14 @@ def train(
     episodes = None
     if tcfg.episodes_per_task is not None:
         episodes = first_per_task(reader, tcfg.episodes_per_task, "train.episodes_per_task")
+    feature_caches, encoder = {}, None
+    if tcfg.feature_cache:
+        from vlastack.data.feature_cache import open_feature_cache
+
+        encoder = policy_class(cfg).feature_cache_encoder(cfg, tcfg.feature_cache_shifts)
+        if encoder is None:
+            raise ConfigError(f"train.feature_cache: {cfg.label} has no frozen image trunk whose maps could be cached")
+        feature_caches = {keys.image_key(c): open_feature_cache(reader, keys.image_key(c), encoder, progress=progress) for c in cfg.cameras}
     data = WindowDataset(
         reader,
         obs_history=cfg.obs_history,
@@ -133,6 +143,7 @@ def train(
         future_offsets=cfg.future_frame_offsets,
         subtasks=cfg.subtask_vocabulary,
         episodes=episodes,
+        feature_caches=feature_caches,
     )
     policy_inputs, stats = {}, None
     if not (resume and latest_checkpoint(out) is not None):  # a resumed run reads them from its checkpoint
@@ -141,6 +152,8 @@ def train(
     run_info = {"preset": preset, "dataset": str(Path(dataset).resolve()), "samples": len(data)}
     if episodes is not None:
         run_info["episodes"] = episodes
+    if encoder is not None:
+        run_info["feature_cache"] = {"identity": encoder.identity, "files": [str(f.path) for f in feature_caches.values()]}
     result = train_loop(
         cfg,
         tcfg,

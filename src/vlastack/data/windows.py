@@ -16,7 +16,7 @@ shared 2-core VM), while "memmap" holds ~0.3 GB of process memory instead of ~4 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from vlastack import keys
-from vlastack.data.frame_cache import frame_array, open_frame_cache
+from vlastack.data.frame_cache import CachedFrames, frame_array, open_frame_cache
 from vlastack.episodes.reader import DatasetReader
 from vlastack.errors import ConfigError, DatasetError
 from vlastack.types import Batch
@@ -75,6 +75,11 @@ class WindowDataset(Dataset):
     t + offset, one row per offset [F, ch, Hi, Wi], scaled like the observation, clamped at the episode's
     last frame. They come from the same frame store (memory or the memmap cache) as the observation.
     Training-only supervision (e.g. a future-prediction loss); empty (the default) adds no key.
+
+    ``feature_caches`` (image key -> that stream's frozen-trunk maps, ``data.feature_cache.open_feature_cache``
+    over the same dataset) serves, for each of those cameras, ``cached.<image key>`` (``keys.cached_key``): the
+    maps of the observation frames, float16 [T, C, h, w], instead of the images (which are then neither read nor
+    kept); with ``future_offsets``, ``future.cached.<image key>`` [F, C, h, w] from the same cache.
     """
 
     FRAME_STORES = ("memory", "memmap")
@@ -97,6 +102,7 @@ class WindowDataset(Dataset):
         subtasks: tuple[str, ...] | None = None,
         action_key: str = keys.ACTION,
         future_offsets: Iterable[int] = (),
+        feature_caches: Mapping[str, CachedFrames] | None = None,
     ) -> None:
         if obs_history < 1 or action_horizon < 1:
             raise DatasetError(f"obs_history and action_horizon must be >= 1, got {obs_history}, {action_horizon}")
@@ -132,7 +138,15 @@ class WindowDataset(Dataset):
             if not 0 <= e < reader.num_episodes:
                 raise DatasetError(f"episodes: episode {e} does not exist; {reader.root} has episodes 0..{reader.num_episodes - 1}")
         self.frames = frames
-        frame_keys = self.image_keys + self.depth_keys
+        self.feature_caches = dict(feature_caches or {})
+        lengths_all = [reader.length(e) for e in range(reader.num_episodes)]
+        for k, cache in self.feature_caches.items():
+            if k not in self.image_keys:
+                raise ConfigError(f"feature_caches: {k!r} is not one of the camera streams read ({self.image_keys})")
+            if not isinstance(cache, CachedFrames) or cache.offsets != [0, *np.cumsum(lengths_all).tolist()]:
+                raise DatasetError(f"feature_caches: the cache of {k!r} was not built from {reader.root} (its episode lengths differ)")
+        # Streams whose trunk maps are served come from the feature cache alone: their images are not decoded.
+        frame_keys = [k for k in self.image_keys if k not in self.feature_caches] + self.depth_keys
         # memmap: key -> the cache of every dataset episode; the per-episode dicts then hold only vectors.
         self._cache = open_frame_cache(reader, frame_keys, cache_dir, progress) if frames == "memmap" else {}
         self._data: list[dict[str, torch.Tensor]] = []
@@ -173,7 +187,10 @@ class WindowDataset(Dataset):
         obs_idx, obs_pad = window(n, t, self.obs_offsets)
         out: dict = {"instruction": self._task[ep_i], keys.EPISODE_INDEX: self.episodes[ep_i], keys.FRAME_INDEX: t}
         for k in self.image_keys:
-            out[k] = self._frames(ep_i, k, obs_idx).float() / 255.0
+            if k in self.feature_caches:
+                out[keys.cached_key(k)] = self._maps(ep_i, k, obs_idx)
+            else:
+                out[k] = self._frames(ep_i, k, obs_idx).float() / 255.0
         for k in self.depth_keys:
             out[k] = self._frames(ep_i, k, obs_idx)
         for k in self.vector_keys:
@@ -181,7 +198,10 @@ class WindowDataset(Dataset):
         if len(self.future_offsets):
             future_idx, _ = window(n, t, self.future_offsets)  # past the end: the last frame
             for k in self.image_keys:
-                out[keys.future_key(k)] = self._frames(ep_i, k, future_idx).float() / 255.0
+                if k in self.feature_caches:
+                    out[keys.future_key(keys.cached_key(k))] = self._maps(ep_i, k, future_idx)
+                else:
+                    out[keys.future_key(k)] = self._frames(ep_i, k, future_idx).float() / 255.0
             for k in self.depth_keys:
                 out[keys.future_key(k)] = self._frames(ep_i, k, future_idx)
         for k in self.target_keys:
@@ -203,6 +223,10 @@ class WindowDataset(Dataset):
             out[keys.ACTION] = ep[keys.ACTION][act_idx]
             out[keys.ACTION + keys.PAD_SUFFIX] = torch.from_numpy(act_pad)
         return out
+
+    def _maps(self, ep_i: int, key: str, idx: np.ndarray) -> torch.Tensor:
+        """The cached trunk maps of frames ``idx`` of the ``ep_i``-th selected episode, float16 as stored."""
+        return torch.from_numpy(self.feature_caches[key].rows(self.episodes[ep_i], idx))
 
     def _frames(self, ep_i: int, key: str, idx: np.ndarray) -> torch.Tensor:
         """Frames ``idx`` of the ``ep_i``-th selected episode, in the stored layout and dtype."""

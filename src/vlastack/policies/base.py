@@ -96,6 +96,16 @@ class Policy(nn.Module, ABC):
         """
         return {}
 
+    @classmethod
+    def feature_cache_encoder(cls, config: Any, shifts: int = 1) -> Any | None:
+        """A frozen image trunk whose per-frame maps training may read from the feature cache instead of
+        computing them (``TrainConfig.feature_cache``; data/feature_cache.py's encoder: ``name``, ``identity``,
+        ``frame_shape``, called on uint8 frames). Batches then carry ``keys.cached_key(<image key>)`` (and its
+        ``future.`` frames) in place of the images, and ``compute_loss`` must use them without running the
+        trunk; acting never sees them. ``shifts``: pixel shifts per axis to cache per frame for the shift
+        augmentation (``TrainConfig.feature_cache_shifts``). None (the default): the policy has no frozen trunk."""
+        return None
+
     def noise_shape(self, batch_size: int) -> tuple[int, ...] | None:
         """Shape of the ``noise`` that ``sample_actions`` accepts, or None for a deterministic policy.
 

@@ -5,6 +5,9 @@ Shapes (letters as in :mod:`vlastack.types`; K = keypoints, C = cameras)::
     observation.images.<cam>  B,T,3,Hi,Wi -> FiLM conv trunk -> K feature maps -> spatial softmax -> B, C*T*K*2 (x, y in [-1, 1])
                               (vision="effnet_lite0": frozen ImageNet EfficientNet-Lite0 trunk -> trainable 1x1 conv
                               -> FiLM -> the same keypoint head)
+    cached.observation.images.<cam>  B,T,Ct,h,w float16 (Ct: the frozen trunk's channels; training with
+                              train.feature_cache only; B,T,G,Ct,h,w for a grid of G shifted copies) -> the frozen
+                              trunk's maps, read instead of computed -> the trainable 1x1 conv and what follows it
     instruction               B strings   -> sentence vector -> FiLM scales/shifts of every conv stage, and the MLP input
     observation.state         B,T,S       -> normalised, flattened
     action                    B,H,D       <- MLP -> normalised chunk, L1 loss on real (unpadded) steps

@@ -7,16 +7,19 @@ one shot. Deterministic, so ``sample_actions`` ignores ``noise``; one forward pa
 
 from __future__ import annotations
 
+import math
 import time
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from vlastack import keys
-from vlastack.errors import DatasetError
+from vlastack.errors import ConfigError, DatasetError
 from vlastack.policies.base import Policy
 from vlastack.policies.components.frames import stack_frames
+from vlastack.policies.components.frozen_features import TrunkFeatureEncoder, grid_index, grid_offsets, shift_maps
 from vlastack.policies.components.text import build_text_encoder
 from vlastack.policies.components.vision import random_shift, shift_offsets
 from vlastack.policies.l1.config import L1Config
@@ -128,6 +131,61 @@ class L1Policy(Policy):
         # the checkpoint holds the frozen trunk's weights: do not read them from the weights package first
         return {} if config.vision == "cnn" else {"pretrained_weights": False}
 
+    # ---- the feature cache (training on the frozen trunk's maps computed once per frame) ----------
+    @classmethod
+    def feature_cache_encoder(cls, config: L1Config, shifts: int = 1) -> Any | None:
+        """With a frozen trunk (``vision="effnet_lite0"``): the trunk, with the ImageNet weights a new policy
+        gets, as the feature cache's encoder (``shifts`` > 1: also the maps of the frame shifted on a grid of
+        ``shifts`` x ``shifts`` crop offsets of ``augment_shift``); None for the conv trunk trained from scratch."""
+        if config.vision == "cnn":
+            return None
+        from vlastack.policies.components.effnet_lite import FrozenEffNetTrunk
+        from vlastack.policies.components.effnet_weights import load_effnet_lite0_weights
+
+        trunk = FrozenEffNetTrunk(config.vision_stride, load_effnet_lite0_weights())
+        return cls._cache_encoder(config, trunk, shifts)
+
+    def trunk_feature_encoder(self, shifts: int = 1) -> TrunkFeatureEncoder:
+        """This policy's own frozen trunk as a feature-cache encoder (its identity hashes these very weights)."""
+        if self.config.vision == "cnn":
+            raise DatasetError(f"{self.config.label} trains its conv trunk: it has no frozen trunk whose maps could be cached")
+        return self._cache_encoder(self.config, self.encoder.trunk, shifts)
+
+    @staticmethod
+    def _cache_encoder(config: L1Config, trunk: nn.Module, shifts: int) -> TrunkFeatureEncoder:
+        if shifts > 1 and config.augment_shift < 1:
+            raise ConfigError(f"train.feature_cache_shifts={shifts} caches shifted frames, but {config.label} has augment_shift=0")
+        return TrunkFeatureEncoder(trunk, config.vision, config.image_size, config.augment_shift, shifts)
+
+    def _cached_maps(self, batch: Batch, frames: int, future: bool) -> torch.Tensor | None:
+        """The frozen trunk's maps the batch carries from the feature cache (``keys.cached_key``), stacked like
+        ``stack_frames`` stacks images [C*B*frames, C_trunk, h, w] (a shift-grid cache: [C*B*frames, K, C_trunk, h, w],
+        K maps of shifted copies); None when the batch carries images instead."""
+        c = self.config
+        names = [keys.cached_key(keys.image_key(cam)) for cam in c.cameras]
+        names = [keys.future_key(k) for k in names] if future else names
+        if names[0] not in batch.features:
+            return None
+        if c.vision == "cnn":
+            raise DatasetError(f"batch carries cached trunk maps ({names[0]!r}) but {c.label} has no frozen trunk (vision='cnn')")
+        stride, (h, w) = c.vision_stride, c.image_size
+        want = (self.encoder.trunk.out_channels, math.ceil(h / stride), math.ceil(w / stride))
+        out = []
+        for name in names:
+            x = self._feature(batch, name)
+            if (
+                x.dim() not in (5, 6)
+                or x.shape[1] != frames
+                or tuple(x.shape[-3:]) != want
+                or (x.dim() == 6 and _grid_side(x.shape[2]) is None)
+            ):
+                raise DatasetError(
+                    f"{name} has shape {list(x.shape)}; {c.label} expects [B, {frames}, {', '.join(map(str, want))}] "
+                    f"(the trunk's map at image_size {list(c.image_size)}, stride {stride}): a cache of another trunk setting?"
+                )
+            out.append(x.flatten(0, 1))
+        return torch.cat(out)
+
     # ---- the forward pass -------------------------------------------------------------------------
     def _feature(self, batch: Batch, key: str) -> torch.Tensor:
         if key not in batch.features:
@@ -139,13 +197,14 @@ class L1Policy(Policy):
         return self._image_features(batch, task, augment=False)
 
     def _predict(
-        self, batch: Batch, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None = None
+        self, batch: Batch, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None = None, cached: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Normalised action chunk [B, H, D], and the image features, task vector and last hidden layer of the
-        MLP [B, hidden] it was predicted from. ``shifts``: the augmentation's crop offsets (see ``_image_features``)."""
+        MLP [B, hidden] it was predicted from. ``shifts``: the augmentation's crop offsets (see ``_image_features``);
+        ``cached``: whether cached trunk maps in the batch may stand in for the images (False when acting)."""
         c, b = self.config, batch.size
         task = self.task(self.text(batch.instruction, self.device))  # [B, task_dim]
-        feats = self._image_features(batch, task, augment, shifts)
+        feats = self._image_features(batch, task, augment, shifts, cached)
         parts = [feats]  # this order (images, state, task, touch) is what checkpoints' first layer expects
         if c.use_state:
             state = self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE))
@@ -159,13 +218,24 @@ class L1Policy(Policy):
         return self.head[-1](hidden).view(b, c.horizon, c.action_dim), feats, task, hidden
 
     def _image_features(
-        self, batch: Batch, task: torch.Tensor, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None = None
+        self,
+        batch: Batch,
+        task: torch.Tensor,
+        augment: bool,
+        shifts: tuple[torch.Tensor, torch.Tensor] | None = None,
+        cached: bool = True,
     ) -> torch.Tensor:
         """Keypoints (and pooled features) of every camera and frame [B, C*T*out_dim]. With ``augment``, images
-        are shifted by ``shifts`` (crop offsets [C*B*T] each, rows ordered camera, sample, frame) or fresh ones."""
+        are shifted by ``shifts`` (crop offsets [C*B*T] each, rows ordered camera, sample, frame) or fresh ones.
+        ``cached``: read the frozen trunk's maps from the batch where it carries them (training on the feature cache)."""
         c, b, t = self.config, batch.size, self.config.obs_history
-        x = stack_frames(lambda key: self._feature(batch, key), c)  # [C*B*T, ch, h, w]: one trunk call for all
-        return self._encode(x, task, t, augment, shifts).view(len(c.cameras), b, t, -1).permute(1, 0, 2, 3).reshape(b, -1)
+        maps = self._cached_maps(batch, t, future=False) if cached else None
+        if maps is not None:  # training on the feature cache: the trunk is not run
+            feats = self._encode_maps(maps, task, t, augment, shifts)
+        else:
+            x = stack_frames(lambda key: self._feature(batch, key), c)  # [C*B*T, ch, h, w]: one trunk call for all
+            feats = self._encode(x, task, t, augment, shifts)
+        return feats.view(len(c.cameras), b, t, -1).permute(1, 0, 2, 3).reshape(b, -1)
 
     def _encode(
         self, x: torch.Tensor, task: torch.Tensor, t: int, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None
@@ -182,6 +252,27 @@ class L1Policy(Policy):
         # rows of x are ordered (camera, sample, frame); each row gets its sample's task vector
         return self.encoder(x, task.repeat_interleave(t, 0).repeat(len(c.cameras), 1))
 
+    def _encode_maps(
+        self, maps: torch.Tensor, task: torch.Tensor, t: int, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> torch.Tensor:
+        """Cached trunk maps [C*B*t, C_trunk, h, w] (rows ordered camera, sample, frame) -> features [C*B*t, out_dim].
+        The shift augmentation moves the maps by the image shift it stands for (``shift_maps``). A shift-grid cache
+        ([C*B*t, K, ...]) holds the maps of K exactly shifted copies: augmentation picks the one of each row's offsets
+        (``shifts``, on the grid, or freshly drawn from it), no augmentation the centre one, the unshifted frame."""
+        c = self.config
+        if maps.dim() == 5:
+            side = _grid_side(maps.shape[1])
+            if augment and c.augment_shift > 0:
+                offsets = grid_offsets(maps.shape[0], c.augment_shift, side, maps.device) if shifts is None else shifts
+                pick = grid_index(offsets, c.augment_shift, side)
+            else:
+                pick = torch.full((maps.shape[0],), maps.shape[1] // 2, device=maps.device)
+            maps = maps[torch.arange(maps.shape[0], device=maps.device), pick]
+        elif augment and c.augment_shift > 0:
+            offsets = shift_offsets(maps.shape[0], c.augment_shift, maps.device) if shifts is None else shifts
+            maps = shift_maps(maps, c.augment_shift, c.vision_stride, offsets)
+        return self.encoder.from_maps(maps, task.repeat_interleave(t, 0).repeat(len(c.cameras), 1))
+
     def _future_loss(
         self, batch: Batch, task: torch.Tensor, hidden: torch.Tensor, shifts: tuple[torch.Tensor, torch.Tensor] | None
     ) -> torch.Tensor:
@@ -197,10 +288,14 @@ class L1Policy(Policy):
         c, b, f = self.config, batch.size, len(self.config.future_frame_offsets)
         cams = len(c.cameras)
         with torch.no_grad():
-            x = stack_frames(lambda key: self._feature(batch, keys.future_key(key)), c, frames=f)  # [C*B*F, ch, h, w]
             if shifts is not None:  # the current frame's offsets: row (camera, sample, T-1) of the observation
                 shifts = tuple(o.view(cams, b, c.obs_history)[:, :, -1:].expand(cams, b, f).reshape(-1) for o in shifts)
-            target = self._encode(x, task, f, shifts is not None, shifts)
+            maps = self._cached_maps(batch, f, future=True)  # the frames ahead from the feature cache, when training on it
+            if maps is not None:
+                target = self._encode_maps(maps, task, f, shifts is not None, shifts)
+            else:
+                x = stack_frames(lambda key: self._feature(batch, keys.future_key(key)), c, frames=f)  # [C*B*F, ch, h, w]
+                target = self._encode(x, task, f, shifts is not None, shifts)
             target = target.view(cams, b, f, -1).permute(1, 2, 0, 3).reshape(b, -1)  # per offset, cameras side by side
             # Per-dimension standardisation over the batch: keypoints (in [-1, 1]) and pooled activations have
             # different scales, and a per-sample (layer) norm would let the widest dimensions dominate the
@@ -222,7 +317,12 @@ class L1Policy(Policy):
         augment = self.training
         shifts = None
         if augment and c.augment_shift > 0 and c.future_weight > 0:  # drawn here: the frames ahead reuse them
-            shifts = shift_offsets(len(c.cameras) * batch.size * c.obs_history, c.augment_shift, self.device)
+            n = len(c.cameras) * batch.size * c.obs_history
+            grid = batch.features.get(keys.cached_key(keys.image_key(c.cameras[0])))
+            if grid is not None and grid.dim() == 6:  # a shift-grid cache: offsets it holds maps of
+                shifts = grid_offsets(n, c.augment_shift, _grid_side(grid.shape[2]), self.device)
+            else:
+                shifts = shift_offsets(n, c.augment_shift, self.device)
         pred, feats, task, hidden = self._predict(batch, augment, shifts)
         err = (pred - self.normalizer.normalize(keys.ACTION, action)).abs().mean(-1)
         loss = (err * real).sum(1) / real.sum(1).clamp(min=1.0)  # mean over the real steps of each sample
@@ -247,9 +347,16 @@ class L1Policy(Policy):
             self.eval()
         try:
             c = self.config
-            actions = self.normalizer.unnormalize(keys.ACTION, self._predict(batch, augment=False)[0])
+            # cached=False: acting always runs the trunk on the real frame, never on maps a batch might carry
+            actions = self.normalizer.unnormalize(keys.ACTION, self._predict(batch, augment=False, cached=False)[0])
             actions = actions.clamp(c.action_low, c.action_high).float().cpu().numpy()
         finally:
             if was_training:
                 self.train()
         return ActionChunk(actions=actions, inference_ms=(time.perf_counter() - start) * 1e3, info={"policy": "l1"})
+
+
+def _grid_side(k: int) -> int | None:
+    """Shifts per axis of a shift-grid cache of ``k`` maps per frame (k = side^2, side odd > 1); None otherwise."""
+    side = math.isqrt(k)
+    return side if side * side == k and side % 2 == 1 and side > 1 else None

@@ -52,8 +52,12 @@ class FrozenTrunkKeypointEncoder(nn.Module):
         self.out_dim = 2 * keypoints + (width if pool else 0) + width * grid * grid
 
     def forward(self, x: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+        return self.from_maps(self.trunk(x), task)
+
+    def from_maps(self, maps: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+        """The trainable part alone, on the frozen trunk's maps [N, C_trunk, h, w] (computed, or read from the feature cache)."""
         gamma, beta = self.film(task)[:, :, None, None].chunk(2, dim=1)
-        h = F.relu(self.norm(self.adapter(self.trunk(x))) * (1.0 + gamma) + beta)
+        h = F.relu(self.norm(self.adapter(maps)) * (1.0 + gamma) + beta)
         out = self.softmax(self.to_keypoints(h)).flatten(1)
         if self.pool:
             out = torch.cat([out, h.mean(dim=(2, 3))], dim=1)
