@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -28,6 +29,23 @@ def link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+def copy_dataset_files(src: Path, dst: Path, rewrite: Callable[[Path, Path, Path], bool]) -> Path:
+    """Copy dataset ``src`` file by file into ``dst``'s temporary sibling ``<dst>.tmp`` and return it (the
+    caller adds its own files, then renames it to ``dst``, so a crash never leaves a trusted half copy).
+    ``rewrite(rel, path, out)`` writes its own version of a file and returns True, or returns False to
+    have it hard-linked (copied across file systems). Caches are skipped: they are rebuilt on demand."""
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if not path.is_file() or rel.parts[0] == "cache":
+            continue
+        out = tmp / rel
+        if not rewrite(rel, path, out):
+            link_or_copy(path, out)
+    return tmp
+
+
 def strip_actions(src: str | Path, dst: str | Path) -> DatasetReader:
     """Write the action-free copy of dataset ``src`` to the new directory ``dst`` and return its reader."""
     src, dst = Path(src), Path(dst)
@@ -36,13 +54,8 @@ def strip_actions(src: str | Path, dst: str | Path) -> DatasetReader:
         raise DatasetError(f"{src} has no {keys.ACTION!r} feature to remove")
     if dst.exists():
         raise DatasetError(f"{dst} already exists; choose a new directory for the action-free copy")
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src)
-        if not path.is_file() or rel.parts[0] == "cache":  # the frame cache is rebuilt on demand
-            continue
-        out = tmp / rel
+
+    def rewrite(rel: Path, path: Path, out: Path) -> bool:
         if rel.parts[0] == "data" and path.suffix == ".parquet":
             table = pq.read_table(path)
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +71,9 @@ def strip_actions(src: str | Path, dst: str | Path) -> DatasetReader:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(stats))
         else:
-            link_or_copy(path, out)
+            return False
+        return True
+
+    tmp = copy_dataset_files(src, dst, rewrite)
     tmp.rename(dst)
     return DatasetReader(dst)

@@ -15,7 +15,6 @@ ones in meta/episodes), all written to ``<out>.tmp`` and renamed into place when
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +30,7 @@ from vlastack.episodes import layout
 from vlastack.episodes.reader import DatasetReader
 from vlastack.episodes.stats import vector_stats
 from vlastack.errors import ConfigError, DatasetError
-from vlastack.world_model.action_free import link_or_copy
+from vlastack.world_model.action_free import copy_dataset_files
 from vlastack.world_model.config import PseudoLabelConfig
 from vlastack.world_model.inverse_dynamics import errors, fit_idm, idm_inputs
 
@@ -172,14 +171,9 @@ def pseudo_label(
         "pseudo_vs_true_actions": quality,
     }
 
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
     new_actions = [pseudo[e] if e in pseudo else a for e, a in enumerate(reader.episode_actions())]
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src)
-        if not path.is_file() or rel.parts[0] == "cache":  # the frame cache is rebuilt on demand
-            continue
-        out = tmp / rel
+
+    def rewrite(rel: Path, path: Path, out: Path) -> bool:
         if rel.parts[0] == "data" and path.suffix == ".parquet":
             _rewrite_data(path, out, pseudo, feature)
         elif str(rel).startswith(layout.EPISODES_DIR + "/") and path.suffix == ".parquet":
@@ -190,7 +184,10 @@ def pseudo_label(
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(stats))
         else:
-            link_or_copy(path, out)
+            return False
+        return True
+
+    tmp = copy_dataset_files(src, dst, rewrite)
     (tmp / REPORT_PATH).write_text(json.dumps(report, indent=1) + "\n")
     tmp.rename(dst)
     return DatasetReader(dst)
