@@ -32,9 +32,11 @@ import numpy as np
 import torch
 
 from vlastack import keys
+from vlastack.data.subset import episode_task
 from vlastack.data.windows import WindowDataset, collate
 from vlastack.episodes.reader import DatasetReader
 from vlastack.policies import load_policy
+from vlastack.world_model.embeddings import encoder_windows
 
 TARGETS = {"object": slice(4, 7), "goal": slice(36, 39)}
 """Slices of Meta-World's 39-d state (metres): the first object's xyz and the goal's xyz."""
@@ -48,34 +50,13 @@ def split_episodes(reader: DatasetReader, held_out_every: int, tasks: set[str] |
     seen: dict[str, int] = {}
     fit, held = [], []
     for e in range(reader.num_episodes):
-        task = task_of(reader, e)
+        task = episode_task(reader, e)
         if tasks is not None and task not in tasks:
             continue
         k = seen.get(task, 0)
         seen[task] = k + 1
         (held if k % held_out_every == held_out_every - 1 else fit).append(e)
     return fit, held
-
-
-def task_of(reader: DatasetReader, episode: int) -> str:
-    """The environment task of an episode (``vlastack/env_task`` in its metadata, else its instruction)."""
-    meta = reader.episode_meta(episode)
-    return str(meta.get("vlastack/env_task") or meta["tasks"][0])
-
-
-def probe_windows(encoder, reader: DatasetReader, episodes: list[int], frames: str) -> WindowDataset:
-    """One sample per frame of ``episodes`` with the inputs ``encoder`` reads (its cameras, history, depth flag)."""
-    c = encoder.config
-    return WindowDataset(
-        reader,
-        obs_history=c.obs_history,
-        action_horizon=1,
-        image_keys=[keys.image_key(cam) for cam in c.cameras],
-        state=True,
-        depth=c.use_depth,
-        episodes=episodes,
-        frames=frames,
-    )
 
 
 def features_and_targets(
@@ -88,7 +69,7 @@ def features_and_targets(
     ``encoder``: anything with ``config`` (cameras, obs_history, use_depth) and ``features(batch)`` ->
     {readout name: tensor [B, F]} (:class:`CheckpointFeatures`, :class:`PretrainedFeatures`).
     """
-    data = probe_windows(encoder, reader, episodes, frames)
+    data = encoder_windows(encoder, reader, episodes, frames)
     env = {e: reader.read_columns(e)[keys.ENV_STATE] for e in episodes}
     # The dataset's samples are ordered episode by episode, frame by frame (one per frame).
     idx, start = [], 0
@@ -128,7 +109,7 @@ class CheckpointFeatures:
 
 @dataclass(frozen=True)
 class _ProbeInputs:
-    """The inputs a pretrained trunk reads: one camera, one frame, RGB (the fields ``probe_windows`` uses)."""
+    """The inputs a pretrained trunk reads: one camera, one frame, RGB (the fields ``encoder_windows`` uses)."""
 
     cameras: tuple[str, ...]
     obs_history: int = 1
@@ -306,8 +287,8 @@ def main() -> None:
         xt, yt, frame_t, ep_t = features_and_targets(enc, reader, held_eps, args.stride, args.batch, args.frames)
         encode_s = time.perf_counter() - t0
         first = frame_t == 0
-        task_f = np.asarray([task_of(reader, int(e)) for e in ep_f])
-        task_t = np.asarray([task_of(reader, int(e)) for e in ep_t])
+        task_f = np.asarray([episode_task(reader, int(e)) for e in ep_f])
+        task_t = np.asarray([episode_task(reader, int(e)) for e in ep_t])
         names = sorted(set(task_f) | set(task_t))
         onehot_f = (task_f[:, None] == np.asarray(names)[None]).astype(np.float32)
         onehot_t = (task_t[:, None] == np.asarray(names)[None]).astype(np.float32)

@@ -80,9 +80,10 @@ class EmbeddingTable:
         return cls(**{k: t.get(k) for k in ("z", "episode", "frame", "action", "env_state")})
 
 
-def encoder_windows(policy, reader: DatasetReader, episodes: list[int] | None = None) -> WindowDataset:
+def encoder_windows(policy, reader: DatasetReader, episodes: list[int] | None = None, frames: str = "memory") -> WindowDataset:
     """One sample per frame of ``episodes`` with exactly the inputs ``policy.image_features`` reads (its
-    cameras, observation history and depth flag; the state because every batch carries it)."""
+    cameras, observation history and depth flag; the state because every batch carries it). ``frames``: where
+    decoded frames live, as ``WindowDataset``'s argument ('memory' or 'memmap')."""
     c = policy.config
     return WindowDataset(
         reader,
@@ -92,6 +93,7 @@ def encoder_windows(policy, reader: DatasetReader, episodes: list[int] | None = 
         state=True,
         depth=c.use_depth,
         episodes=episodes,
+        frames=frames,
     )
 
 
