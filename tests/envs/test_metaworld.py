@@ -93,13 +93,15 @@ def test_expert_solves_reach_deterministically():
     env.close()
 
 
-def test_unseen_wordings_are_new_and_only_for_mt10():
+def test_unseen_wordings_are_new_and_only_for_metaworld_tasks():
     from vlastack.envs.instructions import INSTRUCTIONS, UNSEEN, UNSEEN_VARIANT, instruction
+    from vlastack.envs.long_horizon import SUITE
     from vlastack.envs.tasks import resolve_tasks
     from vlastack.errors import ConfigError
 
-    assert sorted(UNSEEN) == sorted(resolve_tasks("mt10"))
+    assert sorted(UNSEEN) == sorted(resolve_tasks("mt50"))
     for task, text in UNSEEN.items():
         assert instruction(task, UNSEEN_VARIANT) == text and text not in INSTRUCTIONS[task]
+    assert len(set(UNSEEN.values())) == len(UNSEEN)  # no two tasks share the unseen wording
     with pytest.raises(ConfigError, match="unseen wording"):
-        instruction("assembly-v3", UNSEEN_VARIANT)
+        instruction(next(iter(SUITE)), UNSEEN_VARIANT)

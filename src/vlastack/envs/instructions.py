@@ -317,8 +317,8 @@ INSTRUCTIONS: dict[str, tuple[str, ...]] = {
 #: ``instruction_variant`` that asks for the task's :data:`UNSEEN` wording.
 UNSEEN_VARIANT = 4
 
-#: A fifth wording per MT10 task, written on 2026-11-29 after every policy of that date was trained and
-#: never given to any of them before their final evaluation: other verbs, other nouns, other word order
+#: A fifth wording per MT50 task (the MT10 ones written on 2026-11-29 after every policy of that date was trained and
+#: never given to any of them before their final evaluation): other verbs, other nouns, other word order
 #: than the four phrasings above. Evaluation only (``vlastack eval --instruction-variant 4``).
 UNSEEN: dict[str, str] = {
     "reach-v3": "get your claw over to the spot that is marked",
@@ -331,6 +331,48 @@ UNSEEN: dict[str, str] = {
     "peg-insert-side-v3": "take the stick and poke it into the slot on the side of the block",
     "window-open-v3": "move the glass panel along so the window is open",
     "window-close-v3": "move the glass panel back so the window is shut",
+    # The other 40 MT50 tasks, written on 2026-12-06 after the policies evaluated with them that day were
+    # trained (none of them ever saw these strings): same rule, other verbs, nouns and word order.
+    "assembly-v3": "thread the loop down around the upright rod",
+    "basketball-v3": "carry the sphere up and let it fall through the rim",
+    "bin-picking-v3": "relocate the little box into the neighbouring tray",
+    "box-close-v3": "cap the container with its top",
+    "button-press-topdown-wall-v3": "come down on the switch from overhead, next to the barrier",
+    "button-press-v3": "jab the switch straight ahead of you",
+    "button-press-wall-v3": "get around the barrier and jab the switch",
+    "coffee-button-v3": "tap the switch on the espresso maker",
+    "coffee-pull-v3": "draw the cup back away from the brewer",
+    "coffee-push-v3": "guide the cup forward beneath the brewer",
+    "dial-turn-v3": "give the knob on the panel a twist",
+    "disassemble-v3": "lift the loop clear of the upright rod",
+    "door-close-v3": "swing that cabinet door back to shut",
+    "door-lock-v3": "flip the latch on the cabinet door to secure it",
+    "door-unlock-v3": "flip the latch on the cabinet door to release it",
+    "faucet-close-v3": "swing the spout's handle so no water flows",
+    "faucet-open-v3": "swing the spout's handle so water can flow",
+    "hammer-v3": "take the mallet and bang the pin into the panel",
+    "hand-insert-v3": "drop the little box into the gap in the tabletop",
+    "handle-press-side-v3": "push the sideways grip to the bottom",
+    "handle-press-v3": "bring the grip all the way to the bottom",
+    "handle-pull-side-v3": "draw the sideways grip up to the top",
+    "handle-pull-v3": "bring the grip all the way to the top",
+    "lever-pull-v3": "swing the arm on the machine upward",
+    "peg-unplug-side-v3": "yank the rod free of its slot",
+    "pick-out-of-hole-v3": "draw the rod up clear of the gap in the tabletop",
+    "pick-place-wall-v3": "carry the little disk over the barrier and set it on the mark",
+    "plate-slide-back-side-v3": "drag the dish sideways back out of the cubby",
+    "plate-slide-back-v3": "drag the dish back out of the cubby",
+    "plate-slide-side-v3": "scoot the dish sideways into the cubby",
+    "plate-slide-v3": "scoot the dish ahead into the cubby",
+    "push-back-v3": "bring the little disk toward yourself until it rests on the mark",
+    "push-wall-v3": "steer the little disk around the barrier onto the mark",
+    "reach-wall-v3": "get your claw over the barrier to the spot that is marked",
+    "shelf-place-v3": "set the little box up on the ledge",
+    "soccer-v3": "knock the sphere into the net frame",
+    "stick-pull-v3": "take the rod and use it to draw the flask toward you",
+    "stick-push-v3": "take the rod and use it to shove the flask away",
+    "sweep-into-v3": "wipe the little disk into the gap in the tabletop",
+    "sweep-v3": "wipe the little disk clear of the tabletop",
 }
 
 
