@@ -331,8 +331,8 @@ UNSEEN: dict[str, str] = {
     "peg-insert-side-v3": "take the stick and poke it into the slot on the side of the block",
     "window-open-v3": "move the glass panel along so the window is open",
     "window-close-v3": "move the glass panel back so the window is shut",
-    # The other 40 MT50 tasks, written on 2026-12-06 after the policies evaluated with them that day were
-    # trained (none of them ever saw these strings): same rule, other verbs, nouns and word order.
+    # The other 40 MT50 tasks, written on 2026-12-06, same rule: other verbs, nouns and word order.
+    # Demonstrations and training use only the first TRAIN_PARAPHRASES phrasings, so no policy sees these.
     "assembly-v3": "thread the loop down around the upright rod",
     "basketball-v3": "carry the sphere up and let it fall through the rim",
     "bin-picking-v3": "relocate the little box into the neighbouring tray",
