@@ -8,6 +8,7 @@ failures with the error, a new worker is started, and the remaining episodes sti
 from __future__ import annotations
 
 import time
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -99,6 +100,18 @@ class _LocalPolicy:
         # size itself); rendering straight at the encoder's size would give differently filtered pixels.
         self.cameras, self.image_size, self.depth = tuple(c.cameras), int(self.policy.recorded_image_size[0]), bool(c.use_depth)
         self.execute_steps = getattr(c, "execute_steps", None)
+        # A policy trained on T > 1 frames (obs_history) gets the last T control steps' observations, oldest
+        # first, as its training windows held them; ``observe`` is fed every step, the policy is asked only
+        # at chunk boundaries.
+        self.history: deque = deque(maxlen=int(getattr(c, "obs_history", 1)))
+
+    def observe(self, observation: Any) -> None:
+        """Every control step's observation, before the executor sees it. At an episode's start the first
+        observation stands in for the steps before it, as training windows clamp at the episode's start."""
+        if not self.history:
+            self.history.extend([observation] * self.history.maxlen)
+        else:
+            self.history.append(observation)
 
     def __call__(self, observation: Any) -> Any:
         import torch
@@ -106,7 +119,18 @@ class _LocalPolicy:
         from vlastack.policies import batch_from_observation
 
         with torch.inference_mode():
-            return self.policy.sample_actions(batch_from_observation(observation))
+            return self.policy.sample_actions(batch_from_observation(self._frames(observation)))
+
+    def _frames(self, observation: Any) -> Any:
+        """``observation`` itself for a one-frame policy; else the history up to it (an asynchronous executor
+        may ask about an older step than the last one observed), the oldest repeated to fill T frames."""
+        t = self.history.maxlen
+        if t == 1:
+            return observation
+        seen = list(self.history)
+        upto = next((i for i in range(len(seen) - 1, -1, -1) if seen[i] is observation), None)
+        frames = seen[: upto + 1] if upto is not None else [observation]
+        return [frames[0]] * (t - len(frames)) + frames
 
     def reset(self, seed: int) -> None:
         """Seed the sampling noise (flow and hybrid draw it from torch's generator) with the episode's
@@ -115,6 +139,7 @@ class _LocalPolicy:
 
         torch.manual_seed(seed)
         self.policy.reset()  # e.g. a hierarchical policy's plan
+        self.history.clear()
 
 
 class _ServedPolicy:
@@ -130,6 +155,9 @@ class _ServedPolicy:
         self.image_size = int(images[0].shape[0]) if images else 128
         self.depth = any(s.key.startswith("observation.depth.") for s in self.remote.spec.arrays)
         self.execute_steps = info.get("execute_steps")
+
+    def observe(self, observation: Any) -> None:
+        """Nothing: a served policy keeps its own history of the observations it is sent."""
 
     def __call__(self, observation: Any) -> Any:
         return self.remote(observation)
@@ -156,6 +184,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         from vlastack.evaluation.timeline import safety_timeline
         from vlastack.evaluation.video import side_by_side
         from vlastack.execution import FakeClock, executor_act, make_executor
+        from vlastack.execution.base import INFERENCE_ERROR
         from vlastack.safety import SafeActuator
         from vlastack.safety.loading import load_spec
 
@@ -189,7 +218,19 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         executor = make_executor(config.executor, policy_fn, clock=clock, **({"k": k} if config.executor == "sync" and k else {}))
         executor.reset()
         actuator = SafeActuator(audit, config.safety_spec, clock=clock) if config.safety_spec != NO_SAFETY else None
-        result = rollout(actuator or audit, executor_act(executor, clock, advance_s=1.0 / FPS), seed=seed, record=record)
+        act = executor_act(executor, clock, advance_s=1.0 / FPS)
+
+        def observe_and_act(observation, info):
+            policy.observe(observation)
+            return act(observation, info)
+
+        result = rollout(actuator or audit, observe_and_act, seed=seed, record=record)
+        # A policy that raises is not fatal to the control loop (the executor holds the arm and reports an
+        # event); an evaluation must not count such an episode as an ordinary failure: it is a crash.
+        failed = [e for e in executor.events if e["event"] == INFERENCE_ERROR]
+        error = None
+        if failed:
+            error = f"the policy failed {len(failed)} of {len(failed) + len(latency)} calls (the layer held the arm); first: {failed[0].get('error')}"
         video = None
         if record and result.episode is not None:
             streams = [v for k, v in result.episode.frames.items() if k.startswith("observation.images.")]
@@ -207,6 +248,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
                 instruction=audit.instruction,
                 safety_timeline=timeline,
                 limits=audit.summary(),
+                error=error,
             ),
             video,
         )
