@@ -230,7 +230,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         failed = [e for e in executor.events if e["event"] == INFERENCE_ERROR]
         error = None
         if failed:
-            error = f"the policy failed {len(failed)} of {len(failed) + len(latency)} calls (no new actions after those); first: {failed[0].get('error')}"
+            error = f"the policy failed {len(failed)} of {len(failed) + len(latency)} calls (those gave no actions); first: {failed[0].get('error')}"
         video = None
         if record and result.episode is not None:
             streams = [v for k, v in result.episode.frames.items() if k.startswith("observation.images.")]
