@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -45,3 +46,10 @@ def browser():
         chromium = launch_chromium(p)
         yield chromium
         chromium.close()
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child a test stops with Ctrl-C: a shell without job control starts background
+    jobs (`nohup pytest ... &`) with SIGINT ignored, children inherit that and Python keeps it ignored, so
+    without this the child would never see Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tests.conftest import default_sigint
 from vlastack.episodes.reader import DatasetReader, read_episode_table
 
 pytestmark = pytest.mark.slow
@@ -62,12 +63,6 @@ def test_killed_collection_leaves_a_readable_dataset_and_resumes(tmp_path):
     assert seeds == sorted(set(seeds))  # no episode recorded twice
 
 
-def _default_sigint() -> None:
-    # A shell starts background jobs with SIGINT ignored and children inherit that, so a test run
-    # launched with `&` would otherwise see Ctrl-C do nothing; this test is about the default.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_stopping_a_collection_with_workers_saves_finished_episodes(tmp_path, stop):
     out = tmp_path / "ds"
@@ -85,7 +80,7 @@ def test_stopping_a_collection_with_workers_saves_finished_episodes(tmp_path, st
         "--workers",
         "2",
     ]
-    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.time() + 240
     while time.time() < deadline and len(read_episode_table(out)) < 1:
         time.sleep(0.2)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.conftest import default_sigint
 from tests.console.conftest import SIZE, TOKEN, ScriptedActor, request
 from vlastack.console.config import ConsoleConfig
 from vlastack.console.server import ConsoleServer, ServerConfig
@@ -134,16 +135,14 @@ def test_the_cli_prints_the_address_serves_it_and_stops_on_ctrl_c(tmp_path):
         str(record),
     ]
     err_log = tmp_path / "console.stderr"  # shown if the shutdown below is slow or fails
-    # SIGINT back to its default in the child: a test run started in the background by a shell without job
-    # control (`nohup pytest ... &`) has SIGINT ignored, the console inherits that, and Python then keeps it
-    # ignored, so Ctrl-C would never reach it (this made fresh-clone CI runs started that way hang here).
+    # SIGINT back to its default in the child (default_sigint: fresh-clone CI runs started in the background hung here)
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
         stderr=err_log.open("w"),
         text=True,
         env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=default_sigint,
     )
     try:
         lines = []
