@@ -7,6 +7,7 @@ failures with the error, a new worker is started, and the remaining episodes sti
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -104,13 +105,11 @@ class _LocalPolicy:
         # first, as its training windows held them; ``observe`` is fed every step, the policy is asked only
         # at chunk boundaries.
         self.history: deque = deque(maxlen=int(getattr(c, "obs_history", 1)))
+        self._lock = threading.Lock()  # the async executor asks from its own thread while the loop observes
 
     def observe(self, observation: Any) -> None:
-        """Every control step's observation, before the executor sees it. At an episode's start the first
-        observation stands in for the steps before it, as training windows clamp at the episode's start."""
-        if not self.history:
-            self.history.extend([observation] * self.history.maxlen)
-        else:
+        """Every control step's observation, before the executor sees it."""
+        with self._lock:
             self.history.append(observation)
 
     def __call__(self, observation: Any) -> Any:
@@ -123,11 +122,13 @@ class _LocalPolicy:
 
     def _frames(self, observation: Any) -> Any:
         """``observation`` itself for a one-frame policy; else the history up to it (an asynchronous executor
-        may ask about an older step than the last one observed), the oldest repeated to fill T frames."""
+        may ask about an older step than the last one observed), the oldest repeated to fill T frames, as
+        training windows clamp at an episode's start (and as the policy server pads)."""
         t = self.history.maxlen
         if t == 1:
             return observation
-        seen = list(self.history)
+        with self._lock:
+            seen = list(self.history)
         upto = next((i for i in range(len(seen) - 1, -1, -1) if seen[i] is observation), None)
         frames = seen[: upto + 1] if upto is not None else [observation]
         return [frames[0]] * (t - len(frames)) + frames
@@ -139,7 +140,8 @@ class _LocalPolicy:
 
         torch.manual_seed(seed)
         self.policy.reset()  # e.g. a hierarchical policy's plan
-        self.history.clear()
+        with self._lock:
+            self.history.clear()
 
 
 class _ServedPolicy:
