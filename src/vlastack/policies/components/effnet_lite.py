@@ -101,6 +101,11 @@ class MBConv(nn.Module):
         return x + h if self.residual else h
 
 
+def trunk_channels(output_stride: int) -> int:
+    """Channels of the trunk's map at ``output_stride`` (8: 40, 16: 112, 32: 320), without building it."""
+    return OUTPUT_STRIDES[output_stride][1]
+
+
 def block_specs() -> list[tuple[int, int, int, int, int]]:
     """(in channels, out channels, kernel, expand, stride) of each of the 16 MBConv blocks, in order."""
     specs, prev = [], STEM_CHANNELS

@@ -65,6 +65,13 @@ class L1Config(PolicyConfig):
     """Width of the MLP head."""
     layers: int = 3
     """Hidden layers of the MLP head."""
+    members: int = 1
+    """Ensemble size: independently initialised copies of everything the policy trains (the instruction's
+    projection, the trainable vision part, the MLP), trained side by side on the same batches (the loss is
+    their mean) and averaged at inference (the mean of their normalised chunks). They share the text encoder
+    (frozen MiniLM; the word-hash encoder of tests, which learns, is trained by all), the normaliser and the
+    frozen trunk, which runs once per chunk for all of them (``effnet_lite0``). 1 = a single policy
+    (checkpoints from before this field are that)."""
     aux_state_weight: float = 0.0
     """Weight of an auxiliary loss (0 = off) that reads the privileged simulator state
     (``observation.environment_state``: object and goal positions) back out of the image keypoints at
@@ -107,9 +114,11 @@ class L1Config(PolicyConfig):
                 raise self.bad(f, "must be >= 0")
         if isinstance(self.future_offset, bool) or not isinstance(self.future_offset, int):
             raise self.bad("future_offset", "must be a whole number of frames")
-        for f in ("keypoints", "task_dim", "hidden", "layers", "aux_state_dim", "future_offset"):
+        for f in ("keypoints", "task_dim", "hidden", "layers", "aux_state_dim", "future_offset", "members"):
             if getattr(self, f) < 1:
                 raise self.bad(f, "must be >= 1")
+        if self.members > 1 and (self.aux_state_weight > 0 or self.future_weight > 0):
+            raise self.bad("members", "an ensemble (members > 1) takes no auxiliary loss: set aux_state_weight and future_weight to 0")
         if self.vision not in ("cnn", "effnet_lite0"):
             raise self.bad("vision", "must be 'cnn' or 'effnet_lite0'")
         if self.vision != "cnn":

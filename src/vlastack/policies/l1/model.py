@@ -94,29 +94,17 @@ class L1Policy(Policy):
         c = self.config = config
         self.normalizer = normalizer_for(c, stats)
         self.text = build_text_encoder(c.text_encoder, c.text_options)
-        self.task = nn.Sequential(nn.Linear(self.text.dim, c.task_dim), nn.ReLU())
-        in_ch = 3 + (1 if c.use_depth else 0) + (2 if c.coord_channels else 0)
-        if c.vision == "cnn":
-            self.encoder = KeypointEncoder(in_ch, tuple(c.channels), c.keypoints, c.task_dim, c.pool_features)
-        else:
-            self.encoder = FrozenTrunkKeypointEncoder(
-                c.vision_stride, c.vision_width, c.keypoints, c.task_dim, c.pool_features, c.vision_grid, pretrained_weights
-            )
-        frames = len(c.cameras) * c.obs_history
-        vectors = (c.state_dim if c.use_state else 0) + (c.touch_dim if c.use_touch else 0)
-        width = frames * self.encoder.out_dim + c.obs_history * vectors + c.task_dim
-        mlp: list[nn.Module] = []
-        for _ in range(c.layers):
-            mlp += [nn.Linear(width, c.hidden), nn.LayerNorm(c.hidden), nn.ReLU()]
-            width = c.hidden
-        self.head = nn.Sequential(*mlp, nn.Linear(width, c.horizon * c.action_dim))
+        self.task, self.encoder, self.head = self._member_modules(pretrained_weights, with_trunk=True)
+        # Further members of an ensemble (config.members): the same trainable modules, initialised apart. The first
+        # member stays in the attributes above, so a checkpoint of a single policy is a one-member ensemble.
+        self.ensemble = nn.ModuleList(_Member(*self._member_modules(False, with_trunk=False)) for _ in range(c.members - 1))
         if c.aux_state_weight > 0:  # training-only readout of privileged state from the image features
             self.aux_norm = Normalizer({keys.ENV_STATE: (c.aux_state_dim, "mean_std")})
             if stats is not None:
                 self.aux_norm.set_stats(stats)
                 # constant entries (std 0) would divide by zero; 1 cm / 0.01 is below anything we read out
                 self.aux_norm.scale(keys.ENV_STATE).clamp_(min=0.01)
-            feat = frames * self.encoder.out_dim + c.task_dim
+            feat = len(c.cameras) * c.obs_history * self.encoder.out_dim + c.task_dim
             self.aux_head = nn.Sequential(nn.Linear(feat, 256), nn.ReLU(), nn.Linear(256, c.aux_state_dim))
         if c.future_weight > 0:  # training-only: the image features future_offset frames ahead
             # It reads the MLP's last hidden layer: there the image features are already mixed with the state
@@ -125,6 +113,31 @@ class L1Policy(Policy):
             # features alone would shape only the trunk, and not what the task and state make of them.
             ahead = len(c.future_frame_offsets) * len(c.cameras) * self.encoder.out_dim
             self.future_head = nn.Sequential(nn.Linear(c.hidden, 256), nn.ReLU(), nn.Linear(256, ahead))
+
+    def _member_modules(self, pretrained_weights: bool, with_trunk: bool) -> tuple[nn.Module, nn.Module, nn.Sequential]:
+        """One member's trainable modules: the instruction's projection, the vision encoder (``with_trunk`` False:
+        without the frozen trunk, whose maps the first member computes for all), the MLP head."""
+        c = self.config
+        task = nn.Sequential(nn.Linear(self.text.dim, c.task_dim), nn.ReLU())
+        in_ch = 3 + (1 if c.use_depth else 0) + (2 if c.coord_channels else 0)
+        if c.vision == "cnn":
+            encoder: nn.Module = KeypointEncoder(in_ch, tuple(c.channels), c.keypoints, c.task_dim, c.pool_features)
+        else:
+            encoder = FrozenTrunkKeypointEncoder(
+                c.vision_stride, c.vision_width, c.keypoints, c.task_dim, c.pool_features, c.vision_grid, pretrained_weights, with_trunk
+            )
+        frames = len(c.cameras) * c.obs_history
+        vectors = (c.state_dim if c.use_state else 0) + (c.touch_dim if c.use_touch else 0)
+        width = frames * encoder.out_dim + c.obs_history * vectors + c.task_dim
+        mlp: list[nn.Module] = []
+        for _ in range(c.layers):
+            mlp += [nn.Linear(width, c.hidden), nn.LayerNorm(c.hidden), nn.ReLU()]
+            width = c.hidden
+        return task, encoder, nn.Sequential(*mlp, nn.Linear(width, c.horizon * c.action_dim))
+
+    def _members(self) -> list[Any]:
+        """Every member (``task``, ``encoder``, ``head``): this policy's own modules first, then the ensemble's."""
+        return [self, *self.ensemble]
 
     @classmethod
     def _load_inputs(cls, directory, config: L1Config) -> dict:
@@ -193,29 +206,9 @@ class L1Policy(Policy):
         return batch.features[key].to(self.device, torch.float32)
 
     def image_features(self, batch: Batch) -> torch.Tensor:
+        """The first member's image features (an ensemble's others see the same frames through their own heads)."""
         task = self.task(self.text(batch.instruction, self.device))
         return self._image_features(batch, task, augment=False)
-
-    def _predict(
-        self, batch: Batch, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None = None, cached: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Normalised action chunk [B, H, D], and the image features, task vector and last hidden layer of the
-        MLP [B, hidden] it was predicted from. ``shifts``: the augmentation's crop offsets (see ``_image_features``);
-        ``cached``: whether cached trunk maps in the batch may stand in for the images (False when acting)."""
-        c, b = self.config, batch.size
-        task = self.task(self.text(batch.instruction, self.device))  # [B, task_dim]
-        feats = self._image_features(batch, task, augment, shifts, cached)
-        parts = [feats]  # this order (images, state, task, touch) is what checkpoints' first layer expects
-        if c.use_state:
-            state = self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE))
-            if augment and c.state_noise > 0:
-                state = state + torch.randn_like(state) * c.state_noise
-            parts.append(state.flatten(1))
-        parts.append(task)
-        if c.use_touch:
-            parts.append(self.normalizer.normalize(keys.TOUCH, self._feature(batch, keys.TOUCH)).flatten(1))
-        hidden = self.head[:-1](torch.cat(parts, dim=1))  # the same layers as self.head, split to keep the last hidden layer
-        return self.head[-1](hidden).view(b, c.horizon, c.action_dim), feats, task, hidden
 
     def _image_features(
         self,
@@ -225,23 +218,55 @@ class L1Policy(Policy):
         shifts: tuple[torch.Tensor, torch.Tensor] | None = None,
         cached: bool = True,
     ) -> torch.Tensor:
-        """Keypoints (and pooled features) of every camera and frame [B, C*T*out_dim]. With ``augment``, images
-        are shifted by ``shifts`` (crop offsets [C*B*T] each, rows ordered camera, sample, frame) or fresh ones.
-        ``cached``: read the frozen trunk's maps from the batch where it carries them (training on the feature cache)."""
-        c, b, t = self.config, batch.size, self.config.obs_history
-        maps = self._cached_maps(batch, t, future=False) if cached else None
-        if maps is not None:  # training on the feature cache: the trunk is not run
-            feats = self._encode_maps(maps, task, t, augment, shifts)
-        else:
-            x = stack_frames(lambda key: self._feature(batch, key), c)  # [C*B*T, ch, h, w]: one trunk call for all
-            feats = self._encode(x, task, t, augment, shifts)
-        return feats.view(len(c.cameras), b, t, -1).permute(1, 0, 2, 3).reshape(b, -1)
+        """The first member's keypoints (and pooled features) of every camera and frame [B, C*T*out_dim] (see ``_seen``)."""
+        t = self.config.obs_history
+        return self._features(self.encoder, self._seen(batch, t, augment, shifts, cached), task, batch.size, t)
 
-    def _encode(
-        self, x: torch.Tensor, task: torch.Tensor, t: int, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None
+    def _predict(
+        self, batch: Batch, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None = None, cached: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalised action chunks of every member [M, B, H, D], and the first member's image features, task vector
+        and last hidden layer of the MLP [B, hidden] its chunk was predicted from. ``shifts``: the augmentation's crop
+        offsets (see ``_seen``); ``cached``: whether cached trunk maps in the batch may stand in for the images (False
+        when acting). The frames (and the frozen trunk's maps of them) are prepared once for all members."""
+        c, b, t = self.config, batch.size, self.config.obs_history
+        text = self.text(batch.instruction, self.device)
+        seen = self._seen(batch, t, augment, shifts, cached)
+        vectors = []  # after the image features and before the task vector, in the order checkpoints' first layer expects
+        if c.use_state:
+            state = self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE))
+            if augment and c.state_noise > 0:
+                state = state + torch.randn_like(state) * c.state_noise
+            vectors.append(state.flatten(1))
+        touch = [self.normalizer.normalize(keys.TOUCH, self._feature(batch, keys.TOUCH)).flatten(1)] if c.use_touch else []
+        chunks, first = [], None
+        for member in self._members():
+            task = member.task(text)  # [B, task_dim]
+            feats = self._features(member.encoder, seen, task, b, t)
+            hidden = member.head[:-1](torch.cat([feats, *vectors, task, *touch], dim=1))  # the head's layers but its last
+            chunks.append(member.head[-1](hidden).view(b, c.horizon, c.action_dim))
+            first = first or (feats, task, hidden)
+        return torch.stack(chunks), *first
+
+    def _seen(
+        self,
+        batch: Batch,
+        t: int,
+        augment: bool,
+        shifts: tuple[torch.Tensor, torch.Tensor] | None = None,
+        cached: bool = True,
+        future: bool = False,
     ) -> torch.Tensor:
-        """Stacked frames [C*B*t, ch, h, w] (rows ordered camera, sample, frame) -> trunk features [C*B*t, out_dim]."""
+        """What every member's vision encoder reads, rows ordered (camera, sample, frame), ``t`` frames per sample:
+        the frozen trunk's maps [C*B*t, C_trunk, h, w] (``effnet_lite0``; computed here once, or read from the feature
+        cache when ``cached`` and the batch carries it) or the images [C*B*t, ch, h, w] (``cnn``). With ``augment``,
+        shifted by ``shifts`` (crop offsets [C*B*t] each) or fresh ones. ``future``: the frames ahead instead."""
         c = self.config
+        maps = self._cached_maps(batch, t, future) if cached else None
+        if maps is not None:  # training on the feature cache: the trunk is not run
+            return self._shift_maps(maps, augment, shifts)
+        name = keys.future_key if future else (lambda key: key)
+        x = stack_frames(lambda key: self._feature(batch, name(key)), c, frames=t)  # [C*B*t, ch, h, w]
         if augment and c.augment_shift > 0:
             x = random_shift(x, c.augment_shift, shifts)
         if c.coord_channels:
@@ -249,16 +274,20 @@ class L1Policy(Policy):
             ys = torch.linspace(-1, 1, h, device=x.device).view(1, 1, h, 1).expand(x.shape[0], 1, h, w)
             xs = torch.linspace(-1, 1, w, device=x.device).view(1, 1, 1, w).expand(x.shape[0], 1, h, w)
             x = torch.cat([x, xs, ys], dim=1)
-        # rows of x are ordered (camera, sample, frame); each row gets its sample's task vector
-        return self.encoder(x, task.repeat_interleave(t, 0).repeat(len(c.cameras), 1))
+        return x if c.vision == "cnn" else self.encoder.trunk(x)
 
-    def _encode_maps(
-        self, maps: torch.Tensor, task: torch.Tensor, t: int, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None
-    ) -> torch.Tensor:
-        """Cached trunk maps [C*B*t, C_trunk, h, w] (rows ordered camera, sample, frame) -> features [C*B*t, out_dim].
-        The shift augmentation moves the maps by the image shift it stands for (``shift_maps``). A shift-grid cache
-        ([C*B*t, K, ...]) holds the maps of K exactly shifted copies: augmentation picks the one of each row's offsets
-        (``shifts``, on the grid, or freshly drawn from it), no augmentation the centre one, the unshifted frame."""
+    def _features(self, encoder: nn.Module, seen: torch.Tensor, task: torch.Tensor, b: int, t: int) -> torch.Tensor:
+        """One member's keypoints (and pooled features) of every camera and frame [B, C*t*out_dim] from ``_seen``'s output."""
+        c = self.config
+        rows = task.repeat_interleave(t, 0).repeat(len(c.cameras), 1)  # each row gets its sample's task vector
+        feats = encoder(seen, rows) if c.vision == "cnn" else encoder.from_maps(seen, rows)
+        return feats.view(len(c.cameras), b, t, -1).permute(1, 0, 2, 3).reshape(b, -1)
+
+    def _shift_maps(self, maps: torch.Tensor, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        """Cached trunk maps [C*B*t, C_trunk, h, w] -> the same, moved by the image shift the augmentation stands for
+        (``shift_maps``). A shift-grid cache ([C*B*t, K, ...]) holds the maps of K exactly shifted copies: augmentation
+        picks the one of each row's offsets (``shifts``, on the grid, or freshly drawn from it), no augmentation the
+        centre one, the unshifted frame."""
         c = self.config
         if maps.dim() == 5:
             side = _grid_side(maps.shape[1])
@@ -267,11 +296,11 @@ class L1Policy(Policy):
                 pick = grid_index(offsets, c.augment_shift, side)
             else:
                 pick = torch.full((maps.shape[0],), maps.shape[1] // 2, device=maps.device)
-            maps = maps[torch.arange(maps.shape[0], device=maps.device), pick]
-        elif augment and c.augment_shift > 0:
+            return maps[torch.arange(maps.shape[0], device=maps.device), pick]
+        if augment and c.augment_shift > 0:
             offsets = shift_offsets(maps.shape[0], c.augment_shift, maps.device) if shifts is None else shifts
             maps = shift_maps(maps, c.augment_shift, c.vision_stride, offsets)
-        return self.encoder.from_maps(maps, task.repeat_interleave(t, 0).repeat(len(c.cameras), 1))
+        return maps
 
     def _future_loss(
         self, batch: Batch, task: torch.Tensor, hidden: torch.Tensor, shifts: tuple[torch.Tensor, torch.Tensor] | None
@@ -290,13 +319,10 @@ class L1Policy(Policy):
         with torch.no_grad():
             if shifts is not None:  # the current frame's offsets: row (camera, sample, T-1) of the observation
                 shifts = tuple(o.view(cams, b, c.obs_history)[:, :, -1:].expand(cams, b, f).reshape(-1) for o in shifts)
-            maps = self._cached_maps(batch, f, future=True)  # the frames ahead from the feature cache, when training on it
-            if maps is not None:
-                target = self._encode_maps(maps, task, f, shifts is not None, shifts)
-            else:
-                x = stack_frames(lambda key: self._feature(batch, keys.future_key(key)), c, frames=f)  # [C*B*F, ch, h, w]
-                target = self._encode(x, task, f, shifts is not None, shifts)
-            target = target.view(cams, b, f, -1).permute(1, 2, 0, 3).reshape(b, -1)  # per offset, cameras side by side
+            # the frames ahead (from the feature cache when training on it), through the first member's encoder
+            seen = self._seen(batch, f, shifts is not None, shifts, future=True)
+            target = self._features(self.encoder, seen, task, b, f)  # [B, C*F*out_dim], cameras outermost
+            target = target.view(b, cams, f, -1).transpose(1, 2).reshape(b, -1)  # per offset, cameras side by side
             # Per-dimension standardisation over the batch: keypoints (in [-1, 1]) and pooled activations have
             # different scales, and a per-sample (layer) norm would let the widest dimensions dominate the
             # loss; the floor keeps near-constant dimensions (e.g. a dead channel) from turning into noise.
@@ -323,8 +349,8 @@ class L1Policy(Policy):
                 shifts = grid_offsets(n, c.augment_shift, _grid_side(grid.shape[2]), self.device)
             else:
                 shifts = shift_offsets(n, c.augment_shift, self.device)
-        pred, feats, task, hidden = self._predict(batch, augment, shifts)
-        err = (pred - self.normalizer.normalize(keys.ACTION, action)).abs().mean(-1)
+        preds, feats, task, hidden = self._predict(batch, augment, shifts)
+        err = (preds - self.normalizer.normalize(keys.ACTION, action)).abs().mean(-1).mean(0)  # [B, H]: members' mean
         loss = (err * real).sum(1) / real.sum(1).clamp(min=1.0)  # mean over the real steps of each sample
         self.last_terms["loss_l1"] = float(loss.detach().mean())
         if c.aux_state_weight > 0:
@@ -348,12 +374,21 @@ class L1Policy(Policy):
         try:
             c = self.config
             # cached=False: acting always runs the trunk on the real frame, never on maps a batch might carry
-            actions = self.normalizer.unnormalize(keys.ACTION, self._predict(batch, augment=False, cached=False)[0])
+            chunk = self._predict(batch, augment=False, cached=False)[0].mean(0)  # an ensemble: the mean of its members
+            actions = self.normalizer.unnormalize(keys.ACTION, chunk)
             actions = actions.clamp(c.action_low, c.action_high).float().cpu().numpy()
         finally:
             if was_training:
                 self.train()
         return ActionChunk(actions=actions, inference_ms=(time.perf_counter() - start) * 1e3, info={"policy": "l1"})
+
+
+class _Member(nn.Module):
+    """A further member of an ensemble (``L1Config.members``): its own instruction projection, vision part and MLP."""
+
+    def __init__(self, task: nn.Module, encoder: nn.Module, head: nn.Sequential) -> None:
+        super().__init__()
+        self.task, self.encoder, self.head = task, encoder, head
 
 
 def _grid_side(k: int) -> int | None:

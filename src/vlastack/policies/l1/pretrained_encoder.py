@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vlastack.policies.components.effnet_lite import FrozenEffNetTrunk
+from vlastack.policies.components.effnet_lite import FrozenEffNetTrunk, trunk_channels
 
 
 class FrozenTrunkKeypointEncoder(nn.Module):
@@ -27,21 +27,31 @@ class FrozenTrunkKeypointEncoder(nn.Module):
     ``load_weights``: read the ImageNet weights from the safetensors cache (converting the package's .pth the
     first time); False when a checkpoint's weights will replace them (so loading a checkpoint never needs the
     package). The trunk's weights are parameters without gradient and buffers, saved in the checkpoint.
+    ``with_trunk`` False: only the trainable part (``from_maps``), for the further members of an ensemble, which
+    read the maps of the first member's trunk (``L1Config.members``); ``trunk`` is then None.
     """
 
     def __init__(
-        self, stride: int, width: int, keypoints: int, task_dim: int, pool: bool, grid: int = 0, load_weights: bool = True
+        self,
+        stride: int,
+        width: int,
+        keypoints: int,
+        task_dim: int,
+        pool: bool,
+        grid: int = 0,
+        load_weights: bool = True,
+        with_trunk: bool = True,
     ) -> None:
         super().__init__()
         from vlastack.policies.l1.model import SpatialSoftmax  # the same head as the conv trunk's
 
         weights = None
-        if load_weights:
+        if load_weights and with_trunk:
             from vlastack.policies.components.effnet_weights import load_effnet_lite0_weights
 
             weights = load_effnet_lite0_weights()
-        self.trunk = FrozenEffNetTrunk(stride, weights)
-        self.adapter = nn.Conv2d(self.trunk.out_channels, width, 1, bias=False)
+        self.trunk = FrozenEffNetTrunk(stride, weights) if with_trunk else None
+        self.adapter = nn.Conv2d(trunk_channels(stride), width, 1, bias=False)
         self.norm = nn.GroupNorm(min(8, width), width, affine=False)
         self.film = nn.Linear(task_dim, 2 * width)
         nn.init.zeros_(self.film.weight)
@@ -52,6 +62,8 @@ class FrozenTrunkKeypointEncoder(nn.Module):
         self.out_dim = 2 * keypoints + (width if pool else 0) + width * grid * grid
 
     def forward(self, x: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+        if self.trunk is None:
+            raise RuntimeError("this encoder has no trunk of its own (an ensemble member): call from_maps")
         return self.from_maps(self.trunk(x), task)
 
     def from_maps(self, maps: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
