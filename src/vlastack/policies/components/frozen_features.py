@@ -18,12 +18,18 @@ reproduces about 8% of that change, cosine 0.40 between the two changes): the tr
 at sub-cell shifts. With ``shifts`` per axis > 1 the encoder caches that many exact pixel shifts per axis
 (3: the 9 shifts (-a, 0, +a)^2 pixels, a = augment_shift, K = 9 maps per frame) and training draws one of them
 (:func:`grid_offsets`, :func:`grid_index`); the centre one is the unshifted frame.
+
+:func:`stack_cached_maps` and :func:`augment_cached_maps` are what a policy on a frozen trunk does with the maps a
+training batch carries (``keys.cached_key``) in place of its images: check and stack them like ``stack_frames``
+stacks images, then apply the shift augmentation (pick a shift-grid map, or move the map). Every family on the
+frozen trunk (l1, vla) uses these two, so the cache means the same thing to all of them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,7 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vlastack.policies.components.vision import random_shift
+from vlastack.errors import DatasetError
+from vlastack.policies.components.vision import random_shift, shift_offsets
 
 FEATURES_VERSION = 1
 """Bumped when a trunk's computation changes without its weights changing (padding, input normalisation,
@@ -149,3 +156,62 @@ def shift_maps(maps: torch.Tensor, pad: int, stride: int, offsets: tuple[torch.T
     gy = ys[None, :, None] - (2 * dy / h)[:, None, None]
     grid = torch.stack([gx.expand(n, h, w), gy.expand(n, h, w)], dim=-1)
     return F.grid_sample(maps, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def grid_side(k: int) -> int | None:
+    """Shifts per axis of a shift-grid cache of ``k`` maps per frame (k = side^2, side odd > 1); None otherwise."""
+    side = math.isqrt(k)
+    return side if side * side == k and side % 2 == 1 and side > 1 else None
+
+
+def stack_cached_maps(
+    feature: Callable[[str], torch.Tensor],
+    names: Sequence[str],
+    frames: int,
+    want: tuple[int, int, int],
+    label: str,
+    image_size: Sequence[int],
+    stride: int,
+) -> torch.Tensor:
+    """The cached trunk maps ``names`` (one per camera, ``keys.cached_key`` of its image key) stacked like
+    ``stack_frames`` stacks images: [C*B*frames, C_trunk, h, w], rows ordered (camera, sample, frame); a shift-grid
+    cache gives [C*B*frames, K, C_trunk, h, w]. ``feature(name)``: the batch feature as float32 [B, frames, ...];
+    ``want``: (C_trunk, h, w) of the policy's trunk at its ``image_size`` and ``stride`` (pixels); ``label`` names the
+    policy in the DatasetError a map of another shape raises (a cache of another trunk setting)."""
+    out = []
+    for name in names:
+        x = feature(name)
+        if (
+            x.dim() not in (5, 6)
+            or x.shape[1] != frames
+            or tuple(x.shape[-3:]) != tuple(want)
+            or (x.dim() == 6 and grid_side(x.shape[2]) is None)
+        ):
+            raise DatasetError(
+                f"{name} has shape {list(x.shape)}; {label} expects [B, {frames}, {', '.join(map(str, want))}] "
+                f"(the trunk's map at image_size {list(image_size)}, stride {stride}): a cache of another trunk setting?"
+            )
+        out.append(x.flatten(0, 1))
+    return torch.cat(out)
+
+
+def augment_cached_maps(
+    maps: torch.Tensor, pad: int, stride: int, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
+    """Cached trunk maps [N, C_trunk, h, w] -> the same, moved by the image shift of up to ``pad`` pixels that the
+    augmentation stands for (:func:`shift_maps`; ``stride``: the trunk's output stride in pixels). A shift-grid cache
+    ([N, K, C_trunk, h, w]) holds the maps of K exactly shifted copies: augmentation picks the one of each row's crop
+    offsets (``shifts``, on the grid, or freshly drawn from it with torch's global RNG), no augmentation (or
+    ``pad`` 0) the centre one, the unshifted frame."""
+    if maps.dim() == 5:
+        side = grid_side(maps.shape[1])
+        if augment and pad > 0:
+            offsets = grid_offsets(maps.shape[0], pad, side, maps.device) if shifts is None else shifts
+            pick = grid_index(offsets, pad, side)
+        else:
+            pick = torch.full((maps.shape[0],), maps.shape[1] // 2, device=maps.device)
+        return maps[torch.arange(maps.shape[0], device=maps.device), pick]
+    if augment and pad > 0:
+        offsets = shift_offsets(maps.shape[0], pad, maps.device) if shifts is None else shifts
+        maps = shift_maps(maps, pad, stride, offsets)
+    return maps

@@ -19,7 +19,13 @@ from vlastack import keys
 from vlastack.errors import ConfigError, DatasetError
 from vlastack.policies.base import Policy
 from vlastack.policies.components.frames import stack_frames
-from vlastack.policies.components.frozen_features import TrunkFeatureEncoder, grid_index, grid_offsets, shift_maps
+from vlastack.policies.components.frozen_features import (
+    TrunkFeatureEncoder,
+    augment_cached_maps,
+    grid_offsets,
+    grid_side,
+    stack_cached_maps,
+)
 from vlastack.policies.components.text import build_text_encoder
 from vlastack.policies.components.vision import random_shift, shift_offsets
 from vlastack.policies.l1.config import L1Config
@@ -183,21 +189,7 @@ class L1Policy(Policy):
             raise DatasetError(f"batch carries cached trunk maps ({names[0]!r}) but {c.label} has no frozen trunk (vision='cnn')")
         stride, (h, w) = c.vision_stride, c.image_size
         want = (self.encoder.trunk.out_channels, math.ceil(h / stride), math.ceil(w / stride))
-        out = []
-        for name in names:
-            x = self._feature(batch, name)
-            if (
-                x.dim() not in (5, 6)
-                or x.shape[1] != frames
-                or tuple(x.shape[-3:]) != want
-                or (x.dim() == 6 and _grid_side(x.shape[2]) is None)
-            ):
-                raise DatasetError(
-                    f"{name} has shape {list(x.shape)}; {c.label} expects [B, {frames}, {', '.join(map(str, want))}] "
-                    f"(the trunk's map at image_size {list(c.image_size)}, stride {stride}): a cache of another trunk setting?"
-                )
-            out.append(x.flatten(0, 1))
-        return torch.cat(out)
+        return stack_cached_maps(lambda name: self._feature(batch, name), names, frames, want, c.label, c.image_size, stride)
 
     # ---- the forward pass -------------------------------------------------------------------------
     def _feature(self, batch: Batch, key: str) -> torch.Tensor:
@@ -289,18 +281,7 @@ class L1Policy(Policy):
         picks the one of each row's offsets (``shifts``, on the grid, or freshly drawn from it), no augmentation the
         centre one, the unshifted frame."""
         c = self.config
-        if maps.dim() == 5:
-            side = _grid_side(maps.shape[1])
-            if augment and c.augment_shift > 0:
-                offsets = grid_offsets(maps.shape[0], c.augment_shift, side, maps.device) if shifts is None else shifts
-                pick = grid_index(offsets, c.augment_shift, side)
-            else:
-                pick = torch.full((maps.shape[0],), maps.shape[1] // 2, device=maps.device)
-            return maps[torch.arange(maps.shape[0], device=maps.device), pick]
-        if augment and c.augment_shift > 0:
-            offsets = shift_offsets(maps.shape[0], c.augment_shift, maps.device) if shifts is None else shifts
-            maps = shift_maps(maps, c.augment_shift, c.vision_stride, offsets)
-        return maps
+        return augment_cached_maps(maps, c.augment_shift, c.vision_stride, augment, shifts)
 
     def _future_loss(
         self, batch: Batch, task: torch.Tensor, hidden: torch.Tensor, shifts: tuple[torch.Tensor, torch.Tensor] | None
@@ -346,7 +327,7 @@ class L1Policy(Policy):
             n = len(c.cameras) * batch.size * c.obs_history
             grid = batch.features.get(keys.cached_key(keys.image_key(c.cameras[0])))
             if grid is not None and grid.dim() == 6:  # a shift-grid cache: offsets it holds maps of
-                shifts = grid_offsets(n, c.augment_shift, _grid_side(grid.shape[2]), self.device)
+                shifts = grid_offsets(n, c.augment_shift, grid_side(grid.shape[2]), self.device)
             else:
                 shifts = shift_offsets(n, c.augment_shift, self.device)
         preds, feats, task, hidden = self._predict(batch, augment, shifts)
@@ -389,9 +370,3 @@ class _Member(nn.Module):
     def __init__(self, task: nn.Module, encoder: nn.Module, head: nn.Sequential) -> None:
         super().__init__()
         self.task, self.encoder, self.head = task, encoder, head
-
-
-def _grid_side(k: int) -> int | None:
-    """Shifts per axis of a shift-grid cache of ``k`` maps per frame (k = side^2, side odd > 1); None otherwise."""
-    side = math.isqrt(k)
-    return side if side * side == k and side % 2 == 1 and side > 1 else None
