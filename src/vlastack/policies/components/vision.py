@@ -7,7 +7,7 @@ The interface is small on purpose (so a world model can reuse an encoder on its 
   by the policy, not here.
 * ``num_tokens``: tokens per image.
 
-Two encoders are registered in :data:`VISION_ENCODERS`:
+Three encoders are registered in :data:`VISION_ENCODERS`:
 
 * ``cnn``: a small conv net trained from scratch, fast on a CPU (under 1 ms for a 96x96 image):
   a patchify stem, a residual 3x3 conv, stride-2 3x3 convs, a 1x1 projection to d_model; any
@@ -15,6 +15,9 @@ Two encoders are registered in :data:`VISION_ENCODERS`:
 * ``pretrained``: wraps a Hugging Face vision model saved on disk (``save_pretrained`` directory:
   ViT, DINOv2, SigLIP/CLIP vision towers ...), loaded offline, optionally frozen, its last hidden
   states projected to d_model.
+* ``effnet_lite0``: the frozen ImageNet EfficientNet-Lite0 trunk cut at an output stride, its map pooled
+  to a grid and projected to d_model by a trainable 1x1 conv (components/effnet_tokens.py); its maps
+  can be read from the feature cache while training.
 
 Register your own with ``@VISION_ENCODERS.register(name)`` on a builder
 ``(in_channels, d_model, **options) -> nn.Module``; a policy config chooses it with
@@ -32,6 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlastack.errors import ConfigError
+from vlastack.policies.components.effnet_tokens import NAME as EFFNET_NAME
+from vlastack.policies.components.effnet_tokens import build_effnet_tokens
 from vlastack.registry import Registry, call_builder
 
 #: name -> builder(in_channels, d_model, **options) -> encoder module with ``num_tokens``.
@@ -160,6 +165,17 @@ def _build_pretrained(in_channels: int, d_model: int, path: str | None = None) -
     if not path:
         raise ConfigError("vision_options['path'] is required with vision_encoder='pretrained' (a saved Hugging Face model directory)")
     return PretrainedVisionEncoder(path, d_model, freeze=False)
+
+
+@VISION_ENCODERS.register(EFFNET_NAME)
+def _build_effnet_lite0(in_channels: int, d_model: int, stride: int = 16, grid: int = 4) -> nn.Module:
+    # Default: stride 16 (112 channels, 6x6 cells at 96 px) as l1-effnet, whose probe found that map placing object
+    # and goal best, pooled to 4x4 = 16 tokens rather than all 36 cells. 16 is the cnn encoder's token count, so the
+    # effnet presets differ from theirs in the encoder alone: same prefix length, same backbone cost per step (with
+    # the feature cache the backbone is most of a training step; 36 cells would about double it at one CPU budget)
+    # and the same latency past the trunk; and a 4x4 grid of this map read positions out better than its other
+    # summaries in that probe. grid=6 keeps every cell at 96 px.
+    return build_effnet_tokens(in_channels, d_model, stride, grid)
 
 
 def build_vision_encoder(name: str, options: dict, in_channels: int, d_model: int, freeze: bool = False) -> nn.Module:

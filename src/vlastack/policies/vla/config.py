@@ -11,6 +11,9 @@
 Shapes (diffusion_policy-style table; letters as in :mod:`vlastack.types`):
 
     observation.images.<cam>  B,T,3,Hi,Wi  ->  image tokens   B, C*T*G*G, d_model
+    cached.observation.images.<cam>  B,T,Ct,h,w float16 (vision_encoder="effnet_lite0", training with
+                              train.feature_cache only; B,T,K,Ct,h,w for a grid of K shifted copies) -> the frozen
+                              trunk's maps, read instead of computed -> the trainable 1x1 conv -> image tokens
     observation.state         B,T,S        ->  state tokens   B, T, d_model  (padded to max_state_dim)
     instruction               B strings    ->  text tokens    B, text_tokens, d_model
     action                    B,H,D        <-  expert         B, H, max_action_dim  (first D kept)
@@ -59,12 +62,15 @@ class VLAConfig(PolicyConfig):
     # ---- encoders (chosen by registered name; validated when the model is built) ---------------------
     vision_encoder: str = "cnn"
     """A name registered in ``VISION_ENCODERS``: ``cnn`` (small conv net trained from scratch), ``pretrained``
-    (a local Hugging Face vision model), or one a user registered."""
+    (a local Hugging Face vision model), ``effnet_lite0`` (the frozen ImageNet EfficientNet-Lite0 trunk and a
+    trainable 1x1 conv; its maps can be cached for training, ``train.feature_cache``), or one a user registered."""
     vision_options: dict[str, Any] = field(default_factory=dict)
     """Keyword settings of the chosen vision encoder's builder (``cnn``: channels, patch, grid; ``pretrained``:
-    path); unknown keys are refused, naming the ones the builder takes."""
+    path; ``effnet_lite0``: stride (output stride in pixels: 8, 16 or 32; default 16), grid (token cells per side;
+    default 4)); unknown keys are refused, naming the ones the builder takes."""
     freeze_vision: bool = False
-    """Keep the vision encoder fixed: all of ``cnn``; the trunk of ``pretrained`` (its projection to d_model still trains)."""
+    """Keep the vision encoder fixed: all of ``cnn``; the trunk of ``pretrained`` (its projection to d_model still
+    trains); nothing more of ``effnet_lite0``, whose trunk is always frozen and whose projection always trains."""
     augment_shift: int = 4
     """Training-time random shift of images by up to this many pixels (0 = off); never at inference."""
     text_encoder: str = "minilm"

@@ -13,14 +13,20 @@ Data flow (letters as in :mod:`vlastack.types`; P = prefix length, L = action to
                 v
             flow expert (flow / hybrid): v(x_t, t) over [B, H, max_action_dim] -> flow-matching MSE
 
+With ``vision_encoder="effnet_lite0"`` the vision step is a frozen ImageNet trunk and a trainable 1x1 conv; training
+may then read the trunk's maps of each frame from the feature cache (``keys.cached_key``, ``TrainConfig.feature_cache``)
+instead of running it, and acting always runs it on the real frames.
+
 At run time the backbone runs once per observation; its prefix keys/values are reused by every
 Euler step of the expert (flow, hybrid) or serve as the KV cache of greedy decoding (bins, fast).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,8 +36,11 @@ from torch import nn
 from vlastack import keys
 from vlastack.errors import ConfigError, DatasetError
 from vlastack.policies.base import Policy
+from vlastack.policies.components.effnet_tokens import NAME as EFFNET_NAME
+from vlastack.policies.components.effnet_tokens import EffNetTokenEncoder
 from vlastack.policies.components.flow_head import FlowExpert, Guide
 from vlastack.policies.components.frames import stack_frames
+from vlastack.policies.components.frozen_features import TrunkFeatureEncoder, augment_cached_maps, stack_cached_maps
 from vlastack.policies.components.text import build_text_encoder
 from vlastack.policies.components.token_head import TokenHead, TokenVocab, step_of_tokens
 from vlastack.policies.components.transformer import KV, Transformer, init_weights, prefix_lm_mask
@@ -51,13 +60,20 @@ class VLAPolicy(Policy):
     policy_name = "vla"
     config_class = VLAConfig
 
-    def __init__(self, config: VLAConfig, tokenizer=None, stats: dict | None = None) -> None:
+    def __init__(self, config: VLAConfig, tokenizer=None, stats: dict | None = None, pretrained_weights: bool = True) -> None:
+        """``pretrained_weights``: load the weights of a vision encoder that has them outside the checkpoint
+        (``effnet_lite0``: the ImageNet file) for a new policy; False when a checkpoint's weights follow
+        (``from_pretrained``), so loading never needs the weights package. Other encoders ignore it."""
         super().__init__()
         c = self.config = config
         d = c.d_model
         self.normalizer = normalizer_for(c, stats)
 
         self.vision = build_vision_encoder(c.vision_encoder, c.vision_options, 4 if c.use_depth else 3, d, freeze=c.freeze_vision)
+        if isinstance(self.vision, EffNetTokenEncoder):
+            self.vision.check_image_size(tuple(c.image_size))
+            if pretrained_weights:
+                self.vision.load_pretrained_weights()
         self.camera_emb = nn.Parameter(torch.zeros(len(c.cameras), 1, d))
         self.frame_emb = nn.Parameter(torch.zeros(c.obs_history, 1, d))
         self.text = build_text_encoder(c.text_encoder, c.text_options)
@@ -115,30 +131,82 @@ class VLAPolicy(Policy):
                 f"the config has horizon={c.horizon}, action_dim={c.action_dim}"
             )
 
+    # ---- the feature cache (training on the frozen trunk's maps computed once per frame) ----------
+    @classmethod
+    def feature_cache_encoder(cls, config: VLAConfig, shifts: int = 1) -> Any | None:
+        """With the frozen trunk (``vision_encoder="effnet_lite0"``): the trunk, with the ImageNet weights a new policy
+        gets, as the feature cache's encoder (``shifts`` > 1: also the maps of the frame shifted on a grid of
+        ``shifts`` x ``shifts`` crop offsets of ``augment_shift``); None for every other encoder."""
+        if config.vision_encoder != EFFNET_NAME:
+            return None
+        # built through the registry, so the options are checked as the policy's own encoder checks them
+        encoder = build_vision_encoder(config.vision_encoder, config.vision_options, 4 if config.use_depth else 3, config.d_model)
+        encoder.load_pretrained_weights()
+        return cls._cache_encoder(config, encoder.trunk, shifts)
+
+    def trunk_feature_encoder(self, shifts: int = 1) -> TrunkFeatureEncoder:
+        """This policy's own frozen trunk as a feature-cache encoder (its identity hashes these very weights)."""
+        if not isinstance(self.vision, EffNetTokenEncoder):
+            raise DatasetError(
+                f"{self.config.label} has vision_encoder={self.config.vision_encoder!r}: no frozen trunk whose maps could be cached"
+            )
+        return self._cache_encoder(self.config, self.vision.trunk, shifts)
+
+    @staticmethod
+    def _cache_encoder(config: VLAConfig, trunk: nn.Module, shifts: int) -> TrunkFeatureEncoder:
+        if shifts > 1 and config.augment_shift < 1:
+            raise ConfigError(f"train.feature_cache_shifts={shifts} caches shifted frames, but {config.label} has augment_shift=0")
+        return TrunkFeatureEncoder(trunk, config.vision_encoder, config.image_size, config.augment_shift, shifts)
+
+    def _cached_maps(self, batch: Batch) -> torch.Tensor | None:
+        """The frozen trunk's maps the batch carries from the feature cache (``keys.cached_key``), stacked like
+        ``stack_frames`` stacks images [C*B*T, C_trunk, h, w] (a shift-grid cache: [C*B*T, K, C_trunk, h, w]);
+        None when the batch carries images instead."""
+        c = self.config
+        names = [keys.cached_key(keys.image_key(cam)) for cam in c.cameras]
+        if names[0] not in batch.features:
+            return None
+        if not isinstance(self.vision, EffNetTokenEncoder):
+            raise DatasetError(
+                f"batch carries cached trunk maps ({names[0]!r}) but {c.label} has no frozen trunk (vision_encoder={c.vision_encoder!r})"
+            )
+        stride, (h, w) = self.vision.stride, c.image_size
+        want = (self.vision.trunk.out_channels, math.ceil(h / stride), math.ceil(w / stride))
+        return stack_cached_maps(lambda name: self._feature(batch, name), names, c.obs_history, want, c.label, c.image_size, stride)
+
     # ---- the prefix: images, text, state --------------------------------------------------------
     def _feature(self, batch: Batch, key: str) -> torch.Tensor:
         if key not in batch.features:
             raise DatasetError(f"batch has no feature {key!r} needed by preset {self.config.name!r}; it has {sorted(batch.features)}")
         return batch.features[key].to(self.device, torch.float32)
 
-    def embed_images(self, batch: Batch, augment: bool = False) -> torch.Tensor:
-        """Image tokens [B, C*T*G, d]: per camera and frame G tokens, with camera and frame embeddings added."""
+    def embed_images(self, batch: Batch, augment: bool = False, cached: bool = False) -> torch.Tensor:
+        """Image tokens [B, C*T*G, d]: per camera and frame G tokens, with camera and frame embeddings added.
+
+        ``augment``: random shift of the images (before any frozen trunk), or of cached maps as it stands for.
+        ``cached``: maps of the frozen trunk that the batch carries (feature cache, training only) may stand in
+        for the images; acting leaves it False and always runs the trunk on the frames."""
         c, b, t = self.config, batch.size, self.config.obs_history
-        x = stack_frames(lambda key: self._feature(batch, key), c)  # [C*B*T, ch, h, w]: one encoder call for all
-        if augment and c.augment_shift > 0:
-            x = random_shift(x, c.augment_shift)
-        img = self.vision(x)  # [C*B*T, G, d]
+        maps = self._cached_maps(batch) if cached else None
+        if maps is not None:  # training on the feature cache: the trunk is not run
+            img = self.vision.from_maps(augment_cached_maps(maps, c.augment_shift, self.vision.stride, augment))
+        else:
+            x = stack_frames(lambda key: self._feature(batch, key), c)  # [C*B*T, ch, h, w]: one encoder call for all
+            if augment and c.augment_shift > 0:
+                x = random_shift(x, c.augment_shift)
+            img = self.vision(x)  # [C*B*T, G, d]
         g = img.shape[1]
         img = img.view(len(c.cameras), b, t, g, -1) + self.camera_emb[:, None, None] + self.frame_emb[None, None]
         return img.permute(1, 0, 2, 3, 4).reshape(b, -1, c.d_model)
 
     def image_features(self, batch: Batch) -> torch.Tensor:
-        return self.embed_images(batch).flatten(1)
+        return self.embed_images(batch, cached=True).flatten(1)
 
-    def embed_prefix(self, batch: Batch, augment: bool = False) -> torch.Tensor:
-        """Prefix tokens [B, P, d]: per camera and frame G*G image tokens, k text tokens, a state (and touch) token per frame."""
+    def embed_prefix(self, batch: Batch, augment: bool = False, cached: bool = False) -> torch.Tensor:
+        """Prefix tokens [B, P, d]: per camera and frame G*G image tokens, k text tokens, a state (and touch) token per frame.
+        ``augment``, ``cached``: as :meth:`embed_images`."""
         c, b = self.config, batch.size
-        img = self.embed_images(batch, augment)
+        img = self.embed_images(batch, augment, cached)
 
         text = self.text_proj(self.text(batch.instruction, self.device)).view(b, c.text_tokens, -1) + self.text_pos
 
@@ -161,7 +229,7 @@ class VLAPolicy(Policy):
     def loss_terms(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Per-sample loss terms [B]: ``tokens`` (token variants) and ``flow`` (flow variants)."""
         c = self.config
-        prefix = self.embed_prefix(batch, augment=self.training)
+        prefix = self.embed_prefix(batch, augment=self.training, cached=True)
         n_prefix = prefix.shape[1]
         action = self._feature(batch, keys.ACTION)
         if tuple(action.shape[1:]) != (c.horizon, c.action_dim):
@@ -221,7 +289,7 @@ class VLAPolicy(Policy):
             self.eval()
         try:
             c = self.config
-            prefix = self.embed_prefix(batch)
+            prefix = self.embed_prefix(batch)  # cached=False: acting runs the trunk on the real frames
             info: dict = {"variant": c.variant}
             if c.acts_with == "flow":
                 _, kvs = self.backbone(prefix)  # once per observation; reused by every Euler step
@@ -289,8 +357,10 @@ class VLAPolicy(Policy):
 
     @classmethod
     def _load_inputs(cls, directory: Path, config: VLAConfig) -> dict:
-        if not config.uses_tokens:
-            return {}
-        from vlastack.tokenizers import load_tokenizer
+        # the checkpoint holds a frozen trunk's weights: do not read them from the weights package first
+        inputs: dict[str, Any] = {"pretrained_weights": False}
+        if config.uses_tokens:
+            from vlastack.tokenizers import load_tokenizer
 
-        return {"tokenizer": load_tokenizer(directory / TOKENIZER_DIR)}
+            inputs["tokenizer"] = load_tokenizer(directory / TOKENIZER_DIR)
+        return inputs

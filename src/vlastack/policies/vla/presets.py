@@ -5,12 +5,21 @@
     fast     autoregressive FAST tokens                          (pi0-FAST-style)
     flow     flow-matching expert trained end to end             (pi0-style)
     hybrid   FAST tokens on the backbone + insulated flow expert (pi0.5 knowledge insulation); acts with the expert
+    bins-effnet    bins on the frozen ImageNet EfficientNet-Lite0 trunk (stride 16, pooled to 4x4 = 16 tokens) + 1x1 conv
+    fast-effnet    fast on that frozen trunk
+    flow-effnet    flow on that frozen trunk
+    hybrid-effnet  hybrid on that frozen trunk
 
 The four variants share one architecture (96 px corner2 camera -> 16 image tokens, 4-d state and
 action, horizon 16, a 4-block 192-wide backbone with MLP ratio 3, frozen MiniLM sentence embeddings;
 the expert is 2 blocks of width 96 integrated with 5 Euler steps) and differ only in their heads.
 Sizes were chosen for the latency bar: under 10 ms per chunk for the hybrid on 2 CPU cores (see
 benchmarks/policy_latency.py).
+
+The ``-effnet`` presets are the four variants with ``vision_encoder="effnet_lite0"`` and nothing else changed (the
+same TrainConfig): the trunk of ``l1-effnet``, so the five families meet on one table. They can train on the
+trunk's cached maps (``--set train.feature_cache=true``, and ``--set train.feature_cache_shifts=3`` for exact shifts),
+the cache l1-effnet builds at 96 px (same trunk, stride and weights: the same files).
 """
 
 from __future__ import annotations
@@ -85,3 +94,17 @@ HYBRID = add_preset(
         "FAST tokens on the backbone + flow expert behind a stop-gradient; acts with the expert (pi0.5-KI-style)",
     )
 )
+
+
+def _on_effnet(preset: Preset, description: str) -> Preset:
+    """``preset`` with the frozen EfficientNet-Lite0 trunk as its vision encoder, everything else (and its TrainConfig) kept."""
+    name = f"{preset.name}-effnet"
+    # stride 16 and a 4x4 token grid: the encoder's defaults, spelled out (why: components/vision.py, _build_effnet_lite0)
+    policy = replace(preset.policy, name=name, vision_encoder="effnet_lite0", vision_options={"stride": 16, "grid": 4})
+    return add_preset(Preset(name, policy, preset.train, description))
+
+
+BINS_EFFNET = _on_effnet(BINS, "bins on a frozen ImageNet EfficientNet-Lite0 trunk (stride 16, 4x4 tokens) + trainable 1x1 conv")
+FAST_EFFNET = _on_effnet(FAST, "fast on a frozen ImageNet EfficientNet-Lite0 trunk (stride 16, 4x4 tokens) + trainable 1x1 conv")
+FLOW_EFFNET = _on_effnet(FLOW, "flow on a frozen ImageNet EfficientNet-Lite0 trunk (stride 16, 4x4 tokens) + trainable 1x1 conv")
+HYBRID_EFFNET = _on_effnet(HYBRID, "hybrid on a frozen ImageNet EfficientNet-Lite0 trunk (stride 16, 4x4 tokens) + trainable 1x1 conv")
