@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,8 +38,10 @@ def test_collection_keeps_suites_apart_and_uses_each_arms_own_safety_spec(tmp_pa
     one = CollectConfig(tasks=("rs-lift-jaco",), episodes=1, out=tmp_path)
     assert one.safety_label == "robosuite_jaco"  # what the collection log records
     assert CollectConfig(tasks=("reach-v3",), episodes=1, out=tmp_path).safety_label == "metaworld_sawyer"  # as before
-    with pytest.raises(ConfigError, match="two-arm embodiments are not defined yet.*--no-safety"):
-        CollectConfig(tasks=("rs-twoarmlift-panda",), episodes=1, out=tmp_path)
+    two = CollectConfig(tasks=tuple(GROUPS["rs_two_arm"]), episodes=1, out=tmp_path)  # each two-arm task's own spec
+    assert [two.spec_for(t) for t in two.tasks] == ["robosuite_twoarmlift_panda", "robosuite_handover_panda"]
+    with pytest.raises(ConfigError, match="'robosuite_panda' is for actions of 7 entries, rs-twoarmlift-panda takes 14"):
+        CollectConfig(tasks=("rs-twoarmlift-panda",), episodes=1, out=tmp_path, safety="robosuite_panda")
     with pytest.raises(ConfigError, match="rs-lift-pandaomron has no safety spec yet"):
         CollectConfig(tasks=("rs-lift-pandaomron",), episodes=1, out=tmp_path)
 
@@ -221,3 +224,31 @@ def test_handover_expert_passes_the_hammer():
         assert result.success and result.steps < 200
     finally:
         env.close()
+
+
+@pytest.mark.slow
+def test_handover_behind_the_two_arm_layer_keeps_the_hands_apart_and_succeeds():
+    # The default collection spec of a two-arm task: each arm's own limits plus the keep-out between the hands.
+    _need_robosuite()
+    from vlastack.envs import make_env
+    from vlastack.envs.experts import expert_for
+    from vlastack.safety import SafeActuator
+
+    task = "rs-handover-panda"
+    config = CollectConfig(tasks=(task,), episodes=1, out=Path("unused"), cameras=())
+    spec = config.spec_for(task)
+    actuator = SafeActuator(make_env(task, cameras=(), image_size=16), spec)
+    expert = expert_for(task)
+    try:
+        obs, info = actuator.reset(seed=0)
+        info, closest, keep_out = {**info, "step": 0}, np.inf, 0
+        for _ in range(TASKS[task].max_steps):
+            obs, _, terminated, truncated, info = actuator.step(expert.act(obs, info))
+            closest = min(closest, float(np.linalg.norm(obs.state[0:3] - obs.state[8:11])))
+            keep_out += sum(i["check"] == "mutual_keep_out" for i in info["safety"]["interventions"])
+            if terminated or truncated:
+                break
+        assert info["success"] and keep_out > 0
+        assert closest >= actuator.layer.spec.keep_out.min_distance_m
+    finally:
+        actuator.close()

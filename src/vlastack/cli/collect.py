@@ -35,15 +35,17 @@ def collect(
     ),
     safety_spec: str = typer.Option(
         "embodiment",
-        help="Safety spec: 'embodiment' (each task's robot's own: metaworld_sawyer, robosuite_<arm>), a preset name or a JSON file.",
+        help="Safety spec: 'embodiment' (each task's robot's own: metaworld_sawyer, robosuite_<arm>; two-arm tasks: "
+        "robosuite_<task>, each arm's own limits plus a keep-out between the hands), a preset name or a JSON file.",
     ),
 ) -> None:
     """Collect demonstrations; an interrupted run resumes where it stopped.
 
     Every action goes through the safety layer, with each robot's own spec, unless --no-safety is
     given; each frame records what the layer changed (features safety.interventions and safety.held).
-    The two-arm and wheeled robosuite robots have no safety spec yet: their experts' actions are
-    recorded as they are, and the command says so."""
+    Two-arm tasks use their two-arm spec (each arm's own limits and a keep-out between the hands). The
+    wheeled robosuite robot has no safety spec yet: its expert's actions are recorded as they are, and the
+    command says so."""
     from rich.console import Console
     from rich.table import Table
 

@@ -8,7 +8,8 @@ phrasing appears, the held-out ones never do.
 
 Safety: by default every expert action goes through the safety layer
 (:class:`vlastack.safety.SafeActuator`) with the spec of the task's embodiment (``metaworld_sawyer``,
-``robosuite_<arm>``: :mod:`vlastack.embodiments`), or with ``CollectConfig.safety`` if it names one, so
+``robosuite_<arm>``: :mod:`vlastack.embodiments`; a two-arm task's two-arm spec, ``robosuite_<task>``:
+:func:`default_safety_spec`), or with ``CollectConfig.safety`` if it names one, so
 the recorded actions are the ones the layer allowed and never teach a limit violation; each frame
 records how many changes the layer made (``safety.interventions``) and whether it held
 (``safety.held``). The spec's name is kept in the collection log, and a resumed run must use the same one.
@@ -72,9 +73,10 @@ class CollectConfig:
     """How camera streams are encoded."""
     safety: str | None = EMBODIMENT_SAFETY
     """Safety spec every expert action passes through before it is applied and recorded:
-    ``"embodiment"`` (each task's robot's own, ``Embodiment.safety_spec``), a preset name or a JSON
-    path (for every task); None steps the simulator directly and records the expert's raw actions.
-    The two-arm and wheeled robosuite robots have no spec yet: they need None."""
+    ``"embodiment"`` (each task's robot's own, ``Embodiment.safety_spec``; two-arm tasks their two-arm
+    spec: :func:`default_safety_spec`), a preset name or a JSON path (for every task); None steps the
+    simulator directly and records the expert's raw actions. The wheeled robosuite robot has no spec yet:
+    it needs None."""
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -104,10 +106,8 @@ class CollectConfig:
         """The safety spec ``task``'s actions go through (a preset name or a JSON path), or None."""
         if self.safety != EMBODIMENT_SAFETY:
             return self.safety
-        from vlastack.embodiments import embodiment_for_task
-
         try:
-            spec = embodiment_for_task(task).safety_spec
+            spec = default_safety_spec(task)
         except ConfigError as e:
             raise ConfigError(f"safety: {e}; collect it with safety=None (--no-safety)") from None
         if spec is None:
@@ -124,12 +124,12 @@ class CollectConfig:
 
     def _check_safety(self) -> None:
         """Every task's spec loads and fits its action: now, in the main process, not in every worker."""
-        from vlastack.safety import load_spec
+        from vlastack.safety.two_arm_loading import action_dim, load_any_spec
 
         for task in self.tasks:
             name = self.spec_for(task)
             try:
-                spec = load_spec(name)
+                spec = load_any_spec(name)
             except ConfigError as e:
                 raise ConfigError(f"safety: {e}") from None
             if is_robosuite_task(task):
@@ -138,9 +138,9 @@ class CollectConfig:
                 dim = len(feature_names(task)["action"])
             else:
                 from vlastack.envs.metaworld import ACTION_DIM as dim
-            if spec.action.dim != dim:
+            if action_dim(spec) != dim:
                 raise ConfigError(
-                    f"safety: the spec {spec.name!r} is for actions of {spec.action.dim} entries, {task} takes {dim}; "
+                    f"safety: the spec {spec.name!r} is for actions of {action_dim(spec)} entries, {task} takes {dim}; "
                     f"use its own ({EMBODIMENT_SAFETY!r}, the default) or --no-safety"
                 )
 
@@ -335,16 +335,28 @@ def _save_log(root: Path, log: dict[str, Any]) -> None:
     layout.write_json_atomic(root / LOG_PATH, log)
 
 
-def without_safety_spec(tasks: list[str] | tuple[str, ...]) -> list[str]:
-    """The tasks whose robot has no safety spec of its own yet (two-arm and wheeled robosuite robots)."""
+def default_safety_spec(task: str) -> str | None:
+    """The spec ``task``'s actions go through by default (``CollectConfig.safety == "embodiment"``): its robot's
+    own (``Embodiment.safety_spec``); for a two-arm robosuite task, whose two robots have no joint embodiment,
+    its two-arm spec (each arm's own limits plus a keep-out between the hands, safety/presets_robosuite_two_arm.py).
+    None: no spec yet. An unknown task is a ConfigError."""
+    if is_robosuite_task(task) and ROBOSUITE_TASKS[task].arms > 1:
+        from vlastack.safety.presets_robosuite_two_arm import TWO_ARM_SPECS
+
+        return TWO_ARM_SPECS[task].name if task in TWO_ARM_SPECS else None
     from vlastack.embodiments import embodiment_for_task
 
+    return embodiment_for_task(task).safety_spec
+
+
+def without_safety_spec(tasks: list[str] | tuple[str, ...]) -> list[str]:
+    """The tasks that have no default safety spec yet (the wheeled robosuite robot)."""
     out = []
     for task in tasks:
         try:
-            if embodiment_for_task(task).safety_spec is None:
+            if default_safety_spec(task) is None:
                 out.append(task)
-        except ConfigError:  # no single embodiment (two arms)
+        except ConfigError:  # no embodiment for it
             out.append(task)
     return out
 

@@ -7,6 +7,9 @@
 - :mod:`.checks`: the chain (watchdog, validity, workspace, keep-out, motion, grip force);
   :mod:`.verify`: the rules every output satisfies, used as the last gate.
 - :mod:`.layer`: :class:`SafetyLayer`; :mod:`.actuator`: :class:`SafeActuator`, the only way to step.
+- Two arms: :mod:`.two_arm_spec` (each arm's own spec on its slice, and the mutual keep-out),
+  :mod:`.mutual_keep_out` (its checks), :mod:`.two_arm_layer` (:class:`TwoArmSafetyLayer`),
+  :mod:`.two_arm_loading` (presets by name, :func:`make_layer`), :mod:`.presets_robosuite_two_arm`.
 - :mod:`.interventions`: the reasons, in words and fields, and the per-episode summary.
 - :mod:`.faults`: fault injection for the measurements.
 """
@@ -17,6 +20,9 @@ from vlastack.safety.layer import SafetyLayer
 from vlastack.safety.loading import PRESETS, load_spec, save_spec, spec_from_dict, spec_to_dict
 from vlastack.safety.presets import METAWORLD_SAWYER
 from vlastack.safety.spec import ActionLayout, Box, GripperLimits, MotionLimits, SafetySpec, SpecError
+from vlastack.safety.two_arm_layer import TwoArmSafetyLayer
+from vlastack.safety.two_arm_loading import TWO_ARM_PRESETS, load_any_spec, make_layer
+from vlastack.safety.two_arm_spec import ArmSlot, MutualKeepOut, TwoArmSpec
 
 __all__ = [
     "SAFETY_INFO_KEY",
@@ -36,4 +42,11 @@ __all__ = [
     "MotionLimits",
     "SafetySpec",
     "SpecError",
+    "TwoArmSafetyLayer",
+    "TWO_ARM_PRESETS",
+    "load_any_spec",
+    "make_layer",
+    "ArmSlot",
+    "MutualKeepOut",
+    "TwoArmSpec",
 ]

@@ -24,6 +24,9 @@ import numpy as np
 
 from vlastack.safety.layer import SafetyLayer
 from vlastack.safety.spec import SafetySpec
+from vlastack.safety.two_arm_layer import TwoArmSafetyLayer
+from vlastack.safety.two_arm_loading import make_layer
+from vlastack.safety.two_arm_spec import TwoArmSpec
 
 #: Key of the step ``info`` dict that holds the layer's decision (``SafetyDecision.to_dict()``).
 SAFETY_INFO_KEY = "safety"
@@ -42,10 +45,14 @@ class SafeActuator:
     PASSTHROUGH = ("instruction", "config", "action_space", "metadata")
 
     def __init__(
-        self, env: Any | Callable[[], Any], spec: SafetySpec | str | SafetyLayer, clock: Callable[[], float] | None = None
+        self,
+        env: Any | Callable[[], Any],
+        spec: SafetySpec | TwoArmSpec | str | SafetyLayer | TwoArmSafetyLayer,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """``spec``: a layer, or a spec or preset name (a two-arm one builds a :class:`TwoArmSafetyLayer`)."""
         self.__env = env() if callable(env) and not hasattr(env, "step") else env
-        self.layer = spec if isinstance(spec, SafetyLayer) else SafetyLayer(spec)
+        self.layer = spec if isinstance(spec, (SafetyLayer, TwoArmSafetyLayer)) else make_layer(spec)
         self.clock = clock
         """Time source for ``step`` calls without ``now_s``; None: simulated time, one control period per step."""
         self._state: object = None

@@ -36,9 +36,12 @@ class SafetyLayer:
     is treated as a stall and held); without one, the layer counts simulated time itself.
     """
 
-    def __init__(self, spec: SafetySpec | str, extra_checks: Sequence[Check] = ()) -> None:
+    def __init__(self, spec: SafetySpec | str, extra_checks: Sequence[Check] = (), final_checks: Sequence[Check] = ()) -> None:
+        """``extra_checks`` run before the hard limits; ``final_checks`` after them, and may only scale the
+        translation towards zero (the two-arm keep-out: safety/mutual_keep_out.py). Either way the final
+        check judges the result against every limit of ``spec``."""
         self.spec = load_spec(spec)
-        self.checks: tuple[Check, ...] = (Watchdog(), ActionValidity(), *extra_checks, *hard_checks())
+        self.checks: tuple[Check, ...] = (Watchdog(), ActionValidity(), *extra_checks, *hard_checks(), *final_checks)
         self.reset()
 
     def reset(self) -> None:
