@@ -7,6 +7,7 @@ Examples::
     vlastack improve ... --out runs/improve/demos --method expert-demos --match runs/improve/int   # the control
     vlastack improve ... --set gate.threshold=0.4 --set improve.steps=3000                         # any config field
     vlastack improve ... --out runs/improve/rl --method rl-sim --episodes 10 --set explore.noise_std=0.3   # RL in the simulator
+    vlastack improve --checkpoint runs/mt10/l1-effnet/... --method dagger --feature-cache ...   # fine-tune on cached trunk maps
 
 Running the same command again continues an interrupted run.
 """
@@ -44,6 +45,16 @@ def improve(
         Path | None, typer.Option(help="expert-demos: the interventions run whose new frames per task and round are matched.")
     ] = None,
     workers: Annotated[int, typer.Option(help="Simulator processes.")] = 2,
+    feature_cache: Annotated[
+        bool,
+        typer.Option(
+            help="Fine-tune on the frozen image trunk's maps, computed once per frame and cached beside each dataset, "
+            "instead of running the trunk every step (policies with a frozen trunk, e.g. l1-effnet; ~10x faster)."
+        ),
+    ] = False,
+    feature_cache_shifts: Annotated[
+        int, typer.Option(help="With --feature-cache: exact pixel shifts per axis cached per frame (odd; 3 = 9 shifts, 9x the cache).")
+    ] = 1,
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -76,6 +87,8 @@ def improve(
         episodes=episodes,
         match=match,
         workers=workers,
+        feature_cache=feature_cache,
+        feature_cache_shifts=feature_cache_shifts,
     )
     sections = apply_overrides({"improve": config, "gate": config.gate, "explore": config.explore}, set_ or [])
     config = replace(sections["improve"], gate=sections["gate"], explore=sections["explore"])

@@ -78,11 +78,11 @@ def train(
     from vlastack.data.subset import first_per_task, subset_stats
     from vlastack.data.windows import WindowDataset, collate
     from vlastack.episodes.reader import DatasetReader
-    from vlastack.errors import ConfigError
     from vlastack.overrides import apply_overrides
     from vlastack.policies.presets import PRESETS
     from vlastack.policies.registry import policy_class
     from vlastack.training.checkpoint import latest_checkpoint
+    from vlastack.training.feature_caches import cache_encoder, cache_run_info, open_camera_caches
     from vlastack.training.loop import train as train_loop
 
     if list_presets:
@@ -123,12 +123,8 @@ def train(
         episodes = first_per_task(reader, tcfg.episodes_per_task, "train.episodes_per_task")
     feature_caches, encoder = {}, None
     if tcfg.feature_cache:
-        from vlastack.data.feature_cache import open_feature_cache
-
-        encoder = policy_class(cfg).feature_cache_encoder(cfg, tcfg.feature_cache_shifts)
-        if encoder is None:
-            raise ConfigError(f"train.feature_cache: {cfg.label} has no frozen image trunk whose maps could be cached")
-        feature_caches = {keys.image_key(c): open_feature_cache(reader, keys.image_key(c), encoder, progress=progress) for c in cfg.cameras}
+        encoder = cache_encoder(cfg, tcfg.feature_cache_shifts, "train.feature_cache")
+        feature_caches = open_camera_caches(reader, cfg, encoder, progress=progress)
     data = WindowDataset(
         reader,
         obs_history=cfg.obs_history,
@@ -153,7 +149,7 @@ def train(
     if episodes is not None:
         run_info["episodes"] = episodes
     if encoder is not None:
-        run_info["feature_cache"] = {"identity": encoder.identity, "files": [str(f.path) for f in feature_caches.values()]}
+        run_info["feature_cache"] = cache_run_info(encoder, feature_caches)
     result = train_loop(
         cfg,
         tcfg,
