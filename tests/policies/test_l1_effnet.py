@@ -127,3 +127,14 @@ def test_cnn_configs_are_unchanged_and_bad_vision_settings_are_named(cfg_for):
     ):
         with pytest.raises(ConfigError, match=rf"\.{field}: "):
             cfg_for("l1-debug", **overrides)
+
+
+def test_a_hierarchical_policy_on_the_frozen_trunk_round_trips(tmp_path, cfg_for, fake_imagenet, monkeypatch):
+    # HierPolicy subclasses L1Policy: loading must pass on "the checkpoint holds the trunk" (no weights package)
+    cfg = cfg_for("hier-debug", vision="effnet_lite0", vision_stride=8, vision_width=8)
+    policy = untrained_policy(cfg, samples=24).eval()
+    policy.save_pretrained(tmp_path / "h")
+    monkeypatch.setattr(effnet_weights, "load_effnet_lite0_weights", lambda cache=None: pytest.fail("loading read the weights package"))
+    loaded = load_policy(tmp_path / "h")
+    batch = stack_samples(fake_samples(cfg, 2, seed=5, with_action=False))
+    assert (loaded.sample_actions(batch).actions == policy.sample_actions(batch).actions).all()

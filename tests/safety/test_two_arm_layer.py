@@ -135,9 +135,11 @@ def test_random_commands_never_bring_the_goals_inside_the_keep_out():
         assert _goal_distance(state, d.action) >= min(0.08, before) - 1e-6
 
 
-def test_a_joint_action_of_the_wrong_size_holds_both_arms():
+@pytest.mark.parametrize("size", [13, 7])  # 7: one arm's worth, which each arm's own check would accept
+def test_a_joint_action_of_the_wrong_size_holds_both_arms(size):
     layer = TwoArmSafetyLayer(_spec())
-    d = layer.filter(np.zeros(13), _state((0, -0.3, 1.0), (0, 0.3, 1.0)), np.zeros(12))
+    proposed = np.full(size, 0.5)
+    d = layer.filter(proposed, _state((0, -0.3, 1.0), (0, 0.3, 1.0)), np.zeros(12))
     assert d.held and d.interventions[0].check == "two_arm" and "expected (14,)" in d.interventions[0].message
     assert np.all(d.action[[0, 1, 2, 7, 8, 9]] == 0.0)
 

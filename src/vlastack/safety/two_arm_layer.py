@@ -92,6 +92,7 @@ class TwoArmSafetyLayer:
     def _filter(self, proposed: object, state: object, touch: object, now_s: float) -> SafetyDecision:
         reasons: list[Intervention] = []
         parts: list[object] = [None, None]
+        bad_shape = False
         if proposed is not None:
             joint = _numeric(proposed)
             if joint is None or joint.shape != (self.spec.action_dim,):
@@ -104,7 +105,11 @@ class TwoArmSafetyLayer:
                         f"the joint action is {shape}, expected ({self.spec.action_dim},); both arms hold",
                     )
                 )
-                parts = [proposed, proposed]  # each arm's validity check holds it too, and says so
+                # Each arm gets a proposal its validity check must refuse (NaN: held, gripper kept; None would make the
+                # watchdog repeat the last action). Not the proposal itself: one arm's worth of entries would pass
+                # each arm's check and drive both arms in lockstep.
+                parts = [np.full(slot.spec.action.dim, np.nan) for slot in self.spec.arms]
+                bad_shape = True
             else:
                 parts = [self._arm_to_world(i, joint[slice(*slot.action_slice)]) for i, slot in enumerate(self.spec.arms)]
         states = [_cut(state, slot.state_slice) for slot in self.spec.arms]
@@ -113,7 +118,7 @@ class TwoArmSafetyLayer:
         for i in range(2):
             self.partners[i].other_position = positions[1 - i]
         out = np.zeros(self.spec.action_dim, dtype=np.float32)
-        held = False
+        held = bad_shape
         for i, (slot, layer) in enumerate(zip(self.spec.arms, self.arms)):
             arm_touch = None if touch is None or slot.touch_slice is None else _cut(touch, slot.touch_slice)
             d = layer.filter(parts[i], states[i], arm_touch, now_s)

@@ -74,8 +74,9 @@ class HierPolicy(L1Policy):
     policy_name = "hier"
     config_class = HierConfig
 
-    def __init__(self, config: HierConfig, stats: dict | None = None) -> None:
-        super().__init__(config, stats)
+    def __init__(self, config: HierConfig, stats: dict | None = None, pretrained_weights: bool = True) -> None:
+        """``pretrained_weights``: as for :class:`L1Policy` (a frozen ImageNet trunk; False when loading a checkpoint)."""
+        super().__init__(config, stats, pretrained_weights)
         c = self.config
         frames = len(c.cameras) * c.obs_history
         v = len(c.subtasks)
