@@ -89,8 +89,9 @@ def _reason(partner: Partner, distance: float, allowance: float, approach: float
     )
 
 
-class KeepOutSlide:
-    """Before the hard limits: remove the excess approach towards the other hand, keep the sideways motion."""
+class _KeepOut:
+    """What both keep-out checks share: skip a held command, hold an arm whose or whose partner's hand cannot be
+    read, measure the approach, and leave a command within its allowance alone; ``_correct`` changes the rest."""
 
     name = CHECK_NAME
 
@@ -110,33 +111,28 @@ class KeepOutSlide:
         n, distance, allowance, approach = found
         if approach <= allowance + ROUNDING_M:
             return []
+        what = self._correct(command, ctx, v, n, approach, allowance)
+        return [_reason(self.partner, distance, allowance, approach, what)]
+
+    def _correct(self, command: Command, ctx: Context, v: np.ndarray, n: np.ndarray, approach: float, allowance: float) -> str:
+        """Change ``command.action`` so it approaches by at most ``allowance`` (m); returns how, for the reason."""
+        raise NotImplementedError
+
+
+class KeepOutSlide(_KeepOut):
+    """Before the hard limits: remove the excess approach towards the other hand, keep the sideways motion."""
+
+    def _correct(self, command: Command, ctx: Context, v: np.ndarray, n: np.ndarray, approach: float, allowance: float) -> str:
         # Take the excess off along n only (m/s): what is left approaches by exactly the allowance.
         excess_m_s = (approach - allowance) / ctx.spec.control_period_s
         command.action = geo.with_velocity(ctx.spec, command.action, v - excess_m_s * n)
-        return [_reason(self.partner, distance, allowance, approach, "the approaching part removed, sideways motion kept")]
+        return "the approaching part removed, sideways motion kept"
 
 
-class KeepOutScale:
+class KeepOutScale(_KeepOut):
     """After the hard limits: scale the whole translation down until the approach is within the allowance."""
 
-    name = CHECK_NAME
-
-    def __init__(self, partner: Partner) -> None:
-        self.partner = partner
-
-    def apply(self, command: Command, ctx: Context) -> list[Intervention]:
-        if command.held:
-            return []
-        v = geo.velocity_of(ctx.spec, command.action)
-        unreadable = _unreadable(command, ctx, self.partner, self.name, v)
-        if unreadable is not None:
-            return unreadable
-        found = _approach(ctx, self.partner, v)
-        if found is None:
-            return []
-        _, distance, allowance, approach = found
-        if approach <= allowance + ROUNDING_M:
-            return []
+    def _correct(self, command: Command, ctx: Context, v: np.ndarray, n: np.ndarray, approach: float, allowance: float) -> str:
         scale = allowance / approach  # approach > allowance >= 0, so scale is in [0, 1)
         command.action = geo.with_velocity(ctx.spec, command.action, v * scale)
-        return [_reason(self.partner, distance, allowance, approach, f"translation scaled by {scale:.3f} after the arm's own limits")]
+        return f"translation scaled by {scale:.3f} after the arm's own limits"

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vlastack.errors import DatasetError
+from vlastack.errors import ConfigError, DatasetError
 from vlastack.policies.components.vision import random_shift, shift_offsets
 
 FEATURES_VERSION = 1
@@ -215,3 +215,11 @@ def augment_cached_maps(
         offsets = shift_offsets(maps.shape[0], pad, maps.device) if shifts is None else shifts
         maps = shift_maps(maps, pad, stride, offsets)
     return maps
+
+
+def trunk_cache_encoder(trunk: Any, name: str, config: Any, shifts: int) -> TrunkFeatureEncoder:
+    """``trunk`` as a feature-cache encoder for a policy ``config`` (its ``image_size``, ``augment_shift`` and ``label``);
+    ``name`` is the trunk's name in the cache identity. ``shifts`` > 1 caches shifted copies, so the policy must shift."""
+    if shifts > 1 and config.augment_shift < 1:
+        raise ConfigError(f"train.feature_cache_shifts={shifts} caches shifted frames, but {config.label} has augment_shift=0")
+    return TrunkFeatureEncoder(trunk, name, config.image_size, config.augment_shift, shifts)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlastack import keys
-from vlastack.errors import ConfigError, DatasetError
+from vlastack.errors import DatasetError
 from vlastack.policies.base import Policy
 from vlastack.policies.components.frames import stack_frames
 from vlastack.policies.components.frozen_features import (
@@ -25,6 +25,7 @@ from vlastack.policies.components.frozen_features import (
     grid_offsets,
     grid_side,
     stack_cached_maps,
+    trunk_cache_encoder,
 )
 from vlastack.policies.components.text import build_text_encoder
 from vlastack.policies.components.vision import random_shift, shift_offsets
@@ -172,9 +173,7 @@ class L1Policy(Policy):
 
     @staticmethod
     def _cache_encoder(config: L1Config, trunk: nn.Module, shifts: int) -> TrunkFeatureEncoder:
-        if shifts > 1 and config.augment_shift < 1:
-            raise ConfigError(f"train.feature_cache_shifts={shifts} caches shifted frames, but {config.label} has augment_shift=0")
-        return TrunkFeatureEncoder(trunk, config.vision, config.image_size, config.augment_shift, shifts)
+        return trunk_cache_encoder(trunk, config.vision, config, shifts)
 
     def _cached_maps(self, batch: Batch, frames: int, future: bool) -> torch.Tensor | None:
         """The frozen trunk's maps the batch carries from the feature cache (``keys.cached_key``), stacked like

@@ -40,7 +40,7 @@ from vlastack.policies.components.effnet_tokens import NAME as EFFNET_NAME
 from vlastack.policies.components.effnet_tokens import EffNetTokenEncoder
 from vlastack.policies.components.flow_head import FlowExpert, Guide
 from vlastack.policies.components.frames import stack_frames
-from vlastack.policies.components.frozen_features import TrunkFeatureEncoder, augment_cached_maps, stack_cached_maps
+from vlastack.policies.components.frozen_features import TrunkFeatureEncoder, augment_cached_maps, stack_cached_maps, trunk_cache_encoder
 from vlastack.policies.components.text import build_text_encoder
 from vlastack.policies.components.token_head import TokenHead, TokenVocab, step_of_tokens
 from vlastack.policies.components.transformer import KV, Transformer, init_weights, prefix_lm_mask
@@ -154,9 +154,7 @@ class VLAPolicy(Policy):
 
     @staticmethod
     def _cache_encoder(config: VLAConfig, trunk: nn.Module, shifts: int) -> TrunkFeatureEncoder:
-        if shifts > 1 and config.augment_shift < 1:
-            raise ConfigError(f"train.feature_cache_shifts={shifts} caches shifted frames, but {config.label} has augment_shift=0")
-        return TrunkFeatureEncoder(trunk, config.vision_encoder, config.image_size, config.augment_shift, shifts)
+        return trunk_cache_encoder(trunk, config.vision_encoder, config, shifts)
 
     def _cached_maps(self, batch: Batch) -> torch.Tensor | None:
         """The frozen trunk's maps the batch carries from the feature cache (``keys.cached_key``), stacked like
