@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from vlastack.policies import PRESETS, Policy, PolicyConfig
+from vlastack.policies.components import effnet_weights
+from vlastack.policies.components.effnet_lite import EfficientNetLite0
 from vlastack.policies.untrained import untrained_policy
 
 torch.set_num_threads(1)
@@ -42,3 +44,20 @@ def cfg_for():
 def policy_for():
     """``policy_for(cfg)`` -> a policy with stats and tokenizer fitted on fake data."""
     return make_policy
+
+
+@pytest.fixture
+def fake_imagenet(monkeypatch):
+    """Random full-model EfficientNet-Lite0 weights (BatchNorm statistics off their defaults) in place of the ImageNet
+    file, so the frozen-trunk tests need no weights package; returns (weights, calls), calls counting the loads."""
+    torch.manual_seed(1)
+    net = EfficientNetLite0(None)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 2.0)
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    calls = []
+    monkeypatch.setattr(effnet_weights, "load_effnet_lite0_weights", lambda cache=None: calls.append(1) or state)
+    return state, calls

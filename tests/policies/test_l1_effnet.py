@@ -19,26 +19,9 @@ from vlastack.errors import ConfigError
 from vlastack.policies import PRESETS, load_policy
 from vlastack.policies.base import fake_samples, stack_samples
 from vlastack.policies.components import effnet_weights
-from vlastack.policies.components.effnet_lite import EfficientNetLite0
 from vlastack.policies.l1.config import L1Config
 from vlastack.policies.untrained import untrained_policy
 from vlastack.training.checkpoint import export_policy
-
-
-@pytest.fixture
-def fake_imagenet(monkeypatch):
-    """Random full-model weights in place of the package's file; counts how often they are asked for."""
-    torch.manual_seed(1)
-    net = EfficientNetLite0(None)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 2.0)
-    state = {k: v.clone() for k, v in net.state_dict().items()}
-    calls = []
-    monkeypatch.setattr(effnet_weights, "load_effnet_lite0_weights", lambda cache=None: calls.append(1) or state)
-    return state, calls
 
 
 def _cfg(cfg_for, **overrides) -> L1Config:

@@ -14,29 +14,12 @@ import torch
 from vlastack import keys
 from vlastack.errors import ConfigError, DatasetError
 from vlastack.policies.base import fake_samples, stack_samples
-from vlastack.policies.components import effnet_weights
-from vlastack.policies.components.effnet_lite import EfficientNetLite0
 from vlastack.policies.components.frozen_features import TrunkFeatureEncoder, grid_index, grid_offsets, shift_maps
 from vlastack.policies.registry import policy_class
 from vlastack.policies.untrained import untrained_policy
 from vlastack.train_config import TrainConfig
 
 CAM = keys.image_key("corner2")
-
-
-@pytest.fixture
-def fake_imagenet(monkeypatch):
-    """Random full-model weights in place of the package's file (BatchNorm statistics off their defaults)."""
-    torch.manual_seed(1)
-    net = EfficientNetLite0(None)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 2.0)
-    state = {k: v.clone() for k, v in net.state_dict().items()}
-    monkeypatch.setattr(effnet_weights, "load_effnet_lite0_weights", lambda cache=None: state)
-    return state
 
 
 def _cfg(cfg_for, **overrides):

@@ -10,16 +10,7 @@ import torch
 from vlastack.errors import ConfigError
 from vlastack.policies import load_policy
 from vlastack.policies.base import fake_samples, stack_samples
-from vlastack.policies.components import effnet_weights
-from vlastack.policies.components.effnet_lite import EfficientNetLite0
 from vlastack.policies.untrained import untrained_policy
-
-
-@pytest.fixture
-def fake_imagenet(monkeypatch):
-    torch.manual_seed(1)
-    state = {k: v.clone() for k, v in EfficientNetLite0(None).state_dict().items()}
-    monkeypatch.setattr(effnet_weights, "load_effnet_lite0_weights", lambda cache=None: state)
 
 
 def _effnet(cfg_for, **overrides):

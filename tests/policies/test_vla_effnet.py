@@ -22,7 +22,7 @@ from vlastack.errors import ConfigError, DatasetError
 from vlastack.policies import PRESETS, load_policy
 from vlastack.policies.base import fake_samples, stack_samples
 from vlastack.policies.components import effnet_weights
-from vlastack.policies.components.effnet_lite import EfficientNetLite0, FrozenEffNetTrunk
+from vlastack.policies.components.effnet_lite import FrozenEffNetTrunk
 from vlastack.policies.components.frozen_features import TrunkFeatureEncoder, grid_offsets
 from vlastack.policies.components.vision import random_shift
 from vlastack.policies.registry import policy_class
@@ -31,23 +31,6 @@ from vlastack.training.checkpoint import export_policy
 
 CAM = keys.image_key("corner2")
 VARIANTS = ("bins", "fast", "flow", "hybrid")
-
-
-@pytest.fixture
-def fake_imagenet(monkeypatch):
-    """Random full-model weights in place of the package's file (BatchNorm statistics off their defaults);
-    counts how often they are asked for."""
-    torch.manual_seed(1)
-    net = EfficientNetLite0(None)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 2.0)
-    state = {k: v.clone() for k, v in net.state_dict().items()}
-    calls = []
-    monkeypatch.setattr(effnet_weights, "load_effnet_lite0_weights", lambda cache=None: calls.append(1) or state)
-    return state, calls
 
 
 def _cfg(cfg_for, options=None, **overrides):
