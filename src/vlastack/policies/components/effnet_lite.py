@@ -106,6 +106,16 @@ def trunk_channels(output_stride: int) -> int:
     return OUTPUT_STRIDES[output_stride][1]
 
 
+def trunk_cut(output_stride: int, tune_blocks: int = 0) -> tuple[int, int, int]:
+    """Where the frozen part of a trunk cut at ``output_stride`` ends when its last ``tune_blocks`` MBConv blocks train:
+    (MBConv blocks frozen, channels of their output map, its stride in pixels). ``tune_blocks`` 0: the whole trunk."""
+    keep = OUTPUT_STRIDES[output_stride][0]
+    if not 0 <= tune_blocks < keep:
+        raise ValueError(f"tune_blocks must be in [0, {keep - 1}] at output stride {output_stride}, got {tune_blocks}")
+    specs, cut = block_specs(), keep - tune_blocks
+    return cut, specs[cut - 1][1], 2 * math.prod(s[4] for s in specs[:cut])  # 2: the stem's stride
+
+
 def block_specs() -> list[tuple[int, int, int, int, int]]:
     """(in channels, out channels, kernel, expand, stride) of each of the 16 MBConv blocks, in order."""
     specs, prev = [], STEM_CHANNELS
@@ -162,15 +172,19 @@ class FrozenEffNetTrunk(nn.Module):
     checkpoint: a checkpoint never needs the weights package or the cache to load.
     """
 
-    def __init__(self, output_stride: int = 8, state_dict: dict[str, torch.Tensor] | None = None) -> None:
+    def __init__(self, output_stride: int = 8, state_dict: dict[str, torch.Tensor] | None = None, tune_blocks: int = 0) -> None:
         super().__init__()
         self.net = EfficientNetLite0(output_stride)
+        cut, channels, stride = trunk_cut(output_stride, tune_blocks)
+        # Without the last tune_blocks blocks (TunedEffNetBlocks trains those): out_channels and output_stride are then
+        # those of the map where the frozen part ends, which is what a feature cache of this trunk holds.
+        self.net.blocks = self.net.blocks[:cut]
         if state_dict is not None:
             own = self.net.state_dict()
             self.net.load_state_dict({k: v for k, v in state_dict.items() if k in own}, strict=True)
         self.net.requires_grad_(False)
         self.net.eval()
-        self.out_channels, self.output_stride = self.net.out_channels, output_stride
+        self.out_channels, self.output_stride = channels, stride
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -189,3 +203,43 @@ class FrozenEffNetTrunk(nn.Module):
             x = (x - self.mean) / self.std
             parts = [self.net(c.contiguous(memory_format=torch.channels_last)) for c in x.split(self.chunk)]
             return torch.cat(parts).contiguous()
+
+
+class TunedEffNetBlocks(nn.Module):
+    """The last ``tune_blocks`` MBConv blocks of the trunk cut at ``output_stride``, trainable, from ImageNet weights.
+
+    Input: the map where :class:`FrozenEffNetTrunk` (built with the same ``tune_blocks``) ends; output: the map at
+    ``output_stride`` [N, trunk_channels(output_stride), h, w]. Convolution weights and BatchNorm scales and shifts
+    train; the BatchNorm running statistics stay ImageNet's (eval mode always): policy batches of one task's
+    frames would give statistics far from the frozen blocks' below, and the trunk must compute the same at
+    inference as in training. ``state_dict``: the whole network's ImageNet weights (names as in
+    :class:`EfficientNetLite0`); None when a checkpoint's weights follow.
+    """
+
+    def __init__(self, output_stride: int, tune_blocks: int, state_dict: dict[str, torch.Tensor] | None = None) -> None:
+        super().__init__()
+        cut, _, _ = trunk_cut(output_stride, tune_blocks)
+        if tune_blocks < 1:
+            raise ValueError(f"TunedEffNetBlocks needs tune_blocks >= 1, got {tune_blocks}")
+        specs = block_specs()[cut : cut + tune_blocks]
+        self.blocks = nn.ModuleList(MBConv(*s) for s in specs)
+        if state_dict is not None:
+            own = self.blocks.state_dict()
+            mine = {}
+            for k in own:
+                i, rest = k.split(".", 1)
+                mine[k] = state_dict[f"blocks.{int(i) + cut}.{rest}"]
+            self.blocks.load_state_dict(mine, strict=True)
+        self.eval()
+
+    def train(self, mode: bool = True) -> TunedEffNetBlocks:
+        super().train(mode)
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()  # ImageNet's running statistics, in training as at inference
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return x

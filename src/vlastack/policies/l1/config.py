@@ -53,6 +53,14 @@ class L1Config(PolicyConfig):
     """Also feed that map average-pooled to a vision_grid x vision_grid grid, flattened (vision_width * grid^2 values),
     to the MLP (``effnet_lite0`` only; 0 = off). Where things are, kept by layout rather than by soft arg-max: on the
     frozen trunk a 4x4 grid reads object and goal positions out better than keypoints do (probe_positions.py)."""
+    vision_tune_blocks: int = 0
+    """The frozen trunk's last N MBConv blocks before the cut at ``vision_stride`` train instead (``effnet_lite0``
+    only; 0 = the whole trunk frozen), starting from the ImageNet weights, BatchNorm statistics kept. A feature cache
+    then holds the map where the frozen part ends (at stride 16, N = 3 is stage 5: the cache holds block 7's 80-channel
+    6x6 map). Adapts the pretrained features to this scene's objects at the cost of running N blocks in training."""
+    vision_tune_lr_scale: float = 0.1
+    """Learning rate of the tuned blocks (``vision_tune_blocks``) as a fraction of ``train.lr``: pretrained weights
+    take smaller steps than the layers trained from scratch."""
     coord_channels: bool = False
     """Append two constant channels with the pixel's x and y in [-1, 1] to the image (CoordConv)."""
     text_encoder: str = "minilm"
@@ -109,7 +117,7 @@ class L1Config(PolicyConfig):
         super().__post_init__()
         if len(self.channels) < 2 or min(self.channels) < 1:
             raise self.bad("channels", "need at least two positive entries (stem and one stride-2 conv)")
-        for f in ("aux_state_weight", "state_noise", "future_weight"):
+        for f in ("aux_state_weight", "state_noise", "future_weight", "vision_tune_lr_scale"):
             if getattr(self, f) < 0:
                 raise self.bad(f, "must be >= 0")
         if isinstance(self.future_offset, bool) or not isinstance(self.future_offset, int):
@@ -128,8 +136,17 @@ class L1Config(PolicyConfig):
                 raise self.bad("vision_width", "must be >= 1")
             if self.vision_grid < 0:
                 raise self.bad("vision_grid", "must be >= 0")
+            blocks = {8: 5, 16: 11, 32: 16}[self.vision_stride]  # MBConv blocks up to the cut (effnet_lite.OUTPUT_STRIDES)
+            if isinstance(self.vision_tune_blocks, bool) or not isinstance(self.vision_tune_blocks, int):
+                raise self.bad("vision_tune_blocks", "must be a whole number of blocks")
+            if not 0 <= self.vision_tune_blocks < blocks:
+                raise self.bad("vision_tune_blocks", f"must be in [0, {blocks - 1}] at vision_stride {self.vision_stride}")
+            if self.vision_tune_blocks and self.members > 1:
+                raise self.bad("vision_tune_blocks", "an ensemble (members > 1) takes no tuned trunk blocks: set one or the other")
             if self.use_depth or self.coord_channels:
                 raise self.bad("vision", "a pretrained RGB trunk takes neither depth nor coordinate channels")
+        elif self.vision_tune_blocks:
+            raise self.bad("vision_tune_blocks", "needs a pretrained trunk (vision='effnet_lite0'); the cnn trunk trains whole")
         if self.augment_shift < 0:
             raise self.bad("augment_shift", "must be >= 0")
         if not self.action_low < self.action_high:

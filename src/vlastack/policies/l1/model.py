@@ -131,7 +131,15 @@ class L1Policy(Policy):
             encoder: nn.Module = KeypointEncoder(in_ch, tuple(c.channels), c.keypoints, c.task_dim, c.pool_features)
         else:
             encoder = FrozenTrunkKeypointEncoder(
-                c.vision_stride, c.vision_width, c.keypoints, c.task_dim, c.pool_features, c.vision_grid, pretrained_weights, with_trunk
+                c.vision_stride,
+                c.vision_width,
+                c.keypoints,
+                c.task_dim,
+                c.pool_features,
+                c.vision_grid,
+                pretrained_weights,
+                with_trunk,
+                c.vision_tune_blocks,
             )
         frames = len(c.cameras) * c.obs_history
         vectors = (c.state_dim if c.use_state else 0) + (c.touch_dim if c.use_touch else 0)
@@ -162,7 +170,7 @@ class L1Policy(Policy):
         from vlastack.policies.components.effnet_lite import FrozenEffNetTrunk
         from vlastack.policies.components.effnet_weights import load_effnet_lite0_weights
 
-        trunk = FrozenEffNetTrunk(config.vision_stride, load_effnet_lite0_weights())
+        trunk = FrozenEffNetTrunk(config.vision_stride, load_effnet_lite0_weights(), config.vision_tune_blocks)
         return cls._cache_encoder(config, trunk, shifts)
 
     def trunk_feature_encoder(self, shifts: int = 1) -> TrunkFeatureEncoder:
@@ -173,7 +181,13 @@ class L1Policy(Policy):
 
     @staticmethod
     def _cache_encoder(config: L1Config, trunk: nn.Module, shifts: int) -> TrunkFeatureEncoder:
-        return trunk_cache_encoder(trunk, config.vision, config, shifts)
+        # with tuned blocks the frozen part ends earlier: its block count names the cache (a map of another depth)
+        name = config.vision + (f"-b{len(trunk.net.blocks)}" if config.vision_tune_blocks else "")
+        return trunk_cache_encoder(trunk, name, config, shifts)
+
+    def lr_scale(self, name: str) -> float:
+        """Learning-rate factor of parameter ``name`` (``training.optim``): the tuned trunk blocks take smaller steps."""
+        return self.config.vision_tune_lr_scale if name.startswith("encoder.tuned.") else 1.0
 
     def _cached_maps(self, batch: Batch, frames: int, future: bool) -> torch.Tensor | None:
         """The frozen trunk's maps the batch carries from the feature cache (``keys.cached_key``), stacked like
@@ -186,7 +200,7 @@ class L1Policy(Policy):
             return None
         if c.vision == "cnn":
             raise DatasetError(f"batch carries cached trunk maps ({names[0]!r}) but {c.label} has no frozen trunk (vision='cnn')")
-        stride, (h, w) = c.vision_stride, c.image_size
+        stride, (h, w) = self.encoder.trunk.output_stride, c.image_size  # where the frozen part ends (vision_tune_blocks)
         want = (self.encoder.trunk.out_channels, math.ceil(h / stride), math.ceil(w / stride))
         return stack_cached_maps(lambda name: self._feature(batch, name), names, frames, want, c.label, c.image_size, stride)
 
@@ -280,7 +294,7 @@ class L1Policy(Policy):
         picks the one of each row's offsets (``shifts``, on the grid, or freshly drawn from it), no augmentation the
         centre one, the unshifted frame."""
         c = self.config
-        return augment_cached_maps(maps, c.augment_shift, c.vision_stride, augment, shifts)
+        return augment_cached_maps(maps, c.augment_shift, self.encoder.trunk.output_stride, augment, shifts)
 
     def _future_loss(
         self, batch: Batch, task: torch.Tensor, hidden: torch.Tensor, shifts: tuple[torch.Tensor, torch.Tensor] | None
