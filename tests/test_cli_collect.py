@@ -35,6 +35,16 @@ def test_collect_info_view(tmp_path):
     assert (tmp_path / "v.mp4").stat().st_size > 1000
 
 
+def test_collect_records_the_hand_view_beside_corner2(tmp_path):
+    out = tmp_path / "ds"
+    r = run(
+        "collect", "--tasks", "reach-v3", "--episodes", "1", "--out", str(out), "--image-size", "32", "--cameras", "corner2,corner2_hand"
+    )
+    assert r.returncode == 0, r.stderr
+    features = json.loads(run("dataset", "info", str(out), "--json").stdout)["features"]
+    assert features["observation.images.corner2_hand"]["shape"] == features["observation.images.corner2"]["shape"] == [32, 32, 3]
+
+
 def test_bad_names_are_one_line_errors(tmp_path):
     r = run("collect", "--tasks", "reach-v2", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "Did you mean 'reach-v3'" in r.stderr and "Traceback" not in r.stderr

@@ -20,7 +20,9 @@ def collect(
     out: Path = typer.Option(..., help="Dataset directory (created, or resumed if it exists)."),
     image_size: int = typer.Option(128, help="Square image side in pixels (even)."),
     cameras: str = typer.Option(
-        "", help="Cameras to record, comma-separated; empty: the suite's (corner2,gripperPOV; robosuite: agentview,robot0_eye_in_hand)."
+        "",
+        help="Cameras to record, comma-separated; empty: the suite's (corner2,gripperPOV; robosuite: agentview,robot0_eye_in_hand). "
+        "Meta-World also offers corner2_hand: corner2 magnified around the gripper.",
     ),
     depth: bool = typer.Option(False, help="Also record depth in metres per camera."),
     touch: bool = typer.Option(True, help="Record finger contact forces in newtons."),
@@ -101,9 +103,10 @@ def collect(
 
 def _check_cameras(cameras: tuple[str, ...], robosuite: bool = False) -> None:
     """Validate camera names before any worker starts, so the error comes at once."""
+    from vlastack.envs.hand_view import DERIVED_CAMERAS
     from vlastack.registry import unknown_name_error
 
-    valid = ("corner", "corner2", "corner3", "corner4", "topview", "behindGripper", "gripperPOV")
+    valid = ("corner", "corner2", "corner3", "corner4", "topview", "behindGripper", "gripperPOV", *DERIVED_CAMERAS)
     if robosuite:  # the cameras of robosuite's table scenes (robot1_*: the second robot of a two-arm task)
         valid = (
             "frontview",

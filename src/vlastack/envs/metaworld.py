@@ -3,6 +3,7 @@
 Observations (a :class:`vlastack.types.Observation`):
   - RGB from each configured camera, upright, ``image_size`` square; by default ``corner2``
     (moved to [0.75, 0.075, 0.7] m as in the published protocol) and the wrist view ``gripperPOV``;
+    ``corner2_hand`` is derived: a window of a high-resolution corner2 image around the hand (envs/hand_view.py);
   - depth in metres per camera (optional);
   - state: end-effector x, y, z (m, world frame) and gripper opening in [0, 1] (1 = open),
     Meta-World's own first four observation entries (the protocol's 4-d state);
@@ -32,9 +33,10 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from vlastack.envs.hand_view import DERIVED_CAMERAS, HAND_CAMERA, HandView
 from vlastack.envs.instructions import instruction
 from vlastack.envs.perturb import SceneLook, check_perturbations
-from vlastack.envs.render import CameraRenderer
+from vlastack.envs.render import CameraRenderer, camera_names
 from vlastack.envs.tasks import known_tasks, scene_of, step_limit
 from vlastack.errors import ConfigError
 from vlastack.registry import unknown_name_error
@@ -62,7 +64,8 @@ class MetaWorldConfig:
     task: str = "reach-v3"
     """Meta-World v3 task name, e.g. ``pick-place-v3``, or a long-horizon task (``lh-...``)."""
     cameras: tuple[str, ...] = ("corner2", "gripperPOV")
-    """Cameras to render, in order; see ``vlastack.envs.render`` for orientation."""
+    """Cameras to render, in order; see ``vlastack.envs.render`` for orientation. Besides the scene's own
+    cameras, ``corner2_hand``: corner2 magnified around the hand (``hand_render_size``, ``hand_crop``)."""
     image_size: int = 128
     """Square image side in pixels."""
     depth: bool = False
@@ -78,6 +81,15 @@ class MetaWorldConfig:
     perturb: tuple[str, ...] = ()
     """Named visual perturbations (``vlastack.envs.perturb.PERTURBATIONS``), drawn at each reset from its
     seed; they change how the scene looks, never its physics. Empty or ``("none",)``: the unperturbed scene."""
+    hand_render_size: int = 480
+    """``corner2_hand`` only: side in pixels of the square corner2 image the window is cut from (480: the
+    protocol's native corner2 size)."""
+    hand_crop: int = 160
+    """``corner2_hand`` only: side in pixels, of the ``hand_render_size`` image, of the window around the hand,
+    then resized to ``image_size`` (area averaging; a larger ``image_size`` enlarges it, adding no detail).
+    160 of 480 is a third of corner2's 60-degree field: about 40 cm across at the hand's usual 1 m from the
+    camera (gripper, object and some of the way to it), and at ``image_size`` 128 three times the detail of
+    the full corner2 view."""
 
     def __post_init__(self) -> None:
         if self.task not in known_tasks():
@@ -87,6 +99,10 @@ class MetaWorldConfig:
         if len(set(self.cameras)) != len(self.cameras):
             raise ConfigError(f"cameras must be distinct, got {self.cameras}")
         check_perturbations(self.perturb)
+        if not 8 <= self.hand_render_size <= 2048:
+            raise ConfigError(f"hand_render_size must be in [8, 2048] pixels, got {self.hand_render_size}")
+        if not 1 <= self.hand_crop <= self.hand_render_size:
+            raise ConfigError(f"hand_crop must be in [1, hand_render_size = {self.hand_render_size}] pixels, got {self.hand_crop}")
 
 
 class MetaWorldEnv(gym.Env):
@@ -109,7 +125,15 @@ class MetaWorldEnv(gym.Env):
         model = env.model
         cam = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "corner2")
         model.cam_pos[cam] = CORNER2_POSITION
-        self._renderer = CameraRenderer(model, config.cameras, config.image_size, depth=config.depth)
+        valid = camera_names(model) + list(DERIVED_CAMERAS)
+        for name in config.cameras:
+            if name not in valid:
+                raise unknown_name_error("camera", name, valid)
+        real = tuple(c for c in config.cameras if c not in DERIVED_CAMERAS)
+        self._renderer = CameraRenderer(model, real, config.image_size, depth=config.depth) if real else None
+        self._hand_view = None
+        if HAND_CAMERA in config.cameras:  # its own renderer of a corner2 window; the corner2 above stays as it was
+            self._hand_view = HandView(model, config.hand_render_size, config.hand_crop, config.image_size, depth=config.depth)
         self._look = SceneLook(model, config.perturb)  # after the corner2 placement: jitter is around it
         self._finger_bodies = {
             side: {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in bodies} for side, bodies in FINGER_BODIES.items()
@@ -151,15 +175,22 @@ class MetaWorldEnv(gym.Env):
         return self._observe(raw), float(reward), terminated, truncated, out
 
     def close(self) -> None:
-        self._renderer.close()
+        for renderer in (self._renderer, self._hand_view):
+            if renderer is not None:
+                renderer.close()
         self._env.close()
 
     # ---- observation -------------------------------------------------------------------------------
     def _observe(self, raw: np.ndarray) -> Observation:
-        rgb, depth = self._renderer.render(self._env.data, self._look.decorate if self._look.levels else None)
+        decorate = self._look.decorate if self._look.levels else None
+        rgb, depth = self._renderer.render(self._env.data, decorate) if self._renderer is not None else ({}, {})
+        if self._hand_view is not None:  # centred on the state's hand point, the one the policy is given
+            rgb[HAND_CAMERA], hand_depth = self._hand_view.render(self._env.data, raw[:3], decorate)
+            if hand_depth is not None:
+                depth[HAND_CAMERA] = hand_depth
         return Observation(
-            images=rgb,
-            depth=depth,
+            images={c: rgb[c] for c in self.config.cameras},
+            depth={c: depth[c] for c in self.config.cameras} if self.config.depth else {},
             state=raw[:STATE_DIM].astype(np.float32),
             instruction=self.instruction,
             touch=self._touch() if self.config.touch else None,

@@ -241,5 +241,12 @@ class SceneLook:
         for geom_type, size, pos, rgba in self._distractors:
             if scene.ngeom >= scene.maxgeom:
                 return
-            mujoco.mjv_initGeom(scene.geoms[scene.ngeom], geom_type, size, pos, np.eye(3).reshape(-1), rgba)
+            geom = scene.geoms[scene.ngeom]
+            mujoco.mjv_initGeom(geom, geom_type, size, pos, np.eye(3).reshape(-1), rgba)
+            # mjv_initGeom leaves these as whatever the slot held before: a stale ``transparent`` made the
+            # renderer skip the distractor's depth write now and then (depth images differed between runs).
+            geom.transparent = 0  # opaque (alpha 1)
+            geom.category = mujoco.mjtCatBit.mjCAT_STATIC  # drawn like the scene's own fixed objects
+            geom.objtype, geom.objid = mujoco.mjtObj.mjOBJ_UNKNOWN, -1  # no model element behind it
+            geom.segid, geom.camdist = scene.ngeom, 0.0  # its own segmentation id, as MuJoCo numbers scene geoms
             scene.ngeom += 1

@@ -19,27 +19,38 @@ from vlastack.registry import unknown_name_error
 FLIP_BOTH_AXES = frozenset({"corner", "corner2", "corner3", "corner4"})
 
 
+def camera_names(model: mujoco.MjModel) -> list[str]:
+    """The names of the cameras ``model`` defines, in id order."""
+    return [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, i) for i in range(model.ncam)]
+
+
+def fast_renderer(model: mujoco.MjModel, width: int, height: int, fast: bool = True) -> mujoco.Renderer:
+    """A ``mujoco.Renderer`` of ``width`` x ``height`` pixels; ``fast``: no multisampling, shadows or reflections."""
+    if fast:
+        model.vis.quality.offsamples = 0
+    # The offscreen buffer must be at least as large as the requested image.
+    model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
+    model.vis.global_.offheight = max(model.vis.global_.offheight, height)
+    renderer = mujoco.Renderer(model, height, width)
+    if fast:
+        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
+        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+    return renderer
+
+
 class CameraRenderer:
     """Renders a fixed set of named cameras of one model at one resolution."""
 
     def __init__(self, model: mujoco.MjModel, cameras: tuple[str, ...], size: int, depth: bool = False, fast: bool = True) -> None:
-        valid = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, i) for i in range(model.ncam)]
+        valid = camera_names(model)
         for cam in cameras:
             if cam not in valid:
                 raise unknown_name_error("camera", cam, valid)
         if size < 8 or size > 2048:
             raise ValueError(f"image size must be in [8, 2048] pixels, got {size}")
-        if fast:
-            model.vis.quality.offsamples = 0
-        # The offscreen buffer must be at least as large as the requested image.
-        model.vis.global_.offwidth = max(model.vis.global_.offwidth, size)
-        model.vis.global_.offheight = max(model.vis.global_.offheight, size)
         self.cameras = tuple(cameras)
         self.depth = depth
-        self._renderer = mujoco.Renderer(model, size, size)
-        if fast:
-            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
-            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+        self._renderer = fast_renderer(model, size, size, fast)
 
     def render(
         self, data: mujoco.MjData, decorate: Callable[[mujoco.MjvScene], None] | None = None
