@@ -27,7 +27,7 @@ import mujoco
 import numpy as np
 
 from vlastack.envs.camera_geometry import crop_origin, narrow_to_window, project_points
-from vlastack.envs.render import FLIP_BOTH_AXES, camera_names, fast_renderer
+from vlastack.envs.render import FLIP_BOTH_AXES, camera_names, draw, fast_renderer
 from vlastack.errors import ConfigError
 from vlastack.registry import unknown_name_error
 
@@ -105,22 +105,11 @@ class HandView:
         u, v = project_points(self.model, data, SOURCE_CAMERA, np.asarray(hand_xyz, dtype=np.float64), n, n)
         top, left = crop_origin(float(u), float(v), c, n, n)
         self.last_origin = (top, left)
-        r.update_scene(data, camera=SOURCE_CAMERA)
-        if decorate is not None:
-            decorate(r.scene)
-        narrow_to_window(r.scene, top, left, c, n, flipped=SOURCE_CAMERA in FLIP_BOTH_AXES)
-        image = r.render()
-        depth = None
-        if self.depth:
-            r.enable_depth_rendering()
-            depth = r.render().astype(np.float32)
-            r.disable_depth_rendering()
-        if SOURCE_CAMERA in FLIP_BOTH_AXES:
-            image = image[::-1, ::-1]
-            depth = None if depth is None else depth[::-1, ::-1]
-        image = np.ascontiguousarray(image) if c == self.out_size else area_resize(image, self.out_size)
-        if depth is not None:
-            depth = np.ascontiguousarray(depth if c == self.out_size else centre_sample(depth, self.out_size))
+        flipped = SOURCE_CAMERA in FLIP_BOTH_AXES
+        image, depth = draw(r, data, SOURCE_CAMERA, self.depth, decorate, lambda scene: narrow_to_window(scene, top, left, c, n, flipped))
+        if c != self.out_size:
+            image = area_resize(image, self.out_size)
+            depth = None if depth is None else np.ascontiguousarray(centre_sample(depth, self.out_size))
         return image, depth
 
     def close(self) -> None:

@@ -38,6 +38,34 @@ def fast_renderer(model: mujoco.MjModel, width: int, height: int, fast: bool = T
     return renderer
 
 
+def draw(
+    renderer: mujoco.Renderer,
+    data: mujoco.MjData,
+    camera: str,
+    depth: bool,
+    decorate: Callable[[mujoco.MjvScene], None] | None = None,
+    adjust: Callable[[mujoco.MjvScene], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One camera's upright image: (uint8 [H, W, 3], float32 [H, W] metres or None when ``depth`` is off).
+
+    ``decorate`` adds visual-only geoms to the scene (distractors); ``adjust`` changes the scene's camera
+    after ``update_scene`` set it (e.g. a narrowed frustum); both before anything is drawn."""
+    renderer.update_scene(data, camera=camera)
+    if decorate is not None:
+        decorate(renderer.scene)
+    if adjust is not None:
+        adjust(renderer.scene)
+    img, d = renderer.render(), None
+    if depth:
+        renderer.enable_depth_rendering()
+        d = renderer.render().astype(np.float32)
+        renderer.disable_depth_rendering()
+    if camera in FLIP_BOTH_AXES:
+        img = img[::-1, ::-1]
+        d = None if d is None else d[::-1, ::-1]
+    return np.ascontiguousarray(img), None if d is None else np.ascontiguousarray(d)
+
+
 class CameraRenderer:
     """Renders a fixed set of named cameras of one model at one resolution."""
 
@@ -59,23 +87,10 @@ class CameraRenderer:
 
         ``decorate`` may add visual-only geoms to each camera's scene before it is drawn (distractors)."""
         rgb, depth = {}, {}
-        r = self._renderer
         for cam in self.cameras:
-            r.update_scene(data, camera=cam)
-            if decorate is not None:
-                decorate(r.scene)
-            img = r.render()
-            if self.depth:
-                r.enable_depth_rendering()
-                d = r.render().astype(np.float32)
-                r.disable_depth_rendering()
-            if cam in FLIP_BOTH_AXES:
-                img = img[::-1, ::-1]
-                if self.depth:
-                    d = d[::-1, ::-1]
-            rgb[cam] = np.ascontiguousarray(img)
-            if self.depth:
-                depth[cam] = np.ascontiguousarray(d)
+            rgb[cam], d = draw(self._renderer, data, cam, self.depth, decorate)
+            if d is not None:
+                depth[cam] = d
         return rgb, depth
 
     def close(self) -> None:
