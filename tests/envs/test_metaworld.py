@@ -105,3 +105,17 @@ def test_unseen_wordings_are_new_and_only_for_metaworld_tasks():
     assert len(set(UNSEEN.values())) == len(UNSEEN)  # no two tasks share the unseen wording
     with pytest.raises(ConfigError, match="unseen wording"):
         instruction(next(iter(SUITE)), UNSEEN_VARIANT)
+
+
+def test_dev_wordings_are_new_and_apart_from_the_unseen_ones():
+    """The dev wording (for choices) must be neither a trained phrasing nor the unseen test wording."""
+    from vlastack.envs.instructions import DEV, DEV_VARIANT, INSTRUCTIONS, UNSEEN, instruction
+    from vlastack.envs.tasks import resolve_tasks
+    from vlastack.errors import ConfigError
+
+    assert sorted(DEV) == sorted(resolve_tasks("mt50"))
+    for task, text in DEV.items():
+        assert instruction(task, DEV_VARIANT) == text and text not in INSTRUCTIONS[task] and text != UNSEEN[task]
+    assert len(set(DEV.values())) == len(DEV)
+    with pytest.raises(ConfigError, match="dev wording"):
+        instruction("no-such-task", DEV_VARIANT)

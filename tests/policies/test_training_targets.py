@@ -82,8 +82,9 @@ def test_aux_loss_trains_the_readout_and_inference_needs_no_privileged_state(cfg
         policy.train().compute_loss(stack_samples([{k: v for k, v in s.items() if k != keys.ENV_STATE} for s in fake_samples(cfg, 2)]))
 
 
-def test_state_noise_only_in_training(cfg_for):
-    cfg = cfg_for("l1-debug", state_noise=1.0, augment_shift=0)
+@pytest.mark.parametrize("noise", [{"state_noise": 1.0}, {"text_noise": 0.5}])
+def test_state_and_text_noise_only_in_training(cfg_for, noise):
+    cfg = cfg_for("l1-debug", augment_shift=0, **noise)
     policy = untrained_policy(cfg, samples=4, data_seed=7)
     batch = stack_samples(fake_samples(cfg, 2, seed=1))
     policy.eval()
@@ -93,7 +94,7 @@ def test_state_noise_only_in_training(cfg_for):
     torch.manual_seed(0)
     first = policy.compute_loss(batch)
     torch.manual_seed(1)
-    assert not torch.allclose(first, policy.compute_loss(batch)), "training sees a noisy state"
+    assert not torch.allclose(first, policy.compute_loss(batch)), f"training sees noise ({noise})"
 
 
 def test_without_state_the_actions_do_not_depend_on_it(cfg_for):

@@ -22,7 +22,8 @@ def evaluate(
     max_steps: int = typer.Option(500, help="Step limit per episode (the protocol uses 500)."),
     executor: str = typer.Option("sync", help="sync, ensemble or async."),
     instruction_variant: int = typer.Option(
-        0, help="Instruction phrasing: 0-2 seen in training, 3 held out, 4 an unseen wording (every MT50 task)."
+        0,
+        help="Instruction phrasing: 0-2 seen in training, 3 held out, 4 an unseen wording (every MT50 task), 5 the dev wording for choices.",
     ),
     workers: int = typer.Option(1, help="Simulator processes."),
     videos: int = typer.Option(3, help="Record the first episode of this many tasks for the report's gallery (with --report)."),

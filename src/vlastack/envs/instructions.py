@@ -376,17 +376,81 @@ UNSEEN: dict[str, str] = {
 }
 
 
+#: ``instruction_variant`` that asks for the task's :data:`DEV` wording.
+DEV_VARIANT = 5
+
+#: A sixth wording per MT50 task, written on 2026-12-07 for *choosing* how unseen words are handled (the
+#: grounding's settings, the text-noise strength) so that :data:`UNSEEN` stays a test that no choice has looked
+#: at. Same rule as UNSEEN: words of our own, never used for demonstrations or training.
+DEV: dict[str, str] = {
+    "reach-v3": "send the fingers to the target location",
+    "push-v3": "slide the round piece along the table onto the target",
+    "pick-place-v3": "raise the round piece and drop it off at the target",
+    "door-open-v3": "pull the cabinet's door so it stands open",
+    "drawer-open-v3": "draw the drawer out toward the robot",
+    "drawer-close-v3": "press the drawer back into the cabinet",
+    "button-press-topdown-v3": "tap the switch from overhead",
+    "peg-insert-side-v3": "grip the rod and stick it sideways into the opening",
+    "window-open-v3": "shift the window sash so it opens",
+    "window-close-v3": "shift the window sash so it shuts",
+    "assembly-v3": "lower the hoop over the standing post",
+    "basketball-v3": "lift the ball and sink it in the hoop",
+    "bin-picking-v3": "carry the block across into the second tray",
+    "box-close-v3": "set the cover onto the open box",
+    "button-press-topdown-wall-v3": "tap the switch from overhead by the low wall",
+    "button-press-v3": "poke the switch on the side facing the robot",
+    "button-press-wall-v3": "reach past the low wall and poke the switch",
+    "coffee-button-v3": "poke the button of the espresso machine",
+    "coffee-pull-v3": "drag the mug back from the espresso machine",
+    "coffee-push-v3": "slide the mug in under the espresso machine",
+    "dial-turn-v3": "crank the knob around",
+    "disassemble-v3": "pull the hoop up off the standing post",
+    "door-close-v3": "push the cabinet's door until it is closed",
+    "door-lock-v3": "twist the door's latch into the locked position",
+    "door-unlock-v3": "twist the door's latch into the open position",
+    "faucet-close-v3": "turn the tap's handle to stop the water",
+    "faucet-open-v3": "turn the tap's handle to let the water run",
+    "hammer-v3": "swing the hammer to drive the nail home",
+    "hand-insert-v3": "place the block down into the opening in the table",
+    "handle-press-side-v3": "force the side-mounted handle downward",
+    "handle-press-v3": "force the handle all the way down",
+    "handle-pull-side-v3": "lift the side-mounted handle upward",
+    "handle-pull-v3": "lift the handle all the way up",
+    "lever-pull-v3": "heave the lever arm upward",
+    "peg-unplug-side-v3": "tug the rod sideways out of its socket",
+    "pick-out-of-hole-v3": "lift the rod out of the opening in the table",
+    "pick-place-wall-v3": "lift the round piece over the low wall onto the target",
+    "plate-slide-back-side-v3": "pull the dish sideways out of the goal area",
+    "plate-slide-back-v3": "pull the dish backward out of the goal area",
+    "plate-slide-side-v3": "slide the dish sideways into the goal area",
+    "plate-slide-v3": "slide the dish forward into the goal area",
+    "push-back-v3": "slide the round piece backward onto the target",
+    "push-wall-v3": "slide the round piece around the low wall onto the target",
+    "reach-wall-v3": "send the fingers past the low wall to the target location",
+    "shelf-place-v3": "put the block up onto the rack",
+    "soccer-v3": "boot the ball into the goal net",
+    "stick-pull-v3": "hook the canister with the rod and pull it closer",
+    "stick-push-v3": "push the canister away using the rod",
+    "sweep-into-v3": "sweep the round piece into the opening in the table",
+    "sweep-v3": "sweep the round piece off the side of the table",
+}
+
+
+#: The extra wordings by variant: never used in training, one per task.
+EXTRA_WORDINGS: dict[int, tuple[str, dict[str, str]]] = {UNSEEN_VARIANT: ("unseen", UNSEEN), DEV_VARIANT: ("dev", DEV)}
+
+
 def instruction(task: str, variant: int = 0) -> str:
     """One phrasing of a task's instruction; ``variant`` wraps around the available phrasings, except
-    :data:`UNSEEN_VARIANT`, which gives the task's :data:`UNSEEN` wording (an error where it has none)."""
-    if variant == UNSEEN_VARIANT:
-        if task not in UNSEEN:
+    :data:`UNSEEN_VARIANT` and :data:`DEV_VARIANT`, which give the task's :data:`UNSEEN` or :data:`DEV` wording
+    (an error where it has none)."""
+    if variant in EXTRA_WORDINGS:
+        label, wordings = EXTRA_WORDINGS[variant]
+        if task not in wordings:
             from vlastack.errors import ConfigError
 
-            raise ConfigError(
-                f"instruction_variant {UNSEEN_VARIANT} (unseen wording) exists for {', '.join(sorted(UNSEEN))}; not for {task!r}"
-            )
-        return UNSEEN[task]
+            raise ConfigError(f"instruction_variant {variant} ({label} wording) exists for {', '.join(sorted(wordings))}; not for {task!r}")
+        return wordings[task]
     phrasings = _phrasings(task)
     return phrasings[variant % len(phrasings)]
 

@@ -14,6 +14,7 @@ The files of a policy directory are described in :mod:`vlastack.checkpoint`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from torch import nn
 from vlastack import keys
 from vlastack.checkpoint import CONFIG_FILE, FORMAT_VERSION, MODEL_FILE, NORM_FILE, load_safetensors, read_policy_meta, save_safetensors
 from vlastack.errors import CheckpointError, ConfigError
+from vlastack.policies.components.grounding import Grounded, InstructionGrounding
 from vlastack.policies.config import PolicyConfig
 from vlastack.types import ActionChunk, Batch, Observation
 
@@ -59,6 +61,10 @@ class Policy(nn.Module, ABC):
         config.json so evaluation renders at the resolution the policy was trained on."""
         self.last_terms: dict[str, float] = {}
         """Batch means of each loss term and counters of the last ``compute_loss`` call, for logging."""
+        self.grounding: InstructionGrounding | None = None
+        """Maps instructions in words the policy never saw onto its trained skills (``vlastack ground`` fits it;
+        saved as ``grounding.safetensors``); None: instructions go to the policy as they are."""
+        self._grounded: dict[str, Grounded] = {}  # this episode's readings, by instruction (see ground_batch)
 
     @abstractmethod
     def compute_loss(self, batch: Batch) -> torch.Tensor:
@@ -74,18 +80,49 @@ class Policy(nn.Module, ABC):
     # ---- hooks with defaults -------------------------------------------------------------------------
     def reset(self) -> None:
         """A new episode begins: forget whatever the policy remembers within one (a hierarchical policy's
-        plan). Evaluation calls it before every episode; stateless policies have nothing to forget."""
+        plan, the grounding's readings). Evaluation calls it before every episode."""
+        self._grounded = {}
 
     def episode_memory(self) -> Any:
         """What the policy remembers of the episode in progress (what ``reset`` forgets), or None for a
         policy that remembers nothing. A server that runs several clients' episodes on one policy keeps
         each client's memory and puts it back with :meth:`restore_episode_memory` before each call."""
-        return None
+        return None if self.grounding is None else dict(self._grounded)
 
     def restore_episode_memory(self, memory: Any) -> None:
         """Put back what :meth:`episode_memory` returned; None starts a new episode (as ``reset``)."""
         if memory is None:
             self.reset()
+        else:
+            self._grounded = dict(memory)
+
+    def scene_vector(self, batch: Batch) -> torch.Tensor | None:
+        """A task-independent summary of what the cameras see [B, F] (the grounding's scene term), or None for a
+        family without one (its grounding then reads the words alone)."""
+        return None
+
+    def ground_batch(self, batch: Batch) -> tuple[Batch, list[Grounded | None]]:
+        """``batch`` with every instruction the policy was not trained on replaced by the trained phrasing of the
+        skill it asks for (:mod:`~vlastack.policies.components.grounding`), and per row what it was taken to mean
+        (None: a trained phrasing, or no grounding). An instruction is grounded once per episode, on the first
+        frame it comes with, and kept until :meth:`reset`: the scene changes as the task progresses (an opened
+        drawer looks like the start of closing it), the request does not. Rows of one batch that share an
+        instruction share its reading. A family calls this at the top of ``sample_actions``."""
+        if self.grounding is None or all(self.grounding.knows(t) for t in batch.instruction):
+            return batch, [None] * batch.size
+        new = sorted({t for t in batch.instruction if not self.grounding.knows(t) and t not in self._grounded})
+        if new:
+            caches = self._text_caches()
+            if not caches:
+                raise ConfigError(f"{self.config.label} has a grounding but no sentence encoder to read new instructions with")
+            scenes = self.scene_vector(batch)
+            for text in new:
+                row = batch.instruction.index(text)
+                vector = caches[0].encode([text])[0]
+                self._grounded[text] = self.grounding.ground(text, vector, None if scenes is None else scenes[row])
+        readings = [self._grounded.get(t) for t in batch.instruction]
+        texts = [t if r is None else r.instruction for t, r in zip(batch.instruction, readings)]
+        return dataclasses.replace(batch, instruction=texts), readings
 
     @classmethod
     def fit_inputs(cls, config: Any, episode_actions: Sequence[np.ndarray], max_chunks: int) -> dict[str, Any]:
@@ -182,6 +219,8 @@ class Policy(nn.Module, ABC):
         """Files beyond weights and config: the text cache here; a subclass adds its own (and calls super)."""
         for encoder in self._text_caches():
             encoder.save_cache(directory)
+        if self.grounding is not None:
+            self.grounding.save(directory)
 
     @classmethod
     def _load_inputs(cls, directory: Path, config: Any) -> dict[str, Any]:
@@ -192,6 +231,7 @@ class Policy(nn.Module, ABC):
         """Read what ``_save_extra`` wrote, after the weights are in place."""
         for encoder in self._text_caches():
             encoder.load_cache(directory)
+        self.grounding = InstructionGrounding.load(directory)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, expect: Any = None) -> Policy:

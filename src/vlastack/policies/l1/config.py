@@ -101,6 +101,12 @@ class L1Config(PolicyConfig):
     """Training-time Gaussian noise added to the normalised state (std in units of the state's dataset
     std; 0 = off; never at inference). Blurs the hand position the policy could otherwise follow as
     a shortcut instead of looking at the target (BENCHMARKS.md, goal dependence)."""
+    text_noise: float = 0.0
+    """Training-time Gaussian noise added to the instruction's sentence vector before the task projection
+    (std per dimension; 0 = off; never at inference). Trained on three phrasings per task, the policy sees
+    three points per task in the text space and nothing between them; the noise fills a ball around each,
+    so a new wording whose vector lands near but not on a trained one still reads as that task. For the
+    unit-length MiniLM vectors (384-d), std 0.05 moves a vector by about 1.0 (cosine to the clean one about 0.7)."""
     use_state: bool = True
     """Feed the proprioceptive state (hand position, gripper opening) to the MLP. Off, the policy acts
     from the images and the instruction alone: the hand's position then cannot stand in for where the
@@ -117,7 +123,7 @@ class L1Config(PolicyConfig):
         super().__post_init__()
         if len(self.channels) < 2 or min(self.channels) < 1:
             raise self.bad("channels", "need at least two positive entries (stem and one stride-2 conv)")
-        for f in ("aux_state_weight", "state_noise", "future_weight", "vision_tune_lr_scale"):
+        for f in ("aux_state_weight", "state_noise", "text_noise", "future_weight", "vision_tune_lr_scale"):
             if getattr(self, f) < 0:
                 raise self.bad(f, "must be >= 0")
         if isinstance(self.future_offset, bool) or not isinstance(self.future_offset, int):

@@ -236,6 +236,8 @@ class L1Policy(Policy):
         when acting). The frames (and the frozen trunk's maps of them) are prepared once for all members."""
         c, b, t = self.config, batch.size, self.config.obs_history
         text = self.text(batch.instruction, self.device)
+        if augment and c.text_noise > 0:
+            text = text + torch.randn_like(text) * c.text_noise
         seen = self._seen(batch, t, augment, shifts, cached)
         vectors = []  # after the image features and before the task vector, in the order checkpoints' first layer expects
         if c.use_state:
@@ -367,6 +369,7 @@ class L1Policy(Policy):
             self.eval()
         try:
             c = self.config
+            batch, readings = self.ground_batch(batch)  # new wordings -> the trained phrasing of the skill they ask for
             # cached=False: acting always runs the trunk on the real frame, never on maps a batch might carry
             chunk = self._predict(batch, augment=False, cached=False)[0].mean(0)  # an ensemble: the mean of its members
             actions = self.normalizer.unnormalize(keys.ACTION, chunk)
@@ -374,7 +377,22 @@ class L1Policy(Policy):
         finally:
             if was_training:
                 self.train()
-        return ActionChunk(actions=actions, inference_ms=(time.perf_counter() - start) * 1e3, info={"policy": "l1"})
+        info: dict[str, Any] = {"policy": "l1"}
+        if readings[0] is not None:  # what the first row's instruction was taken to mean (one row when acting)
+            info.update(readings[0].info())
+        return ActionChunk(actions=actions, inference_ms=(time.perf_counter() - start) * 1e3, info=info)
+
+    def scene_vector(self, batch: Batch) -> torch.Tensor | None:
+        """The frozen trunk's maps of each camera's latest frame, averaged over the image, cameras side by side
+        [B, C*C_trunk]: what is in view, not where (the grounding's scene term). None for the conv trunk, which is
+        trained with the task and has no task-independent features."""
+        if self.config.vision == "cnn":
+            return None
+        c, t = self.config, self.config.obs_history
+        with torch.inference_mode():
+            maps = self._seen(batch, t, augment=False, cached=False)  # [C*B*t, C_trunk, h, w]
+        pooled = maps.mean((2, 3)).view(len(c.cameras), batch.size, t, -1)[:, :, -1]  # [C, B, C_trunk]
+        return pooled.permute(1, 0, 2).reshape(batch.size, -1).float()
 
 
 class _Member(nn.Module):
