@@ -25,7 +25,8 @@ the arm moves part of that per step. Control runs at :data:`FPS` Hz.
 Several arms (``rs_two_arm``): state, action and touch hold each arm's entries in turn, named
 ``arm<i>_...`` (:func:`feature_names`). The wheeled PandaOmron (``rs_mobile``) adds the base and
 torso commands (:data:`MOBILE_ACTION_NAMES`, in the robot's own frame) and the arm mount's pose to
-the state (:data:`MOBILE_STATE_NAMES`).
+the state (:data:`MOBILE_STATE_NAMES`); a task may start its base away from robosuite's placement
+(``RobosuiteTask.base_start_m``: ``rs-reachfar-pandaomron`` puts the cube beyond the arm's reach).
 
 Resets keep the simulation (robosuite's ``hard_reset=True`` rebuilds the model, about 4 s a reset);
 ``reset(seed=s)`` reseeds robosuite's generator in place, so the cube placement and the joint noise
@@ -195,6 +196,11 @@ class RobosuiteEnv(gym.Env):
         for name in task.sites:
             obj, site = name.split(".")
             self._sites.append(mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, getattr(self._env, obj).important_sites[site]))
+        # A wheeled robot's forward and sideways base joints (slides along the base's x and y, world x and y
+        # at yaw 0): qpos addresses, to start the base where the task says (RobosuiteTask.base_start_m).
+        self._base_qpos = (
+            [int(model.jnt_qposadr[model.joint(j).id]) for j in self._env.robots[0].robot_model.base_joints[:2]] if task.mobile else []
+        )
         self.names = feature_names(config.task)
         self.instruction = instruction(config.task, config.instruction_variant)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (len(self.names["action"]),), np.float32)
@@ -227,6 +233,12 @@ class RobosuiteEnv(gym.Env):
         # The placement sampler and the robots hold this very generator: reseed it in place.
         self._env.rng.bit_generator.state = np.random.default_rng(seed).bit_generator.state
         self._env.reset()
+        if any(self.task.base_start_m):
+            # Move the base before the first step: robosuite's arm controller reads its frame from the simulation
+            # every step and the base controller only its heading (unchanged), so neither needs telling.
+            self._data.qpos[self._base_qpos] = self.task.base_start_m  # robosuite puts the base at joint position 0
+            self._data.qvel[:] = 0.0
+            mujoco.mj_forward(self._model, self._data)
         self._steps = 0
         return self._observe(), {"privileged": self._privileged(), "success": False, "seed": seed, "step": 0}
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vlastack.errors import ConfigError
+
 #: Arm makes that run Lift from the PyPI package (robosuite 1.5.2): task suffix -> robosuite robot name.
 LIFT_ARMS: dict[str, str] = {
     "panda": "Panda",
@@ -47,6 +49,14 @@ class RobosuiteTask:
     """The robot has a wheeled base and a torso (PandaOmron): its action adds base and torso commands."""
     expert: bool = True
     """A scripted expert exists (envs/robosuite_experts.py)."""
+    base_start_m: tuple[float, float] = (0.0, 0.0)
+    """Wheeled robots only: where the base starts relative to robosuite's own placement (arm mount 0.56 m
+    behind the table's centre, facing +x), in metres along world x (+ towards the table) and y (+ left).
+    Applied at every reset by moving the base's forward and sideways joints (envs/robosuite_env.py)."""
+
+    def __post_init__(self) -> None:
+        if self.base_start_m != (0.0, 0.0) and not self.mobile:
+            raise ConfigError(f"base_start_m is for wheeled robots (mobile=True), got {self.base_start_m} for {self.name}")
 
     @property
     def arms(self) -> int:
@@ -105,6 +115,20 @@ TASKS.update(
             instructions=LIFT_INSTRUCTIONS,
             mobile=True,
         ),
+        # The base starts 0.40 m further back and 0.35 m to the left: the cube is then ~0.96 m ahead of the arm's
+        # mount and ~0.35 m to its right, past the Panda's stall limit (0.85 m ahead at the cube's height, measured
+        # by benchmarks/pandaomron_reach.py), so the base must drive before the arm can reach. The Lift expert alone
+        # fails it; under the base-arm split layer (execution/base_arm_layer.py) it succeeds
+        # (benchmarks/base_arm_split.py), hence no expert of its own.
+        "rs-reachfar-pandaomron": RobosuiteTask(
+            name="rs-reachfar-pandaomron",
+            env="Lift",
+            robots=("PandaOmron",),
+            instructions=LIFT_INSTRUCTIONS,
+            mobile=True,
+            expert=False,
+            base_start_m=(-0.40, 0.35),
+        ),
     }
 )
 
@@ -112,10 +136,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "rs_lift": tuple(f"rs-lift-{arm}" for arm in LIFT_ARMS),
     "rs_two_arm": ("rs-twoarmlift-panda", "rs-handover-panda"),
     "rs_mobile": ("rs-lift-pandaomron",),
+    "rs_mobile_far": ("rs-reachfar-pandaomron",),
 }
 """Group name -> task names: ``rs_lift`` is Lift on every fixed arm make, ``rs_two_arm`` two Pandas sharing
 a task (robosuite's "opposed" layout), ``rs_mobile`` the wheeled PandaOmron on Lift (the cube is within the
-arm's reach: its base need not move). Every task has a scripted expert (envs/robosuite_experts.py)."""
+arm's reach: its base need not move), ``rs_mobile_far`` the same robot starting with the cube beyond its arm's
+reach (the base must drive). Every task but ``rs_mobile_far``'s has a scripted expert (envs/robosuite_experts.py)."""
 
 
 def is_robosuite_task(task: str) -> bool:

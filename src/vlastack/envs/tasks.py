@@ -29,7 +29,7 @@ def _table() -> dict:
 def groups() -> dict[str, tuple[str, ...]]:
     """Group name -> task names: the four difficulty groups, ``mt10``, ``mt50`` (all 50),
     ``long_horizon`` (vlastack's multi-stage suite, envs/long_horizon.py) and the robosuite groups
-    (``rs_lift``, ``rs_two_arm``, ``rs_mobile``: envs/robosuite_tasks.py)."""
+    (``rs_lift``, ``rs_two_arm``, ``rs_mobile``, ``rs_mobile_far``: envs/robosuite_tasks.py)."""
     table = _table()
     out = {name: tuple(tasks) for name, tasks in table["difficulty_groups"].items()}
     out["mt10"] = tuple(table["mt10"])
