@@ -9,48 +9,22 @@ the scripted expert (no cameras) runs once straight to the simulator (``none``) 
 success and steps; the smallest distance between the two end-effector points (``state[0:3]`` and
 ``state[8:11]``, world frame, m: what the keep-out judges); the keep-out's interventions (``mutual_keep_out``
 reasons) and the steps the layer changed; and arm-arm contacts: MuJoCo contacts whose two geoms belong to
-different robots, a geom's robot read from its body's name prefix (``robot<i>_``, ``gripper<i>_``,
-``fixed_mount<i>_``; robosuite 1.5.2's naming), counted as contacts summed over steps and as steps with any.
+different robots (``RobosuiteEnv.arm_arm_contacts``, counted by :mod:`vlastack.envs.robot_contacts`, as
+``vlastack eval`` counts them), as contacts summed over steps and as steps with any.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-#: A robosuite body of robot i: its links (``robot<i>_``), gripper (``gripper<i>_``) and mount (``fixed_mount<i>_``).
-ROBOT_BODY = re.compile(r"^(?:robot|gripper|fixed_mount)(\d+)_")
 
-
-def geom_robots(model: object) -> np.ndarray:
-    """int [ngeom]: the robot each geom belongs to (by its body's name), -1 for the rest of the scene."""
-    import mujoco
-
-    out = np.full(model.ngeom, -1, dtype=np.int64)
-    for g in range(model.ngeom):
-        name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(model.geom_bodyid[g])) or ""
-        m = ROBOT_BODY.match(name)
-        if m:
-            out[g] = int(m.group(1))
-    return out
-
-
-def arm_arm_contacts(data: object, robots: np.ndarray) -> int:
-    """Active MuJoCo contacts between geoms of two different robots."""
-    n = int(data.ncon)
-    if n == 0:
-        return 0
-    a, b = robots[data.contact.geom1[:n]], robots[data.contact.geom2[:n]]
-    return int(np.sum((a >= 0) & (b >= 0) & (a != b)))
-
-
-def run_episode(env: object, stepped: object, expert: object, seed: int, robots: np.ndarray) -> dict:
+def run_episode(env: object, stepped: object, expert: object, seed: int) -> dict:
     obs, info = stepped.reset(seed=seed)
     info = {**info, "step": 0}
     dmin, contacts, contact_steps, keep_out, changed = np.inf, 0, 0, 0, 0
@@ -59,7 +33,7 @@ def run_episode(env: object, stepped: object, expert: object, seed: int, robots:
         s = np.asarray(obs.state, dtype=np.float64)
         dmin = min(dmin, float(np.linalg.norm(s[0:3] - s[8:11])))
         obs, _, terminated, truncated, info = stepped.step(expert.act(obs, info))
-        c = arm_arm_contacts(env._data, robots)  # benchmark only: reads the simulator the actuator wraps
+        c = env.arm_arm_contacts()  # the simulator the actuator wraps (envs/robot_contacts.py)
         contacts += c
         contact_steps += c > 0
         found = info.get("safety", {}).get("interventions", [])
@@ -90,12 +64,11 @@ def run_task(task: str, seeds: int, spec: str | None) -> dict:
     from vlastack.safety import SafeActuator
 
     env = make_env(task, cameras=(), image_size=16)
-    robots = geom_robots(env._model)
     name = spec or default_safety_spec(task)
     out = {"spec": name}
     for mode in ("none", "layer"):
         stepped = env if mode == "none" else SafeActuator(env, name)
-        eps = [run_episode(env, stepped, expert_for(task), seed, robots) for seed in range(seeds)]
+        eps = [run_episode(env, stepped, expert_for(task), seed) for seed in range(seeds)]
         out[mode] = {
             "success": float(np.mean([e["success"] for e in eps])),
             "steps_mean": float(np.mean([e["steps"] for e in eps])),

@@ -47,6 +47,7 @@ import numpy as np
 from vlastack.envs.instructions import instruction
 from vlastack.envs.render import CameraRenderer
 from vlastack.envs.robosuite_tasks import TASKS
+from vlastack.envs.robot_contacts import arm_arm_contacts, geom_robots
 from vlastack.errors import ConfigError
 from vlastack.registry import unknown_name_error
 from vlastack.types import Observation
@@ -191,6 +192,8 @@ class RobosuiteEnv(gym.Env):
         self._model, self._data = model, self._env.sim.data._data
         self._renderer = CameraRenderer(model, config.cameras, config.image_size, depth=config.depth)
         self._arms = [self._arm(i, robot, model) for i, robot in enumerate(self._env.robots)]
+        # Which robot each geom belongs to, for counting arm-arm contacts; a one-robot scene has none to count.
+        self._geom_robots = geom_robots(model) if len(self._arms) > 1 else None
         self._objects = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, getattr(self._env, o).root_body) for o in task.objects]
         self._sites = []
         for name in task.sites:
@@ -277,6 +280,11 @@ class RobosuiteEnv(gym.Env):
                 vec[-1] = -1.0
             parts.append(vec)
         return np.concatenate(parts)
+
+    def arm_arm_contacts(self) -> int | None:
+        """MuJoCo contacts between two different robots in the current simulator state (after the last step);
+        None for a one-robot scene. A reading for audits and benchmarks, never an input of the policy."""
+        return None if self._geom_robots is None else arm_arm_contacts(self._data, self._geom_robots)
 
     def close(self) -> None:
         self._renderer.close()
