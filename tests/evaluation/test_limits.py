@@ -97,3 +97,96 @@ def test_summary_counts_only_successes_inside_the_limits():
     json.dumps(s)
     old = summarize([EpisodeResult("door-open-v3", 0, True, 10)], ["door-open-v3"])  # a log from before the audit
     assert old["per_task"]["door-open-v3"]["success_within_limits"] is None and old["mean_success_within_limits"] is None
+
+
+# ---- two arms ---------------------------------------------------------------------------------------
+TWO_ARM = "robosuite_twoarmlift_panda"
+
+
+class TwoArmScripted:
+    """A two-arm environment whose hands (state 8 entries per arm), wrist readings (6 per arm) and arm-arm contact
+    counts are given in advance."""
+
+    instruction = "scripted"
+
+    def __init__(self, readings, contacts=None):
+        self.readings, self.contacts = readings, contacts
+
+    def reset(self, seed=None):
+        self.i = 0
+        return self._obs(0), {}
+
+    def step(self, action):
+        self.i += 1
+        return self._obs(self.i), 0.0, False, False, {"success": False}
+
+    def arm_arm_contacts(self):
+        return None if self.contacts is None else self.contacts[min(self.i, len(self.contacts) - 1)]
+
+    def _obs(self, i):
+        (p0, f0), (p1, f1) = self.readings[min(i, len(self.readings) - 1)]
+        state = np.array([*p0, 0, 0, 0, 1, 1, *p1, 0, 0, 0, 1, 1], float)
+        return SimpleNamespace(state=state, touch=np.array([0, 0, f0, 0, 0, 0, 0, 0, f1, 0, 0, 0], float))
+
+
+def run_two_arm(readings, contacts=None):
+    from vlastack.safety.two_arm_loading import load_any_spec
+
+    audit = LimitAudit(TwoArmScripted(readings, contacts), load_any_spec(TWO_ARM))
+    audit.reset(seed=0)
+    for _ in range(len(readings) - 1):
+        audit.step(np.zeros(14))
+    return audit.summary()
+
+
+def test_two_arms_are_judged_each_by_its_own_spec_and_by_the_distance_between_the_hands():
+    from vlastack.safety.presets_robosuite_two_arm import TWO_ARM_SPECS
+
+    spec = TWO_ARM_SPECS["rs-twoarmlift-panda"]
+    wall, grip, apart = spec.arms[1].spec.workspace.high[0], spec.arms[0].spec.gripper.max_force_n, spec.keep_out.min_distance_m
+    ok = ((0.0, -0.1, 1.0), 8.0), ((0.0, 0.1, 1.0), 8.0)  # 0.2 m apart, inside the table box, light wrists
+    s = run_two_arm([ok, ok])
+    assert s["within"] and s["steps_over"] == {} and s["spec"] == TWO_ARM and abs(s["min_hand_distance_mm"] - 200.0) < 1e-6
+    assert "arm_arm_contacts" not in s  # the environment counts none
+    readings = [
+        ok,
+        (((0.0, -0.1, 1.0), grip + 10.0), ((wall + 0.005, 0.1, 1.0), 8.0)),  # arm 0's wrist over its limit, arm 1 past the wall
+        (((0.0, -0.05, 1.0), 8.0), ((0.0, 0.05, 1.0), 8.0)),  # hands 0.10 m apart, inside the 0.15 m keep-out
+        (((0.0, -0.074, 1.0), 8.0), ((0.0, 0.075, 1.0), 8.0)),  # 1 mm short of it: inside the 2 mm tolerance
+    ]
+    s = run_two_arm(readings)
+    assert not s["within"]
+    assert s["steps_over"] == {"arm0.gripper.max_force_n": 1, "arm1.workspace": 1, "keep_out.min_distance_m": 1}
+    assert abs(s["max_beyond_workspace_mm"] - 5.0) < 1e-6 and abs(s["peak_finger_n"] - (grip + 10.0)) < 1e-9
+    assert abs(s["min_hand_distance_mm"] - 1000.0 * 0.1) < 1e-6 and apart == 0.15
+
+
+def test_arm_arm_contacts_are_summed_and_the_steps_with_any_counted_but_not_judged():
+    ok = ((0.0, -0.1, 1.0), 8.0), ((0.0, 0.1, 1.0), 8.0)
+    s = run_two_arm([ok] * 5, contacts=[0, 0, 3, 0, 2])  # read after each of the 4 steps: 0, 3, 0, 2
+    assert s["arm_arm_contacts"] == 5 and s["arm_arm_contact_steps"] == 2 and s["within"]
+
+
+def test_without_a_spec_nothing_is_judged():
+    audit = LimitAudit(Scripted([((0.0, 0.6, 0.2), (0, 0, 0), (0, 0))] * 2), None)
+    audit.reset(seed=0)
+    audit.step(np.zeros(4))
+    assert audit.summary() == {}
+
+
+def test_arm_arm_contacts_count_only_geoms_of_two_different_robots():
+    from vlastack.envs.robot_contacts import ROBOT_BODY, arm_arm_contacts
+
+    robots = np.array([-1, 0, 0, 1, 1])  # geom 0 the table, 1-2 robot 0, 3-4 robot 1
+    contact = SimpleNamespace(geom1=np.array([1, 0, 1, 4, 2, 3]), geom2=np.array([3, 1, 2, 2, 4, 0]))
+    assert arm_arm_contacts(SimpleNamespace(ncon=6, contact=contact), robots) == 3  # (1,3), (4,2), (2,4)
+    assert arm_arm_contacts(SimpleNamespace(ncon=2, contact=contact), robots) == 1  # only the active ones
+    assert arm_arm_contacts(SimpleNamespace(ncon=0, contact=contact), robots) == 0
+    assert [
+        ROBOT_BODY.match(n) and ROBOT_BODY.match(n).group(1) for n in ("robot1_link3", "gripper0_right_hand", "table", "mount0_base")
+    ] == [
+        "1",
+        "0",
+        None,
+        None,
+    ]

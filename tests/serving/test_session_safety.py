@@ -58,3 +58,27 @@ def test_the_arm_contact_reaches_the_servers_layer_over_a_real_connection():
     with pytest.raises(ObservationError, match=r"'observation.arm_contact' must be float32 \[3\]"):
         spec.validate({**good, keys.ARM_CONTACT: np.zeros(2, np.float32)})
     assert keys.ARM_CONTACT not in spec.validate(good)  # optional: absent is fine
+
+
+def test_a_two_arm_spec_judges_the_joint_chunk_and_keeps_the_predicted_hands_apart():
+    from vlastack.safety.presets_robosuite_two_arm import TWO_ARM_SPECS
+
+    spec = TWO_ARM_SPECS["rs-twoarmlift-panda"]
+    scale, apart = spec.arms[0].spec.action.translation_scale_m, spec.keep_out.min_distance_m
+    hand = [0.0, 0.0, 0.0, 1.0, 1.0]  # quaternion x, y, z, w, gripper open
+    state = np.array([0.0, -0.09, 1.0, *hand, 0.0, 0.09, 1.0, *hand], np.float32)  # hands 0.18 m apart along y
+    towards = np.zeros((8, 14), np.float32)
+    towards[:, 1], towards[:, 8] = 1.0, -1.0  # arm 0 to +y, arm 1 to -y, full speed, for 8 steps (0.8 m each unchecked)
+    safety = ChunkSafety(spec.name)
+    out, report = safety.filter_chunk(towards, {keys.STATE: state, keys.TOUCH: np.zeros(12, np.float32)})
+    assert report["spec"] == spec.name and report["steps_changed"] > 0
+    assert {"arm0.keep_out.min_distance_m", "arm1.keep_out.min_distance_m"} <= {item["limit"] for item in report["listed"]}
+    # The server moves each hand by its own slice: the distance it predicts never drops below the keep-out.
+    gap = 0.18 - np.cumsum(out[:, 1] - out[:, 8]) * scale
+    assert np.all(gap >= apart - 1e-9) and out[0, 1] > 0 and out[0, 8] < 0  # they did approach at first
+    assert np.all(np.diff(gap) <= 1e-12)  # and never moved apart: the keep-out slows, it does not push back
+    safety.check_fits(14, 16)
+    with pytest.raises(ValueError, match="is for 14-d actions, the policy makes 7-d ones"):
+        safety.check_fits(7, 16)
+    with pytest.raises(ValueError, match=r"reads state entries \[0, 1, 2, 8, 9, 10\], the state has 8"):
+        safety.check_fits(14, 8)

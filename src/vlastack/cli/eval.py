@@ -39,9 +39,11 @@ def evaluate(
         False, help="Keep the episodes an interrupted run with the same settings logged in --report DIR; run only the rest."
     ),
     safety: str = typer.Option(
-        "metaworld_sawyer",
-        help="Safety spec between executor and simulator (default on, as users run it); "
-        "'none' steps the simulator directly, as published benchmark rows were measured.",
+        "embodiment",
+        help="Safety spec between executor and simulator (default on, as users run it): 'embodiment' gives each task "
+        "its robot's own (metaworld_sawyer, robosuite_<arm>; two-arm tasks their two-arm spec, as collection does), "
+        "or a preset name or JSON file for every task; 'none' steps the simulator directly, as published benchmark "
+        "rows were measured.",
     ),
     seed_offset: int = typer.Option(
         100_000,
@@ -91,7 +93,7 @@ def run_eval(
     as_json: bool = False,
     report: Path | None = None,
     resume: bool = False,
-    safety: str = "metaworld_sawyer",
+    safety: str = "embodiment",
     seed_offset: int = 100_000,
     execute_steps: int | None = None,
     perturb: list[str] | tuple[str, ...] = (),
@@ -151,7 +153,9 @@ def run_eval(
         "instruction_variant": instruction_variant,
         "seed_offset": seed_offset,
         "execute_steps": execute_steps,
-        "safety": safety,
+        # The spec every task ran behind (``metaworld_sawyer`` for Meta-World), "embodiment" when tasks had
+        # their own ones (each episode's ``limits.spec`` names its), or "none".
+        "safety": config.safety_label,
         # Visual perturbations (envs/perturb.py); absent from results written before they existed, which were unperturbed.
         "perturb": [n for n in perturbations if n != "none"],
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

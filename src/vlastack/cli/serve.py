@@ -34,7 +34,8 @@ def serve(
         str,
         typer.Option(
             help="Safety spec applied to every chunk: 'embodiment' (the spec of the robots the checkpoint was trained on; "
-            "metaworld_sawyer for checkpoints that do not say), a preset name, a JSON file, or 'none'."
+            "metaworld_sawyer for checkpoints that do not say), a preset name (two-arm ones too, e.g. "
+            "robosuite_twoarmlift_panda: checkpoints do not record two-arm robots yet, so name it), a JSON file, or 'none'."
         ),
     ] = "embodiment",
     image_size: Annotated[int | None, typer.Option(help="Square image size clients send (default: the policy's own).")] = None,

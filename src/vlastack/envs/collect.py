@@ -124,25 +124,8 @@ class CollectConfig:
 
     def _check_safety(self) -> None:
         """Every task's spec loads and fits its action: now, in the main process, not in every worker."""
-        from vlastack.safety.two_arm_loading import action_dim, load_any_spec
-
         for task in self.tasks:
-            name = self.spec_for(task)
-            try:
-                spec = load_any_spec(name)
-            except ConfigError as e:
-                raise ConfigError(f"safety: {e}") from None
-            if is_robosuite_task(task):
-                from vlastack.envs.robosuite_env import feature_names
-
-                dim = len(feature_names(task)["action"])
-            else:
-                from vlastack.envs.metaworld import ACTION_DIM as dim
-            if action_dim(spec) != dim:
-                raise ConfigError(
-                    f"safety: the spec {spec.name!r} is for actions of {action_dim(spec)} entries, {task} takes {dim}; "
-                    f"use its own ({EMBODIMENT_SAFETY!r}, the default) or --no-safety"
-                )
+            check_spec_fits(task, self.spec_for(task), hint=f"use its own ({EMBODIMENT_SAFETY!r}, the default) or --no-safety")
 
 
 @dataclass
@@ -347,6 +330,35 @@ def default_safety_spec(task: str) -> str | None:
     from vlastack.embodiments import embodiment_for_task
 
     return embodiment_for_task(task).safety_spec
+
+
+def task_action_dim(task: str) -> int:
+    """Entries of ``task``'s action (no simulator needed): Meta-World's 4, or the robosuite task's layout."""
+    if is_robosuite_task(task):
+        from vlastack.envs.robosuite_env import feature_names
+
+        return len(feature_names(task)["action"])
+    from vlastack.envs.metaworld import ACTION_DIM
+
+    return ACTION_DIM
+
+
+def check_spec_fits(task: str, source: str, hint: str = "") -> Any:
+    """The safety spec ``source`` names (a preset name, two-arm ones too, or a JSON path), loaded and checked to
+    judge ``task``'s actions; a ConfigError starting ``safety:`` (``hint`` appended) when it cannot."""
+    from vlastack.safety.two_arm_loading import action_dim, load_any_spec
+
+    try:
+        spec = load_any_spec(source)
+    except ConfigError as e:
+        raise ConfigError(f"safety: {e}") from None
+    dim = task_action_dim(task)
+    if action_dim(spec) != dim:
+        raise ConfigError(
+            f"safety: the spec {spec.name!r} is for actions of {action_dim(spec)} entries, {task} takes {dim}"
+            + (f"; {hint}" if hint else "")
+        )
+    return spec
 
 
 def without_safety_spec(tasks: list[str] | tuple[str, ...]) -> list[str]:

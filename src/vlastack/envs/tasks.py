@@ -63,11 +63,17 @@ def step_limit(task: str) -> int:
 
 
 def group_of(task: str) -> str:
-    """The difficulty group a task belongs to."""
+    """The group a task is reported under: its difficulty group for Meta-World, else its suite's group
+    (``long_horizon``, or its robosuite group such as ``rs_two_arm``)."""
     for g in DIFFICULTY_GROUPS:
         if task in groups()[g]:
             return g
-    raise unknown_name_error("task", task, all_tasks())
+    if task in SUITE:
+        return "long_horizon"
+    for g, members in ROBOSUITE_GROUPS.items():
+        if task in members:
+            return g
+    raise unknown_name_error("task", task, known_tasks())
 
 
 def resolve_tasks(spec: str | list[str] | tuple[str, ...]) -> list[str]:

@@ -28,6 +28,9 @@ def settings_of(config: Any) -> dict[str, Any]:
         k: getattr(config, k)
         for k in ("server", "max_steps", "executor", "instruction_variant", "image_size", "safety_spec", "seed_offset", "execute_steps")
     }
+    # The spec by what it resolves to (``EvalConfig.safety_label``): a Meta-World run under the default
+    # ("embodiment") records metaworld_sawyer, as logs written before that default did, and resumes them.
+    out["safety_spec"] = getattr(config, "safety_label", config.safety_spec)
     out["checkpoint"] = None if config.checkpoint is None else str(config.checkpoint)
     perturb = [n for n in getattr(config, "perturb", ()) if n != "none"]
     if perturb:  # only when set, so logs written before perturbations existed still resume

@@ -87,11 +87,13 @@ def summarize(results: list[EpisodeResult], tasks: list[str]) -> dict[str, Any]:
             "mean_length": float(np.mean([r.steps for r in rs])) if rs else 0.0,
             "crashed": [r.seed for r in rs if r.error],
             "errors": sorted({r.error for r in rs if r.error}),
+            **_arm_arm_contacts(rs),
         }
     groups: dict[str, float] = {}
-    for g in DIFFICULTY_GROUPS:
+    # The difficulty groups in the published order, then any other suite's group (robosuite's, long_horizon).
+    for g in [*DIFFICULTY_GROUPS, *dict.fromkeys(v["group"] for v in per_task.values())]:
         rates = [v["success"] for v in per_task.values() if v["group"] == g]
-        if rates:
+        if rates and g not in groups:
             groups[g] = float(np.mean(rates))
     latencies = [ms for r in results for ms in r.latency_ms]
     counts, edges = np.histogram(latencies, bins=LATENCY_BINS) if latencies else (np.zeros(0), np.zeros(0))
@@ -113,6 +115,18 @@ def summarize(results: list[EpisodeResult], tasks: list[str]) -> dict[str, Any]:
             # Kept so that a report rendered later from results.json alone can draw the distribution.
             "histogram": {"edges_ms": [float(e) for e in edges], "counts": [int(c) for c in counts]},
         },
+    }
+
+
+def _arm_arm_contacts(results: list[EpisodeResult]) -> dict[str, int]:
+    """For a scene whose audit counted contacts between its robots (``LimitAudit``): the contacts summed over the
+    task's episodes and steps, and the episodes with any; nothing for the others."""
+    counted = [r.limits for r in results if "arm_arm_contacts" in r.limits]
+    if not counted:
+        return {}
+    return {
+        "arm_arm_contacts": int(sum(x["arm_arm_contacts"] for x in counted)),
+        "episodes_with_arm_arm_contact": int(sum(x["arm_arm_contact_steps"] > 0 for x in counted)),
     }
 
 

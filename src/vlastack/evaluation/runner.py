@@ -1,4 +1,4 @@
-"""Closed-loop evaluation of a checkpoint: policy -> executor -> safety layer -> Meta-World.
+"""Closed-loop evaluation of a checkpoint: policy -> executor -> safety layer -> simulator (Meta-World or robosuite).
 
 Episodes run in worker processes (each loads the checkpoint once and keeps one environment per
 task). A worker that crashes costs only the episodes it was running: they are reported as
@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from vlastack.envs.collect import EMBODIMENT_SAFETY  # "embodiment": each task its own spec, as collection does
 from vlastack.errors import ConfigError
 from vlastack.evaluation.protocol import EVAL_SEED_OFFSET, EpisodeResult, eval_seed
 from vlastack.workers import spawn_pool, terminate_workers
@@ -30,11 +31,12 @@ class EvalConfig:
     checkpoint: Path | None
     """Policy checkpoint directory (``model.safetensors``, ``config.json``, ...); None with ``server``."""
     tasks: tuple[str, ...]
-    """Meta-World task names."""
+    """Task names: Meta-World ones, or robosuite ones (``rs-...``, two-arm ones too)."""
     episodes: int = 10
     """Episodes per task (the protocol uses 10)."""
     max_steps: int = 500
-    """Step limit per episode (the protocol uses 500)."""
+    """Step limit per episode (the protocol uses 500); a robosuite task stops at its own limit if that is
+    lower (250 control steps at 20 Hz: ``RobosuiteTask.max_steps``)."""
     executor: str = "sync"
     """Executor name: sync, ensemble or async."""
     instruction_variant: int = 0
@@ -45,9 +47,12 @@ class EvalConfig:
     """Record the first episode of this many tasks for the report."""
     image_size: int | None = None
     """Rendered image side; None: the checkpoint's training resolution."""
-    safety_spec: str = "metaworld_sawyer"  # also DEFAULT_SPEC below
-    """Safety spec preset applied between executor and simulator (on by default, as users run it). ``none``
-    steps the simulator directly, as published benchmark rows were measured; reports say which."""
+    safety_spec: str = EMBODIMENT_SAFETY  # also DEFAULT_SPEC below
+    """Safety spec applied between executor and simulator (on by default, as users run it): ``embodiment``
+    gives each task the spec collection gives it (its robot's own, ``metaworld_sawyer`` for Meta-World; a
+    two-arm task its two-arm spec: ``vlastack.envs.collect.default_safety_spec``); a preset name or JSON path
+    applies to every task. ``none`` steps the simulator directly, as published benchmark rows were measured;
+    reports say which."""
     server: str | None = None
     """``ws://host:port`` of a ``vlastack serve`` policy server to evaluate instead of a local checkpoint."""
     token: str | None = None
@@ -72,14 +77,59 @@ class EvalConfig:
         if self.execute_steps is not None and self.execute_steps < 1:
             raise ConfigError(f"execute_steps must be None or >= 1, got {self.execute_steps}")
         from vlastack.envs.perturb import check_perturbations
+        from vlastack.envs.robosuite_tasks import is_robosuite_task
 
-        check_perturbations(self.perturb)
+        if check_perturbations(self.perturb) and any(is_robosuite_task(t) for t in self.tasks):
+            raise ConfigError(f"perturb: visual perturbations are for Meta-World scenes only, got {self.perturb} with robosuite tasks")
+        self._check_safety()
+
+    def spec_for(self, task: str) -> str | None:
+        """The safety spec ``task``'s episodes run behind (a preset name or JSON path), or None for ``none``."""
+        if self.safety_spec == NO_SAFETY:
+            return None
+        if self.safety_spec != EMBODIMENT_SAFETY:
+            return self.safety_spec
+        from vlastack.envs.collect import default_safety_spec
+
+        spec = default_safety_spec(task)
+        if spec is None:
+            raise ConfigError(f"safety: the embodiment of {task} has no safety spec yet; evaluate it with --safety none")
+        return spec
+
+    def audit_spec_for(self, task: str) -> str | None:
+        """The spec ``task``'s episodes are judged against (``LimitAudit``): the one they run behind; for ``none``
+        the task's own default, so a run without the layer is measured by the rules one with it keeps (None:
+        its robot has no spec, nothing to judge by)."""
+        if self.safety_spec != NO_SAFETY:
+            return self.spec_for(task)
+        from vlastack.envs.collect import default_safety_spec
+
+        return default_safety_spec(task)
+
+    @property
+    def safety_label(self) -> str:
+        """What results and the episode log record: ``none``, the one spec every task runs behind, or
+        ``embodiment`` (each task its own, several). A Meta-World run records ``metaworld_sawyer`` as before."""
+        if self.safety_spec == NO_SAFETY:
+            return NO_SAFETY
+        specs = {self.spec_for(t) for t in self.tasks}
+        return str(specs.pop()) if len(specs) == 1 else self.safety_spec
+
+    def _check_safety(self) -> None:
+        """Every task's spec (and the one a ``none`` run is judged against) loads and fits the task's action:
+        now, in the main process, with the field named, not as a crash in every episode."""
+        from vlastack.envs.collect import check_spec_fits
+
+        for task in self.tasks:
+            name = self.audit_spec_for(task)
+            if name is not None:
+                check_spec_fits(task, name, hint="pass --safety with a spec for this robot, 'embodiment' (each task's own) or 'none'")
 
 
 NO_SAFETY = "none"
 """``safety_spec`` value that runs without the safety layer (benchmark comparisons only)."""
 DEFAULT_SPEC = EvalConfig.safety_spec
-"""The spec evaluation runs behind by default, and the one a ``none`` run is judged against."""
+"""What evaluation runs behind by default: each task's own spec (``EvalConfig.spec_for``)."""
 
 
 # ---- worker side -------------------------------------------------------------------------------
@@ -181,6 +231,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
     seed = eval_seed(episode, config.seed_offset)
     try:
         from vlastack.envs.metaworld import FPS, make_env
+        from vlastack.envs.robosuite_tasks import TASKS as ROBOSUITE_TASKS
         from vlastack.envs.rollout import rollout
         from vlastack.evaluation.limits import LimitAudit
         from vlastack.evaluation.timeline import safety_timeline
@@ -188,24 +239,28 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         from vlastack.execution import FakeClock, executor_act, make_executor
         from vlastack.execution.base import INFERENCE_ERROR
         from vlastack.safety import SafeActuator
-        from vlastack.safety.loading import load_spec
+        from vlastack.safety.two_arm_loading import load_any_spec
 
         policy = _policy(config)
         key = f"env/{task}/{','.join(config.perturb)}"
         if key not in _CACHE:
+            robosuite = ROBOSUITE_TASKS.get(task)
             _CACHE[key] = make_env(
                 task,
                 cameras=policy.cameras,
                 image_size=config.image_size or policy.image_size,
                 depth=policy.depth,
                 touch=True,
-                max_steps=config.max_steps,
+                max_steps=config.max_steps if robosuite is None else min(config.max_steps, robosuite.max_steps),
                 instruction_variant=config.instruction_variant,
-                perturb=config.perturb,
+                # robosuite scenes take no perturbations (EvalConfig refuses them there)
+                **({"perturb": config.perturb} if robosuite is None else {}),
             )
+        env = _CACHE[key]
         # Every episode is judged against the spec's limits by where the arm went, layer or not; ``none``
-        # is judged against the default spec, so a run without the layer is measured by the same rules.
-        audit = LimitAudit(_CACHE[key], load_spec(config.safety_spec if config.safety_spec != NO_SAFETY else DEFAULT_SPEC))
+        # is judged against the task's default spec, so a run without the layer is measured by the same rules.
+        audit_spec = config.audit_spec_for(task)
+        audit = LimitAudit(env, None if audit_spec is None else load_any_spec(audit_spec))
         latency: list[float] = []
         policy.reset(seed)
 
@@ -219,8 +274,10 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         k = config.execute_steps or policy.execute_steps
         executor = make_executor(config.executor, policy_fn, clock=clock, **({"k": k} if config.executor == "sync" and k else {}))
         executor.reset()
-        actuator = SafeActuator(audit, config.safety_spec, clock=clock) if config.safety_spec != NO_SAFETY else None
-        act = executor_act(executor, clock, advance_s=1.0 / FPS)
+        spec = config.spec_for(task)
+        actuator = SafeActuator(audit, spec, clock=clock) if spec is not None else None
+        # One control period of simulated time per step: 80 Hz for Meta-World, 20 Hz for robosuite.
+        act = executor_act(executor, clock, advance_s=1.0 / getattr(env, "metadata", {}).get("render_fps", FPS))
 
         def observe_and_act(observation, info):
             policy.observe(observation)

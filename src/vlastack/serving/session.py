@@ -10,6 +10,11 @@ full before asking again (openpi's ``ActionChunkBroker`` does) and approximate o
 is a pre-filter that reports what it changed; the robot side must still step through its own
 ``SafeActuator`` (the layer that sees the real state at every step), as ``vlastack.execution`` does.
 
+A two-arm spec (:class:`vlastack.safety.TwoArmSpec`, e.g. ``robosuite_twoarmlift_panda``) runs the two-arm
+layer over the joint action instead, and the prediction moves each hand by its own slice of the action
+(turned into the world frame as the spec's ``command_yaw_rad`` says), so the mutual keep-out is judged
+on both predicted hands.
+
 The arm's contact force (:data:`vlastack.keys.ARM_CONTACT`, ``Observation.arm_contact``), when the observation
 carries it, goes to the layer's contact-force check at every step of the chunk: the server cannot
 see a contact released, so a reading over the limit is taken to hold for the whole chunk (no step
@@ -32,14 +37,42 @@ _ids = itertools.count(1)
 MAX_LISTED = 16
 
 
+@dataclass(frozen=True)
+class _Hand:
+    """Where one arm's hand sits in the joint vectors, for the nominal prediction of its position."""
+
+    state_at: list[int]
+    """Indices of its position (x, y, z, world frame, m) in the joint state."""
+    action_at: list[int]
+    """Indices of its translation command in the joint action."""
+    to_world: np.ndarray
+    """[3, 3] rotation from the command frame to the world frame (identity for a single arm)."""
+    scale_m: float
+    """Metres the hand moves per action unit (the spec's ``translation_scale_m``)."""
+
+
 class ChunkSafety:
     """One connection's safety layer, applied to whole chunks (see the module docstring)."""
 
     def __init__(self, spec: Any) -> None:
-        from vlastack.safety import SafetyLayer
+        from vlastack.embodiments.embodiment import yaw_matrix
+        from vlastack.safety import TwoArmSpec, make_layer
 
-        self.layer = SafetyLayer(spec)
+        self.layer = make_layer(spec)
         self.spec = self.layer.spec
+        if isinstance(self.spec, TwoArmSpec):
+            slots = [(s.spec, s.state_slice[0], s.action_slice[0], yaw_matrix(s.command_yaw_rad)) for s in self.spec.arms]
+        else:
+            slots = [(self.spec, 0, 0, np.eye(3))]
+        self._hands = [
+            _Hand(
+                state_at=[state0 + d for d in arm.state_position_dims],
+                action_at=[action0 + d for d in arm.action.translation_dims],
+                to_world=rotation,
+                scale_m=arm.action.translation_scale_m,
+            )
+            for arm, state0, action0, rotation in slots
+        ]
         self.now_s = 0.0
 
     def reset(self) -> None:
@@ -52,8 +85,6 @@ class ChunkSafety:
         state = np.array(obs[keys.STATE], dtype=np.float64).reshape(-1)
         touch = obs.get(keys.TOUCH)
         contact = obs.get(keys.ARM_CONTACT)  # None (no reading) when the observation does not carry it
-        pos_dims = list(spec.state_position_dims)
-        trans_dims = list(spec.action.translation_dims)
         out = np.empty_like(actions, dtype=np.float32)
         listed: list[dict[str, Any]] = []
         changed = held = count = 0
@@ -61,7 +92,9 @@ class ChunkSafety:
             decision = self.layer.filter(proposed, state.copy(), touch, self.now_s, contact)
             self.now_s += spec.control_period_s
             out[i] = decision.action
-            state[pos_dims] += np.asarray(decision.action, dtype=np.float64)[trans_dims] * spec.action.translation_scale_m
+            allowed = np.asarray(decision.action, dtype=np.float64)
+            for hand in self._hands:
+                state[hand.state_at] += hand.to_world @ allowed[hand.action_at] * hand.scale_m
             if decision.interventions:
                 changed += 1
                 held += int(decision.held)
@@ -82,13 +115,16 @@ class ChunkSafety:
 
     def check_fits(self, action_dim: int, state_dim: int | None) -> None:
         """ValueError when this spec cannot judge the runner's actions (sizes differ)."""
+        from vlastack.safety.two_arm_loading import action_dim as spec_action_dim
+
         name = self.spec.name
-        if self.spec.action.dim != action_dim:
-            raise ValueError(f"safety spec {name!r} is for {self.spec.action.dim}-d actions, the policy makes {action_dim}-d ones")
+        if spec_action_dim(self.spec) != action_dim:
+            raise ValueError(f"safety spec {name!r} is for {spec_action_dim(self.spec)}-d actions, the policy makes {action_dim}-d ones")
         if state_dim is None:
             raise ValueError(f"safety spec {name!r} needs {keys.STATE!r} in the observation, the policy reads none")
-        if max(self.spec.state_position_dims) >= state_dim:
-            raise ValueError(f"safety spec {name!r} reads state entries {self.spec.state_position_dims}, the state has {state_dim}")
+        read = sorted(i for hand in self._hands for i in hand.state_at)
+        if read[-1] >= state_dim:
+            raise ValueError(f"safety spec {name!r} reads state entries {read}, the state has {state_dim}")
 
 
 @dataclass
