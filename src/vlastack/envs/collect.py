@@ -163,17 +163,23 @@ def _run_one(task: str, seed: int, env_kwargs: dict[str, Any], safety: str | Non
 
 
 # ---- main side ------------------------------------------------------------------------------------
-def episode_feature_names(robosuite_task: str | None = None) -> dict[str, list[str]]:
+def episode_feature_names(robosuite_task: str | None = None, robosuite_tasks: tuple[str, ...] = ()) -> dict[str, list[str]]:
     """Names of the entries of a recorded episode's vector features (state, action, touch, what the
-    safety layer did), for ``DatasetWriter(feature_names=...)``: Meta-World's, or a robosuite task's."""
+    safety layer did), for ``DatasetWriter(feature_names=...)``: Meta-World's, or a robosuite task's;
+    with ``robosuite_tasks`` (the dataset's tasks) also the privileged state's, in the layout they share
+    (envs/privileged_layout.py)."""
     from vlastack import keys
     from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS
 
+    extra: dict[str, list[str]] = {}
     if robosuite_task is not None:
+        from vlastack.envs.privileged_layout import dataset_privileged_names
         from vlastack.envs.robosuite_env import feature_names
 
         names = feature_names(robosuite_task)
         state, action, touch = names["state"], names["action"], names["touch"]
+        if robosuite_tasks:
+            extra[keys.ENV_STATE] = dataset_privileged_names(robosuite_tasks)
     else:
         from vlastack.envs.metaworld import ACTION_NAMES as action
         from vlastack.envs.metaworld import STATE_NAMES as state
@@ -184,6 +190,7 @@ def episode_feature_names(robosuite_task: str | None = None) -> dict[str, list[s
         keys.TOUCH: touch,
         SAFETY_INTERVENTIONS: ["interventions"],
         SAFETY_HELD: ["held"],
+        **extra,
     }
 
 
@@ -197,13 +204,17 @@ def robot_type(tasks: tuple[str, ...]) -> str:
 def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
     from tqdm import tqdm
 
+    from vlastack import keys
+    from vlastack.envs.privileged_layout import to_dataset_layout
     from vlastack.envs.rollout import SAFETY_INTERVENTIONS
     from vlastack.episodes.writer import DatasetWriter
 
-    names = episode_feature_names(config.tasks[0] if is_robosuite_task(config.tasks[0]) else None)
+    robosuite = is_robosuite_task(config.tasks[0])
+    names = episode_feature_names(config.tasks[0] if robosuite else None, config.tasks if robosuite else ())
     log = _load_log(config.out)
     _check_same_safety(config, log)
     writer = DatasetWriter(config.out, robot_type=robot_type(config.tasks), video=config.video, feature_names=names)
+    _check_same_privileged_layout(config.out, writer, names)
     _save_log(config.out, log)  # the safety setting, before the first episode
     kept = {t: 0 for t in config.tasks}
     for row in writer.episode_rows():
@@ -244,6 +255,8 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
         steps[task] += n_steps
         sim_ms += ms
         if episode is not None and kept[task] < config.episodes:
+            if robosuite:  # tasks with other objects share one privileged layout (envs/privileged_layout.py)
+                episode.frames[keys.ENV_STATE] = to_dataset_layout(task, episode.frames[keys.ENV_STATE], names[keys.ENV_STATE])
             writer.add_episode(episode)
             kept[task] += 1
             if SAFETY_INTERVENTIONS in episode.frames:
@@ -289,6 +302,20 @@ def _run_parallel(
         lambda result: handle(*result),
         "every finished episode is saved in the dataset, and running the same command again resumes the collection",
     )
+
+
+def _check_same_privileged_layout(out: Path, writer: Any, names: dict[str, list[str]]) -> None:
+    """Refuse to resume a robosuite dataset whose recorded privileged entries are named otherwise (other tasks)."""
+    from vlastack import keys
+
+    if keys.ENV_STATE not in names or not writer.features or keys.ENV_STATE not in writer.features:
+        return
+    had = writer.features[keys.ENV_STATE].get("names")
+    if had is not None and list(had) != names[keys.ENV_STATE]:
+        raise ConfigError(
+            f"tasks: the dataset at {out} records {keys.ENV_STATE} as {list(had)}, these tasks as {names[keys.ENV_STATE]}: "
+            "collect other tasks into a new --out"
+        )
 
 
 def _check_same_safety(config: CollectConfig, log: dict[str, Any]) -> None:
