@@ -123,6 +123,7 @@ def test_cli_names_a_feature_mismatch(tmp_path):
     result = runner.invoke(app, ["train", "--preset", "debug", "--dataset", str(wrong_dim), "--out", str(tmp_path / "r")])
     assert isinstance(result.exception, DatasetError)
     assert "'action' has shape [7] but preset 'debug'" in str(result.exception)
+    assert str(result.exception).endswith("expects [4]: train it with --set policy.action_dim=7")  # the way out, named
     other_cam = _write_dataset(tmp_path / "cam", [_episode(6, 0, camera="topview")])
     result = runner.invoke(app, ["train", "--preset", "debug", "--dataset", str(other_cam), "--out", str(tmp_path / "r")])
     assert (

@@ -143,6 +143,9 @@ class PolicyConfig:
                 raise DatasetError(f"{where} has no camera {cam!r} needed by {who}; its cameras: {cams or 'none'}")
             if self.use_depth and keys.depth_key(cam) not in features:
                 raise DatasetError(f"{where} has no depth stream {keys.depth_key(cam)!r} needed by {who} (use_depth=True)")
+        # The contract's own size fields: a mismatch says which --set gives the dataset's size (robosuite's two-arm
+        # data: state 16, action 14, touch 12, where every preset is sized for Meta-World's 4, 4 and 2).
+        sized = {keys.STATE: "state_dim", keys.ACTION: "action_dim", keys.TOUCH: "touch_dim"}
         for key, want in (
             ((keys.STATE, self.state_dim), (keys.ACTION, self.action_dim))
             + (((keys.TOUCH, self.touch_dim),) if self.use_touch else ())
@@ -152,7 +155,8 @@ class PolicyConfig:
                 raise DatasetError(f"{where} has no feature {key!r} needed by {who}")
             got = tuple(features[key].get("shape", ()))
             if got[-1:] != (want,):
-                raise DatasetError(f"{where}: feature {key!r} has shape {list(got)} but {who} expects [{want}]")
+                hint = f": train it with --set policy.{sized[key]}={got[-1]}" if key in sized and got else ""
+                raise DatasetError(f"{where}: feature {key!r} has shape {list(got)} but {who} expects [{want}]{hint}")
 
     # ---- dict round trip --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
