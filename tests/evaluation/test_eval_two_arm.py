@@ -88,6 +88,8 @@ def test_two_arm_eval_runs_behind_each_tasks_two_arm_spec_by_default(checkpoint,
         assert all(k.startswith(("arm0.", "arm1.", "keep_out.")) for k in limits["steps_over"])
         per_task = summary["per_task"][e["task"]]
         assert per_task["group"] == "rs_two_arm" and per_task["arm_arm_contacts"] == limits["arm_arm_contacts"]
+        assert per_task["safety_interventions"] == e["safety"]["interventions"]  # the summary carries the layer's work
+        assert per_task["safety_steps_changed"] == e["safety"]["steps_changed"]
     assert list(summary["per_group"]) == ["rs_two_arm"]
 
 
@@ -96,4 +98,5 @@ def test_two_arm_eval_without_the_layer_is_still_judged_by_the_two_arm_spec(chec
     assert results["summary"]["config"]["safety"] == "none" and results["summary"]["crashed_episodes"] == 0
     for e in results["episodes"]:
         assert e["safety"] == {}  # no layer
+        assert "safety_interventions" not in results["summary"]["per_task"][e["task"]]
         assert e["limits"]["spec"] == default_safety_spec(e["task"]) and "arm_arm_contacts" in e["limits"]

@@ -88,6 +88,7 @@ def summarize(results: list[EpisodeResult], tasks: list[str]) -> dict[str, Any]:
             "crashed": [r.seed for r in rs if r.error],
             "errors": sorted({r.error for r in rs if r.error}),
             **_arm_arm_contacts(rs),
+            **_layer_totals(rs),
         }
     groups: dict[str, float] = {}
     # The difficulty groups in the published order, then any other suite's group (robosuite's, long_horizon).
@@ -127,6 +128,25 @@ def _arm_arm_contacts(results: list[EpisodeResult]) -> dict[str, int]:
     return {
         "arm_arm_contacts": int(sum(x["arm_arm_contacts"] for x in counted)),
         "episodes_with_arm_arm_contact": int(sum(x["arm_arm_contact_steps"] > 0 for x in counted)),
+    }
+
+
+def _layer_totals(results: list[EpisodeResult]) -> dict[str, Any]:
+    """What the safety layer did over the task's episodes (each episode's ``safety`` summary, summed): steps it
+    changed and held, its interventions, and those per limit (e.g. ``arm0.keep_out.min_distance_m``); nothing when
+    no episode ran behind it (``--safety none``, crashes)."""
+    ran = [r.safety for r in results if r.safety]
+    if not ran:
+        return {}
+    by_limit: dict[str, int] = {}
+    for s in ran:
+        for limit, n in s.get("by_limit", {}).items():
+            by_limit[limit] = by_limit.get(limit, 0) + int(n)
+    return {
+        "safety_steps_changed": int(sum(s.get("steps_changed", 0) for s in ran)),
+        "safety_steps_held": int(sum(s.get("steps_held", 0) for s in ran)),
+        "safety_interventions": int(sum(s.get("interventions", 0) for s in ran)),
+        "safety_by_limit": dict(sorted(by_limit.items())),
     }
 
 
