@@ -23,7 +23,8 @@ export MUJOCO_GL=${MUJOCO_GL:-egl}
 "$PY/vlastack" collect --tasks mt50 --episodes 50 --out "$DATA" --workers 2 --image-size 128 --cameras corner2
 mkdir -p "$(dirname "$OUT")"
 # One log per training process (${OUT}_part1.log, _part2.log, ...): eval_table.py adds their times.
-part=$(( $(ls "$OUT"_part*.log 2>/dev/null | wc -l) + 1 ))
+logs=("$OUT"_part*.log)  # none yet: the pattern itself (nullglob is off), hence the -e test
+part=$(( ${#logs[@]} + 1 )); [ -e "${logs[0]}" ] || part=1
 OMP_NUM_THREADS=2 /usr/bin/time -v "$PY/vlastack" train --preset flow --dataset "$DATA" --out "$OUT" --steps "$STEPS" \
   --warmup-steps 100 --save-every 500 --cpu --no-progress --resume > "${OUT}_part$part.log" 2>&1
 ckpt=$(ls -d "$OUT"/checkpoints/step_* | tail -n 1)
