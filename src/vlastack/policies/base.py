@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -101,13 +101,14 @@ class Policy(nn.Module, ABC):
         family without one (its grounding then reads the words alone)."""
         return None
 
-    def ground_batch(self, batch: Batch) -> tuple[Batch, list[Grounded | None]]:
+    def ground_batch(self, batch: Batch, scenes: Callable[[], torch.Tensor | None] | None = None) -> tuple[Batch, list[Grounded | None]]:
         """``batch`` with every instruction the policy was not trained on replaced by the trained phrasing of the
         skill it asks for (:mod:`~vlastack.policies.components.grounding`), and per row what it was taken to mean
         (None: a trained phrasing, or no grounding). An instruction is grounded once per episode, on the first
         frame it comes with, and kept until :meth:`reset`: the scene changes as the task progresses (an opened
         drawer looks like the start of closing it), the request does not. Rows of one batch that share an
-        instruction share its reading. A family calls this at the top of ``sample_actions``."""
+        instruction share its reading. A family calls this at the top of ``sample_actions``; ``scenes`` gives the
+        scene vectors when it has already run its trunk on these frames (default: :meth:`scene_vector`)."""
         if self.grounding is None or all(self.grounding.knows(t) for t in batch.instruction):
             return batch, [None] * batch.size
         new = sorted({t for t in batch.instruction if not self.grounding.knows(t) and t not in self._grounded})
@@ -115,11 +116,11 @@ class Policy(nn.Module, ABC):
             caches = self._text_caches()
             if not caches:
                 raise ConfigError(f"{self.config.label} has a grounding but no sentence encoder to read new instructions with")
-            scenes = self.scene_vector(batch)
+            scene = scenes() if scenes is not None else self.scene_vector(batch)
             for text in new:
                 row = batch.instruction.index(text)
                 vector = caches[0].encode([text])[0]
-                self._grounded[text] = self.grounding.ground(text, vector, None if scenes is None else scenes[row])
+                self._grounded[text] = self.grounding.ground(text, vector, None if scene is None else scene[row])
         readings = [self._grounded.get(t) for t in batch.instruction]
         texts = [t if r is None else r.instruction for t, r in zip(batch.instruction, readings)]
         return dataclasses.replace(batch, instruction=texts), readings

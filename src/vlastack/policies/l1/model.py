@@ -228,17 +228,23 @@ class L1Policy(Policy):
         return self._features(self.encoder, self._seen(batch, t, augment, shifts, cached), task, batch.size, t)
 
     def _predict(
-        self, batch: Batch, augment: bool, shifts: tuple[torch.Tensor, torch.Tensor] | None = None, cached: bool = True
+        self,
+        batch: Batch,
+        augment: bool,
+        shifts: tuple[torch.Tensor, torch.Tensor] | None = None,
+        cached: bool = True,
+        seen: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Normalised action chunks of every member [M, B, H, D], and the first member's image features, task vector
         and last hidden layer of the MLP [B, hidden] its chunk was predicted from. ``shifts``: the augmentation's crop
         offsets (see ``_seen``); ``cached``: whether cached trunk maps in the batch may stand in for the images (False
-        when acting). The frames (and the frozen trunk's maps of them) are prepared once for all members."""
+        when acting); ``seen``: ``_seen``'s output when the caller already has it (acting). The frames (and the frozen
+        trunk's maps of them) are prepared once for all members."""
         c, b, t = self.config, batch.size, self.config.obs_history
         text = self.text(batch.instruction, self.device)
         if augment and c.text_noise > 0:
             text = text + torch.randn_like(text) * c.text_noise
-        seen = self._seen(batch, t, augment, shifts, cached)
+        seen = self._seen(batch, t, augment, shifts, cached) if seen is None else seen
         vectors = []  # after the image features and before the task vector, in the order checkpoints' first layer expects
         if c.use_state:
             state = self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE))
@@ -369,9 +375,11 @@ class L1Policy(Policy):
             self.eval()
         try:
             c = self.config
-            batch, readings = self.ground_batch(batch)  # new wordings -> the trained phrasing of the skill they ask for
-            # cached=False: acting always runs the trunk on the real frame, never on maps a batch might carry
-            chunk = self._predict(batch, augment=False, cached=False)[0].mean(0)  # an ensemble: the mean of its members
+            # cached=False: acting always runs the trunk on the real frame, never on maps a batch might carry. The maps
+            # do not depend on the instruction, so the grounding's scene vector is read from the same trunk pass.
+            seen = self._seen(batch, c.obs_history, augment=False, cached=False)
+            batch, readings = self.ground_batch(batch, lambda: self._scene_of(seen, batch.size))  # new words -> a trained phrasing
+            chunk = self._predict(batch, augment=False, cached=False, seen=seen)[0].mean(0)  # an ensemble: the mean of its members
             actions = self.normalizer.unnormalize(keys.ACTION, chunk)
             actions = actions.clamp(c.action_low, c.action_high).float().cpu().numpy()
         finally:
@@ -388,11 +396,16 @@ class L1Policy(Policy):
         trained with the task and has no task-independent features."""
         if self.config.vision == "cnn":
             return None
-        c, t = self.config, self.config.obs_history
         with torch.inference_mode():
-            maps = self._seen(batch, t, augment=False, cached=False)  # [C*B*t, C_trunk, h, w]
-        pooled = maps.mean((2, 3)).view(len(c.cameras), batch.size, t, -1)[:, :, -1]  # [C, B, C_trunk]
-        return pooled.permute(1, 0, 2).reshape(batch.size, -1).float()
+            return self._scene_of(self._seen(batch, self.config.obs_history, augment=False, cached=False), batch.size)
+
+    def _scene_of(self, seen: torch.Tensor, b: int) -> torch.Tensor | None:
+        """``scene_vector`` from ``_seen``'s output [C*B*t, C_trunk, h, w] (None for the conv trunk: those are images)."""
+        c = self.config
+        if c.vision == "cnn":
+            return None
+        pooled = seen.mean((2, 3)).view(len(c.cameras), b, c.obs_history, -1)[:, :, -1]  # [C, B, C_trunk]
+        return pooled.permute(1, 0, 2).reshape(b, -1).float()
 
 
 class _Member(nn.Module):
