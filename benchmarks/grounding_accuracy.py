@@ -69,23 +69,14 @@ def main() -> None:
         wrong: Counter = Counter()
         for task, vector, sv in samples:
             if weight is None:  # nearest centroid in units of each task's radius
-                z = (sv - g.scene["mean"]) / g.scene["scale"]
-                pick = g.task_names[int(((g.scene["centroids"] - z).norm(dim=1) / g.scene["radius"]).argmin())]
+                pick = g.task_names[int(g.scene_distances(sv).argmin())]
             else:
-                pick = g.task_names[int(_scores(g, vector, sv if scene else None, weight).argmax())]
+                pick = g.task_names[int(g.scores(vector, sv if scene else None, weight).argmax())]
             if pick != task:
                 wrong[f"{task}->{pick}"] += 1
         right = len(samples) - sum(wrong.values())
         rows.append({"way": name, "right": right, "of": len(samples), "wrong": dict(wrong)})
     print(json.dumps({"checkpoint": args.checkpoint, "tasks": args.tasks, "variant": args.variant, "rows": rows}, indent=1))
-
-
-def _scores(g, vector, scene_vector, weight):
-    saved, g.scene_weight = g.scene_weight, weight
-    try:
-        return g.scores(vector, scene_vector)
-    finally:
-        g.scene_weight = saved
 
 
 if __name__ == "__main__":

@@ -53,3 +53,14 @@ def default_sigint() -> None:
     jobs (`nohup pytest ... &`) with SIGINT ignored, children inherit that and Python keeps it ignored, so
     without this the child would never see Ctrl-C."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def need_robosuite() -> None:
+    """Skip when robosuite was left out on purpose (VLASTACK_ROBOSUITE=0); fail when it is missing otherwise."""
+    import importlib.util
+
+    if importlib.util.find_spec("robosuite") is not None:
+        return
+    if os.environ.get("VLASTACK_ROBOSUITE") == "0":
+        pytest.skip("the robosuite extra was left out (VLASTACK_ROBOSUITE=0)")
+    pytest.fail("robosuite is not installed: run `bash scripts/setup.sh`, or set VLASTACK_ROBOSUITE=0 to leave it out")

@@ -4,12 +4,10 @@ robosuite arm (Panda); a wrong frame or scale fails here even where the unit tes
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
+from tests.conftest import need_robosuite
 from vlastack import embodiments as E
 
 STEPS = 20
@@ -54,10 +52,7 @@ def test_metaworld_forward_is_away_from_the_base_along_world_y():
 
 
 def test_robosuite_panda_forward_is_world_x():
-    if importlib.util.find_spec("robosuite") is None:
-        if os.environ.get("VLASTACK_ROBOSUITE") == "0":
-            pytest.skip("the robosuite extra was left out (VLASTACK_ROBOSUITE=0)")
-        pytest.fail("robosuite is not installed: run `bash scripts/setup.sh`, or set VLASTACK_ROBOSUITE=0 to leave it out")
+    need_robosuite()
     from vlastack.envs import make_env
 
     env = make_env("rs-lift-panda", cameras=(), image_size=32, touch=False)

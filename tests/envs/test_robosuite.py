@@ -8,13 +8,12 @@ unnoticed. One arm (Panda) and small or no cameras keep this file to seconds.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import need_robosuite
 from vlastack.envs.collect import CollectConfig
 from vlastack.envs.robosuite_tasks import GROUPS, LIFT_ARMS, TASKS
 from vlastack.envs.tasks import resolve_tasks, step_limit
@@ -46,18 +45,9 @@ def test_collection_keeps_suites_apart_and_uses_each_arms_own_safety_spec(tmp_pa
         CollectConfig(tasks=("rs-lift-pandaomron",), episodes=1, out=tmp_path)
 
 
-def _need_robosuite() -> None:
-    """Skip when robosuite was left out on purpose (VLASTACK_ROBOSUITE=0); fail when it is missing otherwise."""
-    if importlib.util.find_spec("robosuite") is not None:
-        return
-    if os.environ.get("VLASTACK_ROBOSUITE") == "0":
-        pytest.skip("the robosuite extra was left out (VLASTACK_ROBOSUITE=0)")
-    pytest.fail("robosuite is not installed: run `bash scripts/setup.sh`, or set VLASTACK_ROBOSUITE=0 to leave it out")
-
-
 @pytest.fixture(scope="module")
 def env():
-    _need_robosuite()
+    need_robosuite()
     from vlastack.envs import make_env
 
     e = make_env("rs-lift-panda", image_size=64, depth=True)
@@ -174,7 +164,7 @@ def _moved_per_arm(env, action: np.ndarray, steps: int) -> tuple[np.ndarray, np.
 def test_two_arm_commands_are_world_aligned_in_the_opposed_layout_and_the_expert_lifts_the_pot():
     # Each arm of robosuite's "opposed" layout is commanded in a frame turned 90 degrees (one each way):
     # the same world +y command must move both hands +y, not one +x and one -x.
-    _need_robosuite()
+    need_robosuite()
     from vlastack.envs import make_env
 
     env = make_env("rs-twoarmlift-panda", cameras=(), image_size=16)  # the expert reads no camera
@@ -196,7 +186,7 @@ def test_two_arm_commands_are_world_aligned_in_the_opposed_layout_and_the_expert
 @pytest.mark.slow
 def test_wheeled_base_carries_the_hand_along():
     # With robosuite's other goal-update mode the hand was thrown ~0.8 m when the base drove.
-    _need_robosuite()
+    need_robosuite()
     from vlastack.envs import make_env
 
     env = make_env("rs-lift-pandaomron", cameras=("agentview",), image_size=32)
@@ -213,7 +203,7 @@ def test_wheeled_base_carries_the_hand_along():
 
 @pytest.mark.slow
 def test_handover_expert_passes_the_hammer():
-    _need_robosuite()
+    need_robosuite()
     from vlastack.envs import make_env
     from vlastack.envs.experts import expert_for
     from vlastack.envs.rollout import rollout
@@ -229,7 +219,7 @@ def test_handover_expert_passes_the_hammer():
 @pytest.mark.slow
 def test_handover_behind_the_two_arm_layer_keeps_the_hands_apart_and_succeeds():
     # The default collection spec of a two-arm task: each arm's own limits plus the keep-out between the hands.
-    _need_robosuite()
+    need_robosuite()
     from vlastack.envs import make_env
     from vlastack.envs.experts import expert_for
     from vlastack.safety import SafeActuator

@@ -4,12 +4,10 @@ over many seeds is benchmarks/base_arm_split.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
+from tests.conftest import need_robosuite
 from vlastack.envs.robosuite_tasks import TASKS, RobosuiteTask
 from vlastack.errors import ConfigError
 
@@ -22,10 +20,7 @@ def test_only_a_wheeled_robot_can_start_elsewhere():
 
 @pytest.mark.slow
 def test_the_base_starts_out_of_reach_and_the_layer_drives_it_in():
-    if importlib.util.find_spec("robosuite") is None:
-        if os.environ.get("VLASTACK_ROBOSUITE") == "0":
-            pytest.skip("the robosuite extra was left out (VLASTACK_ROBOSUITE=0)")
-        pytest.fail("robosuite is not installed: run `bash scripts/setup.sh`, or set VLASTACK_ROBOSUITE=0 to leave it out")
+    need_robosuite()
     from vlastack.envs import make_env
     from vlastack.envs.robosuite_experts import LiftExpert
     from vlastack.execution.base_arm_layer import BaseArmLayer

@@ -8,13 +8,12 @@ robosuite env renders): this checks the plumbing, not success. One episode per t
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-import os
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import need_robosuite
 from vlastack.envs.collect import default_safety_spec
 from vlastack.envs.robosuite_tasks import GROUPS
 
@@ -24,19 +23,10 @@ TASKS = GROUPS["rs_two_arm"]
 MAX_STEPS = 6
 
 
-def _need_robosuite() -> None:
-    """Skip when robosuite was left out on purpose (VLASTACK_ROBOSUITE=0); fail when it is missing otherwise."""
-    if importlib.util.find_spec("robosuite") is not None:
-        return
-    if os.environ.get("VLASTACK_ROBOSUITE") == "0":
-        pytest.skip("the robosuite extra was left out (VLASTACK_ROBOSUITE=0)")
-    pytest.fail("robosuite is not installed: run `bash scripts/setup.sh`, or set VLASTACK_ROBOSUITE=0 to leave it out")
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """An untrained policy that acts on the two-arm tasks: 14 action entries, 16 state, 12 touch, robosuite's cameras."""
-    _need_robosuite()
+    need_robosuite()
     from vlastack.envs.robosuite_env import DEFAULT_CAMERAS, feature_names
     from vlastack.policies import PRESETS
     from vlastack.policies.untrained import untrained_policy

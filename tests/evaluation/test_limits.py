@@ -103,22 +103,13 @@ def test_summary_counts_only_successes_inside_the_limits():
 TWO_ARM = "robosuite_twoarmlift_panda"
 
 
-class TwoArmScripted:
+class TwoArmScripted(Scripted):
     """A two-arm environment whose hands (state 8 entries per arm), wrist readings (6 per arm) and arm-arm contact
     counts are given in advance."""
 
-    instruction = "scripted"
-
     def __init__(self, readings, contacts=None):
-        self.readings, self.contacts = readings, contacts
-
-    def reset(self, seed=None):
-        self.i = 0
-        return self._obs(0), {}
-
-    def step(self, action):
-        self.i += 1
-        return self._obs(self.i), 0.0, False, False, {"success": False}
+        super().__init__(readings)
+        self.contacts = contacts
 
     def arm_arm_contacts(self):
         return None if self.contacts is None else self.contacts[min(self.i, len(self.contacts) - 1)]

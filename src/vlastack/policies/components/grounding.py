@@ -111,15 +111,27 @@ class InstructionGrounding:
     def scene_dim(self) -> int | None:
         return None if self.scene is None else int(self.scene["centroids"].shape[1])
 
-    def scores(self, text_vector: torch.Tensor, scene_vector: torch.Tensor | None = None) -> torch.Tensor:
-        """Per task (``task_names`` order) [T]: the best cosine to its phrasings, less the scene's distance term."""
+    def word_scores(self, text_vector: torch.Tensor) -> torch.Tensor:
+        """Per task (``task_names`` order) [T]: the best cosine between the words and the task's trained phrasings."""
         cos = self.text_vectors @ text_vector.float()
-        best = torch.full((len(self.task_names),), -2.0).scatter_reduce(0, self._task_index, cos, "amax")
-        if self.scene is None or scene_vector is None:
-            return best
+        return torch.full((len(self.task_names),), -2.0).scatter_reduce(0, self._task_index, cos, "amax")
+
+    def scene_distances(self, scene_vector: torch.Tensor) -> torch.Tensor:
+        """Per task [T]: the scene vector's distance from the task's centroid, in units of the task's radius."""
         z = (scene_vector.float() - self.scene["mean"]) / self.scene["scale"]
-        distance = (self.scene["centroids"] - z).norm(dim=1) / self.scene["radius"]
-        return best - self.scene_weight * distance
+        return (self.scene["centroids"] - z).norm(dim=1) / self.scene["radius"]
+
+    def scores(
+        self, text_vector: torch.Tensor, scene_vector: torch.Tensor | None = None, scene_weight: float | None = None
+    ) -> torch.Tensor:
+        """Per task [T]: :meth:`word_scores` less ``scene_weight`` (default: the fitted one) x :meth:`scene_distances`."""
+        return self._combine(self.word_scores(text_vector), scene_vector, scene_weight)
+
+    def _combine(self, words: torch.Tensor, scene_vector: torch.Tensor | None, scene_weight: float | None = None) -> torch.Tensor:
+        if self.scene is None or scene_vector is None:
+            return words
+        weight = self.scene_weight if scene_weight is None else scene_weight
+        return words - weight * self.scene_distances(scene_vector)
 
     def ground(self, text: str, text_vector: torch.Tensor, scene_vector: torch.Tensor | None = None) -> Grounded:
         """The trained task ``text`` asks for in this scene, and the phrasing of it to give the policy."""
@@ -128,13 +140,14 @@ class InstructionGrounding:
             return Grounded(text, task, 1.0, False, task)
         if scene_vector is not None and self.scene is not None and scene_vector.shape[-1] != self.scene_dim:
             raise ConfigError(f"scene vector has {scene_vector.shape[-1]} entries; the grounding's centroids have {self.scene_dim}")
-        scores = self.scores(text_vector, scene_vector)
+        words = self.word_scores(text_vector)
+        scores = self._combine(words, scene_vector)
         top = torch.topk(scores, min(2, len(scores)))
         task = self.task_names[int(top.indices[0])]
         margin = float(top.values[0] - top.values[1]) if len(scores) > 1 else 0.0
         rows = [i for i, t in enumerate(self.tasks) if t == task]  # the task's phrasing nearest the words
         phrasing = self.texts[max(rows, key=lambda i: float(self.text_vectors[i] @ text_vector.float()))]
-        words_task = self.task_names[int(self.scores(text_vector).argmax())]
+        words_task = self.task_names[int(words.argmax())]
         return Grounded(phrasing, task, margin, scene_vector is not None and self.scene is not None, words_task)
 
     # ---- fitting and storage ---------------------------------------------------------------------------
