@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import default_sigint
+from tests.conftest import default_sigint, need_robosuite
 from vlastack.episodes.reader import DatasetReader, read_episode_table
 
 pytestmark = pytest.mark.slow
@@ -123,9 +123,7 @@ def test_collect_steps_through_the_safety_layer_unless_told_not_to(tmp_path):
 
 
 def test_robosuite_arms_collect_behind_their_own_safety_spec_by_default(tmp_path):
-    from tests.envs.test_robosuite import _need_robosuite
-
-    _need_robosuite()  # skipped where the robosuite extra was left out on purpose (VLASTACK_ROBOSUITE=0)
+    need_robosuite()  # skipped where the robosuite extra was left out on purpose (VLASTACK_ROBOSUITE=0)
     out = tmp_path / "rs"
     r = run("collect", "--tasks", "rs-lift-kinova3", "--episodes", "1", "--out", str(out), "--image-size", "32", "--cameras", "agentview")
     assert r.returncode == 0, r.stderr
