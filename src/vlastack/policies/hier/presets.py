@@ -1,6 +1,7 @@
 """Presets of the hierarchical policy.
 
 hier        the l1 preset's action policy plus the factored subtask head (96 px, frozen MiniLM)
+hier-effnet the l1-effnet preset's action policy (frozen ImageNet trunk) plus the factored subtask head
 hier-debug  the same at l1-debug's size with the word-hash text encoder: trains in seconds (tests)
 """
 
@@ -10,7 +11,7 @@ from dataclasses import fields
 
 from vlastack.policies.hier.config import HierConfig
 from vlastack.policies.l1.config import L1Config
-from vlastack.policies.l1.presets import L1, L1_DEBUG
+from vlastack.policies.l1.presets import L1, L1_DEBUG, L1_EFFNET
 from vlastack.policies.presets import Preset, add_preset
 
 
@@ -26,6 +27,14 @@ HIER = add_preset(
         _from_l1(L1.policy, "hier", head="factored"),
         L1.train,
         "hierarchical: a subtask head (closed set of subtask texts) over the l1 trunk, then l1 acting on the chosen subtask",
+    )
+)
+HIER_EFFNET = add_preset(
+    Preset(
+        "hier-effnet",
+        _from_l1(L1_EFFNET.policy, "hier-effnet", head="factored"),
+        L1_EFFNET.train,
+        "hierarchical on the frozen trunk: the factored subtask head over l1-effnet, which then acts on the chosen subtask",
     )
 )
 HIER_DEBUG = add_preset(
