@@ -73,3 +73,44 @@ def test_unknown_or_bad_perturbations_are_refused_with_the_valid_names():
         VisualPerturbation(table_rgb=(0.5, 2.0))
     with pytest.raises(ConfigError, match="camera_shift_m must be >= 0"):
         VisualPerturbation(camera_shift_m=-0.01)
+
+
+def test_the_randomise_mix_switches_levels_per_episode_and_each_looks_as_when_alone():
+    from vlastack.envs.perturb import MIXES
+
+    members = MIXES["randomise"][0]
+    env = make_env(TASK, cameras=("corner2", "gripperPOV"), image_size=32, touch=False, perturb=("randomise",))
+    try:
+        drawn = {}
+        for seed in range(40):
+            env.reset(seed=seed)
+            drawn[seed] = env._look.episode_levels
+        env.reset(seed=3)
+        again = env._look.episode_levels
+    finally:
+        env.close()
+    assert again == drawn[3]  # drawn from the seed
+    for level in members:  # every level is on in some episodes and off in others
+        assert 5 <= sum(level in d for d in drawn.values()) <= 35, (level, drawn)
+    assert all(set(d) <= set(members) for d in drawn.values())
+    seed, (level,) = next((s, d) for s, d in drawn.items() if len(d) == 1)
+    images, states = _run(("randomise",), seed=seed)
+    alone, alone_states = _run((level,), seed=seed)
+    for a, b in zip(images + states, alone + alone_states, strict=True):
+        assert np.array_equal(a, b), f"the mix's {level} on seed {seed} looks other than {level} alone"
+
+
+def test_collect_refuses_perturbing_robosuite_and_resuming_with_another_look(tmp_path):
+    from vlastack.envs.collect import CollectConfig, _check_same_look
+
+    with pytest.raises(ConfigError, match="perturb: visual perturbations exist for Meta-World scenes only"):
+        CollectConfig(tasks=("rs-lift-panda",), episodes=1, out=tmp_path / "d", perturb=("randomise",), safety=None)
+    with pytest.raises(ConfigError, match="unknown perturbation 'randomize'"):
+        CollectConfig(tasks=("reach-v3",), episodes=1, out=tmp_path / "d", perturb=("randomize",))
+    config = CollectConfig(tasks=("reach-v3",), episodes=1, out=tmp_path / "d", perturb=("randomise",))
+    fresh = {"failed": {}}
+    _check_same_look(config, fresh)
+    assert fresh["perturb"] == ["randomise"]
+    with pytest.raises(ConfigError, match=r"perturb: .* was collected with perturbations \[\]; resuming it with \['randomise'\]"):
+        _check_same_look(config, {"failed": {}, "safety": "metaworld_sawyer"})  # a dataset collected unperturbed
+    _check_same_look(config, {"failed": {}, "safety": "metaworld_sawyer", "perturb": ["randomise"]})  # the same look resumes

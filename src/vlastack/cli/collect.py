@@ -35,6 +35,11 @@ def collect(
         help="Step the experts through the safety layer (default), so the recorded actions are the "
         "ones it allowed; --no-safety records the experts' raw actions.",
     ),
+    perturb: str = typer.Option(
+        "",
+        help="Meta-World only: visual perturbations drawn per episode from its seed, comma-separated, for training with "
+        "randomisation: a level (lighting, table_colour, ...) or the mix 'randomise' (each level on in half the episodes).",
+    ),
     safety_spec: str = typer.Option(
         "embodiment",
         help="Safety spec: 'embodiment' (each task's robot's own: metaworld_sawyer, robosuite_<arm>; two-arm tasks: "
@@ -76,6 +81,7 @@ def collect(
         seed_offset=seed_offset,
         video=VideoSettings(codec=codec, crf=0 if codec == "h264-lossless" else 18),
         safety=safety_spec if safety else None,
+        perturb=tuple(p.strip() for p in perturb.split(",") if p.strip()),
     )
     _check_cameras(config.cameras, robosuite)
     stop_on_sigterm()  # the episodes in flight finish, the workers exit with the pool

@@ -77,6 +77,9 @@ class CollectConfig:
     spec: :func:`default_safety_spec`), a preset name or a JSON path (for every task); None steps the
     simulator directly and records the expert's raw actions. The wheeled robosuite robot has no spec yet:
     it needs None."""
+    perturb: tuple[str, ...] = ()
+    """Meta-World only: visual perturbations or randomisation mixes (envs/perturb.py, e.g. ``randomise``) drawn
+    at each reset from the episode's seed, for training with randomisation; they never change the physics."""
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -101,6 +104,12 @@ class CollectConfig:
                 raise ConfigError(f"tasks: no scripted expert yet for {no_expert} (environments only)")
         if self.safety is not None:
             self._check_safety()
+        if self.perturb:
+            from vlastack.envs.perturb import check_perturbations
+
+            if True in suites and check_perturbations(self.perturb):
+                raise ConfigError("perturb: visual perturbations exist for Meta-World scenes only, not robosuite tasks")
+            check_perturbations(self.perturb)
 
     def spec_for(self, task: str) -> str | None:
         """The safety spec ``task``'s actions go through (a preset name or a JSON path), or None."""
@@ -212,6 +221,7 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
     robosuite = is_robosuite_task(config.tasks[0])
     names = episode_feature_names(config.tasks[0] if robosuite else None, config.tasks if robosuite else ())
     log = _load_log(config.out)
+    _check_same_look(config, log)  # before the safety check, which marks the log as started
     _check_same_safety(config, log)
     writer = DatasetWriter(config.out, robot_type=robot_type(config.tasks), video=config.video, feature_names=names)
     _check_same_privileged_layout(config.out, writer, names)
@@ -229,6 +239,8 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
     changed = {t: 0 for t in config.tasks}
     given_up: list[str] = []
     env_kwargs = dict(cameras=config.cameras, image_size=config.image_size, depth=config.depth, touch=config.touch)
+    if config.perturb:
+        env_kwargs["perturb"] = config.perturb
 
     pending = {t: 0 for t in config.tasks}  # episodes in flight per task
     cursor = {t: config.seed_offset for t in config.tasks}
@@ -329,6 +341,20 @@ def _check_same_safety(config: CollectConfig, log: dict[str, Any]) -> None:
             "the two in one dataset: use the same setting, or another --out"
         )
     log["safety"] = wanted
+
+
+def _check_same_look(config: CollectConfig, log: dict[str, Any]) -> None:
+    """Record the visual perturbations in the log; refuse to resume a dataset collected with others."""
+    from vlastack.envs.perturb import check_perturbations
+
+    wanted = sorted(check_perturbations(config.perturb))
+    started = "safety" in log  # saved before the first episode of every run since the safety setting existed
+    if started and log.get("perturb", []) != wanted:  # a log from before this setting: unperturbed
+        raise ConfigError(
+            f"perturb: {config.out} was collected with perturbations {log.get('perturb', [])}; resuming it with "
+            f"{wanted} would mix the two looks in one dataset: use the same setting, or another --out"
+        )
+    log["perturb"] = wanted
 
 
 def _load_log(root: Path) -> dict[str, Any]:

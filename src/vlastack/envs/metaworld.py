@@ -79,8 +79,9 @@ class MetaWorldConfig:
     terminate_on_success: bool = True
     """End the episode at the first step with ``info['success']`` (the protocol does)."""
     perturb: tuple[str, ...] = ()
-    """Named visual perturbations (``vlastack.envs.perturb.PERTURBATIONS``), drawn at each reset from its
-    seed; they change how the scene looks, never its physics. Empty or ``("none",)``: the unperturbed scene."""
+    """Named visual perturbations (``vlastack.envs.perturb.PERTURBATIONS``) or randomisation mixes
+    (``MIXES``), drawn at each reset from its seed; they change how the scene looks, never its physics.
+    Empty or ``("none",)``: the unperturbed scene."""
     hand_render_size: int = 480
     """``corner2_hand`` only: side in pixels of the square corner2 image the window is cut from (480: the
     protocol's native corner2 size)."""
@@ -149,13 +150,13 @@ class MetaWorldEnv(gym.Env):
         if seed is not None:
             self._env.seed(int(seed))  # seeds the draw of object and goal positions
         raw, _ = self._env.reset()
-        if self._look.levels:  # visual only (envs/perturb.py), before the forward pass that places the camera
+        if self._look.names:  # visual only (envs/perturb.py), before the forward pass that places the camera
             self._look.apply(seed if seed is not None else int(self.np_random.integers(2**31)))
         # Meta-World moves the goal site in the model after its last forward pass, so without this the
         # first frame draws the goal dot away from the goal, in every episode (seen on reach, push and
         # pick-place); forward kinematics only, the simulated state does not change.
         mujoco.mj_forward(self._env.model, self._env.data)
-        if self._look.levels:
+        if self._look.names:
             self._look.place_distractors(self._env.data)
         self._steps = 0
         return self._observe(raw), {"privileged": raw.astype(np.float32), "success": False, "seed": seed}
@@ -182,7 +183,7 @@ class MetaWorldEnv(gym.Env):
 
     # ---- observation -------------------------------------------------------------------------------
     def _observe(self, raw: np.ndarray) -> Observation:
-        decorate = self._look.decorate if self._look.levels else None
+        decorate = self._look.decorate if self._look.names else None
         rgb, depth = self._renderer.render(self._env.data, decorate) if self._renderer is not None else ({}, {})
         if self._hand_view is not None:  # centred on the state's hand point, the one the policy is given
             rgb[HAND_CAMERA], hand_depth = self._hand_view.render(self._env.data, raw[:3], decorate)

@@ -11,6 +11,10 @@ rendered scene after MuJoCo has built it (``decorate``), so they have no mass, n
 cannot be touched; the arm passes through them (visual-only distractors, not obstacles).
 The goal site and every other site are left alone (recolouring the goal would change the task).
 ``none`` (or no level) changes nothing: the environment is bit-for-bit the unperturbed one.
+
+A mix (:data:`MIXES`, e.g. ``randomise``) is for training with randomisation: at each reset it switches
+each of its levels on or off, drawn from the seed, and a level that is on looks exactly as when it is
+asked for alone with that seed.
 """
 
 from __future__ import annotations
@@ -115,12 +119,19 @@ PERTURBATIONS: dict[str, VisualPerturbation] = {
 }
 """The named levels ``vlastack eval --perturb`` accepts; several may be combined."""
 
+MIXES: dict[str, tuple[tuple[str, ...], float]] = {
+    # Every factor of the robustness table, the camera at its larger jitter; each on in half the episodes, so
+    # about 1 episode in 32 is unperturbed and most show two or three changes at once.
+    "randomise": (("lighting", "table_colour", "object_colour", "camera_5cm_6deg", "distractors"), 0.5),
+}
+"""Randomisation mixes: name -> (levels, probability each level is on in an episode, drawn from its seed)."""
+
 
 def check_perturbations(names: tuple[str, ...]) -> tuple[str, ...]:
-    """``names`` with ``none`` left out; a ConfigError naming the valid levels for an unknown one."""
+    """``names`` with ``none`` left out; a ConfigError naming the valid levels and mixes for an unknown one."""
     for n in names:
-        if n not in PERTURBATIONS:
-            raise unknown_name_error("perturbation", n, PERTURBATIONS)
+        if n not in PERTURBATIONS and n not in MIXES:
+            raise unknown_name_error("perturbation", n, {**PERTURBATIONS, **MIXES})
     if len(set(names)) != len(names):
         raise ConfigError(f"perturbations must be distinct, got {names}")
     return tuple(n for n in names if n != NONE)
@@ -144,7 +155,11 @@ class SceneLook:
 
     def __init__(self, model: Any, names: tuple[str, ...]) -> None:
         self.names = check_perturbations(names)
-        self.levels = [(n, PERTURBATIONS[n]) for n in self.names]
+        """The levels and mixes asked for (``none`` left out); empty: the look never changes."""
+        self.levels = [(n, PERTURBATIONS[n]) for n in self.names if n in PERTURBATIONS]
+        self.mixes = [(n, MIXES[n]) for n in self.names if n in MIXES]
+        self.episode_levels: tuple[str, ...] = ()
+        """The levels the last ``apply`` drew (the fixed ones and the mixes' picks)."""
         self.model = model
         body = lambda i: mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, i)  # noqa: E731
         self.camera = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA)
@@ -171,7 +186,12 @@ class SceneLook:
             getattr(m, name)[:] = value
         m.vis.headlight.diffuse[:], m.vis.headlight.ambient[:] = self._headlight
         self._rngs = []
-        for name, level in self.levels:
+        chosen = list(self.levels)
+        for mix, (members, p) in self.mixes:
+            on = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(mix.encode())]).random(len(members)) < p
+            chosen += [(n, PERTURBATIONS[n]) for n, yes in zip(members, on, strict=True) if yes and n not in dict(chosen)]
+        self.episode_levels = tuple(n for n, _ in chosen)
+        for name, level in chosen:
             # One stream per (seed, level): a level looks the same whichever others it is combined with.
             rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(name.encode())])
             self._apply_one(level, rng)
