@@ -43,7 +43,7 @@ def test_joint_head_plan_moves_on_when_another_subtask_is_chosen_and_the_low_lev
     choices = iter([0, 0, 1, 1, 0])  # the head's pick at each re-plan
     seen_history = []
 
-    def fake_logits(b, history, augment=False):
+    def fake_logits(b, history, augment=False, seen=None):
         seen_history.append(history[0].tolist())
         out = torch.full((1, len(vocab)), -5.0)
         out[0, next(choices)] = 5.0
@@ -127,7 +127,7 @@ def test_a_new_instruction_starts_a_new_plan(cfg_for, monkeypatch):
     batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
     picks = iter([0, 1, 1])
 
-    def fake_logits(b, history, augment=False):
+    def fake_logits(b, history, augment=False, seen=None):
         out = torch.zeros((1, len(policy.config.subtasks)))
         out[0, next(picks)] = 1.0
         return out

@@ -13,7 +13,7 @@ from vlastack.policies.hier.explain import MAX_PLAN_STEPS
 from vlastack.policies.l1 import L1Policy
 from vlastack.policies.untrained import untrained_policy
 from vlastack.reasoning.motion import describe_motion, gripper_words, hand_motion_m
-from vlastack.types import EXPLANATIONS, ActionChunk, Explanation
+from vlastack.types import EXPLANATIONS, Explanation
 
 
 def _chunk(dx: float, dy: float, dz: float, grip: list[float]) -> np.ndarray:
@@ -42,10 +42,10 @@ def _factored(cfg_for) -> HierPolicy:
 def _fixed_low_level(monkeypatch, actions: np.ndarray) -> None:
     """The l1 low level answers ``actions`` [H, D] whatever it is asked."""
 
-    def low(self, batch, noise=None):
-        return ActionChunk(np.repeat(actions[None], batch.size, axis=0))
+    def low(self, batch, seen):
+        return np.repeat(actions[None], batch.size, axis=0), {"policy": "l1"}
 
-    monkeypatch.setattr(L1Policy, "sample_actions", low)
+    monkeypatch.setattr(L1Policy, "_act", low)
 
 
 def test_factored_explanation_names_subtask_plan_confidence_and_the_chunks_motion(cfg_for, monkeypatch):
@@ -106,7 +106,7 @@ def test_joint_explanation_has_no_look_ahead_and_says_when_it_moved_on(cfg_for, 
     batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
     picks = iter([0, 0, 1])
 
-    def logits(b, history, augment=False):
+    def logits(b, history, augment=False, seen=None):
         out = torch.zeros((1, len(vocab)))
         out[0, next(picks)] = 6.0
         return out

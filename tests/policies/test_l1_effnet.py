@@ -121,3 +121,21 @@ def test_a_hierarchical_policy_on_the_frozen_trunk_round_trips(tmp_path, cfg_for
     loaded = load_policy(tmp_path / "h")
     batch = stack_samples(fake_samples(cfg, 2, seed=5, with_action=False))
     assert (loaded.sample_actions(batch).actions == policy.sample_actions(batch).actions).all()
+
+
+def test_a_hierarchical_re_plan_and_its_chunk_share_one_trunk_pass(cfg_for, fake_imagenet):
+    # the frozen maps ignore the words, so the subtask head's inputs and the chunk (conditioned on the chosen
+    # subtask) read the same pass; the chunk must equal the flat l1 path's for that subtask
+    from dataclasses import replace
+
+    cfg = cfg_for("hier-debug", vision="effnet_lite0", vision_stride=8, vision_width=8)
+    policy = untrained_policy(cfg, samples=24).eval()
+    batch = stack_samples(fake_samples(cfg, 2, seed=5, with_action=False))
+    passes = []
+    hook = policy.encoder.trunk.register_forward_hook(lambda module, inputs, out: passes.append(1))
+    chunk = policy.sample_actions(batch)
+    hook.remove()
+    assert len(passes) == 1
+    chosen = [entry["subtask"] for entry in policy.last_plan]
+    flat = super(type(policy), policy).sample_actions(replace(batch, instruction=chosen))
+    assert np.array_equal(chunk.actions, flat.actions)

@@ -155,6 +155,7 @@ def test_packed_inference_gives_the_same_actions(preset_policy: Policy, tmp_path
     noise = None if shape is None else torch.randn(shape, generator=torch.Generator().manual_seed(1))
     preset_policy.eval()
     plain = preset_policy.sample_actions(batch, noise=noise).actions
+    preset_policy.reset()  # a new episode: a hierarchical policy's plan must not move on between the two calls
     packed = preset_policy.pack_for_inference().sample_actions(batch, noise=noise).actions
     np.testing.assert_allclose(packed, plain, atol=1e-5, rtol=1e-5)
     preset_policy.save_pretrained(tmp_path / "p")

@@ -93,15 +93,16 @@ class HierPolicy(L1Policy):
         factored head, the predicted next ones (``ahead``)."""
 
     # ---- the high level --------------------------------------------------------------------------
-    def subtask_logits(self, batch: Batch, history: torch.Tensor, augment: bool = False) -> torch.Tensor:
-        """Subtask logits [B, V] from the observation, the instruction and done-subtask counts [B, V]."""
-        return self._high(self._high_inputs(batch, augment), history)
+    def subtask_logits(self, batch: Batch, history: torch.Tensor, augment: bool = False, seen: torch.Tensor | None = None) -> torch.Tensor:
+        """Subtask logits [B, V] from the observation, the instruction and done-subtask counts [B, V] (``seen``: the
+        acting trunk pass, when there is one)."""
+        return self._high(self._high_inputs(batch, augment, seen), history)
 
-    def _high_inputs(self, batch: Batch, augment: bool) -> torch.Tensor:
+    def _high_inputs(self, batch: Batch, augment: bool, seen: torch.Tensor | None = None) -> torch.Tensor:
         """Image features (trunk conditioned on the instruction), normalised state and instruction vector [B, F];
-        the instruction vector is the last ``task_dim`` columns."""
+        the instruction vector is the last ``task_dim`` columns. ``seen``: the acting trunk pass, when there is one."""
         task = self.task(self.text(batch.instruction, self.device))
-        parts = [self._image_features(batch, task, augment)]
+        parts = [self._image_features(batch, task, augment, seen=seen)]
         if self.config.use_state:
             parts.append(self.normalizer.normalize(keys.STATE, self._feature(batch, keys.STATE)).flatten(1))
         return torch.cat([*parts, task], dim=1)
@@ -203,27 +204,28 @@ class HierPolicy(L1Policy):
         if was_training:
             self.eval()
         try:
+            seen = self._acting_seen(batch)  # one trunk pass for the re-plan and the chunk (the maps ignore the words)
             if c.head == "factored":
-                self._replan_factored(batch)
+                self._replan_factored(batch, seen)
             else:
-                self._replan_joint(batch)
+                self._replan_joint(batch, seen)
+            actions, _ = self._act(replace(batch, instruction=[p["current"] for p in self._plans]), seen)
         finally:
             if was_training:
                 self.train()
-        chunk = super().sample_actions(replace(batch, instruction=[p["current"] for p in self._plans]))
-        executed = chunk.actions[:, : c.execute_steps or c.horizon]  # what runs before the next re-plan
+        executed = actions[:, : c.execute_steps or c.horizon]  # what runs before the next re-plan
         info = {
             "policy": "hier",
             "subtask": [p["subtask"] for p in self.last_plan],
             EXPLANATIONS: tuple(explanation(entry, rows) for entry, rows in zip(self.last_plan, executed)),
         }
-        return ActionChunk(actions=chunk.actions, inference_ms=(time.perf_counter() - start) * 1e3, info=info)
+        return ActionChunk(actions=actions, inference_ms=(time.perf_counter() - start) * 1e3, info=info)
 
-    def _replan_factored(self, batch: Batch) -> None:
+    def _replan_factored(self, batch: Batch, seen: torch.Tensor) -> None:
         """Ask the done-detector about each row's subtask in progress; where it fires (p > 0.5), or at the
-        start, the plan head names the next subtask given the done list."""
+        start, the plan head names the next subtask given the done list. ``seen``: the acting trunk pass."""
         c = self.config
-        inputs = self._high_inputs(batch, augment=False)
+        inputs = self._high_inputs(batch, augment=False, seen=seen)
         history = torch.stack([self._counts(p["done"]) for p in self._plans])
         started = [p["current"] is not None for p in self._plans]
         previous = [p["current"] for p in self._plans]
@@ -274,11 +276,11 @@ class HierPolicy(L1Policy):
                 going[i] = len(sequences[i]) < MAX_PLAN_STEPS
         return ahead
 
-    def _replan_joint(self, batch: Batch) -> None:
+    def _replan_joint(self, batch: Batch, seen: torch.Tensor) -> None:
         """The joint head picks each row's subtask; a pick other than the one in progress marks that one done."""
         c = self.config
         history = torch.stack([self._counts(p["done"]) for p in self._plans])
-        probs = torch.softmax(self.subtask_logits(batch, history), dim=1).float().cpu()
+        probs = torch.softmax(self.subtask_logits(batch, history, seen=seen), dim=1).float().cpu()
         self.last_plan = []
         for plan, p in zip(self._plans, probs):
             choice, before = c.subtasks[int(p.argmax())], plan["current"]

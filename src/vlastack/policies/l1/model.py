@@ -222,10 +222,13 @@ class L1Policy(Policy):
         augment: bool,
         shifts: tuple[torch.Tensor, torch.Tensor] | None = None,
         cached: bool = True,
+        seen: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The first member's keypoints (and pooled features) of every camera and frame [B, C*T*out_dim] (see ``_seen``)."""
+        """The first member's keypoints (and pooled features) of every camera and frame [B, C*T*out_dim] (see ``_seen``;
+        ``seen``: its output when the caller already has it)."""
         t = self.config.obs_history
-        return self._features(self.encoder, self._seen(batch, t, augment, shifts, cached), task, batch.size, t)
+        seen = self._seen(batch, t, augment, shifts, cached) if seen is None else seen
+        return self._features(self.encoder, seen, task, batch.size, t)
 
     def _predict(
         self,
@@ -374,21 +377,28 @@ class L1Policy(Policy):
         if was_training:  # augmentation off; an eval-mode policy is not touched (thread-safe serving)
             self.eval()
         try:
-            c = self.config
-            # cached=False: acting always runs the trunk on the real frame, never on maps a batch might carry. The maps
-            # do not depend on the instruction, so the grounding's scene vector is read from the same trunk pass.
-            seen = self._seen(batch, c.obs_history, augment=False, cached=False)
-            batch, readings = self.ground_batch(batch, lambda: self._scene_of(seen, batch.size))  # new words -> a trained phrasing
-            chunk = self._predict(batch, augment=False, cached=False, seen=seen)[0].mean(0)  # an ensemble: the mean of its members
-            actions = self.normalizer.unnormalize(keys.ACTION, chunk)
-            actions = actions.clamp(c.action_low, c.action_high).float().cpu().numpy()
+            actions, info = self._act(batch, self._acting_seen(batch))
         finally:
             if was_training:
                 self.train()
+        return ActionChunk(actions=actions, inference_ms=(time.perf_counter() - start) * 1e3, info=info)
+
+    def _acting_seen(self, batch: Batch) -> torch.Tensor:
+        """``_seen`` for acting: cached=False, so the trunk always runs on the real frame, never on maps a batch might
+        carry. The maps do not depend on the instruction, so one pass serves every instruction a call conditions on
+        (the grounding's scene vector here, the subtask head's inputs in the hierarchical policy)."""
+        return self._seen(batch, self.config.obs_history, augment=False, cached=False)
+
+    def _act(self, batch: Batch, seen: torch.Tensor) -> tuple[Any, dict[str, Any]]:
+        """Actions [B, H, D] (numpy, environment units, clipped) and the chunk's info, from ``_acting_seen``'s output."""
+        c = self.config
+        batch, readings = self.ground_batch(batch, lambda: self._scene_of(seen, batch.size))  # new words -> a trained phrasing
+        chunk = self._predict(batch, augment=False, cached=False, seen=seen)[0].mean(0)  # an ensemble: the mean of its members
+        actions = self.normalizer.unnormalize(keys.ACTION, chunk).clamp(c.action_low, c.action_high).float().cpu().numpy()
         info: dict[str, Any] = {"policy": "l1"}
         if readings[0] is not None:  # what the first row's instruction was taken to mean (one row when acting)
             info.update(readings[0].info())
-        return ActionChunk(actions=actions, inference_ms=(time.perf_counter() - start) * 1e3, info=info)
+        return actions, info
 
     def scene_vector(self, batch: Batch) -> torch.Tensor | None:
         """The frozen trunk's maps of each camera's latest frame, averaged over the image, cameras side by side
