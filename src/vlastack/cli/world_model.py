@@ -4,6 +4,8 @@
     vlastack wm latent --dataset data/video_only --encoder CKPT --out runs/wm/lam      # no action column needed
     vlastack wm heads  --dynamics runs/wm/dyn --out runs/wm/heads    # reward and safety heads on its embeddings
     vlastack wm pseudo-label --dataset runs/mt10_50b --labelled-per-task 5 --out runs/wm14/mt10_pseudo5  # IDM labels
+    vlastack wm preview train --dynamics runs/wm/dyn --out runs/wm/preview   # decoder: embedding -> 32 px frame
+    vlastack wm preview show --preview runs/wm/preview --out chunk.png      # expected beside what happened
     ... --resume continues from the last checkpoint; --set FIELD=VALUE overrides any config field (JSON value).
 
 Frames are encoded once into ``OUT/embeddings.safetensors`` (reused while dataset and encoder stay the
@@ -181,3 +183,84 @@ def pseudo_label(
     quality = json.loads((out / REPORT_PATH).read_text())["pseudo_vs_true_actions"] or {}
     overall = {k: quality.get(k) for k in ("frames", "mae", "r2")}
     typer.echo(f"{out}: {reader.num_episodes} episodes, {reader.num_frames} frames; pseudo vs true actions {overall}")
+
+
+preview = typer.Typer(help="Preview decoder: predicted embeddings drawn as low-resolution frames.", no_args_is_help=True)
+wm.add_typer(preview, name="preview")
+
+
+@preview.command("train")
+def preview_train(
+    dynamics: Annotated[Path, typer.Option(help="`vlastack wm train` run (or one of its checkpoints): embeddings, split and rollouts.")],
+    out: Annotated[Path, typer.Option(help="Run directory for the decoder: checkpoints/, metrics.jsonl.")],
+    set_: Set = None,
+    resume: Resume = False,
+) -> None:
+    """Train the preview decoder (PreviewConfig; --set FIELD=VALUE) on the dynamics run's training episodes:
+    their true embeddings and the dynamics model's rollouts, against the frames downsized."""
+    import torch
+
+    from vlastack.world_model.config import PreviewConfig
+    from vlastack.world_model.preview import run_frames, train_preview
+    from vlastack.world_model.runs import DynamicsRun
+
+    cfg = _configured(PreviewConfig(), set_)
+    run = DynamicsRun.load(dynamics)
+    table, frames, key = run_frames(run, run.train_episodes, cfg)
+    typer.echo(f"{len(run.train_episodes)} training episodes, {len(table.z)} frames of {key} at {cfg.image_size} px")
+    meta = {
+        "dynamics": str(run.checkpoint),
+        "datasets": run.datasets,
+        "camera": key,
+        "train_episodes": run.train_episodes,
+        "held_out_episodes": run.held_out,
+    }
+    torch.set_num_threads(1)
+    last = train_preview(table, frames, run.model, cfg, out, meta, resume=resume, log=typer.echo)
+    typer.echo(f"checkpoint: {last}")
+
+
+@preview.command("show")
+def preview_show(
+    preview_run: Annotated[Path, typer.Option("--preview", help="`vlastack wm preview train` run (or one of its checkpoints).")],
+    out: Annotated[Path, typer.Option(help="PNG to write (the per-step numbers go beside it as .json).")],
+    episode: Annotated[int | None, typer.Option(help="A held-out episode of the run (default: the first).")] = None,
+    start: Annotated[int, typer.Option(help="Frame t the chunk starts at.")] = 0,
+    steps: Annotated[int, typer.Option(help="Steps of the chunk a(t..t+steps-1) to roll out and show.")] = 16,
+) -> None:
+    """PNG strip of one chunk of a held-out episode: per step, the decoded prediction (expected), the true
+    frame (happened) and the decoded true embedding (the decoder's ceiling)."""
+    import dataclasses
+
+    import torch
+
+    from vlastack import keys
+    from vlastack.errors import ConfigError
+    from vlastack.world_model.preview import run_frames
+    from vlastack.world_model.preview_eval import chunk_strip, load_preview, save_strip
+    from vlastack.world_model.runs import DynamicsRun
+
+    torch.set_num_threads(1)
+    ckpt, decoder, meta = load_preview(preview_run)
+    run = DynamicsRun.load(meta["dynamics"])
+    held = run.held_out
+    episode = held[0] if episode is None else episode
+    if episode not in held:
+        raise ConfigError(
+            f"--episode {episode} is not a held-out episode of the run; held out: {held[:10]}{' ...' if len(held) > 10 else ''}"
+        )
+    # one episode: decoding its video is cheaper than opening (or building) the whole dataset's frame cache
+    cfg = dataclasses.replace(decoder.config, camera=keys.camera_of(meta["camera"]), frames="memory")
+    table, frames, _ = run_frames(run, [episode], cfg)
+    try:
+        imgs, per_step = chunk_strip(decoder, run.model, table, frames, episode, start, steps)
+    except ValueError as err:
+        raise ConfigError(f"--start/--steps: {err}") from err
+    title = f"episode {episode}, frames {start + 1}..{start + steps} after t = {start}; {ckpt}"
+    path = save_strip(imgs, out, title=title)
+    path.with_suffix(".json").write_text(
+        json.dumps({"checkpoint": str(ckpt), "episode": episode, "start": start, "steps": per_step}, indent=1)
+    )
+    for r in per_step:
+        typer.echo(f"t+{r['step']}: PSNR {r['psnr_expected']:.2f} dB (copy-last {r['psnr_copy_last']:.2f}), SSIM {r['ssim_expected']:.3f}")
+    typer.echo(f"wrote {path}")

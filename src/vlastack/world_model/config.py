@@ -165,6 +165,60 @@ class HeadsConfig(_Optimisation):
             )
 
 
+PREVIEW_LOSSES = ("l1", "mse")
+FRAME_STORES = ("memmap", "memory")
+
+
+@dataclass(frozen=True)
+class PreviewConfig(_Optimisation):
+    """The preview decoder: a small conv net from one normalised embedding (the dynamics model's
+    normalisation) to a low-resolution RGB frame, so a rolled-out prediction can be looked at.
+
+    Layout: a linear layer to a ``channels[0]`` x s x s map (s = ``image_size`` / 8), then three stages of
+    x2 nearest upsampling + 3x3 conv + GroupNorm + GELU (widths ``channels[1:]``), then a 3x3 conv to RGB and a
+    sigmoid (pixels in [0, 1]). Targets: the dataset's frames of the encoder's camera, area-averaged down.
+    """
+
+    batch_size: int = 64
+    """Frames per step."""
+    save_every: int = 500
+    """Checkpoint every this many steps (and at the end)."""
+    image_size: int = 32
+    """Side of the decoded square frames (px), a multiple of 8; the dataset's frames (128 px for MT10) are
+    area-averaged down to it. 32 keeps the arm, the objects and the goal visible at a CPU-sized cost."""
+    channels: tuple[int, int, int, int] = (128, 64, 32, 16)
+    """Conv widths at image_size / 8, / 4, / 2 and the full size."""
+    loss: str = "l1"
+    """Pixel loss on [0, 1] images: ``l1`` (less blur than ``mse``) or ``mse``."""
+    predicted_prob: float = 0.5
+    """Probability that a training input is the dynamics model's rolled-out prediction of the frame's
+    embedding (from 1..``max_rollout`` steps earlier, with the recorded actions) rather than the true
+    embedding, so the decoder learns to draw the predictor's outputs too (as the heads do)."""
+    max_rollout: int = 32
+    """Most steps a predicted training input is rolled out over."""
+    frames: str = "memmap"
+    """Where the frames are read from: ``memmap`` (the dataset's frame cache, built first if missing; it
+    covers every episode) or ``memory`` (decode the run's episodes' videos)."""
+    camera: str | None = None
+    """Camera whose frames are decoded; None: the encoder policy's first camera."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive(self, "image_size", "max_rollout")
+        if self.image_size % 8:
+            raise ConfigError(f"PreviewConfig.image_size must be a multiple of 8 (three x2 stages), got {self.image_size!r}")
+        channels = tuple(int(c) for c in self.channels)
+        if len(channels) != 4 or min(channels) < 1:
+            raise ConfigError(f"PreviewConfig.channels must be 4 positive widths, got {self.channels!r}")
+        object.__setattr__(self, "channels", channels)
+        if self.loss not in PREVIEW_LOSSES:
+            raise ConfigError(f"PreviewConfig.loss must be one of {PREVIEW_LOSSES}, got {self.loss!r}")
+        if not 0.0 <= self.predicted_prob <= 1.0:
+            raise ConfigError(f"PreviewConfig.predicted_prob must be in [0, 1], got {self.predicted_prob!r}")
+        if self.frames not in FRAME_STORES:
+            raise ConfigError(f"PreviewConfig.frames must be one of {FRAME_STORES}, got {self.frames!r}")
+
+
 IDM_LOSSES = ("l1", "mse")
 
 

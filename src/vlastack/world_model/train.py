@@ -164,11 +164,26 @@ def heads_batch(
     g: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs [B, F] normalised, labels [B, E] float): true embeddings of random training frames, a
-    ``predicted_prob`` share of them replaced by the dynamics model's rollout to that frame from j steps
-    earlier (one j in 1..max_rollout per batch, with the recorded actions; frames with t < j stay true)."""
+    share of them replaced by rollouts (:func:`predicted_inputs`)."""
     rows = torch.randint(len(z), (cfg.batch_size,), generator=g)
-    j = int(torch.randint(1, cfg.max_rollout + 1, (1,), generator=g))
-    swap = torch.rand(cfg.batch_size, generator=g) < cfg.predicted_prob
+    return predicted_inputs(z, rows, table, spans, dynamics, cfg.max_rollout, cfg.predicted_prob, g), labels[rows].float()
+
+
+def predicted_inputs(
+    z: torch.Tensor,
+    rows: torch.Tensor,
+    table: EmbeddingTable,
+    spans: Spans,
+    dynamics: ChunkPredictor | None,
+    max_rollout: int,
+    predicted_prob: float,
+    g: torch.Generator,
+) -> torch.Tensor:
+    """z[rows] (normalised) with a ``predicted_prob`` share replaced by the dynamics model's rollout to that
+    frame from j steps earlier (one j in 1..max_rollout per batch, with the recorded actions; frames with
+    t < j stay true). Used by the heads and the preview decoder, so they learn the predictor's outputs too."""
+    j = int(torch.randint(1, max_rollout + 1, (1,), generator=g))
+    swap = torch.rand(len(rows), generator=g) < predicted_prob
     x = z[rows].clone()
     if dynamics is not None and table.action is not None:
         swap &= spans.t[rows] >= j
@@ -178,7 +193,7 @@ def heads_batch(
             act = table.action[(start.unsqueeze(1) + torch.arange(j)).flatten()].view(len(target), j, -1)
             with torch.no_grad():
                 x[swap] = dynamics.rollout(z[start], act, j)
-    return x, labels[rows].float()
+    return x
 
 
 def train_heads(
