@@ -58,12 +58,16 @@ def main() -> None:
     torch.set_num_threads(1)
     result: dict = {"horizons": HORIZONS, "stride": args.stride, "runs": []}
     runs: dict[str, DynamicsRun] = {}
+    loaded: dict[tuple, tuple] = {}  # (dynamics, camera, size) -> held-out rows and frames, read once
     for i, path in enumerate(args.preview):
         t0 = time.perf_counter()
         ckpt, decoder, meta = load_preview(path)
         run = runs.setdefault(meta["dynamics"], DynamicsRun.load(meta["dynamics"]))
         cfg = dataclasses.replace(decoder.config, camera=keys.camera_of(meta["camera"]))
-        held, frames, _ = run_frames(run, run.held_out, cfg)
+        key = (meta["dynamics"], meta["camera"], cfg.image_size)
+        if key not in loaded:
+            loaded[key] = run_frames(run, run.held_out, cfg)[:2]
+        held, frames = loaded[key]
         rows = preview_metrics(decoder, run.model, held, frames, HORIZONS, stride=args.stride)
         wall = time.perf_counter() - t0
         entry = {
