@@ -46,7 +46,7 @@ VLA=("$PY/python" -m vlastack)
 mkdir -p "$(dirname "$OUT")"
 logs=("$OUT"_part*.log)  # none yet: the pattern itself (nullglob is off), hence the -e test
 part=$(( ${#logs[@]} + 1 )); [ -e "${logs[0]}" ] || part=1  # one log per training process (with /usr/bin/time)
-OMP_NUM_THREADS=2 /usr/bin/time -v "${VLA[@]}" train --preset l1-effnet --dataset "$DATA" --out "$OUT" --steps "$STEPS" \
+OMP_NUM_THREADS=${THREADS:-1} /usr/bin/time -v "${VLA[@]}" train --preset l1-effnet --dataset "$DATA" --out "$OUT" --steps "$STEPS" \
   --save-every 500 --cpu --no-progress --resume --frames memmap --cameras agentview,robot0_eye_in_hand \
   --set train.feature_cache=true --set policy.state_dim=16 --set policy.action_dim=14 > "${OUT}_part$part.log" 2>&1
 ckpt=$(ls -d "$OUT"/checkpoints/step_* | tail -n 1)
