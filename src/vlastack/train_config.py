@@ -58,6 +58,11 @@ class TrainConfig:
     episodes_per_task: int | None = None
     """Train on only the first N episodes of each task (in episode-index order; data/subset.py), with the
     normalisation statistics and the action tokenizer fitted on those episodes alone; None = all episodes."""
+    tasks: tuple[str, ...] | None = None
+    """Train on the episodes of these tasks only (each episode's simulator task, e.g. ``rs-lift-panda``; data/subset.py),
+    with the normalisation statistics and the action tokenizer fitted on them alone; with ``episodes_per_task``, the
+    first N of each of them. On the command line a JSON list or one comma-separated string
+    (``--set train.tasks=rs-lift-panda,rs-lift-sawyer``). None = every task of the dataset."""
     feature_cache: bool = False
     """Train on the policy's frozen image trunk's maps, computed once per frame into an on-disk cache beside the
     frame cache (data/feature_cache.py) and read instead of running the trunk every step; the shift augmentation
@@ -93,6 +98,14 @@ class TrainConfig:
             isinstance(self.episodes_per_task, bool) or not isinstance(self.episodes_per_task, int) or self.episodes_per_task < 1
         ):
             raise bad("episodes_per_task", "must be an integer >= 1 or None (all episodes)")
+        if self.tasks is not None:
+            tasks = self.tasks.split(",") if isinstance(self.tasks, str) else self.tasks
+            if not isinstance(tasks, (list, tuple)) or not all(isinstance(t, str) for t in tasks):
+                raise bad("tasks", "must be a list of task names, one comma-separated string of them, or None (every task)")
+            tasks = tuple(t.strip() for t in tasks)
+            if not tasks or not all(tasks) or len(set(tasks)) != len(tasks):
+                raise bad("tasks", "must name at least one task, each once, none empty")
+            object.__setattr__(self, "tasks", tasks)  # frozen: the normalised form, a tuple as from_dict gives
         if isinstance(self.feature_cache_shifts, bool) or not isinstance(self.feature_cache_shifts, int) or self.feature_cache_shifts < 1:
             raise bad("feature_cache_shifts", "must be an odd integer >= 1")
         if self.feature_cache_shifts % 2 == 0:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vlastack import keys
-from vlastack.data.subset import first_per_task, subset_stats
+from vlastack.data.subset import first_per_task, subset_stats, task_episodes
 from vlastack.episodes.reader import DatasetReader
 from vlastack.episodes.stats import vector_stats
 from vlastack.episodes.video import VideoSettings
@@ -39,6 +39,25 @@ def test_first_per_task_names_the_field_on_bad_input(reader):
         first_per_task(reader, 0, "train.episodes_per_task")
     with pytest.raises(DatasetError, match=r"labelled_per_task=4: .*'drawer-open-v3': 3"):
         first_per_task(reader, 4, "labelled_per_task")
+
+
+def test_task_episodes_keeps_the_named_tasks_and_first_per_task_counts_within_them(reader):
+    assert task_episodes(reader, ("drawer-open-v3",)) == [1, 4, 6]
+    assert task_episodes(reader, ["drawer-open-v3", "reach-v3"]) == list(range(7))
+    assert first_per_task(reader, 2, tasks=("reach-v3",)) == [0, 2]
+    # a task short of N is refused only when it is one of those chosen
+    assert first_per_task(reader, 4, tasks=["reach-v3"]) == [0, 2, 3, 5]
+
+
+def test_task_episodes_names_the_field_and_the_datasets_tasks(reader):
+    with pytest.raises(
+        DatasetError, match=r"train\.tasks: .* has no episodes of \['rs-lift-jaco'\]; its tasks: \['drawer-open-v3', 'reach-v3'\]"
+    ):
+        task_episodes(reader, ["reach-v3", "rs-lift-jaco"], "train.tasks")
+    with pytest.raises(DatasetError, match=r"^train\.tasks: .*\['push-v3'\]"):
+        first_per_task(reader, 1, "train.episodes_per_task", ("push-v3",), "train.tasks")
+    with pytest.raises(ConfigError, match=r"train\.tasks must name at least one task, got \(\)"):
+        task_episodes(reader, (), "train.tasks")
 
 
 def test_subset_stats_over_every_episode_are_the_datasets_and_over_some_are_theirs(reader):

@@ -214,6 +214,8 @@ def test_cli_trains_the_l1_policy_with_overrides_and_it_evaluates_offline(tmp_pa
         ("train.lr", "expected SECTION.FIELD=VALUE"),
         ("policy.keypoints=many", "expected int, got 'many'"),
         ("train.episodes_per_task=0", "TrainConfig.episodes_per_task: must be an integer >= 1 or None (all episodes), got 0"),
+        ("train.tasks=,", "TrainConfig.tasks: must name at least one task, each once, none empty, got ','"),
+        ("train.tasks=[1]", "TrainConfig.tasks: must be a list of task names, one comma-separated string of them, or None"),
     ],
 )
 def test_bad_overrides_are_named(tmp_path, assignment, message):
@@ -284,3 +286,41 @@ def test_cli_trains_on_the_first_episodes_of_each_task_with_their_statistics_and
     short = CliRunner().invoke(app, base[:-1] + ["train.episodes_per_task=3", "--out", str(tmp_path / "short"), "--steps", "1"])
     assert isinstance(short.exception, DatasetError)
     assert "train.episodes_per_task=3" in str(short.exception) and "'open the drawer': 2" in str(short.exception)
+
+
+def test_cli_trains_on_the_named_tasks_only_and_records_their_embodiments(tmp_path):
+    """train.tasks: one dataset of several robosuite arms serves a policy of some of them (issue 17 item 3)."""
+    import vlastack.cli.train  # noqa: F401
+    from vlastack.cli.app import app
+
+    arms = ["rs-lift-panda", "rs-lift-jaco", "rs-lift-panda", "rs-lift-ur5e", "rs-lift-ur5e"]
+    episodes = []
+    for i, arm in enumerate(arms):
+        episodes.append(_episode(8 + i, i))
+        episodes[-1].env_task = arm
+    data = _write_dataset(tmp_path / "data", episodes)
+    base = ["train", "--preset", "debug", "--dataset", str(data), "--steps", "1", "--no-progress"]
+
+    def run(name: str, *sets: str):
+        args = base + ["--out", str(tmp_path / name)] + [a for s in sets for a in ("--set", s)]
+        return CliRunner().invoke(app, args), tmp_path / name
+
+    done, out = run("two", "train.tasks=rs-lift-panda,rs-lift-ur5e")
+    assert done.exit_code == 0, done.output
+    info = json.loads((out / "run.json").read_text())
+    assert info["episodes"] == [0, 2, 3, 4] and info["train"]["tasks"] == ["rs-lift-panda", "rs-lift-ur5e"]
+    config = json.loads((out / "checkpoints" / "step_00000001" / "config.json").read_text())
+    assert config["data"]["embodiments"] == ["robosuite_panda", "robosuite_ur5e"]  # not the dataset's jaco
+
+    done, out = run("first", "train.tasks=rs-lift-ur5e,rs-lift-panda", "train.episodes_per_task=1")
+    assert done.exit_code == 0, done.output
+    assert json.loads((out / "run.json").read_text())["episodes"] == [0, 3]
+    done, out = run("json", 'train.tasks=["rs-lift-jaco"]')
+    assert done.exit_code == 0, done.output
+    assert json.loads((out / "run.json").read_text())["episodes"] == [1]
+
+    refused = CliRunner().invoke(app, base + ["--out", str(out), "--steps", "2", "--resume", "--set", "train.tasks=rs-lift-panda"])
+    assert refused.exit_code != 0 and "tasks: run has ['rs-lift-jaco'], now ('rs-lift-panda',)" in str(refused.exception)
+    missing, _ = run("missing", "train.tasks=rs-lift-iiwa")
+    assert isinstance(missing.exception, DatasetError)
+    assert "train.tasks: " in str(missing.exception) and "['rs-lift-iiwa']" in str(missing.exception)

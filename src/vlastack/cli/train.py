@@ -9,6 +9,7 @@ Examples::
     vlastack train --preset l1 ... --set policy.keypoints=64 --set train.lr=5e-4    # any config field
     vlastack train --preset l1 ... --init-from runs/mt10/l1/checkpoints/step_00020000  # fine-tune
     vlastack train --preset l1 ... --set train.episodes_per_task=5   # the first 5 episodes of each task, their stats
+    vlastack train --preset l1-effnet ... --set train.tasks=rs-lift-panda,rs-lift-ur5e   # those tasks' episodes only
     vlastack train --preset l1-effnet ... --set train.feature_cache=true   # frozen trunk's maps computed once, then read
 
 This command reads only the policy contract (``PolicyConfig`` fields, ``fit_inputs``), never a
@@ -75,7 +76,7 @@ def train(
     from dataclasses import replace
 
     from vlastack import keys
-    from vlastack.data.subset import first_per_task, subset_stats
+    from vlastack.data.subset import first_per_task, subset_stats, task_episodes
     from vlastack.data.windows import WindowDataset, collate
     from vlastack.episodes.reader import DatasetReader
     from vlastack.overrides import apply_overrides
@@ -116,11 +117,13 @@ def train(
 
     reader = DatasetReader(dataset)
     cfg.check_dataset_features(reader.features, where=f"dataset {dataset}")
-    # A few-demonstration run (train.episodes_per_task): its samples, statistics and tokenizer come from
-    # the chosen episodes alone; None keeps the whole dataset and its stats.json.
+    # A few-demonstration run (train.episodes_per_task) or part of the tasks (train.tasks): its samples, statistics
+    # and tokenizer come from the chosen episodes alone; None keeps the whole dataset and its stats.json.
     episodes = None
     if tcfg.episodes_per_task is not None:
-        episodes = first_per_task(reader, tcfg.episodes_per_task, "train.episodes_per_task")
+        episodes = first_per_task(reader, tcfg.episodes_per_task, "train.episodes_per_task", tcfg.tasks, "train.tasks")
+    elif tcfg.tasks is not None:
+        episodes = task_episodes(reader, tcfg.tasks, "train.tasks")
     feature_caches, encoder = {}, None
     if tcfg.feature_cache:
         encoder = cache_encoder(cfg, tcfg.feature_cache_shifts, "train.feature_cache")
@@ -162,7 +165,7 @@ def train(
         progress=progress,
         extra_run_info=run_info,
         instructions=reader.tasks,
-        data_info=_data_info(reader, cfg.cameras[0]),
+        data_info=_data_info(reader, cfg.cameras[0], episodes),
         init_from=init_from,
     )
     loss = result.metrics.get("loss")
@@ -175,14 +178,15 @@ def train(
     )
 
 
-def _data_info(reader, camera: str) -> dict:
+def _data_info(reader, camera: str, episodes: list[int] | None = None) -> dict:
     """What a checkpoint records about its training data: the recorded image size, and the embodiments of
-    its episodes (``embodiments``: ids of vlastack.embodiments; left out when no episode names a known task)."""
+    the episodes it trains on (``episodes``, None: all; ``embodiments``: ids of vlastack.embodiments; left out
+    when no episode names a known task), so a policy trained on some arms of a dataset names those alone."""
     from vlastack import keys
     from vlastack.embodiments import dataset_embodiment_ids
 
     info = {"image_size": list(reader.features[keys.image_key(camera)]["shape"][:2])}
-    embodiments = dataset_embodiment_ids(reader)
+    embodiments = dataset_embodiment_ids(reader, episodes)
     if embodiments:
         info["embodiments"] = embodiments
     return info

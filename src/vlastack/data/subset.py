@@ -1,9 +1,14 @@
-"""Part of a dataset: the first N episodes of each task, and normalisation statistics over those only.
+"""Part of a dataset: the episodes of some tasks, the first N of each, and normalisation statistics over those only.
 
 One rule for every few-demonstration experiment (issue 14 item 3): ``vlastack train`` with
 ``train.episodes_per_task=N`` trains on exactly the episodes that ``vlastack wm pseudo-label
 --labelled-per-task N`` treats as labelled. Statistics are recomputed over the chosen episodes, so a
 policy trained on 5 demonstrations per task never sees the action range of the other 45.
+
+``train.tasks`` keeps the episodes of the named tasks only (each episode's simulator task, e.g.
+``rs-lift-panda``): one dataset of several arms then serves a policy of all of them, one per arm and a
+held-out arm's few-demonstration fine-tune (issue 17 item 3, benchmarks/cross_embodiment.sh), with one
+frame and feature cache.
 """
 
 from __future__ import annotations
@@ -23,14 +28,42 @@ def episode_task(reader: DatasetReader, e: int) -> str:
     return str(meta.get("vlastack/env_task") or meta["tasks"][0])
 
 
-def first_per_task(reader: DatasetReader, n: int, field: str = "episodes_per_task") -> list[int]:
-    """The first ``n`` episodes of each task, in episode-index order, sorted; ``field`` names the setting
-    in errors (``n`` < 1, or a task with fewer than ``n`` episodes)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"{field} must be an integer >= 1, got {n!r}")
+def episodes_by_task(reader: DatasetReader) -> dict[str, list[int]]:
+    """Task (:func:`episode_task`) -> its episodes in index order, tasks in order of their first episode."""
     by_task: dict[str, list[int]] = {}
     for e in range(reader.num_episodes):
         by_task.setdefault(episode_task(reader, e), []).append(e)
+    return by_task
+
+
+def task_episodes(reader: DatasetReader, tasks: tuple[str, ...] | list[str], field: str = "tasks") -> list[int]:
+    """Every episode of ``tasks`` (names as :func:`episode_task` gives them), sorted; ``field`` names the
+    setting in errors (no task named, or a task with no episode in the dataset: the error lists its tasks)."""
+    if isinstance(tasks, str) or not tasks:
+        raise ConfigError(f"{field} must name at least one task, got {tasks!r}")
+    by_task = episodes_by_task(reader)
+    missing = [t for t in tasks if t not in by_task]
+    if missing:
+        raise DatasetError(f"{field}: {reader.root} has no episodes of {missing}; its tasks: {sorted(by_task)}")
+    return sorted(e for t in dict.fromkeys(tasks) for e in by_task[t])
+
+
+def first_per_task(
+    reader: DatasetReader,
+    n: int,
+    field: str = "episodes_per_task",
+    tasks: tuple[str, ...] | list[str] | None = None,
+    tasks_field: str = "tasks",
+) -> list[int]:
+    """The first ``n`` episodes of each task (of ``tasks`` only, when given: see :func:`task_episodes`), in
+    episode-index order, sorted; ``field`` and ``tasks_field`` name the settings in errors (``n`` < 1, a task
+    with fewer than ``n`` episodes; a named task with none)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"{field} must be an integer >= 1, got {n!r}")
+    by_task = episodes_by_task(reader)
+    if tasks is not None:
+        task_episodes(reader, tasks, tasks_field)  # every named task is there (or the error says which is not)
+        by_task = {t: by_task[t] for t in dict.fromkeys(tasks)}
     short = {task: len(eps) for task, eps in by_task.items() if len(eps) < n}
     if short or not by_task:
         raise DatasetError(f"{field}={n}: these tasks of {reader.root} have fewer episodes: {short or 'no episodes at all'}")

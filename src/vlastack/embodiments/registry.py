@@ -78,12 +78,16 @@ def known_embodiment_ids(tasks: Iterable[str | None]) -> list[str]:
     return sorted(out)
 
 
-def dataset_embodiment_ids(reader: Any) -> list[str]:
-    """The embodiment ids of a dataset's episodes (a :class:`vlastack.episodes.reader.DatasetReader`), from
-    each episode's ``vlastack/env_task``; what a policy trained on it records in its checkpoint."""
-    episodes = reader.episodes
+def dataset_embodiment_ids(reader: Any, episodes: Iterable[int] | None = None) -> list[str]:
+    """The embodiment ids of a dataset's episodes (a :class:`vlastack.episodes.reader.DatasetReader`; only those
+    indexed by ``episodes`` when given), from each episode's ``vlastack/env_task``; what a policy trained on them
+    records in its checkpoint."""
+    table = reader.episodes
     column = "vlastack/env_task"
-    return known_embodiment_ids(episodes[column].tolist() if column in episodes else [])
+    if column not in table:
+        return []
+    tasks = table[column].tolist()
+    return known_embodiment_ids(tasks if episodes is None else [tasks[e] for e in episodes])
 
 
 def serving_safety_spec(embodiment_ids: Iterable[str]) -> str:

@@ -49,6 +49,7 @@ _MUST_MATCH = (
     "seed",
     "mixed_precision",
     "episodes_per_task",
+    "tasks",
 )
 
 
