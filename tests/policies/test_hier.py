@@ -214,3 +214,33 @@ def test_cli_trains_the_hierarchical_preset_on_plan_labels(tmp_path, make_episod
     assert rows and all("done_acc" in row and "subtask_acc" in row for row in rows)
     policy = load_policy(tmp_path / "run" / "checkpoints" / "step_00000003")
     assert isinstance(policy, HierPolicy)
+
+
+def test_low_prompt_both_conditions_the_low_level_on_the_instruction_and_the_subtask(cfg_for, monkeypatch):
+    from vlastack.errors import ConfigError
+    from vlastack.policies.hier.config import low_prompt
+
+    policy = _hier(cfg_for, head="joint", low_prompt="both").eval()
+    vocab = policy.config.subtasks
+    batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
+    monkeypatch.setattr(
+        policy, "subtask_logits", lambda b, history, augment=False, seen=None: F.one_hot(torch.tensor([1]), len(vocab)) * 5.0
+    )
+    chunk = policy.sample_actions(batch)
+    both = L1Policy.sample_actions(policy, replace(batch, instruction=[low_prompt(batch.instruction[0], vocab[1])]))
+    bare = L1Policy.sample_actions(policy, replace(batch, instruction=[vocab[1]]))
+    np.testing.assert_array_equal(chunk.actions, both.actions)
+    assert not np.array_equal(chunk.actions, bare.actions)  # the instruction reaches the low level
+    # training: the low level's loss is computed on the same prompts
+    plan = {keys.SUBTASK_TARGET: torch.tensor([0, 2]), keys.SUBTASK_HISTORY: torch.zeros(2, len(vocab))}
+    plan |= {keys.SUBTASK_PREVIOUS: torch.tensor([-1, -1]), keys.SUBTASK_SINCE: torch.tensor([0, 0])}
+    train_batch = fake_batch(policy.config, batch_size=2, seed=1)
+    train_batch = replace(train_batch, subtask=[vocab[0], vocab[2]], features={**train_batch.features, **plan})
+    seen = []
+    monkeypatch.setattr(L1Policy, "compute_loss", lambda self, b: seen.append(list(b.instruction)) or torch.zeros(()))
+    monkeypatch.setattr(policy, "_high_inputs", lambda b, augment, seen=None: torch.zeros(2, 1))
+    monkeypatch.setattr(policy, "_high", lambda inputs, history: torch.zeros(2, len(vocab)))
+    policy.compute_loss(train_batch)
+    assert seen == [[low_prompt(train_batch.instruction[0], vocab[0]), low_prompt(train_batch.instruction[1], vocab[2])]]
+    with pytest.raises(ConfigError, match="low_prompt"):
+        cfg_for("hier-debug", low_prompt="instruction")

@@ -21,6 +21,13 @@ from vlastack.reasoning.plan import STAGE_SUBTASKS
 
 #: The high-level designs (see ``HierConfig.head``).
 HEADS = ("joint", "factored")
+#: What the low level reads (see ``HierConfig.low_prompt``).
+LOW_PROMPTS = ("subtask", "both")
+
+
+def low_prompt(instruction: str, subtask: str) -> str:
+    """The ``both`` prompt: the overall instruction, then the subtask in progress."""
+    return f"{instruction}; now: {subtask}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,11 @@ class HierConfig(L1Config):
     """Width of the subtask head's two hidden layers."""
     high_weight: float = 1.0
     """Weight of the subtask cross-entropy (nats) against the l1 action loss (normalised units)."""
+    low_prompt: str = "subtask"
+    """What the low level is conditioned on. ``subtask``: the chosen subtask's text alone (Hi Robot style; new wording
+    of the overall instruction never reaches it). ``both``: one prompt holding the overall instruction and the
+    subtask (:func:`low_prompt`, as pi0.5 prompts its action expert), so the same subtask can act differently
+    in different tasks."""
     switch_delay: int = 2
     """Frames after a stage is done during which the training label still says "keep the done stage's
     subtask". The environment counts a stage once the part crosses its threshold; a switch a frame
@@ -55,10 +67,18 @@ class HierConfig(L1Config):
             raise self.bad("subtasks", "need at least two distinct subtask texts")
         if self.head not in HEADS:
             raise self.bad("head", f"must be one of {HEADS}")
+        if self.low_prompt not in LOW_PROMPTS:
+            raise self.bad("low_prompt", f"must be one of {LOW_PROMPTS}")
         if self.high_hidden < 1:
             raise self.bad("high_hidden", "must be >= 1")
         if self.high_weight < 0 or self.switch_delay < 0:
             raise self.bad("high_weight" if self.high_weight < 0 else "switch_delay", "must be >= 0")
+
+    def low_prompts(self, instructions, subtasks) -> list[str]:
+        """The low level's instruction per row (see ``low_prompt``)."""
+        if self.low_prompt == "subtask":
+            return list(subtasks)
+        return [low_prompt(i, s) for i, s in zip(instructions, subtasks, strict=True)]
 
     @property
     def subtask_vocabulary(self) -> tuple[str, ...]:

@@ -37,7 +37,7 @@ from vlastack import keys
 from vlastack.checkpoint import read_policy_meta
 from vlastack.errors import CheckpointError, DatasetError
 from vlastack.policies.base import Policy
-from vlastack.policies.hier.config import HierConfig
+from vlastack.policies.hier.config import HierConfig, low_prompt
 from vlastack.policies.hier.explain import MAX_PLAN_STEPS, MIN_LOOKAHEAD_P, explanation
 from vlastack.policies.l1.config import L1Config
 from vlastack.policies.l1.model import L1Policy
@@ -128,7 +128,7 @@ class HierPolicy(L1Policy):
                 f"{c.label} trains on plan labels (Batch.subtask and {list(PLAN_FEATURES)}); this batch lacks "
                 f"{missing or ['subtask']}: build the WindowDataset with subtasks=config.subtask_vocabulary"
             )
-        low = super().compute_loss(replace(batch, instruction=list(batch.subtask)))
+        low = super().compute_loss(replace(batch, instruction=c.low_prompts(batch.instruction, batch.subtask)))
         f = {k: batch.features[k].to(self.device) for k in PLAN_FEATURES}
         target, history, previous, since = (
             f[keys.SUBTASK_TARGET].long(),
@@ -209,7 +209,8 @@ class HierPolicy(L1Policy):
                 self._replan_factored(batch, seen)
             else:
                 self._replan_joint(batch, seen)
-            actions, _ = self._act(replace(batch, instruction=[p["current"] for p in self._plans]), seen)
+            prompts = c.low_prompts(batch.instruction, [p["current"] for p in self._plans])
+            actions, _ = self._act(replace(batch, instruction=prompts), seen)
         finally:
             if was_training:
                 self.train()
@@ -298,8 +299,11 @@ class HierPolicy(L1Policy):
         return counts
 
     def prepare_instructions(self, instructions) -> None:
-        """The dataset's instructions and every subtask text (the low level's instructions) go into the cache."""
-        super().prepare_instructions([*instructions, *self.config.subtasks])
+        """The dataset's instructions and every low-level prompt (the subtask texts, or with ``low_prompt="both"``
+        each instruction with each subtask) go into the cache."""
+        c = self.config
+        prompts = c.subtasks if c.low_prompt == "subtask" else [low_prompt(i, s) for i in instructions for s in c.subtasks]
+        super().prepare_instructions([*instructions, *prompts])
 
     # ---- fine-tuning from a flat l1 checkpoint ------------------------------------------------------
     @classmethod
