@@ -88,6 +88,7 @@ def _record_experts(out: Path, tasks: str, episodes: int, image_size: int, safet
         seed_offset=0,
         codec="h264",
         safety=safety,
+        perturb="",
         safety_spec="metaworld_sawyer",
     )
     info(dataset, as_json=False)
