@@ -107,9 +107,8 @@ class CollectConfig:
         if self.perturb:
             from vlastack.envs.perturb import check_perturbations
 
-            if True in suites and check_perturbations(self.perturb):
+            if check_perturbations(self.perturb) and True in suites:
                 raise ConfigError("perturb: visual perturbations exist for Meta-World scenes only, not robosuite tasks")
-            check_perturbations(self.perturb)
 
     def spec_for(self, task: str) -> str | None:
         """The safety spec ``task``'s actions go through (a preset name or a JSON path), or None."""

@@ -83,6 +83,21 @@ def load(ckpt: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     return model.eval(), meta
 
 
+def load_kind(path: str | Path, kind: str, made_by: str) -> tuple[Path, torch.nn.Module, dict[str, Any]]:
+    """(checkpoint, model in eval mode, meta) of a run directory (its latest checkpoint) or a checkpoint directory,
+    which must hold a ``kind`` checkpoint; ``made_by`` names the command that makes one, for the error."""
+    from vlastack.checkpoint import latest_checkpoint
+
+    path = Path(path)
+    ckpt = path if (path / CONFIG_FILE).is_file() else latest_checkpoint(path)
+    if ckpt is None:
+        raise CheckpointError(f"{path} holds no checkpoint")
+    if read_config(ckpt)["kind"] != kind:
+        raise CheckpointError(f"{ckpt} is not a {kind} checkpoint (made by `{made_by}`)")
+    model, meta = load(ckpt)
+    return ckpt, model, meta
+
+
 def restore(ckpt: Path, model: torch.nn.Module, optimizer, generator: torch.Generator) -> int:
     """Load weights, optimizer and RNG state of ``ckpt`` into the given objects; returns its step."""
     state = load_safetensors(ckpt / MODEL_FILE)

@@ -136,18 +136,14 @@ def train_preview(
     """Train the decoder on ``table`` (training rows) against ``frames`` (uint8 [N, 3, S, S], one per row);
     inputs use ``dynamics``' normaliser (its rollouts too, unless ``dynamics`` is None: then true
     embeddings only, normalised by the table's own statistics). Returns the last checkpoint."""
-    from vlastack.world_model.train import Spans, _loop
+    from vlastack.world_model.train import Spans, _loop, use_dynamics_units
 
     s = cfg.image_size
     if frames.shape != (len(table.z), 3, s, s) or frames.dtype != torch.uint8:
         raise DatasetError(f"frames are {frames.dtype} {tuple(frames.shape)}, expected uint8 {(len(table.z), 3, s, s)}")
     torch.manual_seed(cfg.seed)
     model = PreviewDecoder(cfg, table.z.shape[1])
-    if dynamics is not None:
-        model.norm.load_state_dict(dynamics.norm.state_dict())
-        dynamics.eval()
-    else:
-        model.norm.fit(table.z)
+    use_dynamics_units(model, dynamics, table)
     meta = {**meta, "embed_dim": model.embed_dim}
     spans = Spans(table)
 

@@ -172,15 +172,6 @@ def save_strip(imgs: dict[str, torch.Tensor], path: str | Path, scale: int = 3, 
 
 def load_preview(path: str | Path) -> tuple[Path, PreviewDecoder, dict]:
     """(checkpoint, decoder in eval mode, meta) of a preview run directory or one of its checkpoints."""
-    from vlastack.checkpoint import latest_checkpoint
-    from vlastack.errors import CheckpointError
     from vlastack.world_model import checkpoint
 
-    path = Path(path)
-    ckpt = path if (path / "config.json").is_file() else latest_checkpoint(path)
-    if ckpt is None:
-        raise CheckpointError(f"{path} holds no checkpoint")
-    model, meta = checkpoint.load(ckpt)
-    if not isinstance(model, PreviewDecoder):
-        raise CheckpointError(f"{ckpt} is not a preview checkpoint (made by `vlastack wm preview train`)")
-    return ckpt, model, meta
+    return checkpoint.load_kind(path, "preview", "vlastack wm preview train")

@@ -8,8 +8,6 @@ from typing import Any
 
 import torch
 
-from vlastack.checkpoint import latest_checkpoint
-from vlastack.errors import CheckpointError
 from vlastack.world_model import checkpoint
 from vlastack.world_model.config import HeadsConfig
 from vlastack.world_model.dynamics import ChunkPredictor
@@ -32,13 +30,7 @@ class DynamicsRun:
 
     @classmethod
     def load(cls, path: str | Path) -> DynamicsRun:
-        path = Path(path)
-        ckpt = path if (path / "config.json").is_file() else latest_checkpoint(path)
-        if ckpt is None:
-            raise CheckpointError(f"{path} holds no checkpoint")
-        model, meta = checkpoint.load(ckpt)
-        if not isinstance(model, ChunkPredictor):
-            raise CheckpointError(f"{ckpt} is not a dynamics checkpoint (made by `vlastack wm train`)")
+        ckpt, model, meta = checkpoint.load_kind(path, "dynamics", "vlastack wm train")
         table = run_embeddings(ckpt.parent.parent, len(meta.get("datasets") or [meta["dataset"]]))
         return cls(ckpt, model, meta, table)
 

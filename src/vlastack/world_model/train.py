@@ -169,6 +169,17 @@ def heads_batch(
     return predicted_inputs(z, rows, table, spans, dynamics, cfg.max_rollout, cfg.predicted_prob, g), labels[rows].float()
 
 
+def use_dynamics_units(model: torch.nn.Module, dynamics: ChunkPredictor | None, table: EmbeddingTable) -> None:
+    """Give a model that reads embeddings (heads, preview decoder) the dynamics model's normaliser, so true and
+    rolled-out embeddings arrive in the same units (and put ``dynamics`` in eval mode for the rollouts); without
+    a dynamics model, fit the normaliser on ``table``."""
+    if dynamics is not None:
+        model.norm.load_state_dict(dynamics.norm.state_dict())
+        dynamics.eval()
+    else:
+        model.norm.fit(table.z)
+
+
 def predicted_inputs(
     z: torch.Tensor,
     rows: torch.Tensor,
@@ -214,11 +225,7 @@ def train_heads(
         raise DatasetError(f"labels have shape {tuple(labels.shape)}, expected {(len(table.z), len(EVENTS))}")
     torch.manual_seed(cfg.seed)
     model = SafetyHeads(cfg, table.z.shape[1])
-    if dynamics is not None:
-        model.norm.load_state_dict(dynamics.norm.state_dict())
-        dynamics.eval()
-    else:
-        model.norm.fit(table.z)
+    use_dynamics_units(model, dynamics, table)
     pos = labels.float().sum(0)
     # rare events weigh more, up to a cap; an event with no positive frame keeps weight 1 (its head learns "never")
     pos_weight = torch.where(pos > 0, ((len(labels) - pos) / pos.clamp_min(1)).clamp(1.0, cfg.max_pos_weight), torch.ones_like(pos))
