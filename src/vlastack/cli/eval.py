@@ -61,6 +61,21 @@ def evaluate(
         help="Visual perturbation of the scene, drawn per episode from its seed (lighting, table_colour, object_colour, "
         "camera_2cm_3deg, ...; 'none' for the unperturbed scene); repeat or comma-separate to combine them.",
     ),
+    guardrail: Path | None = typer.Option(
+        None,
+        "--guardrail",
+        help="A `vlastack wm guardrail` directory: the safety layer asks that world model about every chunk before "
+        "it runs, and replaces (by a nearby alternative predicted safe) or holds a chunk it predicts unsafe.",
+    ),
+    guardrail_alternatives: int = typer.Option(
+        8, "--guardrail-alternatives", help="Alternatives the layer may fall back on when the guardrail flags a chunk (0: hold)."
+    ),
+    plan: int = typer.Option(
+        0,
+        "--plan",
+        help="Best-of-K planning with the guardrail's world model: K candidate chunks, the one with the highest "
+        "predicted success among those predicted safe runs (needs --guardrail; 0: off).",
+    ),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (it is drawn on stderr)."),
     strict: bool = typer.Option(
         True,
@@ -97,6 +112,9 @@ def run_eval(
     seed_offset: int = 100_000,
     execute_steps: int | None = None,
     perturb: list[str] | tuple[str, ...] = (),
+    guardrail: Path | None = None,
+    guardrail_alternatives: int = 8,
+    plan: int = 0,
     no_progress: bool = False,
     strict: bool = True,
 ) -> None:
@@ -128,6 +146,9 @@ def run_eval(
         execute_steps=execute_steps,
         safety_spec=safety,
         perturb=perturbations,
+        guardrail=guardrail,
+        guardrail_alternatives=guardrail_alternatives,
+        plan=plan,
     )
     stop_on_sigterm()
     try:
@@ -158,6 +179,10 @@ def run_eval(
         "safety": config.safety_label,
         # Visual perturbations (envs/perturb.py); absent from results written before they existed, which were unperturbed.
         "perturb": [n for n in perturbations if n != "none"],
+        # The world model's look-ahead (absent from results written before it existed, which had none).
+        "guardrail": None if guardrail is None else str(guardrail),
+        "guardrail_alternatives": guardrail_alternatives if guardrail is not None else None,
+        "plan": plan,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     title = f"Evaluation of {describe(summary['config'])}"

@@ -3,6 +3,7 @@
     vlastack wm train  --dataset runs/mt10_50b --encoder runs/mt10/l1/checkpoints/step_00024000 --out runs/wm/dyn
     vlastack wm latent --dataset data/video_only --encoder CKPT --out runs/wm/lam      # no action column needed
     vlastack wm heads  --dynamics runs/wm/dyn --out runs/wm/heads    # reward and safety heads on its embeddings
+    vlastack wm guardrail --heads runs/wm/heads --out runs/wm/guard    # thresholds -> vlastack eval --guardrail runs/wm/guard
     vlastack wm pseudo-label --dataset runs/mt10_50b --labelled-per-task 5 --out runs/wm14/mt10_pseudo5  # IDM labels
     vlastack wm preview train --dynamics runs/wm/dyn --out runs/wm/preview   # decoder: embedding -> 32 px frame
     vlastack wm preview show --preview runs/wm/preview --out chunk.png      # expected beside what happened
@@ -146,6 +147,26 @@ def heads(
     torch.set_num_threads(1)
     last = train_heads(table, labels[train_rows], run.model, cfg, out, meta, resume=resume, log=typer.echo)
     typer.echo(f"checkpoint: {last}")
+
+
+@wm.command("guardrail")
+def guardrail(
+    heads: Annotated[Path, typer.Option(help="`vlastack wm heads` run (or one of its checkpoints).")],
+    out: Annotated[Path, typer.Option(help="Directory for guardrail.json (give it to `vlastack eval --guardrail`).")],
+    horizon: Annotated[int, typer.Option(help="Steps of each chunk the guardrail rolls out and checks.")] = 16,
+    new_only: Annotated[
+        bool, typer.Option("--new-only/--all-events", help="Ignore events the heads already see in the current frame.")
+    ] = True,
+) -> None:
+    """Fit the guardrail's thresholds (best F1 per unsafe event over the training episodes' chunks at this
+    horizon) and write OUT/guardrail.json: heads, dynamics model, encoder, horizon, thresholds."""
+    import torch
+
+    from vlastack.world_model.shield import ShieldConfig, fit_shield
+
+    torch.set_num_threads(1)
+    record = fit_shield(heads, out, ShieldConfig(horizon=horizon, new_only=new_only))
+    typer.echo(f"{out}: thresholds {record['thresholds']} at horizon {horizon}; encoder {record['encoder']}")
 
 
 @wm.command("strip-actions")

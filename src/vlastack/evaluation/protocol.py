@@ -142,12 +142,17 @@ def _layer_totals(results: list[EpisodeResult]) -> dict[str, Any]:
     for s in ran:
         for limit, n in s.get("by_limit", {}).items():
             by_limit[limit] = by_limit.get(limit, 0) + int(n)
-    return {
+    out = {
         "safety_steps_changed": int(sum(s.get("steps_changed", 0) for s in ran)),
         "safety_steps_held": int(sum(s.get("steps_held", 0) for s in ran)),
         "safety_interventions": int(sum(s.get("interventions", 0) for s in ran)),
         "safety_by_limit": dict(sorted(by_limit.items())),
     }
+    reviews = [s["chunk_review"] for s in ran if "chunk_review" in s]
+    if reviews:  # the world-model guardrail ran (EvalConfig.guardrail)
+        for k in ("chunks_reviewed", "chunks_flagged", "chunks_replaced", "chunks_held"):
+            out[f"guardrail_{k}"] = int(sum(r[k] for r in reviews))
+    return out
 
 
 def _within_rate(results: list[EpisodeResult]) -> float | None:

@@ -66,6 +66,16 @@ class EvalConfig:
     perturb: tuple[str, ...] = ()
     """Named visual perturbations of the scene (``vlastack.envs.perturb.PERTURBATIONS``), combined; empty
     or ``("none",)``: the unperturbed scene. They change how it looks, never its physics."""
+    guardrail: Path | None = None
+    """A ``vlastack wm guardrail`` directory: the safety layer asks that world model about every chunk
+    before it runs and replaces or holds a chunk it predicts unsafe (``SafetyLayer.review_chunk``). Needs
+    the layer (not ``none``). None: no learned look-ahead, the hard limits only."""
+    guardrail_alternatives: int = 8
+    """Alternatives to a flagged chunk the layer may fall back on, best first
+    (``world_model.planner.alternatives``); 0: a flagged chunk is always held."""
+    plan: int = 0
+    """Best-of-K planning with the guardrail's world model: K candidate chunks (the policy's own and K-1
+    alternatives), the one with the highest predicted success among those predicted safe runs. 0 or 1: off."""
 
     def __post_init__(self) -> None:
         if (self.checkpoint is None) == (self.server is None):
@@ -81,6 +91,12 @@ class EvalConfig:
 
         if check_perturbations(self.perturb) and any(is_robosuite_task(t) for t in self.tasks):
             raise ConfigError(f"perturb: visual perturbations are for Meta-World scenes only, got {self.perturb} with robosuite tasks")
+        if self.guardrail_alternatives < 0 or self.plan < 0:
+            raise ConfigError(f"guardrail_alternatives and plan must be >= 0, got {self.guardrail_alternatives} and {self.plan}")
+        if self.guardrail is not None and self.safety_spec == NO_SAFETY:
+            raise ConfigError("guardrail: the world-model guardrail is part of the safety layer; it cannot run with safety 'none'")
+        if self.plan > 1 and self.guardrail is None:
+            raise ConfigError("plan: planning scores chunks with the guardrail's world model; give --guardrail DIR too")
         self._check_safety()
 
     def spec_for(self, task: str) -> str | None:
@@ -264,18 +280,28 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         latency: list[float] = []
         policy.reset(seed)
 
-        def policy_fn(observation):
-            t = time.perf_counter()
-            chunk = policy(observation)
-            latency.append((time.perf_counter() - t) * 1000)
-            return chunk
+        def timed(fn):
+            def call(observation):
+                t = time.perf_counter()
+                chunk = fn(observation)
+                latency.append((time.perf_counter() - t) * 1000)
+                return chunk
+
+            return call
+
+        policy_fn = policy
 
         clock = FakeClock()
         k = config.execute_steps or policy.execute_steps
-        executor = make_executor(config.executor, policy_fn, clock=clock, **({"k": k} if config.executor == "sync" and k else {}))
-        executor.reset()
         spec = config.spec_for(task)
         actuator = SafeActuator(audit, spec, clock=clock) if spec is not None else None
+        if actuator is not None and config.guardrail is not None:
+            if not hasattr(actuator.layer, "chunk_guard"):
+                raise ConfigError(f"guardrail: the one-arm Meta-World layer takes a chunk guard; {task}'s layer does not")
+            actuator.layer.chunk_guard = _shield(config.guardrail)
+            policy_fn = _looking_ahead(policy_fn, actuator, config, np.random.default_rng(seed))
+        executor = make_executor(config.executor, timed(policy_fn), clock=clock, **({"k": k} if config.executor == "sync" and k else {}))
+        executor.reset()
         # One control period of simulated time per step: 80 Hz for Meta-World, 20 Hz for robosuite.
         act = executor_act(executor, clock, advance_s=1.0 / getattr(env, "metadata", {}).get("render_fps", FPS))
 
@@ -313,6 +339,38 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         )
     except Exception as err:  # noqa: BLE001 - any crash is reported, never fatal to the evaluation
         return EpisodeResult(task, seed, False, 0, error=f"{type(err).__name__}: {err}"), None
+
+
+def _shield(directory: Path) -> Any:
+    key = f"shield/{directory}"
+    if key not in _CACHE:
+        from vlastack.world_model.shield import WorldModelShield
+
+        _CACHE[key] = WorldModelShield.load(directory)
+    return _CACHE[key]
+
+
+def _looking_ahead(policy_fn: Any, actuator: Any, config: EvalConfig, rng: np.random.Generator) -> Any:
+    """``policy_fn`` with the world model in front of the executor: best-of-K planning when ``config.plan``
+    > 1, then the safety layer's review of the chunk that is to run (``SafeActuator.review_chunk``).
+    Both are timed as part of the policy call: the arm waits for them as it waits for inference."""
+    from vlastack.types import ActionChunk
+    from vlastack.world_model.planner import PlanConfig, alternatives, best_of_k
+
+    plan = PlanConfig(candidates=max(config.plan, 1))
+
+    def act(observation: Any) -> Any:
+        chunk = policy_fn(observation)
+        actions = np.asarray(chunk.actions[0], dtype=np.float32)
+        shield = actuator.layer.chunk_guard
+        if plan.candidates > 1:
+            candidates = np.concatenate([actions[None], alternatives(actions, plan.candidates - 1, rng, plan.spread)])
+            actions = candidates[best_of_k(shield, actuator.observation, candidates, plan)[0]]
+        fallback = alternatives(actions, config.guardrail_alternatives, rng, plan.spread) if config.guardrail_alternatives else None
+        chosen = actuator.review_chunk(actions, fallback).actions
+        return ActionChunk(chosen[None], chunk.inference_ms, chunk.info)
+
+    return act
 
 
 # ---- main side ---------------------------------------------------------------------------------

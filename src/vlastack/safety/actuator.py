@@ -58,6 +58,7 @@ class SafeActuator:
         self._state: object = None
         self._touch: object = None
         self._contact: object = None
+        self._observation: object = None
 
     def __getattr__(self, name: str) -> Any:
         if name in SafeActuator.PASSTHROUGH:
@@ -86,6 +87,17 @@ class SafeActuator:
         info[SAFETY_INFO_KEY] = decision.to_dict()
         return obs, reward, terminated, truncated, info
 
+    def review_chunk(self, proposal: object, alternatives: object = None):
+        """Have the layer's chunk guard review ``proposal`` [H, D] (and, if it is flagged, ``alternatives``
+        [K, H, D], best first) from the observation this actuator last received: the frame the chunk will
+        start from, not one a caller chooses. Returns the layer's ``ChunkReview``."""
+        return self.layer.review_chunk(self._observation, proposal, alternatives)
+
+    @property
+    def observation(self) -> object:
+        """The observation the environment last returned (what the next action will act on)."""
+        return self._observation
+
     @property
     def log(self) -> list[dict]:
         """This episode's decisions that changed something (JSON-ready)."""
@@ -100,6 +112,7 @@ class SafeActuator:
             close()
 
     def _sense(self, obs: Any) -> None:
+        self._observation = obs
         self._state = getattr(obs, "state", None)
         self._contact = getattr(obs, "arm_contact", None)
         touch = getattr(obs, "touch", None)

@@ -20,6 +20,7 @@ import numpy as np
 from vlastack.safety import geometry as geo
 from vlastack.safety import interventions as iv
 from vlastack.safety.checks import ActionValidity, Watchdog, hard_checks
+from vlastack.safety.chunk_review import ChunkGuard, ChunkReview, review, summarize_reviews
 from vlastack.safety.context import Check, Command, Context
 from vlastack.safety.interventions import Intervention, SafetyDecision, summarize
 from vlastack.safety.loading import load_spec
@@ -36,12 +37,20 @@ class SafetyLayer:
     is treated as a stall and held); without one, the layer counts simulated time itself.
     """
 
-    def __init__(self, spec: SafetySpec | str, extra_checks: Sequence[Check] = (), final_checks: Sequence[Check] = ()) -> None:
+    def __init__(
+        self,
+        spec: SafetySpec | str,
+        extra_checks: Sequence[Check] = (),
+        final_checks: Sequence[Check] = (),
+        chunk_guard: ChunkGuard | None = None,
+    ) -> None:
         """``extra_checks`` run before the hard limits; ``final_checks`` after them, and may only scale the
         translation towards zero (the two-arm keep-out: safety/mutual_keep_out.py). Either way the final
-        check judges the result against every limit of ``spec``."""
+        check judges the result against every limit of ``spec``. ``chunk_guard``: a learned look-ahead
+        asked about every chunk before it runs (:meth:`review_chunk`); it adds to the hard limits."""
         self.spec = load_spec(spec)
         self.checks: tuple[Check, ...] = (Watchdog(), ActionValidity(), *extra_checks, *hard_checks(), *final_checks)
+        self.chunk_guard = chunk_guard
         self.reset()
 
     def reset(self) -> None:
@@ -53,6 +62,8 @@ class SafetyLayer:
         self.steps = 0
         self.log: list[dict] = []
         """One JSON-ready entry (``SafetyDecision.to_dict``) per step on which something changed."""
+        self.chunk_log: list[dict] = []
+        """One JSON-ready entry (``ChunkReview.to_dict``) per chunk the ``chunk_guard`` reviewed."""
 
     def filter(
         self, proposed: object, state: object, touch: object = None, now_s: float | None = None, contact: object = None
@@ -106,9 +117,26 @@ class SafetyLayer:
         self.steps += 1
         return decision
 
+    def review_chunk(self, observation: object, proposal: object, alternatives: object = None) -> ChunkReview:
+        """Ask the ``chunk_guard`` about the chunk ``proposal`` [H, D] about to start from ``observation``;
+        if it is flagged, about ``alternatives`` [K, H, D] (best first). Returns the chunk to execute (the
+        proposal, the first alternative predicted safe, or the hold) and why; logged in ``chunk_log``.
+        Without a guard the proposal passes unreviewed. Each action still goes through :meth:`filter`."""
+        proposal = np.asarray(proposal, dtype=np.float32)
+        if self.chunk_guard is None:
+            return ChunkReview(proposal, 0, None, (), 0.0)
+        hold = _emergency_action(self.spec, self._memory.last_grip)
+        out = review(self.chunk_guard, observation, proposal, None if alternatives is None else np.asarray(alternatives), hold)
+        self.chunk_log.append(out.to_dict(self.steps))
+        return out
+
     def summary(self) -> dict:
-        """Episode totals for the evaluation report: steps changed and held, counts per check and limit."""
-        return summarize(self.log, self.steps)
+        """Episode totals for the evaluation report: steps changed and held, counts per check and limit
+        (and, with a ``chunk_guard``, chunks reviewed, replaced and held)."""
+        out = summarize(self.log, self.steps)
+        if self.chunk_guard is not None:
+            out["chunk_review"] = summarize_reviews(self.chunk_log)
+        return out
 
     def _hold_for_error(self, command: Command, ctx: Context, name: str, error: Exception) -> Intervention:
         command.action, command.held = ctx.hold(), True

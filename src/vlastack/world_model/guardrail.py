@@ -6,7 +6,8 @@ rollout, exactly as ``ChunkPredictor.rollout`` would for j steps, batched: one p
 ``DynamicsConfig.chunk`` steps), scores each with the heads, and flags the chunk when any unsafe
 event's probability reaches its threshold at some step. The verdict says which event, how many steps
 ahead and how sure, so a safety layer can hold the chunk and say why. It adds to the hard limits of
-``vlastack.safety``; it does not replace them, and it is not wired into the layer yet.
+``vlastack.safety``; it does not replace them. ``vlastack.world_model.shield`` puts it inside the
+safety layer's chunk review (``SafetyLayer.review_chunk``).
 """
 
 from __future__ import annotations
@@ -81,10 +82,19 @@ class Guardrail:
         return dict(zip(self.events, self._thr.tolist(), strict=True))
 
     @torch.no_grad()
+    def all_probabilities(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Raw embeddings z [B, F] (encoder units) and actions [B, H, D] -> every event's probability
+        [B, H, len(EVENTS)] at each predicted step (success included: the planner reads it)."""
+        pred = rollout_every_step(self.dynamics, self.dynamics.norm.normalize(z), actions)
+        return self.heads.probabilities(pred)
+
     def probabilities(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Raw embeddings z [B, F] (encoder units) and actions [B, H, D] -> probabilities [B, H, len(self.events)]."""
-        pred = rollout_every_step(self.dynamics, self.dynamics.norm.normalize(z), actions)
-        return self.heads.probabilities(pred)[..., self._cols]
+        return self.unsafe(self.all_probabilities(z, actions))
+
+    def unsafe(self, all_probabilities: torch.Tensor) -> torch.Tensor:
+        """The columns of this guardrail's events out of every event's probabilities [..., len(EVENTS)]."""
+        return all_probabilities[..., self._cols]
 
     def flags(self, probabilities: torch.Tensor) -> torch.Tensor:
         """bool [B, H, E']: which event reaches its threshold at which step."""
@@ -97,14 +107,25 @@ class Guardrail:
         ``new_only``: leave out events the heads already see in z itself (the hand already in the box):
         holding the chunk would keep the robot in them, so they are the hard limits' and recovery's
         business, not a reason to stop."""
-        z = z.reshape(1, -1).float()
-        p = self.probabilities(z, actions.reshape(1, *actions.shape[-2:]).float())[0]
-        hit = self.flags(p.unsqueeze(0))[0]
+        return self.check_many(z, actions.reshape(1, *actions.shape[-2:]), new_only)[0]
+
+    @torch.no_grad()
+    def check_many(self, z: torch.Tensor, actions: torch.Tensor, new_only: bool = False) -> list[Verdict]:
+        """K candidate chunks from one state: z [F], actions [K, H, D]; one verdict each (see :meth:`check`)."""
+        return self.verdicts(z, self.probabilities(z.reshape(1, -1).float().expand(len(actions), -1), actions.float()), new_only)
+
+    def verdicts(self, z: torch.Tensor, p: torch.Tensor, new_only: bool = False) -> list[Verdict]:
+        """Verdicts from unsafe-event probabilities p [K, H, len(self.events)] of K chunks starting at z [F]."""
+        hit = self.flags(p)
         if new_only:
-            now = self.heads.probabilities(self.dynamics.norm.normalize(z))[0, self._cols]
+            now = self.heads.probabilities(self.dynamics.norm.normalize(z.reshape(1, -1).float()))[0, self._cols]
             hit &= ~(now >= self._thr)
-        if not hit.any():
-            return Verdict(False, None, None, 0.0)
-        step = int(torch.nonzero(hit.any(1)).min())
-        e = int(torch.argmax(torch.where(hit[step], p[step], torch.full_like(p[step], -1.0))))
-        return Verdict(True, self.events[e], step + 1, float(p[step, e]))
+        out = []
+        for pk, hk in zip(p, hit, strict=True):
+            if not hk.any():
+                out.append(Verdict(False, None, None, 0.0))
+                continue
+            step = int(torch.nonzero(hk.any(1)).min())
+            e = int(torch.argmax(torch.where(hk[step], pk[step], torch.full_like(pk[step], -1.0))))
+            out.append(Verdict(True, self.events[e], step + 1, float(pk[step, e])))
+        return out
