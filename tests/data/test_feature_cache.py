@@ -149,3 +149,31 @@ def test_bad_inputs_are_named(root, tmp_path):
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(DatasetError, match="cache_dir"):
         feature_cache.open_feature_cache(reader, CAM, PoolEncoder(), tmp_path / "file" / "c")
+
+
+def test_a_copy_with_the_same_frames_is_given_the_maps_and_other_frames_are_not(root, tmp_path, make_episode):
+    """share_feature_caches: a copy whose videos are the source's (hard links) reads the source's maps, encoding
+    nothing; a stale source cache, or a dataset with other frames of the same lengths, gets nothing."""
+    from vlastack.world_model.action_free import strip_actions
+
+    src, enc = DatasetReader(root), PoolEncoder()
+    built = feature_cache.open_feature_cache(src, CAM, enc)  # the default place: <dataset>/cache
+    copy = strip_actions(root, tmp_path / "copy")  # other data files and features, the same videos
+    assert files(copy.root / "cache") == []
+    (shared,) = feature_cache.share_feature_caches(src, copy)
+    calls = enc.calls
+    opened = feature_cache.open_feature_cache(copy, CAM, enc)
+    assert enc.calls == calls and opened.path == shared and shared.parent == copy.root / "cache"
+    assert shared.stat().st_ino == built.path.stat().st_ino  # a hard link: no second copy of the maps on disk
+    np.testing.assert_array_equal(opened.rows(1, np.arange(7)), built.rows(1, np.arange(7)))
+    assert json.loads(shared.with_suffix(".json").read_text())["shared_from"] == str(root.resolve())
+    assert feature_cache.share_feature_caches(src, copy) == []  # already there
+
+    writer = DatasetWriter(tmp_path / "other", video=VIDEO)  # the same episode lengths, other frames
+    for ep in (make_episode(5, 10), make_episode(7, 11, task="other"), make_episode(3, 12)):
+        writer.add_episode(ep)
+    assert feature_cache.share_feature_caches(src, DatasetReader(tmp_path / "other")) == []
+    data_file = next((root / "data").rglob("*.parquet"))
+    st = data_file.stat()
+    os.utime(data_file, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # the source changed: its cache is stale
+    assert feature_cache.share_feature_caches(DatasetReader(root), strip_actions(root, tmp_path / "copy2")) == []

@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import numpy as np
@@ -59,8 +60,12 @@ class FeatureEncoder(Protocol):
 
 def feature_fingerprint(reader: DatasetReader, encoder: FeatureEncoder) -> str:
     """Hash of the dataset (its frame-cache fingerprint) and of everything the encoder's output depends on."""
-    h = hashlib.sha256(f"vlastack feature cache v{FORMAT_VERSION}\n{dataset_fingerprint(reader)}\n".encode())
-    h.update(json.dumps(encoder.identity, sort_keys=True).encode())
+    return _fingerprint(dataset_fingerprint(reader), encoder.identity)
+
+
+def _fingerprint(dataset: str, identity: dict[str, Any]) -> str:
+    h = hashlib.sha256(f"vlastack feature cache v{FORMAT_VERSION}\n{dataset}\n".encode())
+    h.update(json.dumps(identity, sort_keys=True).encode())
     return h.hexdigest()[:FINGERPRINT_CHARS]
 
 
@@ -91,6 +96,62 @@ def open_feature_cache(
     if found is None:  # another process replaced it between our rename and this read
         raise DatasetError(f"feature cache {stem} in {cache_dir} vanished right after it was built")
     return found
+
+
+def share_feature_caches(src: DatasetReader, dst: DatasetReader) -> list[Path]:
+    """Give dataset ``dst`` every feature cache of ``src`` (in their default cache directories) that is current and
+    whose camera frames ``dst`` holds too: the same episode table entries for that stream and the same video files
+    (hard links of them, or copies of the same size and modification time: the frame cache's own test of a file).
+    A copy of a dataset with new actions (world_model/relabel.py) then trains on the maps already computed instead of
+    encoding every frame again. Each data file is hard-linked (copied across file systems) under ``dst``'s fingerprint
+    and its manifest written last, as a build does; the manifest names ``shared_from``. Returns the data files given."""
+    src_dir, dst_dir = default_cache_dir(src.root), default_cache_dir(dst.root)
+    src_fp, dst_fp = dataset_fingerprint(src), dataset_fingerprint(dst)
+    offsets = [0, *np.cumsum([src.length(e) for e in range(src.num_episodes)]).tolist()]
+    shared = []
+    for manifest in sorted(src_dir.glob("*.json")) if src_dir.is_dir() else []:
+        try:
+            meta = json.loads(manifest.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        key, identity = meta.get("key"), meta.get("identity")
+        if identity is None or key not in src.video_keys or not _same_stream(src, dst, key):
+            continue  # a frame cache (no trunk), or frames dst does not share
+        encoder = SimpleNamespace(name=meta.get("encoder"), identity=identity, frame_shape=tuple(meta.get("shape", [0])[1:]))
+        stem = f"{key}.{encoder.name}"
+        found = _load_manifest(src_dir, stem, _fingerprint(src_fp, identity), offsets, encoder)
+        fingerprint = _fingerprint(dst_fp, identity)
+        if found is None or _load_manifest(dst_dir, stem, fingerprint, offsets, encoder) is not None:
+            continue  # stale in src (made from an earlier version of it), or dst has it already
+        target = _path(dst_dir, stem, fingerprint, ".bin")
+        dst_dir.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        try:
+            os.link(found.path, target)
+        except OSError:
+            shutil.copy2(found.path, target)
+        given = {**meta, "dataset": str(dst.root.resolve()), "dataset_fingerprint": dst_fp, "shared_from": str(src.root.resolve())}
+        _write_atomic(_path(dst_dir, stem, fingerprint, ".json"), json.dumps(given))
+        shared.append(target)
+    return shared
+
+
+def _same_stream(a: DatasetReader, b: DatasetReader, key: str) -> bool:
+    """Whether datasets ``a`` and ``b`` hold the same frames of camera stream ``key``: the same episode lengths and
+    places in the video files, and the same video files (one file, or the same size and modification time)."""
+    if key not in b.video_keys or a.num_episodes != b.num_episodes:
+        return False
+    columns = ["length", *(c for c in a.episodes.columns if c.startswith(f"videos/{key}/"))]
+    if any(c not in b.episodes.columns for c in columns) or not a.episodes[columns].equals(b.episodes[columns]):
+        return False
+    for e in range(a.num_episodes):
+        fa, fb = a.video_file(e, key), b.video_file(e, key)
+        if fa.relative_to(a.root) != fb.relative_to(b.root):
+            return False
+        sa, sb = fa.stat(), fb.stat()
+        if not ((sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino) or (sa.st_size, sa.st_mtime_ns) == (sb.st_size, sb.st_mtime_ns)):
+            return False
+    return True
 
 
 # ---- files ---------------------------------------------------------------------------------------

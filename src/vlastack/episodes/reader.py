@@ -164,7 +164,7 @@ class DatasetReader:
         meta = self.episode_meta(e)
         if key not in self.video_keys:
             raise DatasetError(f"{key!r} is not a camera stream of {self.root}; streams: {self.video_keys}")
-        path = self._video_path(e, key)
+        path = self.video_file(e, key)
         frames = decode_video(path)
         # Files may hold several episodes; select this one's frames by timestamp.
         start = int(round(float(meta[f"videos/{key}/from_timestamp"]) * self.fps))
@@ -172,6 +172,15 @@ class DatasetReader:
         if len(frames) < start + n:
             raise DatasetError(f"video file {path} has {len(frames)} frames, episode {e} needs frames {start}..{start + n - 1}")
         return frames[start : start + n]
+
+    def video_file(self, e: int, key: str) -> Path:
+        """The video file that holds episode ``e``'s frames of camera stream ``key``."""
+        meta = self.episodes.iloc[e]
+        return self.root / self.info["video_path"].format(
+            video_key=key,
+            chunk_index=int(meta[f"videos/{key}/chunk_index"]),
+            file_index=int(meta[f"videos/{key}/file_index"]),
+        )
 
     def episode(self, e: int, video: bool = True) -> Episode:
         """Episode ``e`` as an Episode (bookkeeping columns dropped)."""
@@ -202,18 +211,10 @@ class DatasetReader:
         if not 0 <= e < self.num_episodes:
             raise DatasetError(f"episode {e} does not exist: {self.root} has episodes 0..{self.num_episodes - 1}")
 
-    def _video_path(self, e: int, key: str) -> Path:
-        meta = self.episodes.iloc[e]
-        return self.root / self.info["video_path"].format(
-            video_key=key,
-            chunk_index=int(meta[f"videos/{key}/chunk_index"]),
-            file_index=int(meta[f"videos/{key}/file_index"]),
-        )
-
     def _files_of(self, e: int) -> list[Path]:
         meta = self.episodes.iloc[e]
         files = [
             self.root / self.info["data_path"].format(chunk_index=int(meta["data/chunk_index"]), file_index=int(meta["data/file_index"]))
         ]
-        files += [self._video_path(e, k) for k in self.video_keys]
+        files += [self.video_file(e, k) for k in self.video_keys]
         return files

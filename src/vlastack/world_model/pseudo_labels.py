@@ -7,32 +7,27 @@ The IDM reads the ``action`` column of labelled episodes only: the others' actio
 after their pseudo-labels are final, to report how close those are (R^2 and MAE per dimension in
 ``meta/pseudo_labels.json``), and never reach the IDM or the copy.
 
-The copy follows action_free.py: videos and metadata hard-linked, the data parquet files rewritten
+The copy is written by relabel.py: videos and metadata hard-linked, the data parquet files rewritten
 with the new ``action`` column, the action statistics rebuilt (meta/stats.json and the per-episode
 ones in meta/episodes), all written to ``<out>.tmp`` and renamed into place when complete.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
 from vlastack import keys
 from vlastack.data.subset import episode_task, first_per_task
-from vlastack.episodes import layout
 from vlastack.episodes.reader import DatasetReader
-from vlastack.episodes.stats import vector_stats
 from vlastack.errors import ConfigError, DatasetError
-from vlastack.world_model.action_free import copy_dataset_files
 from vlastack.world_model.config import PseudoLabelConfig
 from vlastack.world_model.inverse_dynamics import errors, fit_idm, idm_inputs
+from vlastack.world_model.relabel import relabelled_copy
 
 REPORT_PATH = "meta/pseudo_labels.json"
 
@@ -88,39 +83,6 @@ def label_episodes(reader: DatasetReader, labelled_per_task: int, cfg: PseudoLab
     return pseudo, labelled, info
 
 
-def _rewrite_data(path: Path, out: Path, pseudo: dict[int, np.ndarray], feature: dict) -> None:
-    """Write data file ``path`` to ``out`` with the action rows of pseudo-labelled episodes replaced."""
-    table = pq.read_table(path)
-    actions = layout.from_arrow(table.column(keys.ACTION), feature).copy()
-    episode = table.column(keys.EPISODE_INDEX).to_numpy()
-    for e in np.unique(episode):
-        if int(e) in pseudo:
-            actions[episode == e] = pseudo[int(e)]
-    i = table.column_names.index(keys.ACTION)
-    column = layout.to_arrow(actions, feature).cast(table.schema.field(i).type)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.set_column(i, table.schema.field(i), column), out)
-
-
-def _rewrite_episode_meta(path: Path, out: Path, pseudo: dict[int, np.ndarray]) -> None:
-    """Write meta/episodes file ``path`` to ``out`` with the per-episode action statistics of
-    pseudo-labelled episodes recomputed over their new actions."""
-    table = pq.read_table(path)
-    episodes = table.column(keys.EPISODE_INDEX).to_pylist()
-    for s in layout.STAT_NAMES:
-        name = f"stats/{keys.ACTION}/{s}"
-        if name not in table.column_names:
-            continue
-        values = table.column(name).to_pylist()
-        for row, e in enumerate(episodes):
-            if e in pseudo:
-                values[row] = np.asarray(vector_stats(pseudo[e])[s]).tolist()
-        i = table.column_names.index(name)
-        table = table.set_column(i, table.schema.field(i), pa.array(values, type=table.schema.field(i).type))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, out)
-
-
 def pseudo_label(
     src: str | Path,
     dst: str | Path,
@@ -170,24 +132,4 @@ def pseudo_label(
         # computed from the source's true actions, which the IDM never saw: for the report only
         "pseudo_vs_true_actions": quality,
     }
-
-    new_actions = [pseudo[e] if e in pseudo else a for e, a in enumerate(reader.episode_actions())]
-
-    def rewrite(rel: Path, path: Path, out: Path) -> bool:
-        if rel.parts[0] == "data" and path.suffix == ".parquet":
-            _rewrite_data(path, out, pseudo, feature)
-        elif str(rel).startswith(layout.EPISODES_DIR + "/") and path.suffix == ".parquet":
-            _rewrite_episode_meta(path, out, pseudo)
-        elif str(rel) == layout.STATS_PATH:
-            stats = json.loads(path.read_text())
-            stats.update(layout.to_jsonable({keys.ACTION: vector_stats(np.concatenate(new_actions))}))
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(stats))
-        else:
-            return False
-        return True
-
-    tmp = copy_dataset_files(src, dst, rewrite)
-    (tmp / REPORT_PATH).write_text(json.dumps(report, indent=1) + "\n")
-    tmp.rename(dst)
-    return DatasetReader(dst)
+    return relabelled_copy(src, dst, pseudo, REPORT_PATH, report, log=log)
