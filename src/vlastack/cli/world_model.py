@@ -5,6 +5,7 @@
     vlastack wm heads  --dynamics runs/wm/dyn --out runs/wm/heads    # reward and safety heads on its embeddings
     vlastack wm guardrail --heads runs/wm/heads --out runs/wm/guard    # thresholds -> vlastack eval --guardrail runs/wm/guard
     vlastack wm pseudo-label --dataset runs/mt10_50b --labelled-per-task 5 --out runs/wm14/mt10_pseudo5  # IDM labels
+    vlastack wm latent-label --latent runs/wm/lam --dataset runs/mt10_50b --out runs/wm/mt10_latent  # latent actions
     vlastack wm preview train --dynamics runs/wm/dyn --out runs/wm/preview   # decoder: embedding -> 32 px frame
     vlastack wm preview show --preview runs/wm/preview --out chunk.png      # expected beside what happened
     ... --resume continues from the last checkpoint; --set FIELD=VALUE overrides any config field (JSON value).
@@ -204,6 +205,28 @@ def pseudo_label(
     quality = json.loads((out / REPORT_PATH).read_text())["pseudo_vs_true_actions"] or {}
     overall = {k: quality.get(k) for k in ("frames", "mae", "r2")}
     typer.echo(f"{out}: {reader.num_episodes} episodes, {reader.num_frames} frames; pseudo vs true actions {overall}")
+
+
+@wm.command("latent-label")
+def latent_label(
+    latent: Annotated[Path, typer.Option(help="`vlastack wm latent` run (or one of its checkpoints): the latent-action model.")],
+    dataset: Annotated[Path, typer.Option(help="Source dataset directory (its action column, if any, is replaced).")],
+    out: Annotated[Path, typer.Option(help="New directory for the copy whose action column holds the latent actions.")],
+) -> None:
+    """Label every frame with the latent action the model infers from it and the frame k (its gap) steps later, for
+    latent-action pretraining (LAPA-style); the report is OUT/meta/latent_labels.json."""
+    from vlastack import keys
+    from vlastack.world_model.latent_labels import REPORT_PATH
+    from vlastack.world_model.latent_labels import latent_label as label
+
+    reader = label(latent, dataset, out, log=typer.echo, progress=True)
+    report = json.loads((out / REPORT_PATH).read_text())
+    usage = report["codebook"]
+    typer.echo(
+        f"{out}: {reader.num_episodes} episodes, {reader.num_frames} frames; action = latent action "
+        f"{reader.features[keys.ACTION]['shape']} (k = {report['gap']}), codes used {usage['used']} of {usage['size']} "
+        f"(perplexity {usage['perplexity']:.1f})"
+    )
 
 
 preview = typer.Typer(help="Preview decoder: predicted embeddings drawn as low-resolution frames.", no_args_is_help=True)

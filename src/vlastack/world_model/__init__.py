@@ -8,6 +8,8 @@
 - ``guardrail``: roll a chunk out in the world model and flag it when the heads predict an unsafe event.
 - ``inverse_dynamics``: an MLP from the proprioceptive states around frame t to the action a(t).
 - ``pseudo_labels``: label the episodes past the first N of each task with it (``vlastack wm pseudo-label``).
+- ``latent_labels``: label every frame with the latent action (``vlastack wm latent-label``), for LAPA-style pretraining.
+- ``relabel``: a copy of a dataset with new actions (what pseudo- and latent labels write).
 - ``action_free``: a copy of a dataset without its action column.
 - ``runs``: a trained dynamics run (model, joined embeddings, split, labels) as the heads use it.
 - ``preview``: a small conv decoder from an embedding to a low-resolution frame (``vlastack wm preview``);

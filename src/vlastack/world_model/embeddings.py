@@ -139,28 +139,35 @@ def _source(reader: DatasetReader, encoder: str | Path) -> dict[str, str]:
     return {"dataset": str(Path(reader.root).resolve()), "encoder": str(Path(encoder).resolve())}
 
 
+def read_cached_embeddings(path: str | Path, reader: DatasetReader, encoder: str | Path, episodes: list[int]) -> EmbeddingTable | None:
+    """The rows of ``episodes`` from the cache at ``path`` when it was made from the same dataset and encoder and
+    holds them all; None otherwise."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    with safe_open(str(path), "pt") as f:
+        cached = json.loads((f.metadata() or {}).get("source", "{}"))
+    if {k: str(Path(v).resolve()) for k, v in cached.items()} != _source(reader, encoder):
+        return None
+    table = EmbeddingTable.load(path)
+    return table.select(sorted(episodes)) if set(episodes) <= set(table.episodes) else None
+
+
 def cached_embeddings(
     path: str | Path, reader: DatasetReader, encoder: str | Path, episodes: list[int], progress: bool = False
 ) -> EmbeddingTable:
     """The rows of ``episodes`` from the cache at ``path`` when it was made from the same dataset and
     encoder and holds them all; otherwise encode them with the policy in ``encoder`` and write the cache."""
-    from safetensors import safe_open
-
     from vlastack.policies import load_policy
 
-    path = Path(path)
-    source = _source(reader, encoder)
-    if path.is_file():
-        with safe_open(str(path), "pt") as f:
-            cached = json.loads((f.metadata() or {}).get("source", "{}"))
-        cached = {k: str(Path(v).resolve()) for k, v in cached.items()}
-        if cached == source:
-            table = EmbeddingTable.load(path)
-            if set(episodes) <= set(table.episodes):
-                return table.select(sorted(episodes))
+    table = read_cached_embeddings(path, reader, encoder, episodes)
+    if table is not None:
+        return table
     table = encode_dataset(load_policy(encoder), reader, sorted(episodes), progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.save(path, source)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    table.save(path, _source(reader, encoder))
     return table
 
 
