@@ -73,6 +73,13 @@ class TrainConfig:
     shift augmentation translates the cached map instead (bilinear, sub-cell; cheap but approximate: at stride 16
     it reproduces a small part of what a pixel shift does to the map). 3: the 9 exact shifts (-a, 0, +a)^2 pixels,
     a = the policy's ``augment_shift``, one drawn per sample (9x the cache's size and build time)."""
+    init_partial: bool = False
+    """With a start policy (``vlastack train --init-from DIR``): build the policy fresh for this run's config and data
+    (normalisation statistics, fitted inputs), then load every tensor of the start policy whose name and shape match
+    (training/checkpoint.py ``load_matching``; the action's normalisation always stays fresh), recording the tensors
+    kept fresh in run.json; refused when the matches hold under half of the parameter values. For a start policy with
+    another action space, e.g. latent-action pretraining then alignment to the robot's actions (world_model/
+    latent_labels.py). False: the start policy's config must equal this run's, and everything of it is loaded."""
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ConfigError:

@@ -8,6 +8,7 @@ Examples::
     accelerate launch -m vlastack train --preset hybrid --dataset data/mt10 --out runs/hybrid   # DDP
     vlastack train --preset l1 ... --set policy.keypoints=64 --set train.lr=5e-4    # any config field
     vlastack train --preset l1 ... --init-from runs/mt10/l1/checkpoints/step_00020000  # fine-tune
+    vlastack train --preset l1 ... --init-from STAGE1 --set train.init_partial=true  # the tensors that match (another action_dim)
     vlastack train --preset l1 ... --set train.episodes_per_task=5   # the first 5 episodes of each task, their stats
     vlastack train --preset l1-effnet ... --set train.tasks=rs-lift-panda,rs-lift-ur5e   # those tasks' episodes only
     vlastack train --preset l1-effnet ... --set train.feature_cache=true   # frozen trunk's maps computed once, then read
@@ -68,7 +69,8 @@ def train(
         Path | None,
         typer.Option(
             help="Fine-tune: start a fresh run from this policy directory's weights and normalisation statistics "
-            "(its config must match the preset's; a hierarchical preset also starts from a flat l1 policy)."
+            "(its config must match the preset's; a hierarchical preset also starts from a flat l1 policy). With "
+            "--set train.init_partial=true: only its tensors whose name and shape match (e.g. another action_dim)."
         ),
     ] = None,
 ) -> None:

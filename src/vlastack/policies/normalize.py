@@ -82,6 +82,10 @@ class Normalizer(nn.Module):
     def scale(self, key: str) -> torch.Tensor:
         return getattr(self, _buffer_name(key) + "__scale")
 
+    def buffer_names(self, key: str) -> tuple[str, str]:
+        """Names of ``key``'s offset and scale in this module's state dict."""
+        return _buffer_name(key) + "__offset", _buffer_name(key) + "__scale"
+
     def normalize(self, key: str, x: torch.Tensor) -> torch.Tensor:
         """Environment units -> normalised; returns a new tensor (the input is never modified)."""
         return (x - self.offset(key)) / self.scale(key)

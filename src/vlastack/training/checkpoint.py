@@ -174,6 +174,69 @@ def restore_training(ckpt: Path, policy, optimizer: torch.optim.Optimizer, ema, 
     return state
 
 
+MIN_MATCHED_SHARE = 0.5
+"""A partial initialisation (``TrainConfig.init_partial``) is refused unless the tensors it loads hold at least this
+share of the new policy's parameter values (frozen ones included): fewer means another policy than the one meant."""
+
+
+def load_matching(policy, directory: Path) -> dict[str, Any]:
+    """Partial initialisation (``TrainConfig.init_partial``): copy into the freshly built ``policy`` every tensor of
+    the policy directory ``directory`` (its weights and normalisation statistics) whose name and shape match; the
+    others keep their fresh values. The action's normalisation always stays fresh (the new data's, even where the
+    dimension agrees): the start policy's describes its own actions. Extra files (text cache, grounding) are not read.
+    The start must be a policy of the same family (another family's tensors that happen to match mean nothing).
+
+    Returns what run.json records: the start, how many tensors were loaded and the share of the parameter values
+    they hold, the tensors kept fresh with the reason, the start's tensors left unused, and the config fields that
+    differ. Refuses (CheckpointError) another family, and a start whose matching tensors are none or hold less than
+    ``MIN_MATCHED_SHARE`` of the parameter values."""
+    from vlastack import keys
+    from vlastack.checkpoint import NORM_FILE, read_policy_meta
+    from vlastack.policies.base import NORM_PREFIX
+
+    directory = Path(directory)
+    meta = read_policy_meta(directory)
+    if meta["policy"] != policy.policy_name:
+        raise CheckpointError(
+            f"train.init_partial: {directory} holds a {meta['policy']!r} policy, this run trains a {policy.policy_name!r} one"
+        )
+    start = load_safetensors(directory / MODEL_FILE)
+    start.update({NORM_PREFIX + k: v for k, v in load_safetensors(directory / NORM_FILE).items()})
+    own = policy.state_dict()
+    action_norm = {NORM_PREFIX + n for n in policy.normalizer.buffer_names(keys.ACTION)}
+    loaded, fresh = {}, {}
+    for name, value in own.items():
+        if name in action_norm:
+            fresh[name] = "the action's normalisation: the new data's"
+        elif name not in start:
+            fresh[name] = "not in the start policy"
+        elif tuple(start[name].shape) != tuple(value.shape):
+            fresh[name] = f"shape {list(start[name].shape)} in the start policy, {list(value.shape)} here"
+        else:
+            loaded[name] = start[name]
+    params = dict(policy.named_parameters())
+    share = sum(params[n].numel() for n in loaded if n in params) / max(1, sum(p.numel() for p in params.values()))
+    if not loaded or share < MIN_MATCHED_SHARE:
+        what = "no tensor" if not loaded else f"only {len(loaded)} of {len(own)} tensors ({share:.0%} of the parameter values)"
+        examples = "; ".join(f"{k}: {v}" for k, v in list(fresh.items())[:3])
+        raise CheckpointError(
+            f"train.init_partial: {what} of this {policy.config.label} policy match {directory} by name and shape, and at "
+            f"least {MIN_MATCHED_SHARE:.0%} of the values must (kept fresh, e.g. {examples}); is it the start policy meant?"
+        )
+    policy.load_state_dict({**own, **loaded})
+    now, then = json.loads(json.dumps(policy.config.to_dict())), meta["config"]
+    return {
+        "from": str(directory.resolve()),
+        "loaded": len(loaded),
+        "loaded_value_share": round(share, 6),
+        "fresh": fresh,
+        "unused": sorted(set(start) - set(own)),
+        "config_differences": {
+            k: [then.get(k), now.get(k)] for k in sorted(now.keys() | then.keys()) if k != "name" and then.get(k) != now.get(k)
+        },
+    }
+
+
 def export_policy(ckpt: Path, out: Path, half: bool = False, execute_steps: int | None = None) -> Path:
     """Copy the policy directory of training checkpoint ``ckpt`` to ``out`` without its ``training/`` state
     (optimizer moments, raw weights, RNG): what is needed to act, about a third of the size.

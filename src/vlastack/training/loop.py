@@ -199,6 +199,9 @@ def train(
     checkpoint's EMA weights; its raw weights and optimizer state are not used), normalisation statistics
     and fitted inputs instead of new ones (fine-tuning); ``stats`` and ``policy_inputs`` are then unused,
     and a checkpoint already in ``out_dir`` (with ``resume``) takes precedence. It is recorded in run.json.
+    With ``cfg.init_partial`` the run starts as a fresh one (``stats``, ``policy_inputs``, ``data_info``) and takes
+    from ``init_from`` only the tensors whose name and shape match (training/checkpoint.py ``load_matching``),
+    whatever the two configs; run.json's ``init_partial`` says which tensors stayed fresh.
     """
     out_dir = Path(out_dir)
     acc = _runtime(cfg)
@@ -208,10 +211,17 @@ def train(
     last = ckpt.latest_checkpoint(out_dir) if resume else None
     if not resume and ckpt.list_checkpoints(out_dir):
         raise CheckpointError(f"{out_dir} already holds checkpoints; pass --resume to continue that run, or choose another --out")
+    if last is None and cfg.init_partial and init_from is None:
+        raise ConfigError("train.init_partial=true needs a start policy (--init-from DIR)")
     _seed_everything(cfg.seed)  # same initial weights on every process
+    partial = None
     if last is not None:
         _check_resume(out_dir, cfg)  # the policy config is checked by from_pretrained(expect=...)
         policy = policy_class(policy_cfg).from_pretrained(last, expect=policy_cfg)
+    elif init_from is not None and cfg.init_partial:
+        policy = make_policy(policy_cfg, stats=stats, **(policy_inputs or {}))
+        policy.data_info = dict(data_info or {})
+        partial = ckpt.load_matching(policy, Path(init_from))
     elif init_from is not None:
         policy = policy_class(policy_cfg).from_pretrained(Path(init_from), expect=policy_cfg)
         # A fine-tune also knows the robots of its new data (the start's data info is kept otherwise).
@@ -254,6 +264,8 @@ def train(
             run = {"policy": policy_cfg.to_dict(), "train": cfg.to_dict(), "world_size": world, **(extra_run_info or {})}
             if init_from is not None:
                 run["init_from"] = str(Path(init_from).resolve())
+            if partial is not None:
+                run["init_partial"] = partial
             (out_dir / RUN_FILE).write_text(json.dumps(run, indent=1) + "\n")
         metrics_path = out_dir / METRICS_FILE
         old_rows = metrics_path.read_text().splitlines() if metrics_path.is_file() and last else []
