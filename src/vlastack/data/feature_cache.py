@@ -103,8 +103,9 @@ def share_feature_caches(src: DatasetReader, dst: DatasetReader) -> list[Path]:
     whose camera frames ``dst`` holds too: the same episode table entries for that stream and the same video files
     (hard links of them, or copies of the same size and modification time: the frame cache's own test of a file).
     A copy of a dataset with new actions (world_model/relabel.py) then trains on the maps already computed instead of
-    encoding every frame again. Each data file is hard-linked (copied across file systems) under ``dst``'s fingerprint
-    and its manifest written last, as a build does; the manifest names ``shared_from``. Returns the data files given."""
+    encoding every frame again. Each data file is hard-linked under ``dst``'s fingerprint and its manifest written
+    last, as a build does; the manifest names ``shared_from``. Nothing is copied: where no hard link can be made
+    (another file system), ``dst`` builds its own cache when first used. Returns the data files given."""
     src_dir, dst_dir = default_cache_dir(src.root), default_cache_dir(dst.root)
     src_fp, dst_fp = dataset_fingerprint(src), dataset_fingerprint(dst)
     offsets = [0, *np.cumsum([src.length(e) for e in range(src.num_episodes)]).tolist()]
@@ -129,7 +130,7 @@ def share_feature_caches(src: DatasetReader, dst: DatasetReader) -> list[Path]:
         try:
             os.link(found.path, target)
         except OSError:
-            shutil.copy2(found.path, target)
+            continue  # another file system: a copy would cost the cache's size, so dst builds its own when first used
         given = {**meta, "dataset": str(dst.root.resolve()), "dataset_fingerprint": dst_fp, "shared_from": str(src.root.resolve())}
         _write_atomic(_path(dst_dir, stem, fingerprint, ".json"), json.dumps(given))
         shared.append(target)

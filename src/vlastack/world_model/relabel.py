@@ -6,8 +6,8 @@ The copy follows action_free.py: videos and metadata hard-linked, the data parqu
 actions of another shape than the source's (latent actions: one value per latent dimension), or for a source
 without actions, must be given for every episode; the ``action`` feature of meta/info.json and of the data files'
 Hugging Face metadata then describes them. Everything is written to ``<out>.tmp`` with the caller's report and
-renamed into place when complete. The source's feature caches are then given to the copy, whose frames are the
-source's (``data.feature_cache.share_feature_caches``), so training on it encodes no frame again.
+renamed into place when complete. The source's feature caches are then given to the copy as hard links, its frames
+being the source's (``data.feature_cache.share_feature_caches``), so training on it encodes no frame again.
 """
 
 from __future__ import annotations
