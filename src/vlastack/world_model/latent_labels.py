@@ -107,7 +107,7 @@ def latent_label(
         "gap": cfg.gap,
         "levels": list(cfg.levels),
         "idm_context": cfg.idm_context,
-        "encoder": meta["encoder"],
+        "encoder": str(Path(meta["encoder"]).resolve()),
         "latent_model_datasets": meta.get("datasets") or [meta["dataset"]],
         "embeddings": source,
         "frames": len(table.z),
