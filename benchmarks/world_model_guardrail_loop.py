@@ -50,6 +50,7 @@ def episode(env, policy, shield, seed: int, fault: bool, mode: str, args, box: t
     centre = (lo + hi) / 2
     obs, info = env.reset(seed=seed)
     steps, chunk_i, success, inside = 0, 0, False, 0
+    in_box: list[bool] = []  # per step: the hand inside the box after it
     chunks: list[dict] = []  # per chunk: injected, flagged (shadow), what the layer did, hand in the box at start / during
     k = policy.config.execute_steps
     spread = PlanConfig().spread
@@ -61,7 +62,7 @@ def episode(env, policy, shield, seed: int, fault: bool, mode: str, args, box: t
         if injected:
             to = centre - hand
             chunk[:, :3] = to / max(float(np.abs(to).max()), 1e-6)  # full speed: 1 cm a step on the largest axis
-        record = {"injected": injected, "start_inside": bool(np.all((hand >= lo) & (hand <= hi))), "chosen": 0}
+        record = {"injected": injected, "start_inside": bool(np.all((hand >= lo) & (hand <= hi))), "chosen": 0, "start": steps}
         if mode == "off":
             record["flag"] = bool(shield.review(obs, chunk[None])[0].flag)
         else:
@@ -75,12 +76,16 @@ def episode(env, policy, shield, seed: int, fault: bool, mode: str, args, box: t
             hand = np.asarray(info["privileged"], dtype=np.float64)[HAND]
             now_inside = bool(np.all((hand >= lo) & (hand <= hi)))
             inside += int(now_inside)
+            in_box.append(now_inside)
             during |= now_inside
             success = success or bool(info["success"])
             if terminated or truncated or success or steps >= args.max_steps:
                 break
         chunks.append({**record, "inside_during": during})
         chunk_i += 1
+    h = shield.config.horizon
+    for c in chunks:  # what happened in the horizon the guard looked at, whatever ran after the executed steps
+        c["inside_ahead"] = any(in_box[c["start"] : c["start"] + h])
     review = env.summary().get("chunk_review", {})
     return {"seed": seed, "success": success, "steps": steps, "frames_in_box": inside, "chunks": chunks, "review": review}
 
@@ -121,15 +126,16 @@ def main() -> None:
     )
     if "off" in modes:
         print(
-            "Shadow mode, chunk level (a chunk enters when the hand is outside the box at its start and inside during its executed steps):\n"
+            "Shadow mode, chunk level (a chunk leads into the box when the hand is outside it when the chunk is planned "
+            "and inside it at some step of the guard's horizon, whatever chunks ran in between):\n"
         )
-        print("| episodes | chunks from | chunks | entering the box (flagged) | staying clear of it (flagged) | flagged while inside |")
+        print("| episodes | chunks from | chunks | leading into the box (flagged) | staying clear of it (flagged) | flagged while inside |")
         print("|---|---|---|---|---|---|")
         for fault in (False, True):
             for injected in (False, True) if fault else (False,):
                 cs = [c for r in rows if r["fault"] == fault and r["mode"] == "off" for c in r["chunks"] if c["injected"] == injected]
-                enter = [c for c in cs if not c["start_inside"] and c["inside_during"]]
-                clear = [c for c in cs if not c["start_inside"] and not c["inside_during"]]
+                enter = [c for c in cs if not c["start_inside"] and c["inside_ahead"]]
+                clear = [c for c in cs if not c["start_inside"] and not c["inside_ahead"]]
                 inside = [c for c in cs if c["start_inside"]]
                 print(
                     f"| {'fault' if fault else 'normal'} | {'injection' if injected else 'policy'} | {len(cs)} "
