@@ -85,9 +85,17 @@ def episode(env, policy, shield, seed: int, fault: bool, mode: str, args, box: t
         chunk_i += 1
     h = shield.config.horizon
     for c in chunks:  # what happened in the horizon the guard looked at, whatever ran after the executed steps
-        c["inside_ahead"] = any(in_box[c["start"] : c["start"] + h])
+        ahead = in_box[c["start"] : c["start"] + h]
+        c["inside_ahead"] = any(ahead)
+        c["steps_to_box"] = ahead.index(True) + 1 if any(ahead) else None  # lead time of a flag on this chunk
     review = env.summary().get("chunk_review", {})
     return {"seed": seed, "success": success, "steps": steps, "frames_in_box": inside, "chunks": chunks, "review": review}
+
+
+def lead(chunks: list[dict]) -> str:
+    """Steps from the flag to the hand entering the box, over the flagged chunks that led into it."""
+    steps = [c["steps_to_box"] for c in chunks if c["flag"] and c["steps_to_box"] is not None and not c["start_inside"]]
+    return f"{statistics.median(steps):.0f} ({min(steps)}-{max(steps)})" if steps else "-"
 
 
 def main() -> None:
@@ -129,8 +137,10 @@ def main() -> None:
             "Shadow mode, chunk level (a chunk leads into the box when the hand is outside it when the chunk is planned "
             "and inside it at some step of the guard's horizon, whatever chunks ran in between):\n"
         )
-        print("| episodes | chunks from | chunks | leading into the box (flagged) | staying clear of it (flagged) | flagged while inside |")
-        print("|---|---|---|---|---|---|")
+        print(
+            "| episodes | chunks from | chunks | leading into the box (flagged) | staying clear of it (flagged) | flagged while inside | lead steps of the flags before entering, median (min-max) |"
+        )
+        print("|---|---|---|---|---|---|---|")
         for fault in (False, True):
             for injected in (False, True) if fault else (False,):
                 cs = [c for r in rows if r["fault"] == fault and r["mode"] == "off" for c in r["chunks"] if c["injected"] == injected]
@@ -140,7 +150,7 @@ def main() -> None:
                 print(
                     f"| {'fault' if fault else 'normal'} | {'injection' if injected else 'policy'} | {len(cs)} "
                     f"| {len(enter)} ({sum(c['flag'] for c in enter)}) | {len(clear)} ({sum(c['flag'] for c in clear)}) "
-                    f"| {sum(c['flag'] for c in inside)} of {len(inside)} |"
+                    f"| {sum(c['flag'] for c in inside)} of {len(inside)} | {lead(enter)} |"
                 )
     print("\nEpisode level:\n")
     print(
