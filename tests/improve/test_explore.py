@@ -13,6 +13,7 @@ from vlastack.errors import ConfigError
 from vlastack.improve.explore import (
     EXPLORE_ACTION,
     ExploreConfig,
+    adaptive_std,
     episode_copies,
     episode_score,
     episode_weights,
@@ -82,6 +83,7 @@ def test_weights_follow_the_advantage_and_copies_the_weights():
 
 def test_config_errors_name_the_field():
     bad = (("noise_std", -0.1), ("noise_steps", 0.0), ("temperature", 0.0), ("max_weight", 0.5), ("safety_penalty", -1), ("label", "x"))
+    bad += (("noise_until", "contact"), ("min_noise_scale", 1.5), ("contact_n", -1.0), ("adaptive_noise", "yes"))
     for field, value in bad:
         with pytest.raises(ConfigError, match=f"ExploreConfig.{field} must be"):
             ExploreConfig(**{field: value})
@@ -129,6 +131,66 @@ def test_an_explored_episode_sends_the_policys_action_plus_the_noise_of_each_ste
     assert result.steps == 10 and result.safety_interventions == 0 and not result.success and result.cpu_s >= 0
 
 
+class _TouchEnv(_Env):
+    """The fake environment whose right finger reads 2 N from step ``contact`` on."""
+
+    def __init__(self, contact: int) -> None:
+        super().__init__()
+        self.contact = contact
+
+    def _obs(self):
+        obs, info = super()._obs()
+        obs.touch = np.array([2.0 if len(self.sent) >= self.contact else 0.5, 0.0], np.float32)
+        return obs, info
+
+
+def test_first_contact_stops_the_noise_at_the_first_touch_above_the_threshold_and_always_keeps_it():
+    noise = ou_noise(10, 4, std=0.2, correlation_steps=5.0, seed=3)
+    planned = np.repeat([0.0, 0.04, 0.08], 4)[:10, None]
+    env = _TouchEnv(contact=6)
+    result = run_explored(env, _Policy(), noise, seed=3, safety=None, execute_steps=4, contact_n=1.0)
+    sent = np.stack(env.sent)
+    assert np.allclose(sent[:6], planned[:6] + noise[:6], atol=1e-6)
+    assert np.array_equal(sent[6:], result.episode.frames[POLICY_ACTION][6:])  # from the contact on: the policy's own actions
+    assert np.allclose(sent[6:], planned[6:]) and result.noisy_steps == 6 and np.array_equal(result.episode.frames[EXPLORE_ACTION], sent)
+    env = _TouchEnv(contact=3)  # 2 N is not above a 2.5 N threshold: noise to the end
+    assert run_explored(env, _Policy(), noise, seed=3, safety=None, execute_steps=4, contact_n=2.5).noisy_steps == 10
+    # The default (noise_until=always): every step has its noise, whatever the fingers touch.
+    env = _TouchEnv(contact=0)
+    result = run_explored(env, _Policy(), noise, seed=3, safety=None, execute_steps=4)
+    assert np.allclose(np.stack(env.sent), planned + noise, atol=1e-6) and result.noisy_steps == 10
+    with pytest.raises(ConfigError, match="needs touch readings"):
+        run_explored(_Env(), _Policy(), noise, seed=3, safety=None, execute_steps=4, contact_n=1.0)
+
+
+def test_adaptive_std_scales_by_failure_and_a_solved_task_explores_at_the_floor():
+    assert adaptive_std(0.2, 0.0, 0.1) == pytest.approx(0.2)
+    assert adaptive_std(0.2, 0.4, 0.1) == pytest.approx(0.12)
+    assert adaptive_std(0.2, 0.95, 0.1) == pytest.approx(0.02) and adaptive_std(0.2, 1.0, 0.1) == pytest.approx(0.02)
+    assert adaptive_std(0.2, 1.0, 0.0) == 0.0
+
+
+def test_each_round_scales_the_noise_by_the_validation_of_the_policy_that_explores(tmp_path):
+    import json
+
+    from vlastack.improve.rounds import ImproveConfig, _task_noise
+
+    (tmp_path / "ckpt").mkdir(), (tmp_path / "demos").mkdir(), (tmp_path / "out" / "round_1").mkdir(parents=True)
+    tasks = ("reach-v3", "push-v3", "door-open-v3")
+    (tmp_path / "out" / "start_validation.json").write_text(json.dumps({"per_task": dict(zip(tasks, [0.9, 0.4, 1.0], strict=True))}))
+    (tmp_path / "out" / "round_1" / "validation.json").write_text(json.dumps({"per_task": dict(zip(tasks, [0.0, 0.5, 1.0], strict=True))}))
+    explore = ExploreConfig(noise_std=0.2, adaptive_noise=True)
+    config = ImproveConfig(checkpoint=tmp_path / "ckpt", demos=tmp_path / "demos", tasks=tasks, out=tmp_path / "out", explore=explore)
+    first, second = _task_noise(config, 1), _task_noise(config, 2)
+    assert [first[t]["noise_std"] for t in tasks] == pytest.approx([0.02, 0.12, 0.02])
+    assert [first[t]["noise_success"] for t in tasks] == [0.9, 0.4, 1.0]
+    assert [second[t]["noise_std"] for t in tasks] == pytest.approx([0.2, 0.1, 0.02])
+    from dataclasses import replace
+
+    fixed = _task_noise(replace(config, explore=ExploreConfig(noise_std=0.2)), 1)  # the default: no file read, one std
+    assert fixed == {t: {"noise_std": 0.2} for t in tasks}
+
+
 def test_a_run_started_before_rl_sim_existed_resumes_while_explore_keeps_its_defaults(tmp_path):
     import json
 
@@ -140,13 +202,19 @@ def test_a_run_started_before_rl_sim_existed_resumes_while_explore_keeps_its_def
     _check_same_run(config)
     saved = json.loads((config.out / "improve_config.json").read_text())
     assert saved["explore"]["noise_std"] == ExploreConfig().noise_std
-    del saved["explore"]  # as an older vlastack wrote it
+    explore = saved.pop("explore")  # as an older vlastack wrote it
     (config.out / "improve_config.json").write_text(json.dumps(saved))
     _check_same_run(config)  # no complaint
     from dataclasses import replace
 
     with pytest.raises(ConfigError, match=r"other settings \(explore\)"):
         _check_same_run(replace(config, explore=ExploreConfig(noise_std=0.25)))
+    new = ("adaptive_noise", "min_noise_scale", "noise_until", "contact_n")
+    saved["explore"] = {k: v for k, v in explore.items() if k not in new}  # as vlastack wrote it before them
+    (config.out / "improve_config.json").write_text(json.dumps(saved))
+    _check_same_run(config)
+    with pytest.raises(ConfigError, match=r"other settings \(explore\)"):
+        _check_same_run(replace(config, explore=ExploreConfig(noise_until="first_contact")))
     with pytest.raises(ConfigError, match="episodes must be <= 10000 for rl-sim"):
         replace(config, method="rl-sim", episodes=10_001)
     with pytest.raises(ConfigError, match="rounds must be <= 29 for rl-sim"):

@@ -146,3 +146,30 @@ def test_fine_tuning_reads_the_kept_episodes_labels_from_the_chosen_column(start
     assert sample[keys.FRAME_INDEX] == t and sample[keys.EPISODE_INDEX] == e
     column = EXPLORE_ACTION if label == "sent" else keys.ACTION
     assert np.allclose(sample[keys.ACTION][0].numpy(), cols[column][t], atol=1e-6)
+
+
+def test_adaptive_noise_from_the_start_validation_and_noise_only_until_first_contact(start, monkeypatch):
+    from vlastack.envs.metaworld import MetaWorldEnv
+
+    root, checkpoint = start
+    out = root / "rl_adaptive"
+    # A scripted first contact (the untrained policy touches nothing in 60 steps): the right finger reads 2 N from step 25 on.
+    monkeypatch.setattr(MetaWorldEnv, "_touch", lambda env: np.array([2.0 * (env._steps >= 25), 0.0], np.float32))
+    options = ["--set", "explore.adaptive_noise=true", "--set", "explore.noise_until=first_contact"]
+    done = _improve(root, checkpoint, out, *options)
+    assert done.exit_code == 0, done.output
+    s = json.loads((out / "start_validation.json").read_text())["per_task"]["reach-v3"]
+    stats = json.loads((out / "round_1" / "gathered.json").read_text())["gathered"]["reach-v3"]
+    std = 0.5 * max(0.1, 1 - s)
+    assert stats["noise_success"] == s and stats["noise_std"] == pytest.approx(std)
+    reader, scored = DatasetReader(out / "data"), json.loads((out / "round_1" / "gathered.json").read_text())["scored"]
+    assert stats["noisy_steps"] == sum(e["noisy_steps"] for e in scored)
+    for e in scored:
+        cols, n = reader.read_columns(e["episode_index"]), e["noisy_steps"]
+        touch = cols[keys.TOUCH].max(axis=1)
+        # Noise (of the scaled std) until the first frame whose touch is above the threshold, the policy alone after.
+        assert n == 25 < e["steps"] and (touch[:n] <= 1.0).all() and touch[n] > 1.0
+        noise = ou_noise(MAX_STEPS, 4, std, 20.0, e["seed"])[:n]
+        assert np.allclose(cols[EXPLORE_ACTION][:n], explore_action(cols[POLICY_ACTION][:n], noise), atol=1e-5)
+        assert np.array_equal(cols[EXPLORE_ACTION][n:], cols[POLICY_ACTION][n:])
+    assert f"{std:.2f}" in done.output.splitlines()[-2]  # the table's noise std column, round 1

@@ -147,6 +147,10 @@ def round_columns(method: str) -> list[tuple[str, Callable[[dict, int], str]]]:
         g = row.get("gathered", {})
         return f"{sum(int(v['success']) for v in g.values())} / {sum(int(v['episodes']) for v in g.values())}" if g else "-"
 
+    def noise(row: dict, _: int) -> str:
+        stds = [float(v["noise_std"]) for v in row.get("gathered", {}).values() if "noise_std" in v]
+        return "-" if not stds else f"{min(stds):.2f}" if min(stds) == max(stds) else f"{min(stds):.2f}-{max(stds):.2f}"
+
     head: list[tuple[str, Callable[[dict, int], str]]] = [
         ("round", lambda row, _: str(row["round"])),
         ("success", lambda row, _: f"{row['success']:.0%}"),
@@ -158,6 +162,7 @@ def round_columns(method: str) -> list[tuple[str, Callable[[dict, int], str]]]:
             ("kept", total("kept")),
             ("CPU s gather / train", cpu),
             ("safety steps / episode: exploring / valid.", safety),
+            ("noise std (tasks)", noise),
         ]
     return head + [  # the new frames are the environment steps of the round
         ("new episodes", total("episodes")),

@@ -29,6 +29,20 @@ many actions of each chunk are executed. Each episode's noise is drawn from its 
 episode is reproducible. The noisy action is clipped to [-1, 1] (or to the policy's own action
 where that is already outside): exploration adds no out-of-range actions for the layer to clip.
 
+Finding small targets (a measured run with std 0.2 solved 37 % of its exploring episodes against
+the policy's 72 % without noise, breaking tasks it never fails, while reach, push and pick-place got
+0-2 lucky successes per round), two options, both off by default:
+
+- ``adaptive_noise``: each task's std is ``noise_std * max(min_noise_scale, 1 - s)``, s the task's
+  success in the validation of the policy that explores (``start_validation.json`` for round 1, the
+  previous round's ``validation.json`` after; noise-free, behind the layer, always there before a
+  round gathers): a solved task explores at the floor, an unsolved one at the full std
+  (:func:`adaptive_std`).
+- ``noise_until="first_contact"``: noise only until the first step whose observation has either
+  finger's touch above ``contact_n`` newtons (or the task solved); from there the policy acts alone.
+  Meta-World's small-target failures are at the approach (the hand stops short or misses the
+  grasp), and noise after a grasp mostly drops the object.
+
 Score of an episode (:func:`episode_score`)::
 
     success_bonus * solved + held_return / (10 * max_steps) - safety_penalty * changed_steps
@@ -73,6 +87,7 @@ RL_SIM_SEED_OFFSET = 600_000
 REWARD_SCALE = 10.0
 _NOISE_SALT = 0x5EED
 LABELS = ("sent", "applied")
+NOISE_UNTIL = ("always", "first_contact")
 
 
 @dataclass(frozen=True)
@@ -106,8 +121,27 @@ class ExploreConfig:
     noise: what the policy should have proposed); or ``applied``, what the layer let through (also
     teaches the policy to stay inside the layer's limits, at the cost of imitating its clipping)."""
 
+    adaptive_noise: bool = False
+    """Scale each task's std by how often the exploring policy fails it: ``noise_std * max(min_noise_scale,
+    1 - s)``, s the task's success in the validation of that policy (round 1: the start's; recorded per
+    task in the round's ``gathered``, as ``noise_std`` and ``noise_success``)."""
+    min_noise_scale: float = 0.1
+    """With ``adaptive_noise``: the smallest fraction of ``noise_std`` a task explores with (a task the
+    policy always solves still explores a little)."""
+    noise_until: str = "always"
+    """``always``; or ``first_contact``: noise only until the first step at which either finger's touch
+    reading exceeds ``contact_n`` (or the task is solved), the policy alone after that."""
+    contact_n: float = 1.0
+    """With ``noise_until=first_contact``: the touch reading (newtons, per finger) that counts as contact."""
+
     def __post_init__(self) -> None:
-        for name in ("noise_std", "safety_penalty", "success_bonus"):
+        if not isinstance(self.adaptive_noise, bool):
+            raise ConfigError(f"ExploreConfig.adaptive_noise must be true or false, got {self.adaptive_noise!r}")
+        if self.noise_until not in NOISE_UNTIL:
+            raise ConfigError(f"ExploreConfig.noise_until must be one of {NOISE_UNTIL}, got {self.noise_until!r}")
+        if not 0 <= self.min_noise_scale <= 1:
+            raise ConfigError(f"ExploreConfig.min_noise_scale must be in [0, 1], got {self.min_noise_scale}")
+        for name in ("noise_std", "safety_penalty", "success_bonus", "contact_n"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"ExploreConfig.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("noise_steps", "temperature"):
@@ -132,6 +166,12 @@ def ou_noise(steps: int, dim: int, std: float, correlation_steps: float, seed: i
     for t in range(1, steps):
         x[t] = a * x[t - 1] + np.sqrt(1.0 - a * a) * std * e[t]
     return x.astype(np.float32)
+
+
+def adaptive_std(noise_std: float, success: float, min_scale: float) -> float:
+    """The std a task explores with when the policy solves it at rate ``success``: ``noise_std * max(min_scale,
+    1 - success)``."""
+    return float(noise_std) * max(float(min_scale), 1.0 - float(success))
 
 
 def explore_action(proposed: np.ndarray, noise: np.ndarray) -> np.ndarray:
@@ -188,6 +228,8 @@ class ExploredResult:
     """Steps whose action the safety layer changed."""
     cpu_s: float
     """CPU seconds the episode took in its process (policy, simulator, rendering)."""
+    noisy_steps: int
+    """Steps whose action had the exploration noise added (all of them unless ``noise_until`` stopped it)."""
 
 
 def run_explored(
@@ -197,10 +239,13 @@ def run_explored(
     seed: int,
     safety: str | None,
     execute_steps: int | None,
+    contact_n: float | None = None,
 ) -> ExploredResult:
     """One episode of ``policy`` (observation -> chunk) through the executor, with ``noise[t]`` added to the
     action of step t, behind the safety layer ``safety``. Records the proposal (:data:`POLICY_ACTION`) and
-    what was sent into the layer (:data:`EXPLORE_ACTION`) beside what any episode holds."""
+    what was sent into the layer (:data:`EXPLORE_ACTION`) beside what any episode holds. With ``contact_n``,
+    no noise from the first step whose observation has a finger's touch above ``contact_n`` newtons, or
+    whose info says solved (``noise_until=first_contact``)."""
     from vlastack.envs.metaworld import FPS
     from vlastack.envs.rollout import SAFETY_INTERVENTIONS, rollout
     from vlastack.execution import FakeClock, make_executor
@@ -213,8 +258,13 @@ def run_explored(
     action_dim = int(env.action_space.shape[0])
     proposals: list[np.ndarray] = []
     sent: list[np.ndarray] = []
+    noisy = [0, True]  # steps with noise; whether noise is still on
 
     def act(observation, info):
+        if noisy[1] and contact_n is not None:
+            if observation.touch is None:
+                raise ConfigError("explore.noise_until=first_contact needs touch readings; the environment has touch off")
+            noisy[1] = not (float(np.max(observation.touch)) > contact_n or info.get("success", False))
         proposed = executor.step(observation, clock())
         clock.advance(1.0 / FPS)
         t = len(sent)
@@ -223,7 +273,8 @@ def run_explored(
             sent.append(np.zeros(action_dim, np.float32))
             return None
         p = np.asarray(proposed, np.float32)
-        action = explore_action(p, noise[min(t, len(noise) - 1)])
+        action = explore_action(p, noise[min(t, len(noise) - 1)]) if noisy[1] else p
+        noisy[0] += int(noisy[1])
         proposals.append(p)
         sent.append(action)
         return action
@@ -234,7 +285,8 @@ def run_explored(
     episode.frames[POLICY_ACTION] = np.stack(proposals)
     episode.frames[EXPLORE_ACTION] = np.stack(sent)
     changed = int(np.count_nonzero(episode.frames[SAFETY_INTERVENTIONS])) if SAFETY_INTERVENTIONS in episode.frames else 0
-    return ExploredResult(env.config.task, seed, episode, result.success, result.steps, changed, time.process_time() - cpu0)
+    cpu_s = time.process_time() - cpu0
+    return ExploredResult(env.config.task, seed, episode, result.success, result.steps, changed, cpu_s, noisy[0])
 
 
 def explored_feature_names() -> dict[str, list[str]]:
@@ -247,11 +299,20 @@ def explored_feature_names() -> dict[str, list[str]]:
 
 # ---- many episodes -----------------------------------------------------------------------------------
 def _explored_job(
-    checkpoint: str, task: str, seed: int, explore: ExploreConfig, safety: str | None, execute_steps: int | None, max_steps: int
+    checkpoint: str,
+    task: str,
+    seed: int,
+    explore: ExploreConfig,
+    safety: str | None,
+    execute_steps: int | None,
+    max_steps: int,
+    task_std: dict[str, float] | None,
 ) -> ExploredResult:
     policy, env = policy_and_env(checkpoint, task, seed, max_steps)
-    noise = ou_noise(max_steps, int(env.action_space.shape[0]), explore.noise_std, explore.noise_steps, seed)
-    return run_explored(env, policy, noise, seed, safety, execute_steps or policy.execute_steps)
+    std = explore.noise_std if task_std is None else task_std[task]
+    noise = ou_noise(max_steps, int(env.action_space.shape[0]), std, explore.noise_steps, seed)
+    contact_n = explore.contact_n if explore.noise_until == "first_contact" else None
+    return run_explored(env, policy, noise, seed, safety, execute_steps or policy.execute_steps, contact_n)
 
 
 def collect_explored(
@@ -263,6 +324,8 @@ def collect_explored(
     workers: int,
     done: Callable[[ExploredResult], None],
     max_steps: int = 500,
+    task_std: dict[str, float] | None = None,
 ) -> None:
-    """Run ``jobs`` ((task, seed) pairs) and call ``done`` with each result in the main process as it finishes."""
-    run_episode_jobs(_explored_job, checkpoint, jobs, (explore, safety, execute_steps, max_steps), workers, done)
+    """Run ``jobs`` ((task, seed) pairs) and call ``done`` with each result in the main process as it finishes;
+    ``task_std``: each task's noise std (``adaptive_noise``), else ``explore.noise_std`` for all."""
+    run_episode_jobs(_explored_job, checkpoint, jobs, (explore, safety, execute_steps, max_steps, task_std), workers, done)

@@ -33,9 +33,10 @@ Layout of ``out``::
     improve_config.json         the settings; a resumed run must use the same ones
     data/                       LeRobot dataset of everything gathered (assisted, explored or expert episodes)
     data/cache/                 its decoded frames (frames=memmap) and, with feature_cache, the trunk's maps (latest round's)
-    round_<r>/episodes.jsonl    rl-sim: each finished episode's CPU seconds, as it finishes
+    round_<r>/episodes.jsonl    rl-sim: each finished episode's CPU seconds and noisy steps, as it finishes
     round_<r>/gathered.json     what round r gathered (written when its gathering is complete); rl-sim:
-                                with each episode's score, weight and copies (``scored``)
+                                with each episode's score, weight and copies (``scored``) and each
+                                task's noise std (``adaptive_noise``: from the success it was scaled by)
     round_<r>/train/            the fine-tuning run (checkpoints/, metrics.jsonl, cpu.json)
     round_<r>/validation.json   validation of that round's policy
     start_validation.json       validation of the starting policy
@@ -59,6 +60,7 @@ from vlastack.improve.explore import (
     RL_SIM_SEED_OFFSET,
     ExploreConfig,
     ExploredResult,
+    adaptive_std,
     collect_explored,
     episode_copies,
     episode_score,
@@ -174,12 +176,12 @@ def improve(config: ImproveConfig, progress: bool = True) -> list[dict[str, Any]
     _check_feature_cache(config)
     config.out.mkdir(parents=True, exist_ok=True)
     _check_same_run(config)
-    table = [_validation_row(config, config.checkpoint, config.out / "start_validation.json", round_=0, progress=progress)]
+    table = [_validation_row(config, config.checkpoint, _validation_path(config, 0), round_=0, progress=progress)]
     current = config.checkpoint
     for r in range(1, config.rounds + 1):
         gathered = _gather(config, current, r, progress)
         current, train_s = _fine_tune(config, current, r, progress)
-        row = _validation_row(config, current, config.out / f"round_{r}" / "validation.json", round_=r, progress=progress)
+        row = _validation_row(config, current, _validation_path(config, r), round_=r, progress=progress)
         row.update(gathered, train_cpu_s=train_s)
         table.append(row)
         _write_json(config.out / TABLE_FILE, {"config": _config_dict(config), "rounds": table})
@@ -246,19 +248,24 @@ def _gather_explored(config: ImproveConfig, checkpoint: Path, round_: int, log_p
     cpu_log = log_path.parent / "episodes.jsonl"
     cpu_log.parent.mkdir(parents=True, exist_ok=True)
     jobs, bar = _pending(writer, config.tasks, seeds, f"round {round_}: explored episodes", progress)
+    noise = _task_noise(config, round_)
     t0 = time.perf_counter()
     solved = [0]
 
     def done_fn(res: ExploredResult) -> None:
         writer.add_episode(res.episode)
         with open(cpu_log, "a") as f:
-            f.write(json.dumps({"task": res.task, "seed": res.seed, "cpu_s": res.cpu_s, "steps": res.steps}) + "\n")
+            row = {"task": res.task, "seed": res.seed, "cpu_s": res.cpu_s, "steps": res.steps, "noisy_steps": res.noisy_steps}
+            f.write(json.dumps(row) + "\n")
         solved[0] += int(res.success)
         bar.update(1)
         bar.set_postfix(solved=solved[0])
 
     try:
-        collect_explored(checkpoint, jobs, config.explore, config.safety, config.execute_steps, config.workers, done_fn, config.max_steps)
+        task_std = {t: v["noise_std"] for t, v in noise.items()} if config.explore.adaptive_noise else None
+        collect_explored(
+            checkpoint, jobs, config.explore, config.safety, config.execute_steps, config.workers, done_fn, config.max_steps, task_std
+        )
     finally:
         bar.close()
     scored = _score_round(config, seeds, cpu_log)
@@ -273,6 +280,9 @@ def _gather_explored(config: ImproveConfig, checkpoint: Path, round_: int, log_p
             "kept": sum(int(e["copies"] > 0) for e in mine),
             "copies": sum(e["copies"] for e in mine),
             "mean_score": float(np.mean([e["score"] for e in mine])) if mine else float("nan"),
+            # None where an episode's log line was lost (an interrupted write)
+            "noisy_steps": sum(e["noisy_steps"] for e in mine) if all(e["noisy_steps"] is not None for e in mine) else None,
+            **noise[task],
         }
     cpu = [e["cpu_s"] for e in scored if e["cpu_s"] is not None]
     result = {
@@ -286,19 +296,30 @@ def _gather_explored(config: ImproveConfig, checkpoint: Path, round_: int, log_p
     return result
 
 
+def _task_noise(config: ImproveConfig, round_: int) -> dict[str, dict[str, Any]]:
+    """Per task, the noise std this round explores with (``noise_std``) and, with ``adaptive_noise``, the success
+    it was scaled by (``noise_success``): the validation of the policy that explores, which ``improve`` has
+    always run before the round gathers (round 1: the start's)."""
+    e = config.explore
+    if not e.adaptive_noise:
+        return {t: {"noise_std": e.noise_std} for t in config.tasks}
+    per_task = json.loads(_validation_path(config, round_ - 1).read_text())["per_task"]
+    return {t: {"noise_std": adaptive_std(e.noise_std, per_task[t], e.min_noise_scale), "noise_success": per_task[t]} for t in config.tasks}
+
+
 def _score_round(config: ImproveConfig, seeds: list[int], cpu_log: Path) -> list[dict[str, Any]]:
     """Every episode of this round's seeds in ``out/data``: outcome, score, weight and copies."""
     from vlastack.envs.rollout import SAFETY_INTERVENTIONS
     from vlastack.episodes.reader import DatasetReader
 
-    cpu: dict[tuple[str, int], float] = {}
+    logged: dict[tuple[str, int], dict[str, Any]] = {}
     if cpu_log.is_file():
         for line in cpu_log.read_text().splitlines():
             try:
                 row = json.loads(line)
             except ValueError:
                 continue  # a line torn by an interruption
-            cpu[(row["task"], int(row["seed"]))] = float(row["cpu_s"])
+            logged[(row["task"], int(row["seed"]))] = row
     reader, wanted, out = DatasetReader(config.out / "data"), set(seeds), []
     for e in range(reader.num_episodes):
         meta = reader.episode_meta(e)
@@ -319,7 +340,8 @@ def _score_round(config: ImproveConfig, seeds: list[int], cpu_log: Path) -> list
                 "held_return": held_return(rewards, config.max_steps),
                 "safety_changed_steps": changed,
                 "score": episode_score(success, rewards, changed, config.max_steps, config.explore),
-                "cpu_s": cpu.get((task, seed)),
+                "cpu_s": logged.get((task, seed), {}).get("cpu_s"),
+                "noisy_steps": logged.get((task, seed), {}).get("noisy_steps"),
             }
         )
     out.sort(key=lambda x: (config.tasks.index(x["task"]), x["seed"]))
@@ -447,6 +469,11 @@ def _add_stats(stats: dict, task: str, success: bool, takeovers: int, flagged: i
 
 
 # ---- validation -----------------------------------------------------------------------------------
+def _validation_path(config: ImproveConfig, round_: int) -> Path:
+    """Where the validation of round ``round_``'s policy is kept (round 0: the start)."""
+    return config.out / ("start_validation.json" if round_ == 0 else f"round_{round_}/validation.json")
+
+
 def _validation_row(config: ImproveConfig, checkpoint: Path, path: Path, round_: int, progress: bool) -> dict[str, Any]:
     from vlastack.evaluation.protocol import VALIDATION_SEED_OFFSET, summarize
     from vlastack.evaluation.runner import EvalConfig, evaluate
@@ -490,6 +517,9 @@ def _check_same_run(config: ImproveConfig) -> None:
     now = _config_dict(replace(config, rounds=1, workers=1))  # more rounds or workers may be asked for later
     if path.is_file():
         was = json.loads(path.read_text())
+        for k, v in was.items():  # a sub-field added since (e.g. explore.adaptive_noise) counts as its default
+            if k in now and isinstance(v, dict) and isinstance(default := _default_field(k), dict):
+                was[k] = {**default, **v}
         # A field added since the run started (e.g. explore) counts as unchanged while it keeps its default.
         added = {k for k in set(now) - set(was) if now[k] == _default_field(k)}
         diff = sorted(k for k in (set(was) | set(now)) - added if was.get(k) != now.get(k))
