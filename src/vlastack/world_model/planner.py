@@ -7,8 +7,7 @@ and :func:`best_of_k` executes the one with the highest predicted success among 
 Where the alternatives come from: the deterministic policies (``l1``) give one chunk per observation, so
 the "next-best samples" are the policy's chunk moved: once slowed to half speed, then shifted by a
 constant offset in a random direction of the translation (``spread`` action units, 1 unit = the
-largest step the actuator takes), and last reversed at half speed (a retreat); the gripper column is
-never changed. A sampling policy (flow, hybrid)
+largest step the actuator takes; the gripper column is never changed). A sampling policy (flow, hybrid)
 could give its own samples instead; this module does not ask it to.
 """
 
@@ -45,22 +44,17 @@ class PlanConfig:
 
 
 def alternatives(chunk: np.ndarray, n: int, rng: np.random.Generator, spread: float) -> np.ndarray:
-    """``n`` chunks around ``chunk`` [H, D], float32 [n, H, D]: first the chunk at half speed, then constant
-    offsets of size ``spread`` in random directions of the translation (clipped to [-1, 1]), and last (n >= 2)
-    the retreat: the chunk's translation reversed at half speed. The retreat is what breaks a deadlock: a
-    deterministic policy asked again from the state a hold leaves plans the same flagged chunk, while from a
-    state a little back along its path it plans another."""
+    """``n`` chunks around ``chunk`` [H, D], float32 [n, H, D]: first half speed, then constant offsets of
+    size ``spread`` in random directions of the translation, clipped to [-1, 1]."""
     chunk = np.asarray(chunk, dtype=np.float32)
     out = np.repeat(chunk[None], n, axis=0)
     if n == 0:
         return out
     out[0, :, TRANSLATION] *= 0.5
-    if n > 2:
-        d = rng.normal(size=(n - 2, 3))
-        d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
-        out[1:-1, :, TRANSLATION] = np.clip(out[1:-1, :, TRANSLATION] + spread * d[:, None, :], -1.0, 1.0)
     if n > 1:
-        out[-1, :, TRANSLATION] *= -0.5
+        d = rng.normal(size=(n - 1, 3))
+        d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+        out[1:, :, TRANSLATION] = np.clip(out[1:, :, TRANSLATION] + spread * d[:, None, :], -1.0, 1.0)
     return out
 
 
