@@ -92,3 +92,17 @@ def test_a_guard_that_raises_holds_and_no_guard_changes_nothing():
     out = plain.review_chunk(None, chunk(1.0))
     assert out.chosen == 0 and out.intervention is None and plain.chunk_log == []
     assert "chunk_review" not in plain.summary()
+
+
+def test_alternatives_given_as_a_function_are_made_only_for_a_flagged_chunk():
+    made = []
+
+    def make():
+        made.append(1)
+        return np.stack([chunk(0.0)])
+
+    layer = SafetyLayer("metaworld_sawyer", chunk_guard=XGuard())
+    assert layer.review_chunk(None, chunk(0.1), make).chosen == 0 and made == []
+    assert layer.review_chunk(None, chunk(1.0), make).chosen == 1 and made == [1]
+    failing = layer.review_chunk(None, chunk(1.0), lambda: 1 / 0)  # making them fails: the chunk is held
+    assert failing.chosen is None and "ZeroDivisionError" in failing.intervention.message

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -299,7 +299,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
             if not hasattr(actuator.layer, "chunk_guard"):
                 raise ConfigError(f"guardrail: the one-arm Meta-World layer takes a chunk guard; {task}'s layer does not")
             actuator.layer.chunk_guard = _shield(config.guardrail)
-            policy_fn = _looking_ahead(policy_fn, actuator, config, np.random.default_rng(seed))
+            policy_fn = _looking_ahead(policy, actuator, config, np.random.default_rng(seed))
         executor = make_executor(config.executor, timed(policy_fn), clock=clock, **({"k": k} if config.executor == "sync" and k else {}))
         executor.reset()
         # One control period of simulated time per step: 80 Hz for Meta-World, 20 Hz for robosuite.
@@ -350,27 +350,59 @@ def _shield(directory: Path) -> Any:
     return _CACHE[key]
 
 
-def _looking_ahead(policy_fn: Any, actuator: Any, config: EvalConfig, rng: np.random.Generator) -> Any:
-    """``policy_fn`` with the world model in front of the executor: best-of-K planning when ``config.plan``
-    > 1, then the safety layer's review of the chunk that is to run (``SafeActuator.review_chunk``).
-    Both are timed as part of the policy call: the arm waits for them as it waits for inference."""
+def _looking_ahead(policy: Any, actuator: Any, config: EvalConfig, rng: np.random.Generator) -> Any:
+    """``policy`` with the world model in front of the executor: best-of-K planning when ``config.plan`` > 1,
+    then the safety layer's review of the chunk that is to run (``SafeActuator.review_chunk``). A flagged
+    chunk's alternatives are the policy's next samples where it samples (flow, hybrid: ``noise_shape``), else
+    the chunk moved (``world_model.planner.alternatives``). Both are timed as part of the policy call: the arm
+    waits for them as it waits for inference."""
     from vlastack.types import ActionChunk
     from vlastack.world_model.planner import PlanConfig, alternatives, best_of_k
 
     plan = PlanConfig(candidates=max(config.plan, 1))
+    n = config.guardrail_alternatives
 
     def act(observation: Any) -> Any:
-        chunk = policy_fn(observation)
+        chunk = policy(observation)
         actions = np.asarray(chunk.actions[0], dtype=np.float32)
         shield = actuator.layer.chunk_guard
         if plan.candidates > 1:
             candidates = np.concatenate([actions[None], alternatives(actions, plan.candidates - 1, rng, plan.spread)])
             actions = candidates[best_of_k(shield, actuator.observation, candidates, plan)[0]]
-        fallback = alternatives(actions, config.guardrail_alternatives, rng, plan.spread) if config.guardrail_alternatives else None
+
+        def fallback() -> np.ndarray | None:
+            if n == 0:
+                return None
+            sampled = _policy_samples(policy, observation, n, rng)
+            return sampled if sampled is not None else alternatives(actions, n, rng, plan.spread)
+
         chosen = actuator.review_chunk(actions, fallback).actions
         return ActionChunk(chosen[None], chunk.inference_ms, chunk.info)
 
     return act
+
+
+def _policy_samples(policy: Any, observation: Any, n: int, rng: np.random.Generator) -> np.ndarray | None:
+    """``n`` more chunks [n, H, D] from a sampling policy loaded here for ``observation`` (noise from ``rng``);
+    None for a deterministic one, a served one (its server draws the noise) or one that reads several frames."""
+    import torch
+
+    from vlastack.policies import batch_from_observation
+
+    inner = getattr(policy, "policy", None)
+    shape = None if inner is None else inner.noise_shape(n)
+    if shape is None or int(getattr(inner.config, "obs_history", 1)) != 1:
+        return None
+    one = batch_from_observation(observation)  # a batch of 1; its rows repeated n times
+    batch = replace(
+        one,
+        features={k: v.repeat(n, *([1] * (v.dim() - 1))) for k, v in one.features.items()},
+        instruction=one.instruction * n,
+        embodiment_id=None if one.embodiment_id is None else one.embodiment_id.repeat(n),
+    )
+    noise = torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
+    with torch.inference_mode():
+        return np.asarray(inner.sample_actions(batch, noise=noise).actions, dtype=np.float32)
 
 
 # ---- main side ---------------------------------------------------------------------------------

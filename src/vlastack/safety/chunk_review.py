@@ -78,9 +78,10 @@ class ChunkReview:
         }
 
 
-def review(guard: ChunkGuard, observation: object, proposal: np.ndarray, alternatives: np.ndarray | None, hold: np.ndarray) -> ChunkReview:
-    """Ask ``guard`` about ``proposal`` [H, D] and, only if it is flagged, about ``alternatives`` [K-1, H, D]
-    (best first); ``hold`` [D] is the layer's hold, repeated when every candidate is flagged."""
+def review(guard: ChunkGuard, observation: object, proposal: np.ndarray, alternatives: object, hold: np.ndarray) -> ChunkReview:
+    """Ask ``guard`` about ``proposal`` [H, D] and, only if it is flagged, about ``alternatives`` [K, H, D]
+    (best first; or a function that makes them, called only then: drawing a sampling policy's next samples
+    costs inference); ``hold`` [D] is the layer's hold, repeated when every candidate is flagged."""
     import time
 
     proposal = np.asarray(proposal, dtype=np.float32)
@@ -91,8 +92,11 @@ def review(guard: ChunkGuard, observation: object, proposal: np.ndarray, alterna
         if not first[0].flag:
             return ChunkReview(proposal, 0, None, tuple(first), (time.perf_counter() - t0) * 1000)
         rest: list[Prediction] = []
+        if callable(alternatives):
+            alternatives = alternatives()
         if alternatives is not None and len(alternatives):
-            rest = list(guard.review(observation, np.asarray(alternatives, dtype=np.float32)))
+            alternatives = np.asarray(alternatives, dtype=np.float32)
+            rest = list(guard.review(observation, alternatives))
     except Exception as e:  # fail closed: a guard that cannot answer holds the chunk
         why = Intervention(
             CHECK, "evaluation", iv.HELD, f"the {guard.name} guard could not review the chunk ({type(e).__name__}: {e}); holding"

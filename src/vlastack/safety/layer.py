@@ -119,14 +119,15 @@ class SafetyLayer:
 
     def review_chunk(self, observation: object, proposal: object, alternatives: object = None) -> ChunkReview:
         """Ask the ``chunk_guard`` about the chunk ``proposal`` [H, D] about to start from ``observation``;
-        if it is flagged, about ``alternatives`` [K, H, D] (best first). Returns the chunk to execute (the
+        if it is flagged, about ``alternatives`` [K, H, D] (best first; or a function returning them, called only
+        then). Returns the chunk to execute (the
         proposal, the first alternative predicted safe, or the hold) and why; logged in ``chunk_log``.
         Without a guard the proposal passes unreviewed. Each action still goes through :meth:`filter`."""
         proposal = np.asarray(proposal, dtype=np.float32)
         if self.chunk_guard is None:
             return ChunkReview(proposal, 0, None, (), 0.0)
         hold = _emergency_action(self.spec, self._memory.last_grip)
-        out = review(self.chunk_guard, observation, proposal, None if alternatives is None else np.asarray(alternatives), hold)
+        out = review(self.chunk_guard, observation, proposal, alternatives, hold)
         self.chunk_log.append(out.to_dict(self.steps))
         return out
 
