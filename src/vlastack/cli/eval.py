@@ -76,6 +76,12 @@ def evaluate(
         help="Best-of-K planning with the guardrail's world model: K candidate chunks, the one with the highest "
         "predicted success among those predicted safe runs (needs --guardrail; 0: off).",
     ),
+    preview: Path | None = typer.Option(
+        None,
+        "--preview",
+        help="A `vlastack wm preview train` run: under each recorded episode's video the report shows what that world "
+        "model expected one chunk of the executed actions to do, beside what happened (needs --report).",
+    ),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (it is drawn on stderr)."),
     strict: bool = typer.Option(
         True,
@@ -115,11 +121,14 @@ def run_eval(
     guardrail: Path | None = None,
     guardrail_alternatives: int = 8,
     plan: int = 0,
+    preview: Path | None = None,
     no_progress: bool = False,
     strict: bool = True,
 ) -> None:
     """``vlastack eval`` as a plain function with the command's defaults (``vlastack demo`` calls it)."""
     from vlastack.envs.tasks import resolve_tasks
+    from vlastack.errors import ConfigError
+    from vlastack.evaluation.chunk_preview import ChunkPreview, draw_previews
     from vlastack.evaluation.crashes import CRASH_EXIT_CODE, crash_summary
     from vlastack.evaluation.protocol import summarize
     from vlastack.evaluation.report import write_report
@@ -149,10 +158,14 @@ def run_eval(
         guardrail=guardrail,
         guardrail_alternatives=guardrail_alternatives,
         plan=plan,
+        preview=preview,
     )
+    if preview is not None and report is None:
+        raise ConfigError("--preview draws its strips into the evaluation report: give --report DIR too")
+    previewer = None if preview is None else ChunkPreview.load(preview)  # a wrong run fails now, not after the episodes
     stop_on_sigterm()
     try:
-        results, videos = run(config, progress=not no_progress, log_dir=report, resume=resume)
+        results, recordings = run(config, progress=not no_progress, log_dir=report, resume=resume)
     except KeyboardInterrupt:
         where = (
             f"logged in {report / 'episodes.jsonl'}; add --resume to the same command to run only the rest"
@@ -183,11 +196,15 @@ def run_eval(
         "guardrail": None if guardrail is None else str(guardrail),
         "guardrail_alternatives": guardrail_alternatives if guardrail is not None else None,
         "plan": plan,
+        # The world model whose chunk previews the report shows (absent from results written before them).
+        "preview": None if preview is None else str(preview),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     title = f"Evaluation of {describe(summary['config'])}"
     if report is not None:
-        write_report(report, summary, [r.to_dict() for r in results], videos, title=title)
+        previews = {} if previewer is None else draw_previews(previewer, recordings, report)
+        videos = {task: rec.video for task, rec in recordings.items()}
+        write_report(report, summary, [r.to_dict() for r in results], videos, title=title, previews=previews)
     if as_json:
         print(json.dumps(summary, indent=2))
     else:

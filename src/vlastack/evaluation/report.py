@@ -32,23 +32,34 @@ def markdown(summary: dict[str, Any], title: str) -> str:
 
 
 def write_report(
-    out: Path, summary: dict[str, Any], episodes: list[dict[str, Any]], videos: dict[str, np.ndarray], title: str, fps: int = 80
+    out: Path,
+    summary: dict[str, Any],
+    episodes: list[dict[str, Any]],
+    videos: dict[str, np.ndarray],
+    title: str,
+    fps: int = 80,
+    previews: dict[str, dict[str, Any]] | None = None,
 ) -> list[Path]:
     """Write results.json, report.md, report.html and one MP4 per recorded task into ``out``.
 
     Each recorded episode (the first of its task) gets a ``video`` entry in results.json: the file
-    name, its size in pixels and frame rate, so the page can be drawn again from the JSON alone.
+    name, its size in pixels and frame rate, so the page can be drawn again from the JSON alone; and
+    its entry of ``previews`` (task -> ``chunk_preview.ChunkPreview.draw``'s, PNG already in ``out``) as ``preview``.
     """
     from vlastack.evaluation.report_html import render_run
 
     out.mkdir(parents=True, exist_ok=True)
     episodes = [dict(e) for e in episodes]
+
+    def first(task: str) -> dict[str, Any]:
+        return min((e for e in episodes if e["task"] == task), key=lambda e: e["seed"], default={})
+
     for task, frames in videos.items():
         name = f"{task}.mp4"
         encode_video(frames, out / name, fps)
-        first = min((e for e in episodes if e["task"] == task), key=lambda e: e["seed"], default=None)
-        if first is not None:
-            first["video"] = {"file": name, "width": int(frames.shape[2]), "height": int(frames.shape[1]), "fps": fps}
+        first(task)["video"] = {"file": name, "width": int(frames.shape[2]), "height": int(frames.shape[1]), "fps": fps}
+    for task, entry in (previews or {}).items():
+        first(task)["preview"] = entry
     (out / "results.json").write_text(json.dumps({"summary": summary, "episodes": episodes}, indent=2))
     (out / "report.md").write_text(markdown(summary, title))
     (out / "report.html").write_text(render_run(summary, episodes, title))

@@ -3,7 +3,7 @@ gallery with each episode's safety timeline, and the latency histogram.
 
 Everything is drawn from ``summary`` and ``episodes`` as results.json stores them, so ``vlastack
 report`` can draw a page again from the JSON. Fields added after the first results.json format
-(instruction, safety_timeline, video, the latency histogram, the policy description) are optional.
+(instruction, safety_timeline, video, preview, the latency histogram, the policy description) are optional.
 """
 
 from __future__ import annotations
@@ -186,8 +186,27 @@ def _episode_card(e: dict[str, Any]) -> str:
         + (f" · <span class='bad'>crashed: {esc(e['error'])}</span>" if e.get("error") else "")
         + "</p>",
         _timeline(e, steps, fps),
+        _preview(e),
     ]
     return f"<div class='episode' data-fps='{fps}' data-steps='{steps}'>{''.join(lines)}</div>"
+
+
+def _preview(e: dict[str, Any]) -> str:
+    """The chunk preview (``evaluation.chunk_preview``) with its one-line caption, its note, or nothing."""
+    p = e.get("preview")
+    if not p:
+        return ""
+    if "file" not in p:
+        return f"<p class='none'>no world-model preview: {esc(p.get('note', '?'))}</p>"
+    caption = (
+        f"World model's expectation (top row) beside what happened: {esc(e['task'])}, seed {esc(e['seed'])}, "
+        f"{int(p['horizon'])} executed actions from step {int(p['start'])}; PSNR {p['psnr']:.1f} dB "
+        f"(copy-last {p['psnr_copy_last']:.1f} dB)"
+    )
+    return (
+        f"<figure class='preview'><a href='{esc(p['file'])}'><img src='{esc(p['file'])}' alt='chunk preview'></a>"
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
 
 
 def _timeline(e: dict[str, Any], steps: int, fps: float) -> str:

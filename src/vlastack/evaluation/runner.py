@@ -76,6 +76,9 @@ class EvalConfig:
     plan: int = 0
     """Best-of-K planning with the guardrail's world model: K candidate chunks (the policy's own and K-1
     alternatives), the one with the highest predicted success among those predicted safe runs. 0 or 1: off."""
+    preview: Path | None = None
+    """A ``vlastack wm preview train`` run whose strips the report draws (``evaluation.chunk_preview``): the
+    recorded episodes come back whole (``Recording.episode``), not only as videos. None: videos only."""
 
     def __post_init__(self) -> None:
         if (self.checkpoint is None) == (self.server is None):
@@ -146,6 +149,17 @@ NO_SAFETY = "none"
 """``safety_spec`` value that runs without the safety layer (benchmark comparisons only)."""
 DEFAULT_SPEC = EvalConfig.safety_spec
 """What evaluation runs behind by default: each task's own spec (``EvalConfig.spec_for``)."""
+
+
+@dataclass
+class Recording:
+    """What a recorded episode brings back to the main process for the report."""
+
+    video: np.ndarray
+    """uint8 [N, H, W, 3]: its cameras side by side with a caption (``video.side_by_side``)."""
+    episode: Any = None
+    """The recorded :class:`vlastack.types.Episode` (frames, state, the actions the safety layer sent) when
+    ``EvalConfig.preview`` asks for it; None otherwise, so nothing more than the video crosses processes."""
 
 
 # ---- worker side -------------------------------------------------------------------------------
@@ -242,8 +256,9 @@ def _policy(config: EvalConfig) -> Any:
     return _CACHE[key]
 
 
-def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tuple[EpisodeResult, np.ndarray | None]:
-    """One evaluation episode; never raises (a crash is an unsuccessful, annotated episode)."""
+def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tuple[EpisodeResult, Recording | None]:
+    """One evaluation episode and, with ``record``, its :class:`Recording`; never raises (a crash is an
+    unsuccessful, annotated episode)."""
     seed = eval_seed(episode, config.seed_offset)
     try:
         from vlastack.envs.metaworld import FPS, make_env
@@ -316,10 +331,11 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         error = None
         if failed:
             error = f"the policy failed {len(failed)} of {len(failed) + len(latency)} calls (those gave no actions); first: {failed[0].get('error')}"
-        video = None
+        recording = None
         if record and result.episode is not None:
             streams = [v for k, v in result.episode.frames.items() if k.startswith("observation.images.")]
             video = side_by_side(streams, caption=f"{task} seed {seed}: {'success' if result.success else 'fail'}")
+            recording = Recording(video, result.episode if config.preview is not None else None)
         safety = actuator.summary() if actuator is not None else {}
         timeline = safety_timeline(actuator.log) if actuator is not None else []
         return (
@@ -335,7 +351,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
                 limits=audit.summary(),
                 error=error,
             ),
-            video,
+            recording,
         )
     except Exception as err:  # noqa: BLE001 - any crash is reported, never fatal to the evaluation
         return EpisodeResult(task, seed, False, 0, error=f"{type(err).__name__}: {err}"), None
@@ -408,8 +424,8 @@ def _policy_samples(policy: Any, observation: Any, n: int, rng: np.random.Genera
 # ---- main side ---------------------------------------------------------------------------------
 def evaluate(
     config: EvalConfig, progress: bool = True, log_dir: Path | None = None, resume: bool = False
-) -> tuple[list[EpisodeResult], dict[str, np.ndarray]]:
-    """All episodes of the protocol; returns the results and recorded videos (task -> frames).
+) -> tuple[list[EpisodeResult], dict[str, Recording]]:
+    """All episodes of the protocol; returns the results and the recorded episodes (task -> :class:`Recording`).
 
     With ``log_dir`` every finished episode is appended to ``log_dir/episodes.jsonl``; with
     ``resume`` the episodes already there (same settings) are kept instead of run again, except
@@ -425,7 +441,7 @@ def evaluate(
     _check_checkpoint(config.checkpoint)
     jobs = [(t, k, k == 0 and i < config.video_tasks) for i, t in enumerate(config.tasks) for k in range(config.episodes)]
     results: list[EpisodeResult] = []
-    videos: dict[str, np.ndarray] = {}
+    recordings: dict[str, Recording] = {}
     log = None if log_dir is None else EpisodeLog(log_dir / LOG_NAME, settings_of(config))
     if log is not None:
         if resume:
@@ -436,12 +452,12 @@ def evaluate(
         log.start(results)
     bar = tqdm(total=len(jobs) + len(results), initial=len(results), desc="evaluation", unit="ep", disable=not progress)
 
-    def done(res: EpisodeResult, video: np.ndarray | None) -> None:
+    def done(res: EpisodeResult, recording: Recording | None) -> None:
         results.append(res)
         if log is not None:
             log.append(res)
-        if video is not None:
-            videos[res.task] = video
+        if recording is not None:
+            recordings[res.task] = recording
         bar.update(1)
         bar.set_postfix(success=f"{np.mean([r.success for r in results]):.0%}")
 
@@ -455,7 +471,7 @@ def evaluate(
         bar.close()
     position = {t: i for i, t in enumerate(config.tasks)}
     results.sort(key=lambda r: (position[r.task], r.seed))  # the protocol's order, however workers finished
-    return results, videos
+    return results, recordings
 
 
 def _run_parallel(config: EvalConfig, jobs: list[tuple[str, int, bool]], done: Any) -> None:
