@@ -1,5 +1,5 @@
-"""Measurements of the world model on held-out episodes (used by benchmarks/world_model_horizon.py and
-benchmarks/world_model_heads.py).
+"""Measurements of the world model on held-out episodes (assembled into reports by ``world_model.report``
+for ``vlastack wm eval`` and benchmarks/world_model_horizon.py, benchmarks/world_model_heads.py).
 
 Errors are mean squared errors per feature in normalised embedding units (each feature scaled to unit
 variance over the training frames), so 1.0 is the size of a feature's whole spread.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vlastack.errors import ConfigError
 from vlastack.world_model.dynamics import ChunkPredictor
 from vlastack.world_model.embeddings import EmbeddingTable
 from vlastack.world_model.guardrail import Guardrail
@@ -32,7 +33,7 @@ def predict_ahead(model: ChunkPredictor, table: EmbeddingTable, horizon: int, st
     z = model.norm.normalize(table.z)
     steps = torch.arange(horizon)
     act_rows = (rows.unsqueeze(1) + steps).flatten()
-    actions = table.action[act_rows].view(len(rows), horizon, -1)
+    actions = table.action[act_rows].view(len(rows), horizon, table.action.shape[1])  # no pairs: [0, h, D]
     return {
         "model": model.rollout(z[rows], actions, horizon),
         "copy_last": z[rows],
@@ -63,6 +64,11 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> tuple[np.ndar
     return w, ym - xm @ w
 
 
+def _mean_cm(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Mean Euclidean distance of ``pred`` from the rows of ``truth`` (metres), in cm; NaN without rows."""
+    return float(np.linalg.norm(pred - truth, axis=1).mean() * 100) if len(truth) else float("nan")
+
+
 def position_readout(
     model: ChunkPredictor, train: EmbeddingTable, held: EmbeddingTable, targets: dict[str, slice], horizons: list[int], alpha: float = 1.0
 ) -> list[dict]:
@@ -79,8 +85,8 @@ def position_readout(
             truth = held.env_state[p["target_rows"], sl].numpy()
             row = {"horizon": h, "target": name, "n": len(truth)}
             for src in ("model", "copy_last", "true"):
-                row[src] = float(np.linalg.norm(p[src].numpy() @ w + b - truth, axis=1).mean() * 100)
-            row["train_mean"] = float(np.linalg.norm(train.env_state[:, sl].numpy().mean(0) - truth, axis=1).mean() * 100)
+                row[src] = _mean_cm(p[src].numpy() @ w + b, truth)
+            row["train_mean"] = _mean_cm(train.env_state[:, sl].numpy().mean(0), truth)
             out.append(row)
     return out
 
@@ -153,7 +159,9 @@ def head_probabilities(heads: SafetyHeads, dynamics: ChunkPredictor, table: Embe
     rows = _anchors(spans, horizon, 0, 1)
     z = dynamics.norm.normalize(table.z)
     act_rows = (rows.unsqueeze(1) + torch.arange(horizon)).flatten()
-    pred = dynamics.rollout(z[rows], table.action[act_rows].view(len(rows), horizon, -1), horizon) if horizon else z[rows]
+    pred = (
+        dynamics.rollout(z[rows], table.action[act_rows].view(len(rows), horizon, table.action.shape[1]), horizon) if horizon else z[rows]
+    )
     return {
         "true": heads.probabilities(z[rows + horizon]),
         "model": heads.probabilities(pred),
@@ -216,6 +224,8 @@ def guardrail_checks(guard: Guardrail, table: EmbeddingTable, labels: torch.Tens
     whether it was flagged, and whether the event really holds at some frame t+1..t+H."""
     spans = Spans(table)
     rows = _anchors(spans, horizon, 0, 1)
+    if not len(rows):
+        raise ConfigError(f"guardrail chunks of {horizon} steps: no episode here has the {horizon + 1} frames one check needs")
     cols = [EVENTS.index(e) for e in guard.events]
     peak, flag = [], []
     for s in range(0, len(rows), batch):

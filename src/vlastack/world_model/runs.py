@@ -1,4 +1,4 @@
-"""A trained dynamics run as the heads and their benchmark use it: model, embeddings, split, labels."""
+"""A trained world-model run as the heads, ``vlastack wm eval`` and the benchmarks use it: model, embeddings, split, labels."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ from vlastack.world_model.config import HeadsConfig
 from vlastack.world_model.dynamics import ChunkPredictor
 from vlastack.world_model.embeddings import EmbeddingTable, run_embeddings
 from vlastack.world_model.heads import table_labels
+
+
+def load_run(path: str | Path, kind: str, made_by: str) -> tuple[Path, torch.nn.Module, dict[str, Any], EmbeddingTable]:
+    """(checkpoint, model in eval mode, meta, embeddings of every dataset of the run, joined) of a ``kind`` run
+    directory (its latest checkpoint) or checkpoint; ``made_by`` names the command that makes one, for the error."""
+    ckpt, model, meta = checkpoint.load_kind(path, kind, made_by)
+    return ckpt, model, meta, run_embeddings(ckpt.parent.parent, len(meta.get("datasets") or [meta["dataset"]]))
 
 
 @dataclass
@@ -30,9 +37,7 @@ class DynamicsRun:
 
     @classmethod
     def load(cls, path: str | Path) -> DynamicsRun:
-        ckpt, model, meta = checkpoint.load_kind(path, "dynamics", "vlastack wm train")
-        table = run_embeddings(ckpt.parent.parent, len(meta.get("datasets") or [meta["dataset"]]))
-        return cls(ckpt, model, meta, table)
+        return cls(*load_run(path, "dynamics", "vlastack wm train"))
 
     @property
     def datasets(self) -> list[str]:
