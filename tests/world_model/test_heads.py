@@ -180,18 +180,18 @@ def test_joined_tables_shift_episode_ids_and_refuse_mixed_actions():
         concat_tables([a, b])
 
 
-def write_dataset(root, make_episode, n: int, extra: bool) -> None:
+def write_dataset(root, make_episode, n: int, extra: bool, length: int = 20) -> None:
     """n short episodes with a privileged state whose hand enters the keep-out box in odd episodes."""
     writer = DatasetWriter(root, video=VideoSettings(codec="h264-lossless", crf=0))
     for i in range(n):
-        ep = make_episode(20, i)
-        env = np.zeros((20, 39), dtype=np.float32)
+        ep = make_episode(length, i)
+        env = np.zeros((length, 39), dtype=np.float32)
         env[:, 0:3] = (0.2, 0.65, 0.1) if i % 2 else (-0.3, 0.45, 0.3)
         env[:, 6] = 0.02
         ep.frames[keys.ENV_STATE] = env
         if extra:
-            ep.frames[keys.ARM_CONTACT] = np.zeros((20, 3), dtype=np.float32)
-            ep.frames[FAULT] = np.full((20, 1), 2, dtype=np.int64)
+            ep.frames[keys.ARM_CONTACT] = np.zeros((length, 3), dtype=np.float32)
+            ep.frames[FAULT] = np.full((length, 1), 2, dtype=np.int64)
         writer.add_episode(ep)
 
 

@@ -8,6 +8,7 @@
     vlastack wm latent-label --latent runs/wm/lam --dataset runs/mt10_50b --out runs/wm/mt10_latent  # latent actions
     vlastack wm preview train --dynamics runs/wm/dyn --out runs/wm/preview   # decoder: embedding -> 32 px frame
     vlastack wm preview show --preview runs/wm/preview --out chunk.png      # expected beside what happened
+    vlastack wm eval --dynamics runs/wm/dyn [--latent runs/wm/lam] [--heads runs/wm/heads] [--json eval.json]  # held-out tables
     ... --resume continues from the last checkpoint; --set FIELD=VALUE overrides any config field (JSON value).
 
 Frames are encoded once into ``OUT/embeddings.safetensors`` (reused while dataset and encoder stay the
@@ -19,6 +20,7 @@ each dataset is left out of training for evaluation.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -227,6 +229,90 @@ def latent_label(
         f"{reader.features[keys.ACTION]['shape']} (k = {report['gap']}), codes used {usage['used']} of {usage['size']} "
         f"(perplexity {usage['perplexity']:.1f})"
     )
+
+
+def _steps(text: str, option: str, empty_ok: bool = False) -> list[int]:
+    """``1,8,16`` -> [1, 8, 16]; a value that is not a whole number >= 1 is named with its option."""
+    from vlastack.errors import ConfigError
+
+    try:
+        steps = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        steps = None
+    if steps is None or (not steps and not empty_ok) or min(steps, default=1) < 1:
+        raise ConfigError(f"{option} {text!r}: expected whole numbers >= 1, comma-separated (e.g. 1,8,16)")
+    return steps
+
+
+@contextmanager
+def _option(name: str):
+    """Errors of loading or evaluating a run (wrong kind, missing checkpoint) prefixed with the option that named it."""
+    from vlastack.errors import VlastackError
+
+    try:
+        yield
+    except VlastackError as err:
+        raise type(err)(f"{name}: {err}") from err
+
+
+@wm.command("eval")
+def eval_(
+    dynamics: Annotated[
+        Path | None, typer.Option(help="`vlastack wm train` run (or checkpoint): error vs horizon, positions read out.")
+    ] = None,
+    latent: Annotated[
+        Path | None,
+        typer.Option(help="`vlastack wm latent` run: codebook use, action read-outs (beside --dynamics: its action-free copy)."),
+    ] = None,
+    heads: Annotated[
+        Path | None, typer.Option(help="`vlastack wm heads` run: heads k steps ahead and guardrail replay (with its own dynamics run).")
+    ] = None,
+    horizons: Annotated[
+        str | None,
+        typer.Option(help="Steps ahead of every table, comma-separated (default: 1,2,...,64 errors; 8,16,32 positions; 1,8,16 heads)."),
+    ] = None,
+    guard_horizons: Annotated[
+        str, typer.Option(help='Chunk lengths of the guardrail replay (--heads), comma-separated; "" for none.')
+    ] = "8",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write every number here (one JSON).")] = None,
+) -> None:
+    """Evaluate world-model runs on their held-out episodes and print the tables (markdown): embedding prediction
+    error beside copy-last and linear extrapolation, object / goal positions read from predicted embeddings,
+    latent-action codebook use and action read-outs, heads AUROC / AP k steps ahead, guardrail offline replay.
+    --json: one dict, each part if its run is given: dynamics, horizon_mse, position_readout_cm (--dynamics);
+    latent_actions (--latent); heads (--heads: per_dataset, guardrail per chunk length)."""
+    import torch
+
+    from vlastack.errors import ConfigError
+    from vlastack.world_model import report
+    from vlastack.world_model.runs import DynamicsRun
+
+    if dynamics is None and latent is None and heads is None:
+        raise ConfigError("give at least one run: --dynamics, --latent or --heads")
+    steps = None if horizons is None else _steps(horizons, "--horizons")
+    guard_steps = _steps(guard_horizons, "--guard-horizons", empty_ok=True)
+    torch.set_num_threads(1)
+    result: dict = {}
+
+    def show(part: dict) -> None:
+        typer.echo(("\n" if result else "") + report.markdown(part))
+        result.update(part)
+
+    run = None
+    if dynamics is not None:
+        with _option("--dynamics"):
+            run = DynamicsRun.load(dynamics)
+            show(report.dynamics_report(run, steps or report.HORIZONS, steps or report.READOUT_HORIZONS))
+    if latent is not None:
+        with _option("--latent"):
+            show({"latent_actions": report.latent_report_of(latent, run)})
+    if heads is not None:
+        with _option("--heads"):
+            show({"heads": report.heads_eval(heads, steps or report.HEADS_HORIZONS, guard_steps, run)})
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=1))
+        typer.echo(f"\nwrote {json_out}")
 
 
 preview = typer.Typer(help="Preview decoder: predicted embeddings drawn as low-resolution frames.", no_args_is_help=True)
