@@ -101,3 +101,14 @@ def test_wm_eval_names_the_option_of_a_run_of_the_wrong_kind(runs):
     assert isinstance(result.exception, ConfigError) and "--dynamics, --latent or --heads" in str(result.exception)
     result = _cli("wm", "eval", "--dynamics", runs / "dyn", "--horizons", "1,x")
     assert isinstance(result.exception, ConfigError) and "--horizons" in str(result.exception)
+
+
+def test_positions_are_read_out_only_from_a_meta_world_state(runs):
+    from vlastack.world_model.report import dynamics_report, markdown
+    from vlastack.world_model.runs import DynamicsRun
+
+    run = DynamicsRun.load(runs / "dyn")
+    assert "## Positions read" in markdown(dynamics_report(run, [1], [1]))
+    run.table.env_state = None  # a dataset without observation.environment_state
+    rep = dynamics_report(run, [1], [1])
+    assert "position_readout_cm" not in rep and "## Positions read" not in markdown(rep)

@@ -48,19 +48,24 @@ def fmt(v: float | None, digits: int = 2) -> str:
 
 
 def dynamics_report(run: DynamicsRun, horizons: list[int] = HORIZONS, readout_horizons: list[int] = READOUT_HORIZONS) -> dict:
-    """Prediction error (``horizon_mse``) and position read-outs (``position_readout_cm``) on the run's held-out episodes."""
+    """Prediction error (``horizon_mse``) and, when the datasets record Meta-World's 39-d environment state,
+    position read-outs (``position_readout_cm``) on the run's held-out episodes."""
     train, held = run.table.select(run.train_episodes), run.table.select(run.held_out)
-    return {
+    rep = {
         "dynamics": {"checkpoint": str(run.checkpoint), "train_frames": len(train.z), "held_out_frames": len(held.z)},
         "horizon_mse": horizon_errors(run.model, held, horizons),
-        "position_readout_cm": position_readout(run.model, train, held, TARGETS, readout_horizons),
     }
+    if train.env_state is not None and train.env_state.shape[1] >= 39:
+        rep["position_readout_cm"] = position_readout(run.model, train, held, TARGETS, readout_horizons)
+    return rep
 
 
 def dynamics_markdown(rep: dict) -> str:
     lines = [f"## Embedding prediction error (MSE, normalised units), held-out episodes, {rep['dynamics']['checkpoint']}"]
     lines += ["| horizon (steps) | pairs | model | copy-last | linear |", "|---|---|---|---|---|"]
     lines += [f"| {r['horizon']} | {r['n']} | {r['model']:.4f} | {r['copy_last']:.4f} | {r['linear']:.4f} |" for r in rep["horizon_mse"]]
+    if "position_readout_cm" not in rep:
+        return "\n".join(lines)
     lines += ["", "## Positions read from embeddings (mean error, cm), held-out episodes"]
     lines += ["| horizon | target | n | predicted z(t+h) | copy-last z(t) | true z(t+h) | training mean |", "|---|---|---|---|---|---|---|"]
     lines += [
