@@ -65,7 +65,8 @@ def evaluate(
         None,
         "--guardrail",
         help="A `vlastack wm guardrail` directory: the safety layer asks that world model about every chunk before "
-        "it runs, and replaces (by a nearby alternative predicted safe) or holds a chunk it predicts unsafe.",
+        "it runs, and replaces (by the policy's next sample, or for a deterministic policy a nearby chunk, predicted safe) "
+        "or holds a chunk it predicts unsafe.",
     ),
     guardrail_alternatives: int = typer.Option(
         8, "--guardrail-alternatives", help="Alternatives the layer may fall back on when the guardrail flags a chunk (0: hold)."

@@ -71,8 +71,8 @@ class EvalConfig:
     before it runs and replaces or holds a chunk it predicts unsafe (``SafetyLayer.review_chunk``). Needs
     the layer (not ``none``). None: no learned look-ahead, the hard limits only."""
     guardrail_alternatives: int = 8
-    """Alternatives to a flagged chunk the layer may fall back on, best first
-    (``world_model.planner.alternatives``); 0: a flagged chunk is always held."""
+    """Alternatives to a flagged chunk the layer may fall back on: the policy's next samples where it samples
+    (flow, hybrid), else the chunk moved (``world_model.planner.alternatives``); 0: a flagged chunk is always held."""
     plan: int = 0
     """Best-of-K planning with the guardrail's world model: K candidate chunks (the policy's own and K-1
     alternatives), the one with the highest predicted success among those predicted safe runs. 0 or 1: off."""
