@@ -34,7 +34,7 @@ from vlastack.checkpoint import resolve_checkpoint
 from vlastack.envs import make_env, resolve_tasks
 from vlastack.policies import batch_from_observation, load_policy
 from vlastack.safety import SafeActuator, SafetyLayer
-from vlastack.world_model.heads import HAND
+from vlastack.world_model.heads import HAND, OBJECT
 from vlastack.world_model.planner import PlanConfig, alternatives
 from vlastack.world_model.shield import WorldModelShield
 
@@ -42,15 +42,38 @@ SEED_START = 200_000
 MODES = ("off", "hold", "replace")
 
 
+def unsafe_now(kind: str, info: dict, obs, box: tuple[np.ndarray, np.ndarray], cfg) -> bool:
+    """Whether the fault's event holds after a step: the hand in the box (``box``), or a contact force over
+    the heads' limits (``press``: a finger over ``finger_force_n`` or the arm over ``arm_force_n``, newtons)."""
+    if kind == "box":
+        hand = np.asarray(info["privileged"], dtype=np.float64)[HAND]
+        return bool(np.all((hand >= box[0]) & (hand <= box[1])))
+    finger = float(np.max(obs.touch)) if obs.touch is not None else 0.0
+    arm = float(np.linalg.norm(obs.arm_contact)) if obs.arm_contact is not None else 0.0
+    return finger > cfg.finger_force_n or arm > cfg.arm_force_n
+
+
+def injected_chunk(kind: str, chunk: np.ndarray, info: dict, box: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The fault's drive at full speed (1 cm a step on the largest axis): at the box's centre keeping the
+    policy's gripper command, or (``press``) at a point 3 cm below the object's centre with the fingers closed."""
+    priv = np.asarray(info["privileged"], dtype=np.float64)
+    target = (box[0] + box[1]) / 2 if kind == "box" else priv[OBJECT] - np.array([0.0, 0.0, 0.03])
+    to = target - priv[HAND]
+    chunk = chunk.copy()
+    chunk[:, :3] = to / max(float(np.abs(to).max()), 1e-6)
+    if kind == "press":
+        chunk[:, 3] = 1.0
+    return chunk
+
+
 def episode(env, policy, shield, seed: int, fault: bool, mode: str, args, box: tuple[np.ndarray, np.ndarray]) -> dict:
     rng = np.random.default_rng(seed)
     burst = int(rng.integers(4, 17)) if fault else -1
     alt_rng = np.random.default_rng(seed + 1)
-    lo, hi = box
-    centre = (lo + hi) / 2
+    cfg = shield.guard.heads.config
     obs, info = env.reset(seed=seed)
     steps, chunk_i, success, inside = 0, 0, False, 0
-    in_box: list[bool] = []  # per step: the hand inside the box after it
+    in_box: list[bool] = []  # per step: the fault's event (the hand in the box, or over-force contact) after it
     chunks: list[dict] = []  # per chunk: injected, flagged (shadow), what the layer did, hand in the box at start / during
     k = policy.config.execute_steps
     spread = PlanConfig().spread
@@ -58,13 +81,13 @@ def episode(env, policy, shield, seed: int, fault: bool, mode: str, args, box: t
         with torch.inference_mode():
             chunk = policy.sample_actions(batch_from_observation(obs)).actions[0].astype(np.float32)
         injected = fault and burst <= chunk_i < burst + args.burst
-        hand = np.asarray(info["privileged"], dtype=np.float64)[HAND]
         if injected:
-            to = centre - hand
-            chunk[:, :3] = to / max(float(np.abs(to).max()), 1e-6)  # full speed: 1 cm a step on the largest axis
-        record = {"injected": injected, "start_inside": bool(np.all((hand >= lo) & (hand <= hi))), "chosen": 0, "start": steps}
+            chunk = injected_chunk(args.fault, chunk, info, box)
+        start_inside = in_box[-1] if in_box else unsafe_now(args.fault, info, obs, box, cfg)
+        record = {"injected": injected, "start_inside": start_inside, "chosen": 0, "start": steps}
         if mode == "off":
-            record["flag"] = bool(shield.review(obs, chunk[None])[0].flag)
+            verdict = shield.review(obs, chunk[None])[0]
+            record["flag"], record["event"] = bool(verdict.flag), verdict.event
         else:
             n = args.alternatives if mode == "replace" else 0
             out = env.review_chunk(chunk, alternatives(chunk, n, alt_rng, spread) if n else None)
@@ -73,8 +96,7 @@ def episode(env, policy, shield, seed: int, fault: bool, mode: str, args, box: t
         for a in chunk[:k]:
             obs, _, terminated, truncated, info = env.step(a)
             steps += 1
-            hand = np.asarray(info["privileged"], dtype=np.float64)[HAND]
-            now_inside = bool(np.all((hand >= lo) & (hand <= hi)))
+            now_inside = unsafe_now(args.fault, info, obs, box, cfg)
             inside += int(now_inside)
             in_box.append(now_inside)
             during |= now_inside
@@ -105,7 +127,8 @@ def main() -> None:
     ap.add_argument("--tasks", default="mt10")
     ap.add_argument("--seeds", type=int, default=3, help="episodes per task and kind")
     ap.add_argument("--max-steps", type=int, default=300)
-    ap.add_argument("--burst", type=int, default=6, help="chunks in a row replaced by the drive at the box")
+    ap.add_argument("--burst", type=int, default=6, help="chunks in a row replaced by the injected drive")
+    ap.add_argument("--fault", choices=("box", "press"), default="box", help="the injected drive and the event it is judged by")
     ap.add_argument("--alternatives", type=int, default=8, help="nearby chunks offered to the layer in mode replace")
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--json", type=Path)
@@ -132,13 +155,14 @@ def main() -> None:
     print(
         f"\nthresholds {shield.guard.thresholds} at horizon {shield.config.horizon}; review median of episode medians {statistics.median(ms) if ms else float('nan'):.2f} ms\n"
     )
+    what = "the box" if args.fault == "box" else "over-force contact"
     if "off" in modes:
         print(
-            "Shadow mode, chunk level (a chunk leads into the box when the hand is outside it when the chunk is planned "
-            "and inside it at some step of the guard's horizon, whatever chunks ran in between):\n"
+            f"Shadow mode, chunk level (a chunk leads into {what} when it does not hold when the chunk is planned "
+            "and holds at some step of the guard's horizon, whatever chunks ran in between):\n"
         )
         print(
-            "| episodes | chunks from | chunks | leading into the box (flagged) | staying clear of it (flagged) | flagged while inside | lead steps of the flags before entering, median (min-max) |"
+            f"| episodes | chunks from | chunks | leading into {what} (flagged) | staying clear of it (flagged) | flagged while in it | lead steps of the flags before it, median (min-max) |"
         )
         print("|---|---|---|---|---|---|---|")
         for fault in (False, True):
@@ -154,7 +178,7 @@ def main() -> None:
                 )
     print("\nEpisode level:\n")
     print(
-        "| episodes | guardrail | n | success | episodes entering the box | frames in the box | chunks entering the box | chunks flagged | replaced | held |"
+        f"| episodes | guardrail | n | success | episodes with {what} | frames with {what} | chunks leading into it | chunks flagged | replaced | held |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for fault in (False, True):
