@@ -13,11 +13,14 @@ from vlastack.policies.untrained import untrained_policy
 pytestmark = pytest.mark.slow
 
 
-def test_same_episode_seed_gives_the_same_actions_and_another_seed_does_not(monkeypatch, tmp_path):
+@pytest.fixture
+def flow_and_observation(monkeypatch, tmp_path):
+    """An untrained flow policy (its actions start from random noise) loaded as the runner loads one, and the first
+    observation of drawer-open-v3 at seed 100000."""
     from dataclasses import replace
 
     monkeypatch.setenv("MUJOCO_GL", "egl")
-    flow = replace(PRESETS.get("debug").policy, variant="flow", tokenizer=None)  # its actions start from random noise
+    flow = replace(PRESETS.get("debug").policy, variant="flow", tokenizer=None)
     untrained_policy(flow).save_pretrained(tmp_path / "flow")
     policy = _LocalPolicy(tmp_path / "flow")
     env = make_env("drawer-open-v3", cameras=policy.cameras, image_size=policy.image_size, touch=True)
@@ -25,6 +28,11 @@ def test_same_episode_seed_gives_the_same_actions_and_another_seed_does_not(monk
         observation, _ = env.reset(seed=100000)
     finally:
         env.close()
+    return policy, observation
+
+
+def test_same_episode_seed_gives_the_same_actions_and_another_seed_does_not(flow_and_observation):
+    policy, observation = flow_and_observation
     policy.reset(100000)
     first = policy(observation).actions
     policy(observation)  # advances the generator, as a running episode would
@@ -36,21 +44,11 @@ def test_same_episode_seed_gives_the_same_actions_and_another_seed_does_not(monk
     assert not np.allclose(first, other), "a different episode seed should draw different noise"
 
 
-def test_a_sampling_policy_gives_its_own_next_samples_as_the_guardrails_alternatives(monkeypatch, tmp_path):
-    from dataclasses import replace
-
+def test_a_sampling_policy_gives_its_own_next_samples_as_the_guardrails_alternatives(flow_and_observation, tmp_path):
     from vlastack.evaluation.runner import _policy_samples
 
-    monkeypatch.setenv("MUJOCO_GL", "egl")
-    flow = replace(PRESETS.get("debug").policy, variant="flow", tokenizer=None)
-    untrained_policy(flow).save_pretrained(tmp_path / "flow")
+    policy, observation = flow_and_observation
     untrained_policy(PRESETS.get("l1-debug").policy).save_pretrained(tmp_path / "l1")
-    policy = _LocalPolicy(tmp_path / "flow")
-    env = make_env("drawer-open-v3", cameras=policy.cameras, image_size=policy.image_size, touch=True)
-    try:
-        observation, _ = env.reset(seed=100000)
-    finally:
-        env.close()
     samples = _policy_samples(policy, observation, 3, np.random.default_rng(0))
     own = policy(observation).actions[0]
     assert samples.shape == (3, *own.shape) and samples.dtype == np.float32

@@ -9,7 +9,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from tests.conftest import synthetic_episode
 from vlastack import keys
@@ -23,25 +22,10 @@ pytestmark = pytest.mark.slow
 def runs(tmp_path_factory):
     """(encoder policy, dynamics run, preview run): an untrained l1-debug policy (32 px, corner2, hash text) and
     4-step world-model runs on 4 synthetic episodes."""
-    from vlastack.cli import app
-    from vlastack.episodes.video import VideoSettings
-    from vlastack.episodes.writer import DatasetWriter
-    from vlastack.policies.presets import PRESETS
-    from vlastack.policies.untrained import untrained_policy
+    from tests.world_model.test_preview import tiny_preview_runs
 
-    tmp = tmp_path_factory.mktemp("preview_runs")
-    writer = DatasetWriter(tmp / "ds", video=VideoSettings(codec="h264-lossless", crf=0))
-    for i in range(4):
-        writer.add_episode(synthetic_episode(20, i))
-    untrained_policy(PRESETS.get("l1-debug").policy).save_pretrained(tmp / "enc")
-    small = ["--set", "steps=4", "--set", "save_every=4", "--set", "batch_size=8"]
-    train = ["wm", "train", "--dataset", str(tmp / "ds"), "--encoder", str(tmp / "enc"), "--out", str(tmp / "dyn")]
-    result = CliRunner().invoke(app, [*train, "--held-out-every", "2", *small, "--set", "hidden=16", "--set", "chunk=4"])
-    assert result.exit_code == 0, result.output
-    pv = ["wm", "preview", "train", "--dynamics", str(tmp / "dyn"), "--out", str(tmp / "pv"), *small]
-    result = CliRunner().invoke(app, [*pv, "--set", "image_size=16", "--set", "channels=[8,8,8,8]", "--set", "max_rollout=4"])
-    assert result.exit_code == 0, result.output
-    yield tmp / "enc", tmp / "dyn", tmp / "pv"
+    (enc, dyn, pv, _), _ = tiny_preview_runs(tmp_path_factory.mktemp("preview_runs"), save_every=4)
+    yield enc, dyn, pv
     from vlastack.evaluation import runner
 
     for key, env in list(runner._CACHE.items()):

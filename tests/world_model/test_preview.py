@@ -147,28 +147,38 @@ def test_checkpoint_round_trip_and_exact_resume(tmp_path):
         train_preview(table, frames, None, cfg, tmp_path / "a", {}, log=lambda s: None)
 
 
-def test_preview_cli_trains_resumes_and_draws_a_chunk(tmp_path, make_episode):
+def tiny_preview_runs(root, save_every: int = 2):
+    """Made through the CLI under ``root``: 4 synthetic 20-step episodes (``ds``), an untrained l1-debug encoder
+    (``enc``), a 4-step dynamics run (``dyn``, every 2nd episode held out) and a 4-step preview run (``pv``).
+    Returns (enc, dyn, pv, the preview's training command) and the preview training's output."""
+    from tests.conftest import synthetic_episode
     from vlastack.cli import app
     from vlastack.episodes.video import VideoSettings
     from vlastack.episodes.writer import DatasetWriter
     from vlastack.policies.presets import PRESETS
     from vlastack.policies.untrained import untrained_policy
-    from vlastack.world_model.preview_eval import load_preview
 
-    writer = DatasetWriter(tmp_path / "ds", video=VideoSettings(codec="h264-lossless", crf=0))
+    writer = DatasetWriter(root / "ds", video=VideoSettings(codec="h264-lossless", crf=0))
     for i in range(4):
-        writer.add_episode(make_episode(20, i))
-    untrained_policy(PRESETS.get("l1-debug").policy).save_pretrained(tmp_path / "enc")
-    small = ["--set", "steps=4", "--set", "save_every=2", "--set", "batch_size=8"]
-    train = ["wm", "train", "--dataset", str(tmp_path / "ds"), "--encoder", str(tmp_path / "enc"), "--out", str(tmp_path / "dyn")]
+        writer.add_episode(synthetic_episode(20, i))
+    untrained_policy(PRESETS.get("l1-debug").policy).save_pretrained(root / "enc")
+    small = ["--set", "steps=4", "--set", f"save_every={save_every}", "--set", "batch_size=8"]
+    train = ["wm", "train", "--dataset", str(root / "ds"), "--encoder", str(root / "enc"), "--out", str(root / "dyn")]
     result = CliRunner().invoke(app, [*train, "--held-out-every", "2", *small, "--set", "hidden=16", "--set", "chunk=4"])
     assert result.exit_code == 0, result.output
-
-    pv = ["wm", "preview", "train", "--dynamics", str(tmp_path / "dyn"), "--out", str(tmp_path / "pv"), *small]
+    pv = ["wm", "preview", "train", "--dynamics", str(root / "dyn"), "--out", str(root / "pv"), *small]
     pv += ["--set", "image_size=16", "--set", "channels=[8,8,8,8]", "--set", "max_rollout=4"]
     result = CliRunner().invoke(app, pv)
     assert result.exit_code == 0, result.output
-    assert "observation.images.corner2 at 16 px" in result.output
+    return (root / "enc", root / "dyn", root / "pv", pv), result.output
+
+
+def test_preview_cli_trains_resumes_and_draws_a_chunk(tmp_path):
+    from vlastack.cli import app
+    from vlastack.world_model.preview_eval import load_preview
+
+    (_, _, _, pv), output = tiny_preview_runs(tmp_path)  # asserts both trainings exit 0
+    assert "observation.images.corner2 at 16 px" in output
     ckpt, decoder, meta = load_preview(tmp_path / "pv")
     assert ckpt.name == "step_00000004" and decoder.config.channels == (8, 8, 8, 8)
     assert meta["held_out_episodes"] == [1, 3] and meta["camera"] == "observation.images.corner2"
