@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import torch
 
@@ -28,15 +26,8 @@ def test_alternatives_keep_the_gripper_and_stay_in_range():
 class FakeShield:
     """Predicted success = the chunk's mean dx at the last step; flagged when dy > 0.5."""
 
-    def __init__(self) -> None:
-        self.config = SimpleNamespace(new_only=False)
-        self.guard = SimpleNamespace(
-            unsafe=lambda p: p[..., 1:2],
-            verdicts=lambda z, u, new_only: [Verdict(bool(x.max() > 0.5), "keep_out", 1, float(x.max())) for x in u],
-        )
-
-    def embed(self, observation):
-        return torch.zeros(3)
+    def verdicts(self, observation, p):
+        return [Verdict(bool(x.max() > 0.5), "keep_out", 1, float(x.max())) for x in p[..., 1:2]]
 
     def predict(self, observation, chunks):
         c = torch.as_tensor(chunks)

@@ -63,9 +63,7 @@ def best_of_k(shield, observation: object, candidates: np.ndarray, config: PlanC
     (predicted success, flagged)."""
     p = shield.predict(observation, candidates)
     success = shield.success(p)
-    flagged = torch.tensor(
-        [v.flag for v in shield.guard.verdicts(shield.embed(observation), shield.guard.unsafe(p), shield.config.new_only)]
-    )
+    flagged = torch.tensor([v.flag for v in shield.verdicts(observation, p)])
     score = success - config.unsafe_penalty * flagged.float()
     best = int(torch.argmax(score))  # the first of equal maxima: the policy's own chunk wins ties
     return best, {"success": success.tolist(), "flagged": flagged.tolist()}

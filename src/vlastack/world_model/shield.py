@@ -123,8 +123,11 @@ class WorldModelShield:
 
     def review(self, observation: object, chunks: np.ndarray) -> list[Verdict]:
         """One verdict per chunk (the ``ChunkGuard`` protocol)."""
-        p = self.predict(observation, chunks)
-        return self.guard.verdicts(self.embed(observation), self.guard.unsafe(p), self.config.new_only)
+        return self.verdicts(observation, self.predict(observation, chunks))
+
+    def verdicts(self, observation: object, probabilities: torch.Tensor) -> list[Verdict]:
+        """One verdict per chunk from :meth:`predict`'s probabilities of chunks started from ``observation``."""
+        return self.guard.verdicts(self.embed(observation), self.guard.unsafe(probabilities), self.config.new_only)
 
     def success(self, probabilities: torch.Tensor) -> torch.Tensor:
         """[K]: the highest predicted success probability over each chunk's steps (the planner's objective)."""
