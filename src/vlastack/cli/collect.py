@@ -37,7 +37,7 @@ def collect(
     ),
     perturb: str = typer.Option(
         "",
-        help="Meta-World only: visual perturbations drawn per episode from its seed, comma-separated, for training with "
+        help="Visual perturbations drawn per episode from its seed, comma-separated, for training with "
         "randomisation: a level (lighting, table_colour, ...) or the mix 'randomise' (each level on in half the episodes).",
     ),
     safety_spec: str = typer.Option(

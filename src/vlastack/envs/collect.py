@@ -78,7 +78,7 @@ class CollectConfig:
     simulator directly and records the expert's raw actions. The wheeled robosuite robot has no spec yet:
     it needs None."""
     perturb: tuple[str, ...] = ()
-    """Meta-World only: visual perturbations or randomisation mixes (envs/perturb.py, e.g. ``randomise``) drawn
+    """Visual perturbations or randomisation mixes (envs/perturb.py, e.g. ``randomise``) drawn
     at each reset from the episode's seed, for training with randomisation; they never change the physics."""
 
     def __post_init__(self) -> None:
@@ -107,8 +107,7 @@ class CollectConfig:
         if self.perturb:
             from vlastack.envs.perturb import check_perturbations
 
-            if check_perturbations(self.perturb) and True in suites:
-                raise ConfigError("perturb: visual perturbations exist for Meta-World scenes only, not robosuite tasks")
+            check_perturbations(self.perturb)
 
     def spec_for(self, task: str) -> str | None:
         """The safety spec ``task``'s actions go through (a preset name or a JSON path), or None."""

@@ -35,6 +35,7 @@ import numpy as np
 
 from vlastack.envs.hand_view import DERIVED_CAMERAS, HAND_CAMERA, HandView
 from vlastack.envs.instructions import instruction
+from vlastack.envs.model_tree import bodies_below
 from vlastack.envs.perturb import SceneLook, check_perturbations
 from vlastack.envs.render import CameraRenderer, camera_names
 from vlastack.envs.tasks import known_tasks, scene_of, step_limit
@@ -139,7 +140,7 @@ class MetaWorldEnv(gym.Env):
         self._finger_bodies = {
             side: {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in bodies} for side, bodies in FINGER_BODIES.items()
         }
-        self._arm_bodies = _bodies_below(model, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, ARM_ROOT_BODY))
+        self._arm_bodies = bodies_below(model, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, ARM_ROOT_BODY))
         self.instruction = instruction(config.task, config.instruction_variant)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
         self._steps = 0
@@ -229,18 +230,6 @@ class MetaWorldEnv(gym.Env):
             force = c.frame.reshape(3, 3).T @ wrench[:3]  # contact frame -> world: the force geom1 applies to geom2
             total += force if on2 else -force
         return total.astype(np.float32)
-
-
-def _bodies_below(model: Any, root: int) -> frozenset[int]:
-    """``root`` and every body whose chain of parents reaches it."""
-    out = set()
-    for b in range(model.nbody):
-        a = b
-        while a > 0 and a != root:
-            a = int(model.body_parentid[a])
-        if a == root:
-            out.add(b)
-    return frozenset(out)
 
 
 def make_env(task: str, **kwargs: Any) -> MetaWorldEnv:

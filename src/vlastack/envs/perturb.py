@@ -1,8 +1,10 @@
-"""Controlled changes to how a Meta-World scene looks, never to how it moves (issue 17, item 6).
+"""Controlled changes to how a scene looks, never to how it moves (issue 17, item 6).
 
 Each named level (:data:`PERTURBATIONS`) is a :class:`VisualPerturbation`: lighting, table colour,
-task-object colour, a jitter of the ``corner2`` camera's pose around the protocol's placement, and
-distractor objects. What each episode gets is drawn at reset from the reset seed (and the level's
+task-object colour, a jitter of the main camera's pose around its placement, and distractor objects.
+Where those are in a scene (which camera, which bodies are the table and the task's objects, where the
+table top is) is a :class:`LookSpec`: :data:`METAWORLD` for Meta-World's Sawyer scenes (the ``corner2``
+camera, jittered around the protocol's placement), and one per robosuite task (envs/robosuite_env.py). What each episode gets is drawn at reset from the reset seed (and the level's
 name), so an episode is reproducible and the same seed gives the same look in every process.
 
 Only fields the simulation never reads are changed: ``light_*`` and the headlight, ``geom_rgba``,
@@ -72,6 +74,48 @@ DISTRACTOR_AREA_M = ((-0.4, 0.4), (0.4, 0.9))
 
 
 @dataclass(frozen=True)
+class LookSpec:
+    """Where a scene keeps what the perturbations change: one per family of scenes (world frame, metres)."""
+
+    camera: str
+    """The camera whose pose is jittered (the fixed view the policy sees; a wrist camera rides on the arm)."""
+    table_body: str
+    """The body whose visible geoms are the table that ``table_rgb`` tints."""
+    hand_body: str
+    """A body of the hand: distractors keep ``distractor_clearance_m`` from it at reset."""
+    distractor_area_m: tuple[tuple[float, float], tuple[float, float]]
+    """Where distractors may stand on the table top: (x low, x high), (y low, y high), world frame (m)."""
+    table_top_z_m: float = 0.0
+    """Height of the table top (world z, m): distractors stand on it."""
+    goal_site: str | None = None
+    """A site distractors keep clear of too (Meta-World's ``goal``); None: none."""
+    scene_bodies: frozenset[str] | None = None
+    """Bodies that are the robot and the room; every other body with visible geoms is a task object. Give
+    this or ``object_bodies``."""
+    object_bodies: frozenset[str] | None = None
+    """Bodies that are the task's objects (recoloured by ``object_rgb``); give this or ``scene_bodies``."""
+
+    def __post_init__(self) -> None:
+        if (self.scene_bodies is None) == (self.object_bodies is None):
+            raise ConfigError("LookSpec: give exactly one of scene_bodies and object_bodies")
+        (x0, x1), (y0, y1) = self.distractor_area_m
+        if not (x0 < x1 and y0 < y1):
+            raise ConfigError(f"distractor_area_m must be ((x low, x high), (y low, y high)) with low < high, got {self.distractor_area_m}")
+
+    def is_object(self, body: str) -> bool:
+        """Whether ``body`` is one of the task's objects."""
+        if self.object_bodies is not None:
+            return body in self.object_bodies
+        return body not in self.scene_bodies  # type: ignore[operator]
+
+
+METAWORLD = LookSpec(
+    camera=CAMERA, table_body=TABLE_BODY, hand_body="hand", distractor_area_m=DISTRACTOR_AREA_M, goal_site="goal", scene_bodies=SCENE_BODIES
+)
+"""Meta-World's Sawyer scenes: every body outside :data:`SCENE_BODIES` is a task object; the table top is at z = 0."""
+
+
+@dataclass(frozen=True)
 class VisualPerturbation:
     """One named level of visual change; every field at its default changes nothing."""
 
@@ -84,9 +128,9 @@ class VisualPerturbation:
     object_rgb: tuple[float, float] | None = None
     """Range of each RGB channel (0-1) of a colour drawn per visible task-object geom; None: unchanged."""
     camera_shift_m: float = 0.0
-    """The corner2 camera moves by exactly this many metres in a random direction."""
+    """The scene's main camera (LookSpec.camera; Meta-World's corner2) moves by exactly this many metres in a random direction."""
     camera_turn_deg: float = 0.0
-    """The corner2 camera turns by exactly this many degrees about a random axis."""
+    """That camera turns by exactly this many degrees about a random axis."""
     distractors: int = 0
     """Visual-only boxes, spheres and cylinders (half-size 2.5-4.5 cm) drawn on the table, away from the task's objects."""
     distractor_clearance_m: float = 0.12
@@ -151,21 +195,23 @@ def _random_direction(rng: np.random.Generator) -> np.ndarray:
 
 
 class SceneLook:
-    """Applies named perturbations to one Meta-World model at each reset; keeps the original values."""
+    """Applies named perturbations to one model at each reset; keeps the original values."""
 
-    def __init__(self, model: Any, names: tuple[str, ...]) -> None:
+    def __init__(self, model: Any, names: tuple[str, ...], spec: LookSpec = METAWORLD) -> None:
         self.names = check_perturbations(names)
         """The levels and mixes asked for (``none`` left out); empty: the look never changes."""
         self.levels = [(n, PERTURBATIONS[n]) for n in self.names if n in PERTURBATIONS]
         self.mixes = [(n, MIXES[n]) for n in self.names if n in MIXES]
         self.episode_levels: tuple[str, ...] = ()
         """The levels the last ``apply`` drew (the fixed ones and the mixes' picks)."""
-        self.model = model
+        self.model, self.spec = model, spec
         body = lambda i: mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, i)  # noqa: E731
-        self.camera = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA)
+        self.camera = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, spec.camera)
+        if self.camera < 0:
+            raise ConfigError(f"LookSpec.camera: the scene has no camera {spec.camera!r}")
         visible = [g for g in range(model.ngeom) if model.geom_group[g] <= 2 and model.geom_rgba[g][3] > 0]
-        self.table_geoms = [g for g in visible if body(model.geom_bodyid[g]) == TABLE_BODY]
-        self.object_geoms = [g for g in visible if body(model.geom_bodyid[g]) not in SCENE_BODIES]
+        self.table_geoms = [g for g in visible if body(model.geom_bodyid[g]) == spec.table_body]
+        self.object_geoms = [g for g in visible if spec.is_object(body(model.geom_bodyid[g]))]
         self.object_bodies = sorted({int(model.geom_bodyid[g]) for g in self.object_geoms})
         self._original = {
             "light_diffuse": model.light_diffuse.copy(),
@@ -237,15 +283,16 @@ class SceneLook:
         and each other (rejection sampling; fewer if the table is too crowded)."""
         m = self.model
         keep_away = [data.xpos[b][:2] for b in self.object_bodies]
-        keep_away.append(data.xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "hand")][:2])
-        goal = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, "goal")
+        spec = self.spec
+        keep_away.append(data.xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, spec.hand_body)][:2])
+        goal = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, spec.goal_site) if spec.goal_site else -1
         if goal >= 0:
             keep_away.append(data.site_xpos[goal][:2])
         out = []
         for _ in range(200):
             if len(out) == p.distractors:
                 break
-            xy = np.array([rng.uniform(*DISTRACTOR_AREA_M[0]), rng.uniform(*DISTRACTOR_AREA_M[1])])
+            xy = np.array([rng.uniform(*spec.distractor_area_m[0]), rng.uniform(*spec.distractor_area_m[1])])
             kind = int(rng.integers(3))
             half = rng.uniform(0.025, 0.045)
             rgba = np.concatenate([rng.uniform(0.1, 0.9, size=3), [1.0]])
@@ -253,7 +300,9 @@ class SceneLook:
                 continue
             keep_away.append(xy)
             geom_type = (mujoco.mjtGeom.mjGEOM_BOX, mujoco.mjtGeom.mjGEOM_SPHERE, mujoco.mjtGeom.mjGEOM_CYLINDER)[kind]
-            out.append((int(geom_type), np.array([half, half, half]), np.array([xy[0], xy[1], half]), rgba.astype(np.float32)))
+            out.append(
+                (int(geom_type), np.array([half, half, half]), np.array([xy[0], xy[1], spec.table_top_z_m + half]), rgba.astype(np.float32))
+            )
         return out
 
     def decorate(self, scene: Any) -> None:

@@ -28,6 +28,11 @@ torso commands (:data:`MOBILE_ACTION_NAMES`, in the robot's own frame) and the a
 the state (:data:`MOBILE_STATE_NAMES`); a task may start its base away from robosuite's placement
 (``RobosuiteTask.base_start_m``: ``rs-reachfar-pandaomron`` puts the cube beyond the arm's reach).
 
+``perturb`` names visual perturbations (envs/perturb.py: lighting, table and object colours, a jitter of the
+``agentview`` camera, distractors on the table), drawn per episode from the reset seed as in Meta-World; the
+wrist camera rides on the arm and is never jittered. Tasks without one table (robosuite's ``table_offset``)
+refuse them.
+
 Resets keep the simulation (robosuite's ``hard_reset=True`` rebuilds the model, about 4 s a reset);
 ``reset(seed=s)`` reseeds robosuite's generator in place, so the cube placement and the joint noise
 are a function of the seed. The model itself is built from a fixed seed (:data:`MODEL_SEED`): robosuite
@@ -45,6 +50,8 @@ import mujoco
 import numpy as np
 
 from vlastack.envs.instructions import instruction
+from vlastack.envs.model_tree import bodies_below
+from vlastack.envs.perturb import LookSpec, SceneLook, check_perturbations
 from vlastack.envs.render import CameraRenderer
 from vlastack.envs.robosuite_tasks import TASKS
 from vlastack.envs.robot_contacts import arm_arm_contacts, geom_robots
@@ -75,6 +82,10 @@ ROT_UNIT_RAD = 0.5
 MODEL_SEED = 0
 #: Default cameras: a view over the table from the front, and the (first) wrist camera.
 DEFAULT_CAMERAS = ("agentview", "robot0_eye_in_hand")
+#: The camera visual perturbations jitter (envs/perturb.py): the fixed view over the table.
+PERTURBED_CAMERA = "agentview"
+#: Share of the table top (per side, from its centre) where distractors may stand: away from its edges.
+DISTRACTOR_TABLE_SHARE = 0.85
 INSTALL_HINT = "robosuite is not installed: run `bash scripts/setup.sh` (it installs the robosuite extra), see README"
 
 
@@ -116,10 +127,14 @@ class RobosuiteConfig:
     """Episode length limit in control steps (at 20 Hz)."""
     terminate_on_success: bool = True
     """End the episode at the first step with ``info['success']``."""
+    perturb: tuple[str, ...] = ()
+    """Named visual perturbations or randomisation mixes (``vlastack.envs.perturb``), drawn per episode from the
+    reset seed; empty or ``("none",)``: the unperturbed scene."""
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise unknown_name_error("robosuite task", self.task, TASKS)
+        check_perturbations(self.perturb)
         if not 1 <= self.max_steps <= TASKS[self.task].max_steps:
             raise ConfigError(f"max_steps must be in [1, {TASKS[self.task].max_steps}] for {self.task}, got {self.max_steps}")
         if len(set(self.cameras)) != len(self.cameras):
@@ -204,10 +219,28 @@ class RobosuiteEnv(gym.Env):
         self._base_qpos = (
             [int(model.jnt_qposadr[model.joint(j).id]) for j in self._env.robots[0].robot_model.base_joints[:2]] if task.mobile else []
         )
+        self._look = SceneLook(model, config.perturb, self._look_spec()) if check_perturbations(config.perturb) else None
         self.names = feature_names(config.task)
         self.instruction = instruction(config.task, config.instruction_variant)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (len(self.names["action"]),), np.float32)
         self._steps = 0
+
+    def _look_spec(self) -> LookSpec:
+        """Where this scene's table, objects and main camera are, for the visual perturbations (envs/perturb.py)."""
+        env, model = self._env, self._model
+        if not hasattr(env, "table_offset") or not hasattr(env, "table_full_size"):
+            raise ConfigError(f"perturb: {self.config.task} has no single table (robosuite's table_offset); perturbations need one")
+        top = np.asarray(env.table_offset, dtype=np.float64)  # centre of the table top (world, m)
+        half = DISTRACTOR_TABLE_SHARE * np.asarray(env.table_full_size[:2], dtype=np.float64) / 2
+        objects = {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, o) for b in self._objects for o in bodies_below(model, b)}
+        return LookSpec(
+            camera=PERTURBED_CAMERA,
+            table_body="table",
+            hand_body=mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, model.site_bodyid[self._arms[0].eef_site]),
+            distractor_area_m=((top[0] - half[0], top[0] + half[0]), (top[1] - half[1], top[1] + half[1])),
+            table_top_z_m=float(top[2]),
+            object_bodies=frozenset(objects),
+        )
 
     @staticmethod
     def _arm(index: int, robot: Any, model: Any) -> _Arm:
@@ -242,6 +275,10 @@ class RobosuiteEnv(gym.Env):
             self._data.qpos[self._base_qpos] = self.task.base_start_m  # robosuite puts the base at joint position 0
             self._data.qvel[:] = 0.0
             mujoco.mj_forward(self._model, self._data)
+        if self._look is not None:  # visual only; the forward pass places the jittered camera and reads where things are
+            self._look.apply(seed)
+            mujoco.mj_forward(self._model, self._data)
+            self._look.place_distractors(self._data)
         self._steps = 0
         return self._observe(), {"privileged": self._privileged(), "success": False, "seed": seed, "step": 0}
 
@@ -317,7 +354,7 @@ class RobosuiteEnv(gym.Env):
         return np.concatenate(out).astype(np.float32)
 
     def _observe(self) -> Observation:
-        rgb, depth = self._renderer.render(self._data)
+        rgb, depth = self._renderer.render(self._data, self._look.decorate if self._look is not None else None)
         return Observation(
             images=rgb,
             depth=depth,

@@ -90,10 +90,8 @@ class EvalConfig:
         if self.execute_steps is not None and self.execute_steps < 1:
             raise ConfigError(f"execute_steps must be None or >= 1, got {self.execute_steps}")
         from vlastack.envs.perturb import check_perturbations
-        from vlastack.envs.robosuite_tasks import is_robosuite_task
 
-        if check_perturbations(self.perturb) and any(is_robosuite_task(t) for t in self.tasks):
-            raise ConfigError(f"perturb: visual perturbations are for Meta-World scenes only, got {self.perturb} with robosuite tasks")
+        check_perturbations(self.perturb)
         if self.guardrail_alternatives < 0 or self.plan < 0:
             raise ConfigError(f"guardrail_alternatives and plan must be >= 0, got {self.guardrail_alternatives} and {self.plan}")
         if self.guardrail is not None and self.safety_spec == NO_SAFETY:
@@ -284,8 +282,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
                 touch=True,
                 max_steps=config.max_steps if robosuite is None else min(config.max_steps, robosuite.max_steps),
                 instruction_variant=config.instruction_variant,
-                # robosuite scenes take no perturbations (EvalConfig refuses them there)
-                **({"perturb": config.perturb} if robosuite is None else {}),
+                perturb=config.perturb,
             )
         env = _CACHE[key]
         # Every episode is judged against the spec's limits by where the arm went, layer or not; ``none``
