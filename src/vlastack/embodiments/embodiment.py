@@ -96,6 +96,10 @@ class Embodiment:
     """Which vlastack tasks run this robot, in words (``embodiment_for_task`` is the exact map)."""
     note: str = ""
     """Caveats of the measured scaling (an axis that saturates, a response that is not linear)."""
+    state_origin_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Point of the simulator's world frame (x, y, z, metres) the shared state's hand position is measured
+    from (:mod:`.observation`): the centre of the table top the robot works over, so that ``hand_up_m`` is the
+    height above the table on every robot."""
 
     def __post_init__(self) -> None:
         if not self.id or not isinstance(self.id, str):
@@ -127,6 +131,9 @@ class Embodiment:
             )
         if len(set(dims)) != len(dims):
             raise ConfigError(f"{where}: a native action index is used twice: {dims}")
+        _triple(f"{where}: state_origin_m", self.state_origin_m)
+        if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in self.state_origin_m):
+            raise ConfigError(f"{where}: state_origin_m must be 3 finite numbers (metres), got {self.state_origin_m!r}")
         if not math.isfinite(self.yaw_rad):
             raise ConfigError(f"{where}: yaw_rad must be finite, got {self.yaw_rad!r}")
 

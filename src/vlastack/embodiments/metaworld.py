@@ -34,5 +34,7 @@ METAWORLD_SAWYER = register(
         gripper_close_sign=1,
         safety_spec="metaworld_sawyer",
         tasks="every Meta-World v3 task and the long-horizon lh-... tasks",
+        # The table top (z = 0) straight below the hand's start (0, 0.6, 0.2) m: the hand starts 0.2 m above it.
+        state_origin_m=(0.0, 0.6, 0.0),
     )
 )

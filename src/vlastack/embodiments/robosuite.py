@@ -65,6 +65,9 @@ def _arm(robot: str) -> Embodiment:
             safety_spec=None if mobile else f"robosuite_{robot.lower()}",  # safety/presets_robosuite.py; the wheeled base: none yet
             tasks=f"rs-lift-{robot.lower()}",
             note=note,
+            # Lift's table top centre (robosuite's table_offset): the hand starts about (-0.1, 0, 0.21) m from it.
+            # The wheeled robot's kitchen scenes have no such table: its origin is Lift's too, unchecked there.
+            state_origin_m=(0.0, 0.0, 0.8),
         )
     )
 
