@@ -76,11 +76,17 @@ class DatasetWriter:
         robot_type: str = "unknown",
         video: VideoSettings = VideoSettings(),
         feature_names: dict[str, list[str]] | None = None,
+        extra_info: dict[str, Any] | None = None,
     ) -> None:
         self.root = Path(root)
         self.robot_type = robot_type
         self.video = video
         self.feature_names = feature_names or {}
+        # More top-level info.json keys (e.g. ``action_space``), written with every info.json; given again on resume.
+        self.extra_info = dict(extra_info or {})
+        clash = sorted(set(self.extra_info) & _INFO_KEYS)
+        if clash:
+            raise DatasetError(f"extra_info may not set info.json's own keys {clash}")
         self.features: dict[str, Any] | None = None
         self.fps: int | None = None
         self._episodes: list[dict[str, Any]] = []  # committed episode rows, in order
@@ -148,8 +154,12 @@ class DatasetWriter:
         """Committed episodes' metadata rows (copies), e.g. to see which seeds are already recorded."""
         return [dict(r) for r in self._episodes]
 
-    def add_episode(self, episode: Episode) -> int:
-        """Commit one episode; returns its episode index."""
+    def add_episode(self, episode: Episode, meta: dict[str, Any] | None = None) -> int:
+        """Commit one episode; returns its episode index. ``meta``: more columns of its meta/episodes row,
+        each named ``vlastack/<name>`` (e.g. ``vlastack/embodiment``), scalars."""
+        bad = [k for k in meta or {} if not k.startswith("vlastack/")]
+        if bad:
+            raise DatasetError(f"episode meta columns must be named vlastack/<name>, got {bad}")
         feats = describe_features(episode, self.video, self.feature_names)
         if self.features is None:
             self.features, self.fps = feats, episode.fps
@@ -205,6 +215,7 @@ class DatasetWriter:
         row["vlastack/seed"] = -1 if episode.seed is None else int(episode.seed)
         row["vlastack/env_task"] = episode.env_task or ""
         row["vlastack/success"] = bool(episode.success)
+        row.update(meta or {})
         # Step 2: tasks and stats as they will be once this episode is in, so that no moment after
         # the commit point lacks them (this state is only kept in memory once the commit is done).
         tasks = {**self._tasks, episode.task: task_index} if episode.task not in self._tasks else self._tasks
@@ -281,8 +292,16 @@ class DatasetWriter:
             "data_path": layout.DATA_PATH,
             "video_path": layout.VIDEO_PATH if any(layout.is_video(f) for f in self.features.values()) else None,
             "features": self.features,
+            **self.extra_info,
         }
         layout.write_json_atomic(self.root / layout.INFO_PATH, info)
+
+
+#: The keys info.json always has (``DatasetWriter(extra_info=...)`` adds others).
+_INFO_KEYS = frozenset(
+    "codebase_version robot_type total_episodes total_frames total_tasks chunks_size data_files_size_in_mb "
+    "video_files_size_in_mb fps splits data_path video_path features".split()
+)
 
 
 def _is_map(column: np.ndarray) -> bool:
