@@ -6,7 +6,7 @@ import sys
 
 # Importing a command module registers its commands on ``app``.
 import vlastack.cli.console  # noqa: E402,F401  (the operator console)
-from vlastack.cli import annotate, collect, dataset, demo, eval, export, ground, improve, report, serve, tokenizer, train, world_model  # noqa: E402,F401
+from vlastack.cli import annotate, collect, data, dataset, demo, eval, export, ground, improve, report, serve, tokenizer, train, world_model  # noqa: E402,F401
 from vlastack.cli.app import app
 
 

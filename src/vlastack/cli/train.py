@@ -183,11 +183,16 @@ def train(
 def _data_info(reader, camera: str, episodes: list[int] | None = None) -> dict:
     """What a checkpoint records about its training data: the recorded image size, and the embodiments of
     the episodes it trains on (``episodes``, None: all; ``embodiments``: ids of vlastack.embodiments; left out
-    when no episode names a known task), so a policy trained on some arms of a dataset names those alone."""
+    when no episode names a known task), so a policy trained on some arms of a dataset names those alone; and
+    ``action_space: "shared"`` for a dataset ``vlastack data embody`` wrote (evaluation then maps through each
+    task's robot, vlastack.embodiments.adapter)."""
     from vlastack import keys
     from vlastack.embodiments import dataset_embodiment_ids
+    from vlastack.embodiments.embody import ACTION_SPACE
 
     info = {"image_size": list(reader.features[keys.image_key(camera)]["shape"][:2])}
+    if ACTION_SPACE in reader.info:
+        info[ACTION_SPACE] = reader.info[ACTION_SPACE]
     embodiments = dataset_embodiment_ids(reader, episodes)
     if embodiments:
         info["embodiments"] = embodiments
