@@ -247,11 +247,21 @@ class _ServedPolicy:
         self.remote.reset()
 
 
-def _policy(config: EvalConfig) -> Any:
+def _policy(config: EvalConfig, task: str) -> Any:
+    """The policy ``task``'s episodes run: the checkpoint loaded once per process; one trained in the shared action
+    space (``vlastack data embody``) wrapped for ``task``'s robot (vlastack.embodiments.adapter), once per task."""
     key = f"policy/{config.checkpoint}/{config.server}"
     if key not in _CACHE:
         _CACHE[key] = _ServedPolicy(config.server, config.token) if config.server else _LocalPolicy(config.checkpoint)
-    return _CACHE[key]
+    policy = _CACHE[key]
+    if isinstance(policy, _LocalPolicy):
+        from vlastack.embodiments.adapter import SharedSpacePolicy, is_shared_space
+
+        if is_shared_space(policy.policy.data_info):
+            if f"{key}/{task}" not in _CACHE:
+                _CACHE[f"{key}/{task}"] = SharedSpacePolicy(policy, task)
+            return _CACHE[f"{key}/{task}"]
+    return policy
 
 
 def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tuple[EpisodeResult, Recording | None]:
@@ -270,7 +280,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         from vlastack.safety import SafeActuator
         from vlastack.safety.two_arm_loading import load_any_spec
 
-        policy = _policy(config)
+        policy = _policy(config, task)
         key = f"env/{task}/{','.join(config.perturb)}"
         if key not in _CACHE:
             robosuite = ROBOSUITE_TASKS.get(task)
