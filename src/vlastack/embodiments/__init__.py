@@ -4,7 +4,11 @@
   world-aligned frame x forward / y left / z up, gripper in [-1, 1], +1 closes, padded to
   :data:`SHARED_DIM` with a mask) and :class:`Embodiment`, one robot's transform to and from its own action;
 - :mod:`.metaworld`, :mod:`.robosuite`: one entry per robot, with its measured scaling and frame;
-- :mod:`.registry`: every embodiment by id, and which one a task runs.
+- :mod:`.registry`: every embodiment by id, and which one a task runs;
+- :mod:`.observation`: the shared state (hand position from the table centre, shared frame; gripper opening)
+  and camera slots (``front``, ``wrist``);
+- :mod:`.embody`: datasets of several robots rewritten as one in the shared spaces (``vlastack data embody``);
+- :mod:`.adapter`: a policy trained on such a dataset driving one task's robot (``vlastack eval``).
 """
 
 from vlastack.embodiments.embodiment import SHARED_ACTION_NAMES, SHARED_DIM, Embodiment, yaw_matrix
