@@ -135,3 +135,11 @@ def test_the_layer_drives_the_base_when_the_policy_reaches_past_the_arm():
     state[:3] = mount + MIDDLE  # in reach: the arm alone, the base still
     a = dict(zip(names["action"], layer(obs, {"step": 1})))
     assert a["dx"] == pytest.approx(1.0) and a["base_forward"] == 0.0 and layer.reach_limited_steps == 1
+
+
+def test_the_layer_passes_nothing_fresh_through_uncounted():
+    # An executor with no action this step returns None; the safety layer's watchdog, not the split, handles it.
+    names = feature_names("rs-reachfar-pandaomron")
+    layer = BaseArmLayer(lambda o, i: None, names)
+    obs = Observation(images={}, state=np.zeros(len(names["state"]), np.float32), instruction="lift the red cube off the table")
+    assert layer(obs, {"step": 0}) is None and layer.steps == 0 and layer.base_travel_m == 0.0

@@ -79,7 +79,9 @@ class BaseArmLayer:
 
     ``names`` is the environment's ``names`` (``{"state": [...], "action": [...]}``). Per episode (reset when
     ``info["step"] == 0``) it counts ``steps``, ``reach_limited_steps`` (steps where the reach box, not the arm's
-    speed, bound the arm) and ``base_travel_m`` (metres of base motion commanded); ``last`` is the latest split."""
+    speed, bound the arm) and ``base_travel_m`` (metres of base motion commanded); ``last`` is the latest split.
+    A None from ``act`` (an executor with nothing fresh to send) passes through unchanged, for the safety layer's
+    watchdog to decide, and is not counted."""
 
     def __init__(
         self,
@@ -96,11 +98,14 @@ class BaseArmLayer:
         self.steps = self.reach_limited_steps = 0
         self.base_travel_m = 0.0
 
-    def __call__(self, observation: Observation, info: dict[str, Any]) -> Action:
+    def __call__(self, observation: Observation, info: dict[str, Any]) -> Action | None:
         if info.get("step", 0) == 0:
             self.steps = self.reach_limited_steps = 0
             self.base_travel_m = 0.0
-        action = np.array(self.act(observation, info), dtype=np.float32).reshape(-1)
+        proposed = self.act(observation, info)
+        if proposed is None:
+            return None
+        action = np.array(proposed, dtype=np.float32).reshape(-1)
         if action.shape != (self._action_dim,):
             raise ConfigError(f"the policy's action must have {self._action_dim} entries, got shape {action.shape}")
         s = np.asarray(observation.state, dtype=np.float64)[self._state]
