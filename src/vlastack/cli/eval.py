@@ -83,6 +83,13 @@ def evaluate(
         help="A `vlastack wm preview train` run: under each recorded episode's video the report shows what that world "
         "model expected one chunk of the executed actions to do, beside what happened (needs --report).",
     ),
+    base_arm_layer: bool = typer.Option(
+        False,
+        "--base-arm-layer",
+        help="Pass every action through the base-arm layer before the simulator: it splits the hand motion the policy "
+        "asks for between the wheeled base and the arm, so the arm stays in reach (one-arm wheeled robots only, "
+        "e.g. rs-reachfar-pandaomron, which has no safety spec: use --safety none).",
+    ),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (it is drawn on stderr)."),
     strict: bool = typer.Option(
         True,
@@ -123,6 +130,7 @@ def run_eval(
     guardrail_alternatives: int = 8,
     plan: int = 0,
     preview: Path | None = None,
+    base_arm_layer: bool = False,
     no_progress: bool = False,
     strict: bool = True,
 ) -> None:
@@ -160,6 +168,7 @@ def run_eval(
         guardrail_alternatives=guardrail_alternatives,
         plan=plan,
         preview=preview,
+        base_arm_layer=base_arm_layer,
     )
     if preview is not None and report is None:
         raise ConfigError("--preview draws its strips into the evaluation report: give --report DIR too")
@@ -199,6 +208,8 @@ def run_eval(
         "plan": plan,
         # The world model whose chunk previews the report shows (absent from results written before them).
         "preview": None if preview is None else str(preview),
+        # The base-arm layer under the policy (absent from results written before it existed, which had none).
+        "base_arm_layer": base_arm_layer,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     title = f"Evaluation of {describe(summary['config'])}"

@@ -35,6 +35,8 @@ def settings_of(config: Any) -> dict[str, Any]:
     perturb = [n for n in getattr(config, "perturb", ()) if n != "none"]
     if perturb:  # only when set, so logs written before perturbations existed still resume
         out["perturb"] = perturb
+    if getattr(config, "base_arm_layer", False):  # only when on, so logs written before it existed still resume
+        out["base_arm_layer"] = True
     if config.checkpoint is not None:
         weights = Path(config.checkpoint) / "model.safetensors"
         if weights.exists():  # size and mtime (ns) tell a retrained checkpoint in the same directory apart
@@ -102,4 +104,5 @@ def _record(r: EpisodeResult) -> dict[str, Any]:
         "instruction": r.instruction,
         "safety_timeline": r.safety_timeline,
         "limits": r.limits,
+        "base_arm": r.base_arm,
     }

@@ -54,6 +54,9 @@ class EpisodeResult:
     limits: dict[str, Any] = field(default_factory=dict)
     """Where the arm went and the force it applied against the spec's limits, layer or not
     (``evaluation.limits.LimitAudit.summary``); empty for a crashed episode or an old log."""
+    base_arm: dict[str, Any] = field(default_factory=dict)
+    """The base-arm layer's counts when it ran (``EvalConfig.base_arm_layer``: ``BaseArmLayer.summary``): steps
+    split, ``reach_limited_steps``, ``base_travel_m`` (base motion commanded, m); empty without it or in an old log."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class EpisodeResult:
             "instruction": self.instruction,
             "safety_timeline": self.safety_timeline,
             "limits": self.limits,
+            "base_arm": self.base_arm,
         }
 
 
@@ -89,6 +93,7 @@ def summarize(results: list[EpisodeResult], tasks: list[str]) -> dict[str, Any]:
             "errors": sorted({r.error for r in rs if r.error}),
             **_arm_arm_contacts(rs),
             **_layer_totals(rs),
+            **_base_arm_means(rs),
         }
     groups: dict[str, float] = {}
     # The difficulty groups in the published order, then any other suite's group (robosuite's, long_horizon).
@@ -153,6 +158,19 @@ def _layer_totals(results: list[EpisodeResult]) -> dict[str, Any]:
         for k in ("chunks_reviewed", "chunks_flagged", "chunks_replaced", "chunks_held"):
             out[f"guardrail_{k}"] = int(sum(r[k] for r in reviews))
     return out
+
+
+def _base_arm_means(results: list[EpisodeResult]) -> dict[str, Any]:
+    """Over the task's episodes that ran under the base-arm layer: their count, the mean base travel commanded (m)
+    and the mean steps the reach box bound the arm; nothing when none did."""
+    ran = [r.base_arm for r in results if r.base_arm]
+    if not ran:
+        return {}
+    return {
+        "base_arm_episodes": len(ran),
+        "base_travel_m_mean": float(np.mean([b["base_travel_m"] for b in ran])),
+        "reach_limited_steps_mean": float(np.mean([b["reach_limited_steps"] for b in ran])),
+    }
 
 
 def _within_rate(results: list[EpisodeResult]) -> float | None:

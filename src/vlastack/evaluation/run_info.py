@@ -64,4 +64,6 @@ def describe(summary_config: dict[str, Any]) -> str:
         parts.append(f"{policy['type']} policy")
     if policy.get("parameters"):
         parts.append(f"{policy['parameters'] / 1e6:.2f} M parameters")
+    if summary_config.get("base_arm_layer"):
+        parts.append("under the base-arm layer")
     return ", ".join(parts)

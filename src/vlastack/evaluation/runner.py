@@ -79,6 +79,12 @@ class EvalConfig:
     preview: Path | None = None
     """A ``vlastack wm preview train`` run whose strips the report draws (``evaluation.chunk_preview``): the
     recorded episodes come back whole (``Recording.episode``), not only as videos. None: videos only."""
+    base_arm_layer: bool = False
+    """Every action the executor sends passes through the base-arm layer (execution/base_arm_layer.py) before the
+    safety layer and the simulator: it reads the arm's position command as the hand motion wanted and splits it
+    between the wheeled base and the arm, replacing the policy's own base translation. One-arm wheeled robots only
+    (robosuite tasks with ``mobile``, e.g. ``rs-reachfar-pandaomron``); each episode records its counts
+    (``EpisodeResult.base_arm``). False: the policy's actions as they are."""
 
     def __post_init__(self) -> None:
         if (self.checkpoint is None) == (self.server is None):
@@ -98,6 +104,16 @@ class EvalConfig:
             raise ConfigError("guardrail: the world-model guardrail is part of the safety layer; it cannot run with safety 'none'")
         if self.plan > 1 and self.guardrail is None:
             raise ConfigError("plan: planning scores chunks with the guardrail's world model; give --guardrail DIR too")
+        if self.base_arm_layer:
+            from vlastack.envs.robosuite_tasks import TASKS as ROBOSUITE_TASKS
+
+            fixed = [t for t in self.tasks if not (t in ROBOSUITE_TASKS and ROBOSUITE_TASKS[t].mobile and ROBOSUITE_TASKS[t].arms == 1)]
+            if fixed:
+                wheeled = [t for t, v in ROBOSUITE_TASKS.items() if v.mobile and v.arms == 1]
+                raise ConfigError(
+                    f"base_arm_layer: the base-arm layer drives a one-arm wheeled robot's base; {fixed} have no wheeled base "
+                    f"(tasks with one: {wheeled})"
+                )
         self._check_safety()
 
     def spec_for(self, task: str) -> str | None:
@@ -326,6 +342,15 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         executor.reset()
         # One control period of simulated time per step: 80 Hz for Meta-World, 20 Hz for robosuite.
         act = executor_act(executor, clock, advance_s=1.0 / getattr(env, "metadata", {}).get("render_fps", FPS))
+        layer = None
+        if config.base_arm_layer:
+            from vlastack.execution.base_arm_layer import BaseArmLayer
+
+            # After the executor: the layer splits one step's motion using where the hand and the mount are now,
+            # which a chunk computed steps ago cannot know, so it works per step on what the executor sends. Before
+            # the safety layer (actuator, below): the layer is part of the controller, and the safety layer must judge
+            # the command the robot is actually sent, base included.
+            act = layer = BaseArmLayer(act, env.names)
 
         def observe_and_act(observation, info):
             policy.observe(observation)
@@ -357,6 +382,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
                 safety_timeline=timeline,
                 limits=audit.summary(),
                 error=error,
+                base_arm=layer.summary() if layer is not None else {},
             ),
             recording,
         )

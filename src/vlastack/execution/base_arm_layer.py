@@ -98,6 +98,10 @@ class BaseArmLayer:
         self.steps = self.reach_limited_steps = 0
         self.base_travel_m = 0.0
 
+    def summary(self) -> dict[str, Any]:
+        """This episode's counts: ``steps`` split, ``reach_limited_steps`` and ``base_travel_m`` (m commanded)."""
+        return {"steps": self.steps, "reach_limited_steps": self.reach_limited_steps, "base_travel_m": self.base_travel_m}
+
     def __call__(self, observation: Observation, info: dict[str, Any]) -> Action | None:
         if info.get("step", 0) == 0:
             self.steps = self.reach_limited_steps = 0
