@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from tests.conftest import default_sigint, need_robosuite
@@ -133,3 +134,23 @@ def test_robosuite_arms_collect_behind_their_own_safety_spec_by_default(tmp_path
     assert frames["safety.interventions"].sum() > 0  # the expert's diagonal moves exceed the 1 m/s limit
     r = run("collect", "--tasks", "rs-lift-kinova3", "--episodes", "1", "--out", str(out), "--safety-spec", "metaworld_sawyer")
     assert r.returncode == 2 and "is for actions of 4 entries" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_far_wheeled_task_collects_with_the_expert_driving_the_base_through_the_layer(tmp_path):
+    # rs-reachfar-pandaomron's expert is the Lift expert under the base-arm layer; the robot has no safety spec, so
+    # the command records the actions as they are, which are the layer's: base commands included.
+    need_robosuite()
+    out = tmp_path / "far"
+    r = run(
+        "collect", "--tasks", "rs-reachfar-pandaomron", "--episodes", "1", "--out", str(out), "--image-size", "32", "--cameras", "agentview"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "no safety spec yet" in r.stdout and json.loads((out / "meta" / "vlastack_collect.json").read_text())["safety"] is None
+    reader = DatasetReader(out)
+    names = reader.features["action"]["names"]
+    frames = reader.episode(0).frames
+    base = frames["action"][:, [names.index("base_forward"), names.index("base_side")]]
+    assert np.abs(base[:, 0]).max() > 0.25 and np.count_nonzero(base) > 10  # driven past the wheels' deadband
+    mount = reader.features["observation.state"]["names"].index("mount_x")
+    assert frames["observation.state"][-1, mount] - frames["observation.state"][0, mount] > 0.1  # the base drove in
+    assert bool(frames["next.success"][-1])

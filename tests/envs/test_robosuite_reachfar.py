@@ -12,10 +12,13 @@ from vlastack.envs.robosuite_tasks import TASKS, RobosuiteTask
 from vlastack.errors import ConfigError
 
 
-def test_only_a_wheeled_robot_can_start_elsewhere():
-    assert TASKS["rs-reachfar-pandaomron"].mobile and not TASKS["rs-reachfar-pandaomron"].expert
+def test_only_a_wheeled_robot_can_start_elsewhere_or_have_its_expert_drive_the_base():
+    far = TASKS["rs-reachfar-pandaomron"]
+    assert far.mobile and far.expert and far.expert_drives_base and not TASKS["rs-lift-pandaomron"].expert_drives_base
     with pytest.raises(ConfigError, match="base_start_m is for wheeled robots"):
         RobosuiteTask(name="rs-x-panda", env="Lift", robots=("Panda",), instructions=("lift",), base_start_m=(-0.4, 0.0))
+    with pytest.raises(ConfigError, match="expert_drives_base is for wheeled robots"):
+        RobosuiteTask(name="rs-x-panda", env="Lift", robots=("Panda",), instructions=("lift",), expert_drives_base=True)
 
 
 @pytest.mark.slow

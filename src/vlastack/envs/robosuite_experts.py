@@ -1,6 +1,7 @@
 """Scripted experts for the robosuite tasks: end-effector deltas in the world-aligned frame of
-envs/robosuite_env.py, gripper in [-1, 1] (+1 closes). This file holds the Lift expert and
-:func:`robosuite_expert_for`; the two-arm experts are in envs/robosuite_two_arm_experts.py.
+envs/robosuite_env.py, gripper in [-1, 1] (+1 closes). This file holds the Lift expert, the same under the base-arm
+layer for a wheeled robot that must drive to reach, and :func:`robosuite_expert_for`; the two-arm experts are in
+envs/robosuite_two_arm_experts.py.
 
 They read the privileged state (``info["privileged"]``, :func:`vlastack.envs.robosuite_env.feature_names`),
 never the cameras, and are deterministic: the same reset seed gives the same demonstration. One
@@ -155,11 +156,29 @@ class LiftExpert:
         self._phase, self._phase_steps = phase, 0
 
 
+class BaseDrivingLiftExpert:
+    """The Lift expert under the base-arm layer (execution/base_arm_layer.py), for a wheeled robot whose cube starts
+    beyond its arm's reach (``RobosuiteTask.expert_drives_base``): the expert asks for hand motions, the layer splits
+    them between base and arm. ``act`` returns the layer's action, base commands included: what a dataset records."""
+
+    def __init__(self, task: str) -> None:
+        from vlastack.execution.base_arm_layer import BaseArmLayer
+
+        self.task = task
+        self.expert = LiftExpert(task)
+        self.layer = BaseArmLayer(self.expert.act, feature_names(task))
+
+    def act(self, observation: Observation, info: dict[str, Any]) -> Action:
+        return self.layer(observation, info)
+
+
 def robosuite_expert_for(task: str) -> LiftExpert:
     """The scripted expert of a robosuite task (every one has ``act(observation, info) -> action``)."""
     with_expert = [t for t, v in TASKS.items() if v.expert]
     if task not in with_expert:
         raise unknown_name_error("robosuite task with a scripted expert", task, with_expert)
+    if TASKS[task].expert_drives_base:
+        return BaseDrivingLiftExpert(task)  # type: ignore[return-value]  # same act(observation, info)
     env = TASKS[task].env
     if env in ("TwoArmLift", "TwoArmHandover"):
         from vlastack.envs.robosuite_two_arm_experts import HandoverExpert, TwoArmLiftExpert

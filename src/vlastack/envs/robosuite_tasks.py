@@ -49,6 +49,10 @@ class RobosuiteTask:
     """The robot has a wheeled base and a torso (PandaOmron): its action adds base and torso commands."""
     expert: bool = True
     """A scripted expert exists (envs/robosuite_experts.py)."""
+    expert_drives_base: bool = False
+    """Wheeled robots only: the scripted expert is the Lift expert under the base-arm layer
+    (execution/base_arm_layer.py), which drives the base so the arm stays in reach; the Lift expert alone holds the
+    base still. Its recorded actions are the layer's, base commands included."""
     base_start_m: tuple[float, float] = (0.0, 0.0)
     """Wheeled robots only: where the base starts relative to robosuite's own placement (arm mount 0.56 m
     behind the table's centre, facing +x), in metres along world x (+ towards the table) and y (+ left).
@@ -57,6 +61,8 @@ class RobosuiteTask:
     def __post_init__(self) -> None:
         if self.base_start_m != (0.0, 0.0) and not self.mobile:
             raise ConfigError(f"base_start_m is for wheeled robots (mobile=True), got {self.base_start_m} for {self.name}")
+        if self.expert_drives_base and not (self.mobile and self.expert):
+            raise ConfigError(f"expert_drives_base is for wheeled robots with an expert (mobile=True, expert=True), not {self.name}")
 
     @property
     def arms(self) -> int:
@@ -119,14 +125,14 @@ TASKS.update(
         # mount and ~0.35 m to its right, past the Panda's stall limit (0.85 m ahead at the cube's height, measured
         # by benchmarks/pandaomron_reach.py), so the base must drive before the arm can reach. The Lift expert alone
         # fails it; under the base-arm split layer (execution/base_arm_layer.py) it succeeds
-        # (benchmarks/base_arm_split.py), hence no expert of its own.
+        # (benchmarks/base_arm_split.py, 10 of 10), hence its expert is the two together.
         "rs-reachfar-pandaomron": RobosuiteTask(
             name="rs-reachfar-pandaomron",
             env="Lift",
             robots=("PandaOmron",),
             instructions=LIFT_INSTRUCTIONS,
             mobile=True,
-            expert=False,
+            expert_drives_base=True,
             base_start_m=(-0.40, 0.35),
         ),
     }
@@ -141,7 +147,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
 """Group name -> task names: ``rs_lift`` is Lift on every fixed arm make, ``rs_two_arm`` two Pandas sharing
 a task (robosuite's "opposed" layout), ``rs_mobile`` the wheeled PandaOmron on Lift (the cube is within the
 arm's reach: its base need not move), ``rs_mobile_far`` the same robot starting with the cube beyond its arm's
-reach (the base must drive). Every task but ``rs_mobile_far``'s has a scripted expert (envs/robosuite_experts.py)."""
+reach (the base must drive). Every task has a scripted expert (envs/robosuite_experts.py); ``rs_mobile_far``'s is
+the Lift expert under the base-arm layer, which drives the base."""
 
 
 def is_robosuite_task(task: str) -> bool:
