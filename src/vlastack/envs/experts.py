@@ -42,9 +42,15 @@ class ScriptedExpert:
 
 def expert_for(task: str) -> ScriptedExpert:
     """The scripted expert of ``task``; a long-horizon task (``lh-...``) gets a chained one, a robosuite
-    task (``rs-...``) one from envs/robosuite_experts.py."""
+    task (``rs-...``) one from envs/robosuite_experts.py, a Fetch task (``fetch-...``) one from envs/fetch_experts.py."""
+    from vlastack.envs.fetch_tasks import is_fetch_task
     from vlastack.envs.long_horizon import SUITE
     from vlastack.envs.robosuite_tasks import is_robosuite_task
+
+    if is_fetch_task(task):
+        from vlastack.envs.fetch_experts import fetch_expert_for
+
+        return fetch_expert_for(task)  # type: ignore[return-value]  # same act(observation, info) interface
 
     if is_robosuite_task(task):
         from vlastack.envs.robosuite_experts import robosuite_expert_for

@@ -456,13 +456,16 @@ def instruction(task: str, variant: int = 0) -> str:
 
 
 def _phrasings(task: str) -> tuple[str, ...]:
-    """A Meta-World task's phrasings, a long-horizon task's (envs/long_horizon.py) or a robosuite task's
-    (envs/robosuite_tasks.py)."""
+    """A Meta-World task's phrasings, a long-horizon task's (envs/long_horizon.py), a robosuite task's
+    (envs/robosuite_tasks.py) or a Fetch task's (envs/fetch_tasks.py)."""
+    from vlastack.envs.fetch_tasks import TASKS as FETCH_TASKS
     from vlastack.envs.long_horizon import SUITE
     from vlastack.envs.robosuite_tasks import TASKS as ROBOSUITE_TASKS
 
     if task in ROBOSUITE_TASKS:
         return ROBOSUITE_TASKS[task].instructions
+    if task in FETCH_TASKS:
+        return FETCH_TASKS[task].instructions
     return SUITE[task].instructions if task in SUITE else INSTRUCTIONS[task]
 
 

@@ -235,7 +235,12 @@ class MetaWorldEnv(gym.Env):
 def make_env(task: str, **kwargs: Any) -> MetaWorldEnv:
     """A Meta-World environment for ``task``; keyword arguments are MetaWorldConfig fields. A long-horizon
     task (``lh-...``) gets a :class:`vlastack.envs.long_horizon_env.LongHorizonEnv`, a robosuite task
-    (``rs-...``) a :class:`vlastack.envs.robosuite_env.RobosuiteEnv` (RobosuiteConfig fields)."""
+    (``rs-...``) a :class:`vlastack.envs.robosuite_env.RobosuiteEnv` (RobosuiteConfig fields), a Fetch task
+    (``fetch-...``) a :class:`vlastack.envs.fetch_env.FetchEnv` (FetchConfig fields)."""
+    if task.startswith("fetch-"):
+        from vlastack.envs.fetch_env import make_env as make_fetch_env
+
+        return make_fetch_env(task, **kwargs)  # type: ignore[return-value]  # same gymnasium interface
     if task.startswith("rs-"):
         from vlastack.envs.robosuite_env import make_env as make_robosuite_env
 
