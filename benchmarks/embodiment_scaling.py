@@ -16,7 +16,7 @@ pose, well inside the reach; then apply the constant action for ``--steps`` step
 - ``rad_per_step`` (rotation-commanding envs): the same for the hand's rotation about each world axis
   (``--rot``).
 
-The hand is the state's end-effector position (Meta-World: its hand; robosuite: the eef site), world
+The hand is the state's end-effector position (Meta-World: its hand; robosuite: the eef site; Fetch: the grip site), world
 frame. Gripper and rotation commands are 0 throughout (robosuite keeps the orientation).
 """
 
@@ -38,6 +38,7 @@ ENVS = {
         for arm in ("panda", "sawyer", "ur5e", "kinova3", "iiwa", "jaco", "xarm7")
     },
     "robosuite_pandaomron": ("rs-lift-pandaomron", 11, (0, 1, 2), (3, 4, 5)),  # base and torso commands stay 0
+    "fetch": ("fetch-reach", 4, (0, 1, 2), None),  # gymnasium-robotics' Fetch; the hand's orientation is fixed
 }
 MAGNITUDES = (0.25, 0.5, 1.0)
 

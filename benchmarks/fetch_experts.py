@@ -2,7 +2,8 @@
 
     MUJOCO_GL=egl nice -n 19 python benchmarks/fetch_experts.py --seeds 50 --out runs/fetch17/experts.json
 
-Per task: reset seeds 0..N-1 (the demonstration seeds ``vlastack collect`` tries first), no safety layer, the task's
+Per task: reset seeds 0..N-1 (the demonstration seeds ``vlastack collect`` tries first), no safety layer (``--safety
+fetch``: through the Fetch spec, as ``vlastack collect`` runs them), the task's
 episode limit (100 steps at 25 Hz); success is gymnasium-robotics' ``is_success``. Timing: ``ms_physics`` is the
 whole run stepped with no camera (simulation, contact forces and the expert); ``ms_frame`` the same seeds again
 rendering ``--cameras`` at ``--image-size`` every step (simulation plus frames). One process, one task after the other.
@@ -18,18 +19,20 @@ from pathlib import Path
 import numpy as np
 
 
-def run(task: str, seeds: int, cameras: tuple[str, ...], image_size: int) -> dict:
+def run(task: str, seeds: int, cameras: tuple[str, ...], image_size: int, safety: str | None = None) -> dict:
     from vlastack.envs import make_env
     from vlastack.envs.experts import expert_for
     from vlastack.envs.rollout import rollout
+    from vlastack.safety import SafeActuator
 
     expert = expert_for(task)
     out: dict = {}
     for label, cams in (("physics", ()), ("frame", cameras)):
         env = make_env(task, cameras=cams, image_size=image_size)
+        stepped = env if safety is None else SafeActuator(env, safety)
         ok, steps, sim_ms = [], [], 0.0
         for seed in range(seeds):
-            r = rollout(env, expert.act, seed=seed, record=False)
+            r = rollout(stepped, expert.act, seed=seed, record=False)
             ok.append(r.success)
             steps.append(r.steps)
             sim_ms += r.sim_ms
@@ -53,6 +56,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=50, help="Reset seeds 0..N-1 per task.")
     ap.add_argument("--cameras", default="external_camera_0", help="Cameras rendered in the timed second pass, comma-separated.")
     ap.add_argument("--image-size", type=int, default=128, help="Square image side in pixels.")
+    ap.add_argument("--safety", default=None, help="Step through the safety layer with this spec (e.g. 'fetch'); default: none.")
     ap.add_argument("--out", type=Path, default=None, help="Write the table as JSON here too.")
     args = ap.parse_args()
     from vlastack.envs.tasks import resolve_tasks
@@ -61,7 +65,7 @@ def main() -> None:
     results = {}
     t0 = time.time()
     for task in resolve_tasks(args.tasks):
-        results[task] = r = run(task, args.seeds, cameras, args.image_size)
+        results[task] = r = run(task, args.seeds, cameras, args.image_size, args.safety)
         print(
             f"{task:16s} success {r['success']:.0%} ({args.seeds} seeds, failed {r['failed_seeds']}), "
             f"steps mean {r['mean_steps_success']:.1f} max {r['max_steps_success']}, "
@@ -71,7 +75,9 @@ def main() -> None:
     print(f"total {time.time() - t0:.0f} s")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"cameras": cameras, "image_size": args.image_size, "tasks": results}, indent=2))
+        args.out.write_text(
+            json.dumps({"cameras": cameras, "image_size": args.image_size, "safety": args.safety, "tasks": results}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -36,4 +36,10 @@ if [ "${VLASTACK_ROBOSUITE:-1}" != "0" ]; then
   $pip install -q -c scripts/constraints.txt --no-deps "robosuite==1.5.2" "mink==0.0.5"
   $pip install -q -c scripts/constraints.txt -e ".[robosuite]"
 fi
+# Fetch (issue 17: gymnasium-robotics 1.4.2's Fetch Reach, Push and PickAndPlace), an optional extra installed by
+# default; VLASTACK_FETCH=0 skips it (its tests then skip). Its dependencies move no pin (it adds only PettingZoo),
+# so it installs normally, under scripts/constraints.txt all the same.
+if [ "${VLASTACK_FETCH:-1}" != "0" ]; then
+  $pip install -q -c scripts/constraints.txt -e ".[fetch]"
+fi
 echo "vlastack is set up in .venv"

@@ -64,3 +64,15 @@ def need_robosuite() -> None:
     if os.environ.get("VLASTACK_ROBOSUITE") == "0":
         pytest.skip("the robosuite extra was left out (VLASTACK_ROBOSUITE=0)")
     pytest.fail("robosuite is not installed: run `bash scripts/setup.sh`, or set VLASTACK_ROBOSUITE=0 to leave it out")
+
+
+def need_fetch() -> None:
+    """Skip when the Fetch extra (gymnasium-robotics) was left out on purpose (VLASTACK_FETCH=0); fail when it is
+    missing otherwise."""
+    import importlib.util
+
+    if importlib.util.find_spec("gymnasium_robotics") is not None:
+        return
+    if os.environ.get("VLASTACK_FETCH") == "0":
+        pytest.skip("the fetch extra was left out (VLASTACK_FETCH=0)")
+    pytest.fail("gymnasium-robotics is not installed: run `bash scripts/setup.sh`, or set VLASTACK_FETCH=0 to leave it out")

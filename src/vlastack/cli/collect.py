@@ -21,7 +21,7 @@ def collect(
     image_size: int = typer.Option(128, help="Square image side in pixels (even)."),
     cameras: str = typer.Option(
         "",
-        help="Cameras to record, comma-separated; empty: the suite's (corner2,gripperPOV; robosuite: agentview,robot0_eye_in_hand). "
+        help="Cameras to record, comma-separated; empty: the suite's (corner2,gripperPOV; robosuite: agentview,robot0_eye_in_hand; Fetch: external_camera_0). "
         "Meta-World also offers corner2_hand: corner2 magnified around the gripper.",
     ),
     depth: bool = typer.Option(False, help="Also record depth in metres per camera."),
@@ -58,17 +58,19 @@ def collect(
 
     from vlastack.envs.collect import EMBODIMENT_SAFETY, resolve_config, without_safety_spec
     from vlastack.envs.collect import collect as run
+    from vlastack.envs.fetch_tasks import is_fetch_task
     from vlastack.envs.robosuite_tasks import is_robosuite_task
     from vlastack.envs.tasks import resolve_tasks
     from vlastack.episodes.video import VideoSettings
 
     robosuite = any(is_robosuite_task(t) for t in resolve_tasks(tasks))
+    fetch = any(is_fetch_task(t) for t in resolve_tasks(tasks))
     missing = without_safety_spec(resolve_tasks(tasks)) if safety and safety_spec == EMBODIMENT_SAFETY else []
     if missing:
         Console().print(f"[yellow]no safety spec yet for the robots of {', '.join(missing)}: recording the expert's own actions[/yellow]")
         safety = False
     if not cameras:
-        cameras = "agentview,robot0_eye_in_hand" if robosuite else "corner2,gripperPOV"
+        cameras = "agentview,robot0_eye_in_hand" if robosuite else "external_camera_0" if fetch else "corner2,gripperPOV"
     config = resolve_config(
         tasks,
         episodes=episodes,
@@ -83,7 +85,7 @@ def collect(
         safety=safety_spec if safety else None,
         perturb=tuple(p.strip() for p in perturb.split(",") if p.strip()),
     )
-    _check_cameras(config.cameras, robosuite)
+    _check_cameras(config.cameras, robosuite, fetch)
     stop_on_sigterm()  # the episodes in flight finish, the workers exit with the pool
     try:
         summary = run(config)
@@ -107,7 +109,7 @@ def collect(
         Console().print(f"[red]gave up on {summary.given_up}: the expert failed too often[/red]")
 
 
-def _check_cameras(cameras: tuple[str, ...], robosuite: bool = False) -> None:
+def _check_cameras(cameras: tuple[str, ...], robosuite: bool = False, fetch: bool = False) -> None:
     """Validate camera names before any worker starts, so the error comes at once."""
     from vlastack.envs.hand_view import DERIVED_CAMERAS
     from vlastack.registry import unknown_name_error
@@ -124,6 +126,8 @@ def _check_cameras(cameras: tuple[str, ...], robosuite: bool = False) -> None:
             "robot1_robotview",
             "robot1_eye_in_hand",
         )
+    if fetch:  # the Fetch model's cameras (envs/fetch_env.py)
+        valid = ("external_camera_0", "head_camera_rgb", "gripper_camera_rgb", "lidar")
     for cam in cameras:
         if cam not in valid:
             raise unknown_name_error("camera", cam, valid)

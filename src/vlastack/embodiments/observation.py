@@ -20,8 +20,9 @@ would separate the robots by 0.6-0.8 m in every frame. From each robot's table c
 about 0.2 m above the table (Meta-World 0.195 m; robosuite's Sawyer 0.22 m, 0.11 m behind the centre).
 
 Cameras, :data:`CAMERA_SLOTS`: a slot name (what the policy's ``cameras`` hold) -> the camera of each suite
-that fills it: ``front`` the fixed view over the table (Meta-World ``corner2``, robosuite ``agentview``),
-``wrist`` the one riding on the hand (``gripperPOV``, ``robot0_eye_in_hand``).
+that fills it: ``front`` the fixed view over the table (Meta-World ``corner2``, robosuite ``agentview``, Fetch
+``external_camera_0``), ``wrist`` the one riding on the hand (``gripperPOV``, ``robot0_eye_in_hand``; Fetch's
+gripper camera sees only the table under the fingers: no wrist slot for Fetch).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ NATIVE_GRIPPER = "gripper_open"
 
 #: Camera slot -> {suite: that suite's camera name}.
 CAMERA_SLOTS: dict[str, dict[str, str]] = {
-    "front": {"metaworld": "corner2", "robosuite": "agentview"},
+    "front": {"metaworld": "corner2", "robosuite": "agentview", "fetch": "external_camera_0"},
     "wrist": {"metaworld": "gripperPOV", "robosuite": "robot0_eye_in_hand"},
 }
 #: The slots a shared-space dataset records by default.
@@ -59,8 +60,13 @@ def native_camera(embodiment: Embodiment, slot: str) -> str:
 
 def native_state_names(task: str) -> list[str]:
     """Entry names of ``task``'s native state (no simulator needed): Meta-World's or the robosuite task's."""
+    from vlastack.envs.fetch_tasks import is_fetch_task
     from vlastack.envs.robosuite_tasks import is_robosuite_task
 
+    if is_fetch_task(task):
+        from vlastack.envs.fetch_env import STATE_NAMES as FETCH_STATE_NAMES
+
+        return list(FETCH_STATE_NAMES)
     if is_robosuite_task(task):
         from vlastack.envs.robosuite_env import feature_names
 

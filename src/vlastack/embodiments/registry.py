@@ -1,6 +1,7 @@
 """Every embodiment by id, and which one a task runs.
 
-Entries are registered by :mod:`vlastack.embodiments.metaworld` and :mod:`vlastack.embodiments.robosuite`
+Entries are registered by :mod:`vlastack.embodiments.metaworld`, :mod:`vlastack.embodiments.robosuite` and
+:mod:`vlastack.embodiments.fetch`
 (one file per simulator, one entry per robot); :func:`get` and :func:`embodiment_for_task` import them.
 """
 
@@ -23,7 +24,8 @@ def register(embodiment: Embodiment) -> Embodiment:
 
 
 def _load_entries() -> None:
-    import vlastack.embodiments.metaworld  # noqa: F401  (registers its entries)
+    import vlastack.embodiments.fetch  # noqa: F401  (registers its entries)
+    import vlastack.embodiments.metaworld  # noqa: F401
     import vlastack.embodiments.robosuite  # noqa: F401
 
 
@@ -41,7 +43,9 @@ def ids() -> list[str]:
 
 def embodiment_for_task(task: str) -> Embodiment:
     """The robot a vlastack task runs: ``metaworld_sawyer`` for Meta-World tasks (long-horizon ones too),
-    ``robosuite_<arm>`` for ``rs-lift-<arm>``. A two-arm task has two robots: no single embodiment yet."""
+    ``robosuite_<arm>`` for ``rs-lift-<arm>``, ``fetch`` for ``fetch-...``. A two-arm task has two robots: no single
+    embodiment yet."""
+    from vlastack.envs.fetch_tasks import TASKS as FETCH_TASKS
     from vlastack.envs.robosuite_tasks import TASKS as ROBOSUITE_TASKS
     from vlastack.envs.tasks import known_tasks
 
@@ -53,6 +57,8 @@ def embodiment_for_task(task: str) -> Embodiment:
                 f"task {task!r} runs {t.arms} arms {list(t.robots)}: two-arm embodiments are not defined yet (issue 17, item 4)"
             )
         return EMBODIMENTS.get(f"robosuite_{t.robots[0].lower()}")
+    if task in FETCH_TASKS:
+        return EMBODIMENTS.get("fetch")
     if task in known_tasks():
         return EMBODIMENTS.get("metaworld_sawyer")
     raise unknown_name_error("task", task, [*known_tasks(), *ROBOSUITE_TASKS])

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from vlastack.envs.fetch_tasks import TASKS as FETCH_TASKS
+from vlastack.envs.fetch_tasks import is_fetch_task
 from vlastack.envs.instructions import TRAIN_PARAPHRASES, instruction
 from vlastack.envs.robosuite_tasks import TASKS as ROBOSUITE_TASKS
 from vlastack.envs.robosuite_tasks import is_robosuite_task
@@ -49,8 +51,8 @@ class CollectConfig:
     """A demonstration collection run."""
 
     tasks: tuple[str, ...]
-    """Task names (groups already resolved): Meta-World ones, or robosuite ones (``rs-...``), not both
-    in one dataset (their state and action vectors differ)."""
+    """Task names (groups already resolved): Meta-World ones, robosuite ones (``rs-...``) or Fetch ones
+    (``fetch-...``), one suite per dataset (their state and action vectors differ)."""
     episodes: int
     """Successful demonstrations wanted per task."""
     out: Path
@@ -88,12 +90,17 @@ class CollectConfig:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
         if self.image_size % 2:
             raise ConfigError(f"image_size must be even (video encoding needs it), got {self.image_size}")
-        suites = {is_robosuite_task(t) for t in self.tasks}
+        suites = {suite_of(t) for t in self.tasks}
         if len(suites) > 1:
             raise ConfigError(
-                "tasks: robosuite tasks (rs-...) and Meta-World tasks cannot share a dataset (other state and action vectors)"
+                f"tasks: tasks of several suites {sorted(suites)} (robosuite rs-..., Fetch fetch-..., Meta-World) "
+                "cannot share a dataset (other state and action vectors)"
             )
-        if True in suites:
+        if "fetch" in suites:
+            no_expert = [t for t in self.tasks if not FETCH_TASKS[t].expert]
+            if no_expert:
+                raise ConfigError(f"tasks: no scripted expert yet for {no_expert} (environments only)")
+        if "robosuite" in suites:
             from vlastack.envs.robosuite_env import feature_names
 
             layouts = {t: feature_names(t)["action"] for t in self.tasks}
@@ -170,16 +177,30 @@ def _run_one(task: str, seed: int, env_kwargs: dict[str, Any], safety: str | Non
 
 
 # ---- main side ------------------------------------------------------------------------------------
-def episode_feature_names(robosuite_task: str | None = None, robosuite_tasks: tuple[str, ...] = ()) -> dict[str, list[str]]:
+def suite_of(task: str) -> str:
+    """The simulator suite of a task: ``robosuite``, ``fetch`` or ``metaworld`` (long-horizon tasks too)."""
+    return "robosuite" if is_robosuite_task(task) else "fetch" if is_fetch_task(task) else "metaworld"
+
+
+def episode_feature_names(
+    robosuite_task: str | None = None, robosuite_tasks: tuple[str, ...] = (), fetch: bool = False
+) -> dict[str, list[str]]:
     """Names of the entries of a recorded episode's vector features (state, action, touch, what the
-    safety layer did), for ``DatasetWriter(feature_names=...)``: Meta-World's, or a robosuite task's;
-    with ``robosuite_tasks`` (the dataset's tasks) also the privileged state's, in the layout they share
-    (envs/privileged_layout.py)."""
+    safety layer did), for ``DatasetWriter(feature_names=...)``: Meta-World's, a robosuite task's, or with
+    ``fetch`` the Fetch tasks' (one layout for all three, privileged state included); with ``robosuite_tasks``
+    (the dataset's tasks) also the privileged state's, in the layout they share (envs/privileged_layout.py)."""
     from vlastack import keys
     from vlastack.envs.rollout import SAFETY_HELD, SAFETY_INTERVENTIONS
 
     extra: dict[str, list[str]] = {}
-    if robosuite_task is not None:
+    if fetch:
+        from vlastack.envs.fetch_env import ACTION_NAMES as action
+        from vlastack.envs.fetch_env import PRIVILEGED_NAMES
+        from vlastack.envs.fetch_env import STATE_NAMES as state
+        from vlastack.envs.fetch_env import TOUCH_NAMES as touch
+
+        extra[keys.ENV_STATE] = list(PRIVILEGED_NAMES)
+    elif robosuite_task is not None:
         from vlastack.envs.privileged_layout import dataset_privileged_names
         from vlastack.envs.robosuite_env import feature_names
 
@@ -203,8 +224,12 @@ def episode_feature_names(robosuite_task: str | None = None, robosuite_tasks: tu
 
 def robot_type(tasks: tuple[str, ...]) -> str:
     """The dataset's LeRobot ``robot_type``: Meta-World's Sawyer, the one robosuite arm make of the
-    tasks, or ``mixed`` for several (each episode's ``vlastack/env_task`` names its arm)."""
-    robots = {r for t in tasks for r in (ROBOSUITE_TASKS[t].robots if is_robosuite_task(t) else ("sawyer",))}
+    tasks, ``fetch``, or ``mixed`` for several (each episode's ``vlastack/env_task`` names its arm)."""
+
+    def robots_of(t: str) -> tuple[str, ...]:
+        return ROBOSUITE_TASKS[t].robots if is_robosuite_task(t) else ("fetch",) if is_fetch_task(t) else ("sawyer",)
+
+    robots = {r for t in tasks for r in robots_of(t)}
     return robots.pop().lower() if len(robots) == 1 else "mixed"
 
 
@@ -217,7 +242,9 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
     from vlastack.episodes.writer import DatasetWriter
 
     robosuite = is_robosuite_task(config.tasks[0])
-    names = episode_feature_names(config.tasks[0] if robosuite else None, config.tasks if robosuite else ())
+    names = episode_feature_names(
+        config.tasks[0] if robosuite else None, config.tasks if robosuite else (), fetch=is_fetch_task(config.tasks[0])
+    )
     log = _load_log(config.out)
     _check_same_look(config, log)  # before the safety check, which marks the log as started
     _check_same_safety(config, log)
@@ -384,7 +411,11 @@ def default_safety_spec(task: str) -> str | None:
 
 
 def task_action_dim(task: str) -> int:
-    """Entries of ``task``'s action (no simulator needed): Meta-World's 4, or the robosuite task's layout."""
+    """Entries of ``task``'s action (no simulator needed): Meta-World's 4, the robosuite task's layout, Fetch's 4."""
+    if is_fetch_task(task):
+        from vlastack.envs.fetch_env import ACTION_DIM as FETCH_ACTION_DIM
+
+        return FETCH_ACTION_DIM
     if is_robosuite_task(task):
         from vlastack.envs.robosuite_env import feature_names
 

@@ -33,8 +33,9 @@ class FetchTask:
     """gymnasium-robotics holds the fingers closed whatever the gripper command (Reach and Push)."""
     max_steps: int = 100
     """Most control steps an episode may last (4 s at 25 Hz). gymnasium-robotics' own limit is 50 (2 s):
-    the experts need up to 48 (push, seeds 0-49; pick-and-place 28; ``benchmarks/fetch_experts.py``), close to
-    it, and a learned policy hesitates or regrasps more, so vlastack allows twice Fetch's."""
+    the experts need up to 48 (push, seeds 0-49; pick-and-place 28) and behind the safety layer, which slows their
+    diagonal moves, up to 67 (``benchmarks/fetch_experts.py``); a learned policy hesitates or regrasps more, so
+    vlastack allows twice Fetch's."""
     expert: bool = True
     """A scripted expert exists (envs/fetch_experts.py)."""
 
