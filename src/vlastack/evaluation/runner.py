@@ -31,12 +31,12 @@ class EvalConfig:
     checkpoint: Path | None
     """Policy checkpoint directory (``model.safetensors``, ``config.json``, ...); None with ``server``."""
     tasks: tuple[str, ...]
-    """Task names: Meta-World ones, or robosuite ones (``rs-...``, two-arm ones too)."""
+    """Task names: Meta-World ones, robosuite ones (``rs-...``, two-arm ones too) or Fetch ones (``fetch-...``)."""
     episodes: int = 10
     """Episodes per task (the protocol uses 10)."""
     max_steps: int = 500
-    """Step limit per episode (the protocol uses 500); a robosuite task stops at its own limit if that is
-    lower (250 control steps at 20 Hz: ``RobosuiteTask.max_steps``)."""
+    """Step limit per episode (the protocol uses 500); a robosuite or Fetch task stops at its own limit if that is
+    lower (250 control steps at 20 Hz: ``RobosuiteTask.max_steps``; Fetch 100 at 25 Hz: ``FetchTask.max_steps``)."""
     executor: str = "sync"
     """Executor name: sync, ensemble or async."""
     instruction_variant: int = 0
@@ -285,9 +285,11 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
     unsuccessful, annotated episode)."""
     seed = eval_seed(episode, config.seed_offset)
     try:
+        from vlastack.envs.fetch_tasks import is_fetch_task
         from vlastack.envs.metaworld import FPS, make_env
         from vlastack.envs.robosuite_tasks import TASKS as ROBOSUITE_TASKS
         from vlastack.envs.rollout import rollout
+        from vlastack.envs.tasks import step_limit
         from vlastack.evaluation.limits import LimitAudit
         from vlastack.evaluation.timeline import safety_timeline
         from vlastack.evaluation.video import side_by_side
@@ -299,14 +301,15 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         policy = _policy(config, task)
         key = f"env/{task}/{','.join(config.perturb)}"
         if key not in _CACHE:
-            robosuite = ROBOSUITE_TASKS.get(task)
+            # robosuite and Fetch tasks allow fewer steps than Meta-World's 500: the policy gets the task's limit at most.
+            limit = step_limit(task) if task in ROBOSUITE_TASKS or is_fetch_task(task) else None
             _CACHE[key] = make_env(
                 task,
                 cameras=policy.cameras,
                 image_size=config.image_size or policy.image_size,
                 depth=policy.depth,
                 touch=True,
-                max_steps=config.max_steps if robosuite is None else min(config.max_steps, robosuite.max_steps),
+                max_steps=config.max_steps if limit is None else min(config.max_steps, limit),
                 instruction_variant=config.instruction_variant,
                 perturb=config.perturb,
             )
