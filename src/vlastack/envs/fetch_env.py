@@ -46,7 +46,7 @@ import numpy as np
 from vlastack.envs.fetch_tasks import FETCH_FPS, TASKS
 from vlastack.envs.instructions import instruction
 from vlastack.envs.model_tree import bodies_below
-from vlastack.envs.perturb import check_perturbations
+from vlastack.envs.perturb import LookSpec, SceneLook, check_perturbations
 from vlastack.envs.render import CameraRenderer
 from vlastack.errors import ConfigError
 from vlastack.registry import unknown_name_error
@@ -71,6 +71,18 @@ FINGER_JOINTS = ("robot0:r_gripper_finger_joint", "robot0:l_gripper_finger_joint
 #: The arm's first moving link: it and every body below it are "the arm" for contact forces (the locked base
 #: stands on the floor, a contact of thousands of newtons that says nothing about what the arm touches).
 ARM_ROOT_BODY = "robot0:shoulder_pan_link"
+#: Where the Fetch scenes keep what visual perturbations change (envs/perturb.py): the table ``table0`` is a
+#: 0.5 x 0.7 m box centred at (1.3, 0.75) whose top is at z = 0.4 m; the block ``object0`` (Reach has none);
+#: distractors stand on the table's middle 85 %, clear of the hand, the block and the goal marker's start.
+LOOK = LookSpec(
+    camera="external_camera_0",
+    table_body="table0",
+    hand_body="robot0:gripper_link",
+    distractor_area_m=((1.3 - 0.85 * 0.25, 1.3 + 0.85 * 0.25), (0.75 - 0.85 * 0.35, 0.75 + 0.85 * 0.35)),
+    table_top_z_m=0.4,
+    goal_site="target0",
+    object_bodies=frozenset({"object0"}),
+)
 INSTALL_HINT = "gymnasium-robotics is not installed: run `bash scripts/setup.sh` (it installs the fetch extra), see README"
 
 
@@ -104,7 +116,8 @@ class FetchConfig:
     terminate_on_success: bool = True
     """End the episode at the first step with ``info['success']``."""
     perturb: tuple[str, ...] = ()
-    """Visual perturbations: none exist for Fetch yet, so only empty or ``("none",)``."""
+    """Named visual perturbations or randomisation mixes (``vlastack.envs.perturb``), drawn per episode from the reset
+    seed (:data:`LOOK`: the ``external_camera_0`` view is jittered); empty or ``("none",)``: the unperturbed scene."""
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -113,8 +126,7 @@ class FetchConfig:
             raise ConfigError(f"max_steps must be in [1, {TASKS[self.task].max_steps}] for {self.task}, got {self.max_steps}")
         if len(set(self.cameras)) != len(self.cameras):
             raise ConfigError(f"cameras must be distinct, got {self.cameras}")
-        if check_perturbations(self.perturb):
-            raise ConfigError(f"perturb: visual perturbations are not implemented for Fetch tasks, got {self.perturb}")
+        check_perturbations(self.perturb)
 
 
 def _make_gym_env(env_id: str) -> Any:
@@ -149,6 +161,7 @@ class FetchEnv(gym.Env):
         self._finger_qpos = [int(model.jnt_qposadr[model.joint(j).id]) for j in FINGER_JOINTS]
         self._arm = bodies_below(model, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, ARM_ROOT_BODY))
         self._object = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "object0") if self.task.has_object else -1
+        self._look = SceneLook(model, config.perturb, LOOK) if check_perturbations(config.perturb) else None
         self.names = feature_names(config.task)
         self.instruction = instruction(config.task, config.instruction_variant)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
@@ -162,6 +175,10 @@ class FetchEnv(gym.Env):
         self._env.reset(seed=int(seed))  # reseeds its generator: the block's start and the goal follow from the seed
         # gymnasium-robotics moves the goal marker only when its own renderer draws: place it for ours (one forward pass).
         self._env._render_callback()
+        if self._look is not None:  # visual only; a forward pass places the jittered camera, then distractors keep clear
+            self._look.apply(seed)
+            mujoco.mj_forward(self._model, self._data)
+            self._look.place_distractors(self._data)
         self._steps = 0
         return self._observe(), {"privileged": self._privileged(), "success": False, "seed": seed, "step": 0}
 
@@ -220,7 +237,8 @@ class FetchEnv(gym.Env):
         return fingers, arm
 
     def _observe(self) -> Observation:
-        rgb, depth = self._renderer.render(self._data) if self._renderer is not None else ({}, {})
+        decorate = self._look.decorate if self._look is not None else None
+        rgb, depth = self._renderer.render(self._data, decorate) if self._renderer is not None else ({}, {})
         touch = arm = None
         if self.config.touch:
             fingers, on_arm = self._contact_forces()

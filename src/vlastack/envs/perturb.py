@@ -4,7 +4,8 @@ Each named level (:data:`PERTURBATIONS`) is a :class:`VisualPerturbation`: light
 task-object colour, a jitter of the main camera's pose around its placement, and distractor objects.
 Where those are in a scene (which camera, which bodies are the table and the task's objects, where the
 table top is) is a :class:`LookSpec`: :data:`METAWORLD` for Meta-World's Sawyer scenes (the ``corner2``
-camera, jittered around the protocol's placement), and one per robosuite task (envs/robosuite_env.py). What each episode gets is drawn at reset from the reset seed (and the level's
+camera, jittered around the protocol's placement), one per robosuite task (envs/robosuite_env.py) and one
+for the Fetch scenes (envs/fetch_env.py). What each episode gets is drawn at reset from the reset seed (and the level's
 name), so an episode is reproducible and the same seed gives the same look in every process.
 
 Only fields the simulation never reads are changed: ``light_*`` and the headlight, ``geom_rgba``,
