@@ -1,130 +1,13 @@
 #!/usr/bin/env bash
 # Issue 17 item 3's anchor pair: Meta-World's Sawyer and robosuite's Sawyer, one policy trained on both suites'
-# demonstrations in the shared action space (`vlastack data embody`: shared actions in metres and radians per step,
-# the shared state, the camera slots front and wrist), against a shared-space policy trained on each suite alone
-# (same steps, same demonstrations). Success per task and policy, one table.
+# demonstrations in the shared action space, against a shared-space policy trained on each suite alone (same steps,
+# same demonstrations). The stages, knobs and table are benchmarks/shared_space_pair.sh's; this names the pair.
 #
 #   bash benchmarks/sawyer_anchor.sh
-#   EPISODES=2 STEPS=20 EVAL_EPISODES=1 MAX_STEPS=40 DATA=/tmp/anchor_data OUT=/tmp/anchor_run \
-#     PY=/work/main/.venv/bin bash benchmarks/sawyer_anchor.sh   # dry run
-#
-# Stages, each skipping what exists (re-run the same command to resume; STAGES=train,eval runs some):
-#   collect  MW_TASK and RS_TASK x EPISODES, scripted experts behind each robot's own safety spec (the collect
-#            default), seeds 0, 1, ..., into DATA/metaworld and DATA/robosuite at IMAGE_SIZE px (Meta-World cameras
-#            corner2,gripperPOV; robosuite agentview,robot0_eye_in_hand); `vlastack collect` resumes a partial one.
-#   embody   both into one dataset DATA/embodied in the shared spaces (`vlastack data embody`; resumes if stopped).
-#   train    (a) joint: one policy on both suites' episodes; (b) one policy per suite on that suite's episodes of the
-#            same dataset (train.tasks=<task>), the same STEPS: half the joint policy's data, its own statistics.
-#   eval     `vlastack eval` (each robot behind its own safety spec, seeds 100000+, EVAL_EPISODES each): the joint
-#            policy on both tasks, each suite's policy on its own task; the report directories log every episode.
-#   table    one markdown table, task x policy: successes / episodes.
-# Training: l1-effnet (frozen EfficientNet-Lite0 trunk, maps cached once per frame and camera: train.feature_cache),
-# both camera slots, batch 64, one torch thread; state 4 (hand position from the table centre in the shared frame,
-# gripper opening), action 11 (the shared action; a Meta-World episode's rotation and every extra entry are 0).
-# Evaluation maps each task's observations into the shared layout and each chunk back to the robot's own action
-# (vlastack.embodiments.adapter). MAX_STEPS: Meta-World's protocol 500 (80 Hz); Lift stops at its own 250 (20 Hz).
+#   EPISODES=2 STEPS=20 EVAL_EPISODES=1 MAX_STEPS=40 DATA=/tmp/anchor_data OUT=/tmp/anchor_run bash benchmarks/sawyer_anchor.sh   # dry run
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin}
-MW_TASK=${MW_TASK:-pick-place-v3}             # Meta-World's Sawyer
-RS_TASK=${RS_TASK:-rs-lift-sawyer}            # robosuite's Sawyer
-DATA=${DATA:-runs/anchor/data}                # DATA/metaworld, DATA/robosuite, DATA/embodied
-OUT=${OUT:-runs/anchor/l1_effnet}
-EPISODES=${EPISODES:-50}                      # demonstrations per suite
-STEPS=${STEPS:-3000}                          # optimizer steps of each policy (batch 64)
-EVAL_EPISODES=${EVAL_EPISODES:-20}            # evaluation episodes per (policy, task)
-MAX_STEPS=${MAX_STEPS:-500}                   # evaluation step limit (robosuite tasks stop at their own, 250)
-IMAGE_SIZE=${IMAGE_SIZE:-96}                  # recorded camera side, pixels, both suites (l1-effnet sees 96)
-WORKERS=${WORKERS:-2}                         # simulator processes (collect, eval)
-THREADS=${THREADS:-1}                         # torch threads of a training process
-STAGES=${STAGES:-collect,embody,train,eval,table}
-export MUJOCO_GL=${MUJOCO_GL:-egl}
-# This checkout's code, whichever virtual environment runs it (a worktree's venv may install another checkout).
-export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
-VLA=("$PY/python" -m vlastack)
-
-EMB="$DATA/embodied"
-mkdir -p "$OUT" "$DATA"
-TIMES="$OUT/timings.tsv"  # stage, what, wall seconds; appended by every run
-want() { [[ ",$STAGES," == *",$1,"* ]]; }
-timed() {  # timed STAGE WHAT COMMAND...: run it, log its wall time
-  local stage=$1 what=$2 t0 rc=0; shift 2; t0=$(date +%s.%N)
-  "$@" || rc=$?
-  awk -v s="$stage" -v w="$what" -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%s\t%s\t%.1f\n", s, w, t1 - t0 }' >> "$TIMES"
-  return $rc
-}
-final() { printf '%s/checkpoints/step_%08d' "$1" "$2"; }  # the checkpoint a finished run of N steps leaves
-
-# ---- demonstrations, then one dataset in the shared spaces ---------------------------------------------------
-if want collect; then
-  timed collect "$MW_TASK x $EPISODES" "${VLA[@]}" collect --tasks "$MW_TASK" --episodes "$EPISODES" --out "$DATA/metaworld" \
-    --workers "$WORKERS" --image-size "$IMAGE_SIZE" --cameras corner2,gripperPOV
-  timed collect "$RS_TASK x $EPISODES" "${VLA[@]}" collect --tasks "$RS_TASK" --episodes "$EPISODES" --out "$DATA/robosuite" \
-    --workers "$WORKERS" --image-size "$IMAGE_SIZE" --cameras agentview,robot0_eye_in_hand
-fi
-if want embody; then
-  if [ -f "$EMB/meta/info.json" ]; then echo "embody: done ($EMB)"; else
-    timed embody "both suites" "${VLA[@]}" data embody --datasets "$DATA/metaworld,$DATA/robosuite" --out "$EMB" \
-      --image-size "$IMAGE_SIZE" --cameras front,wrist --no-progress
-  fi
-fi
-
-# ---- training ------------------------------------------------------------------------------------------------
-COMMON=(--preset l1-effnet --cpu --no-progress --resume --frames memmap --cameras front,wrist --no-touch
-  --set train.feature_cache=true --set policy.state_dim=4 --set policy.action_dim=11)
-train_run() {  # train_run RUN_DIR STEPS ARGS...: skipped when RUN_DIR holds its final checkpoint
-  local run=$1 steps=$2; shift 2
-  if [ -d "$(final "$run" "$steps")" ]; then echo "$run: done (step $steps)"; return; fi
-  mkdir -p "$run"
-  echo "$run: training to step $steps (log $run/train.log)"
-  timed train "${run#"$OUT"/}" env OMP_NUM_THREADS="$THREADS" "${VLA[@]}" train "${COMMON[@]}" --dataset "$EMB" --out "$run" \
-    --steps "$steps" --save-every "$(( steps < 500 ? steps : 500 ))" "$@" >> "$run/train.log" 2>&1 || { tail -n 30 "$run/train.log" >&2; exit 1; }
-}
-if want train; then
-  train_run "$OUT/joint" "$STEPS" --set "train.tasks=$MW_TASK,$RS_TASK"  # (a) both suites
-  train_run "$OUT/metaworld" "$STEPS" --set "train.tasks=$MW_TASK"      # (b) each suite alone
-  train_run "$OUT/robosuite" "$STEPS" --set "train.tasks=$RS_TASK"
-fi
-
-# ---- evaluation ----------------------------------------------------------------------------------------------
-eval_run() {  # eval_run NAME CHECKPOINT TASKS: skipped when $OUT/eval_NAME.json holds a summary of those tasks
-  local name=$1 ckpt=$2 tasks=$3 json="$OUT/eval_$1.json"
-  if "$PY/python" -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(sorted(s["per_task"]) != sorted(sys.argv[2].split(",")))' \
-    "$json" "$tasks" 2>/dev/null; then echo "eval $name: done"; return; fi
-  echo "eval $name: $tasks x $EVAL_EPISODES"
-  timed eval "$name" "${VLA[@]}" eval --checkpoint "$ckpt" --tasks "$tasks" --episodes "$EVAL_EPISODES" --workers "$WORKERS" \
-    --max-steps "$MAX_STEPS" --videos 0 --json --no-progress --resume --report "$OUT/report_$name" > "$json.tmp" 2> "$OUT/eval_$name.err" \
-    || { tail -n 30 "$OUT/eval_$name.err" >&2; exit 1; }
-  mv "$json.tmp" "$json"
-}
-if want eval; then
-  eval_run joint "$(final "$OUT/joint" "$STEPS")" "$MW_TASK,$RS_TASK"
-  eval_run metaworld "$(final "$OUT/metaworld" "$STEPS")" "$MW_TASK"
-  eval_run robosuite "$(final "$OUT/robosuite" "$STEPS")" "$RS_TASK"
-fi
-
-# ---- the table -----------------------------------------------------------------------------------------------
-if want table; then
-  "$PY/python" - "$OUT" "$MW_TASK" "$RS_TASK" <<'EOF'
-import json, sys
-from pathlib import Path
-out, mw, rs = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-
-def cell(name: str, task: str) -> str:
-    """successes/episodes of policy ``name`` on ``task`` ("-": not evaluated there, "?": not run yet)."""
-    path = out / f"eval_{name}.json"
-    if not path.is_file():
-        return "?"
-    t = json.loads(path.read_text())["per_task"].get(task)
-    if t is None:
-        return "-"
-    k, n = round(t["success"] * t["episodes"]), t["episodes"]
-    return f"{k}/{n}" + (f", {len(t['crashed'])} crashed" if t["crashed"] else "")
-
-print("| task (robot) | joint: both suites, shared space | own suite alone, shared space |")
-print("|---|---|---|")
-for task, suite, robot in ((mw, "metaworld", "Meta-World Sawyer"), (rs, "robosuite", "robosuite Sawyer")):
-    print(f"| {task} ({robot}) | {cell('joint', task)} | {cell(suite, task)} |")
-EOF
-  echo; echo "wall time of each command (stage, what, seconds), every run: $TIMES"; cat "$TIMES"
-fi
+export A_SUITE=metaworld A_TASKS=${MW_TASK:-pick-place-v3} A_CAMERAS=corner2,gripperPOV
+export B_SUITE=robosuite B_TASKS=${RS_TASK:-rs-lift-sawyer} B_CAMERAS=agentview,robot0_eye_in_hand
+export SLOTS=front,wrist DATA=${DATA:-runs/anchor/data} OUT=${OUT:-runs/anchor/l1_effnet}
+exec bash benchmarks/shared_space_pair.sh
