@@ -76,3 +76,24 @@ def need_fetch() -> None:
     if os.environ.get("VLASTACK_FETCH") == "0":
         pytest.skip("the fetch extra was left out (VLASTACK_FETCH=0)")
     pytest.fail("gymnasium-robotics is not installed: run `bash scripts/setup.sh`, or set VLASTACK_FETCH=0 to leave it out")
+
+
+def look_run(env, cameras: tuple[str, ...], actions, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A reset of ``env`` on ``seed`` and a fixed action sequence: per step the ``cameras``' images stacked on top of
+    each other, and the privileged state. Closes ``env``. For checking that a visual perturbation changes the picture
+    and never the simulated state."""
+    try:
+        obs, info = env.reset(seed=seed)
+        images, states = [np.concatenate([obs.images[c] for c in cameras])], [info["privileged"]]
+        for a in actions:
+            obs, _, _, _, info = env.step(np.asarray(a, dtype=np.float32))
+            images.append(np.concatenate([obs.images[c] for c in cameras]))
+            states.append(info["privileged"])
+        return images, states
+    finally:
+        env.close()
+
+
+def changed_pixels(images: list[np.ndarray], reference: list[np.ndarray]) -> list[int]:
+    """Per frame, how many pixels differ from the reference's by more than 8 levels in some channel."""
+    return [int((np.abs(i.astype(int) - r.astype(int)) > 8).any(-1).sum()) for i, r in zip(images, reference, strict=True)]

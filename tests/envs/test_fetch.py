@@ -15,7 +15,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from tests.conftest import need_fetch
+from tests.conftest import changed_pixels, look_run, need_fetch
 from vlastack.envs.collect import CollectConfig
 from vlastack.envs.fetch_tasks import GROUPS, TASKS
 from vlastack.envs.tasks import group_of, resolve_tasks, step_limit
@@ -197,21 +197,12 @@ def test_visual_perturbations_change_the_picture_not_the_physics():
     from vlastack.envs.perturb import PERTURBATIONS
 
     def run(level: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        e = make_env("fetch-pickplace", image_size=32, touch=False, perturb=(level,))
-        try:
-            obs, info = e.reset(seed=200_003)
-            images, states = [obs.images["external_camera_0"]], [info["privileged"]]
-            for a in ([1.0, 0.0, -1.0, -1.0], [0.0, 1.0, 0.0, 1.0]):
-                obs, _, _, _, info = e.step(np.array(a, dtype=np.float32))
-                images.append(obs.images["external_camera_0"])
-                states.append(info["privileged"])
-            return images, states
-        finally:
-            e.close()
+        env = make_env("fetch-pickplace", image_size=32, touch=False, perturb=(level,))
+        return look_run(env, ("external_camera_0",), ([1.0, 0.0, -1.0, -1.0], [0.0, 1.0, 0.0, 1.0]), 200_003)
 
     clean = run("none")
     for level in sorted(set(PERTURBATIONS) - {"none"}):
         images, states = run(level)
         assert all(np.array_equal(s, s0) for s, s0 in zip(states, clean[1], strict=True)), f"{level} changed the simulated state"
-        changed = [int((np.abs(i.astype(int) - i0.astype(int)) > 8).any(-1).sum()) for i, i0 in zip(images, clean[0], strict=True)]
+        changed = changed_pixels(images, clean[0])
         assert min(changed) >= 3, f"{level} left a frame unchanged: changed pixels per frame {changed}"

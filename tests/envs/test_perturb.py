@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.conftest import changed_pixels, look_run
 from vlastack.envs import make_env
 from vlastack.envs.perturb import PERTURBATIONS, VisualPerturbation
 from vlastack.errors import ConfigError
@@ -18,16 +19,7 @@ ACTIONS = np.array([[1.0, 0.5, -0.5, -1.0], [0.3, 1.0, -1.0, 1.0], [-1.0, -0.2, 
 def _run(perturb: tuple[str, ...], seed: int = SEED, size: int = 32) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Images (corner2 and the wrist camera) and privileged states of a reset and a fixed action sequence."""
     env = make_env(TASK, cameras=("corner2", "gripperPOV"), image_size=size, touch=False, perturb=perturb)
-    try:
-        obs, info = env.reset(seed=seed)
-        images, states = [np.concatenate([obs.images["corner2"], obs.images["gripperPOV"]])], [info["privileged"]]
-        for a in ACTIONS:
-            obs, _, _, _, info = env.step(a)
-            images.append(np.concatenate([obs.images["corner2"], obs.images["gripperPOV"]]))
-            states.append(info["privileged"])
-        return images, states
-    finally:
-        env.close()
+    return look_run(env, ("corner2", "gripperPOV"), ACTIONS, seed)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +38,7 @@ def test_each_perturbation_changes_the_picture_not_the_physics(name, unperturbed
     images, states = _run((name,))
     for s, s0 in zip(states, unperturbed[1], strict=True):
         assert np.array_equal(s, s0), f"{name} changed the simulated state"
-    changed = [int((np.abs(i.astype(int) - i0.astype(int)) > 8).any(-1).sum()) for i, i0 in zip(images, unperturbed[0], strict=True)]
+    changed = changed_pixels(images, unperturbed[0])
     assert min(changed) >= 3, f"{name} left a frame unchanged: changed pixels per frame {changed}"
 
 

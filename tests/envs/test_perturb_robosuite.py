@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import need_robosuite
+from tests.conftest import changed_pixels, look_run, need_robosuite
 from vlastack.envs.perturb import PERTURBATIONS
 
 pytestmark = pytest.mark.slow
@@ -25,17 +25,7 @@ def _env(perturb: tuple[str, ...]):
 
 def _run(perturb: tuple[str, ...], seed: int = SEED) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Both cameras' images and the privileged states of a reset and a fixed action sequence."""
-    env = _env(perturb)
-    try:
-        obs, info = env.reset(seed=seed)
-        images, states = [np.concatenate([obs.images[c] for c in CAMERAS])], [info["privileged"]]
-        for a in ACTIONS:
-            obs, _, _, _, info = env.step(a)
-            images.append(np.concatenate([obs.images[c] for c in CAMERAS]))
-            states.append(info["privileged"])
-        return images, states
-    finally:
-        env.close()
+    return look_run(_env(perturb), CAMERAS, ACTIONS, seed)
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +45,7 @@ def test_each_perturbation_changes_the_front_view_not_the_physics(name, unpertur
     for s, s0 in zip(states, unperturbed[1], strict=True):
         assert np.array_equal(s, s0), f"{name} changed the simulated state"
     front = slice(0, 32)  # agentview, the camera that is jittered and sees the table
-    changed = [
-        int((np.abs(i[front].astype(int) - i0[front].astype(int)) > 8).any(-1).sum()) for i, i0 in zip(images, unperturbed[0], strict=True)
-    ]
+    changed = changed_pixels([i[front] for i in images], [i[front] for i in unperturbed[0]])
     assert min(changed) >= 3, f"{name} left a frame of agentview unchanged: changed pixels per frame {changed}"
 
 
