@@ -154,3 +154,24 @@ def test_the_far_wheeled_task_collects_with_the_expert_driving_the_base_through_
     mount = reader.features["observation.state"]["names"].index("mount_x")
     assert frames["observation.state"][-1, mount] - frames["observation.state"][0, mount] > 0.1  # the base drove in
     assert bool(frames["next.success"][-1])
+
+
+def test_over_the_base_arm_layer_the_dataset_records_the_hand_motion_not_the_split(tmp_path):
+    # --base-arm-layer: the arm-only Lift expert steps through the layer, and the dataset keeps what it asked for (no
+    # base command at all) while the base still drives in; a fixed-base task is refused by name, as is resuming with it off.
+    need_robosuite()
+    out = tmp_path / "far_wanted"
+    args = ["collect", "--tasks", "rs-reachfar-pandaomron", "--out", str(out), "--image-size", "32", "--cameras", "agentview"]
+    r = run(*args, "--episodes", "1", "--base-arm-layer")
+    assert r.returncode == 0, r.stderr
+    reader = DatasetReader(out)
+    names = reader.features["action"]["names"]
+    frames = reader.episode(0).frames
+    assert not np.any(frames["action"][:, [names.index("base_forward"), names.index("base_side")]])  # the expert's own
+    mount = reader.features["observation.state"]["names"].index("mount_x")
+    assert frames["observation.state"][-1, mount] - frames["observation.state"][0, mount] > 0.1  # the layer drove it
+    assert bool(frames["next.success"][-1])
+    r = run(*args, "--episodes", "2")
+    assert r.returncode != 0 and "base_arm_layer" in r.stderr and "would mix" in r.stderr
+    r = run("collect", "--tasks", "rs-lift-panda", "--out", str(tmp_path / "x"), "--episodes", "1", "--base-arm-layer")
+    assert r.returncode != 0 and "base_arm_layer: the base-arm layer drives a one-arm wheeled robot's base" in r.stderr

@@ -40,6 +40,12 @@ def collect(
         help="Visual perturbations drawn per episode from its seed, comma-separated, for training with "
         "randomisation: a level (lighting, table_colour, ...) or the mix 'randomise' (each level on in half the episodes).",
     ),
+    base_arm_layer: bool = typer.Option(
+        False,
+        "--base-arm-layer",
+        help="Wheeled robots: the arm-only expert over the base-arm layer, which splits its hand motion between base and "
+        "arm; the dataset records the hand motion (what a policy run with `vlastack eval --base-arm-layer` gives).",
+    ),
     safety_spec: str = typer.Option(
         "embodiment",
         help="Safety spec: 'embodiment' (each task's robot's own: metaworld_sawyer, robosuite_<arm>; two-arm tasks: "
@@ -84,6 +90,7 @@ def collect(
         video=VideoSettings(codec=codec, crf=0 if codec == "h264-lossless" else 18),
         safety=safety_spec if safety else None,
         perturb=tuple(p.strip() for p in perturb.split(",") if p.strip()),
+        base_arm_layer=base_arm_layer,
     )
     _check_cameras(config.cameras, robosuite, fetch)
     stop_on_sigterm()  # the episodes in flight finish, the workers exit with the pool

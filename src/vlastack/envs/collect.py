@@ -82,6 +82,12 @@ class CollectConfig:
     perturb: tuple[str, ...] = ()
     """Visual perturbations or randomisation mixes (envs/perturb.py, e.g. ``randomise``) drawn
     at each reset from the episode's seed, for training with randomisation; they never change the physics."""
+    base_arm_layer: bool = False
+    """The base-arm layer (execution/base_arm_layer.py) sits between the expert and the robot: the expert is the task's
+    arm-only one, its arm command is read as the hand motion wanted and split between the wheeled base and the arm,
+    and the dataset records the expert's command, not the split: what a policy that runs over the layer
+    (``vlastack eval --base-arm-layer``) learns to give. One-arm wheeled robots only (e.g. ``rs-reachfar-pandaomron``).
+    False: each task's own expert, recorded as it acts (on ``rs-reachfar-pandaomron`` that is the layer's split)."""
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -115,6 +121,10 @@ class CollectConfig:
             from vlastack.envs.perturb import check_perturbations
 
             check_perturbations(self.perturb)
+        if self.base_arm_layer:
+            from vlastack.execution.base_arm_layer import check_wheeled_tasks
+
+            check_wheeled_tasks(self.tasks, "base_arm_layer")
 
     def spec_for(self, task: str) -> str | None:
         """The safety spec ``task``'s actions go through (a preset name or a JSON path), or None."""
@@ -159,17 +169,24 @@ class CollectSummary:
 _ENVS: dict[str, Any] = {}
 
 
-def _run_one(task: str, seed: int, env_kwargs: dict[str, Any], safety: str | None = None) -> tuple[str, int, Episode | None, int, float]:
+def _run_one(
+    task: str, seed: int, env_kwargs: dict[str, Any], safety: str | None = None, base_arm_layer: bool = False
+) -> tuple[str, int, Episode | None, int, float]:
     """Simulate one expert episode (in a worker); returns the episode only if it succeeded."""
     from vlastack.envs.experts import expert_for
     from vlastack.envs.metaworld import make_env
     from vlastack.envs.rollout import rollout
     from vlastack.safety import SafeActuator
 
-    key = f"{task}/{safety}"
+    key = f"{task}/{safety}/{base_arm_layer}"
     if key not in _ENVS:
         env = make_env(task, **env_kwargs)
-        _ENVS[key] = (env, env if safety is None else SafeActuator(env, safety), expert_for(task))
+        stepped = env if safety is None else SafeActuator(env, safety)
+        if base_arm_layer:  # outermost: the recorded action is the expert's, the split goes on to safety and robot
+            from vlastack.execution.base_arm_layer import BaseArmEnv
+
+            stepped = BaseArmEnv(stepped)
+        _ENVS[key] = (env, stepped, expert_for(task, arm_only=base_arm_layer))
     env, stepped, expert = _ENVS[key]
     env.instruction = instruction(task, seed % TRAIN_PARAPHRASES)
     result = rollout(stepped, expert.act, seed=seed, record=True)
@@ -310,7 +327,7 @@ def collect(config: CollectConfig, progress: bool = True) -> CollectSummary:
     try:
         if config.workers == 1:
             while (job := next_job()) is not None:
-                handle(*_run_one(*job, env_kwargs, config.spec_for(job[0]) if config.safety else None))
+                handle(*_run_one(*job, env_kwargs, config.spec_for(job[0]) if config.safety else None, config.base_arm_layer))
         else:
             _run_parallel(config.workers, next_job, env_kwargs, handle, config)
     finally:
@@ -330,7 +347,9 @@ def _run_parallel(
 
     def job() -> tuple | None:
         task_seed = next_job()
-        return None if task_seed is None else (*task_seed, env_kwargs, config.spec_for(task_seed[0]) if config.safety else None)
+        if task_seed is None:
+            return None
+        return (*task_seed, env_kwargs, config.spec_for(task_seed[0]) if config.safety else None, config.base_arm_layer)
 
     run_jobs(
         workers,
@@ -380,6 +399,12 @@ def _check_same_look(config: CollectConfig, log: dict[str, Any]) -> None:
             f"{wanted} would mix the two looks in one dataset: use the same setting, or another --out"
         )
     log["perturb"] = wanted
+    if started and log.get("base_arm_layer", False) != config.base_arm_layer:  # a log from before this setting: without
+        raise ConfigError(
+            f"base_arm_layer: {config.out} was collected with base_arm_layer={log.get('base_arm_layer', False)}; resuming it "
+            f"with {config.base_arm_layer} would mix split and wanted motions in one dataset: use the same setting, or another --out"
+        )
+    log["base_arm_layer"] = config.base_arm_layer
 
 
 def _load_log(root: Path) -> dict[str, Any]:

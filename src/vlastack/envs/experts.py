@@ -40,9 +40,10 @@ class ScriptedExpert:
         return np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
 
 
-def expert_for(task: str) -> ScriptedExpert:
+def expert_for(task: str, arm_only: bool = False) -> ScriptedExpert:
     """The scripted expert of ``task``; a long-horizon task (``lh-...``) gets a chained one, a robosuite
-    task (``rs-...``) one from envs/robosuite_experts.py, a Fetch task (``fetch-...``) one from envs/fetch_experts.py."""
+    task (``rs-...``) one from envs/robosuite_experts.py, a Fetch task (``fetch-...``) one from envs/fetch_experts.py.
+    ``arm_only``: a wheeled robot's expert that commands only the arm, for running over the base-arm layer."""
     from vlastack.envs.fetch_tasks import is_fetch_task
     from vlastack.envs.long_horizon import SUITE
     from vlastack.envs.robosuite_tasks import is_robosuite_task
@@ -55,7 +56,7 @@ def expert_for(task: str) -> ScriptedExpert:
     if is_robosuite_task(task):
         from vlastack.envs.robosuite_experts import robosuite_expert_for
 
-        return robosuite_expert_for(task)  # type: ignore[return-value]  # same act(observation, info) interface
+        return robosuite_expert_for(task, arm_only=arm_only)  # type: ignore[return-value]  # same act(observation, info) interface
     if task in SUITE:
         from vlastack.envs.long_horizon_env import ChainedExpert
 

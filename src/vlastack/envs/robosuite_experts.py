@@ -172,12 +172,13 @@ class BaseDrivingLiftExpert:
         return self.layer(observation, info)
 
 
-def robosuite_expert_for(task: str) -> LiftExpert:
-    """The scripted expert of a robosuite task (every one has ``act(observation, info) -> action``)."""
+def robosuite_expert_for(task: str, arm_only: bool = False) -> LiftExpert:
+    """The scripted expert of a robosuite task (every one has ``act(observation, info) -> action``). ``arm_only``: on a
+    task whose expert drives the base (``expert_drives_base``), the Lift expert alone, for running over the layer."""
     with_expert = [t for t, v in TASKS.items() if v.expert]
     if task not in with_expert:
         raise unknown_name_error("robosuite task with a scripted expert", task, with_expert)
-    if TASKS[task].expert_drives_base:
+    if TASKS[task].expert_drives_base and not arm_only:
         return BaseDrivingLiftExpert(task)  # type: ignore[return-value]  # same act(observation, info)
     env = TASKS[task].env
     if env in ("TwoArmLift", "TwoArmHandover"):

@@ -105,15 +105,9 @@ class EvalConfig:
         if self.plan > 1 and self.guardrail is None:
             raise ConfigError("plan: planning scores chunks with the guardrail's world model; give --guardrail DIR too")
         if self.base_arm_layer:
-            from vlastack.envs.robosuite_tasks import TASKS as ROBOSUITE_TASKS
+            from vlastack.execution.base_arm_layer import check_wheeled_tasks
 
-            fixed = [t for t in self.tasks if not (t in ROBOSUITE_TASKS and ROBOSUITE_TASKS[t].mobile and ROBOSUITE_TASKS[t].arms == 1)]
-            if fixed:
-                wheeled = [t for t, v in ROBOSUITE_TASKS.items() if v.mobile and v.arms == 1]
-                raise ConfigError(
-                    f"base_arm_layer: the base-arm layer drives a one-arm wheeled robot's base; {fixed} have no wheeled base "
-                    f"(tasks with one: {wheeled})"
-                )
+            check_wheeled_tasks(self.tasks, "base_arm_layer")
         self._check_safety()
 
     def spec_for(self, task: str) -> str | None:

@@ -126,3 +126,47 @@ class BaseArmLayer:
         self.reach_limited_steps += int(split.reach_limited)
         self.base_travel_m += float(np.linalg.norm(split.base_m))
         return action
+
+
+def check_wheeled_tasks(tasks: tuple[str, ...] | list[str], field: str) -> None:
+    """A ConfigError naming ``field`` unless every task runs a one-arm wheeled robot (the layer's robot)."""
+    from vlastack.envs.robosuite_tasks import TASKS as ROBOSUITE_TASKS
+
+    wheeled = [t for t, v in ROBOSUITE_TASKS.items() if v.mobile and v.arms == 1]
+    fixed = [t for t in tasks if t not in wheeled]
+    if fixed:
+        raise ConfigError(
+            f"{field}: the base-arm layer drives a one-arm wheeled robot's base; {fixed} have no wheeled base (tasks with one: {wheeled})"
+        )
+
+
+class BaseArmEnv:
+    """An environment whose arm command is the hand motion wanted: each step's action goes through
+    :class:`BaseArmLayer` (the split between base and arm) before ``env`` sees it.
+
+    For recording what a policy over the layer should learn: whoever steps this env (an expert in ``vlastack collect
+    --base-arm-layer``) is recorded with its own command, the hand motion, not the split the robot received (that is in
+    ``info["base_arm_action"]``). Everything else (``names``, ``instruction``, ``action_space``, ...) is ``env``'s."""
+
+    def __init__(self, env: Any, limits: SplitLimits | None = None, motion: WheeledMotionModel | None = None) -> None:
+        self.env = env
+        self._wanted: Action | None = None
+        self.layer = BaseArmLayer(lambda observation, info: self._wanted, env.names, limits, motion)
+        self._last: tuple[Observation, dict[str, Any]] | None = None
+
+    def __getattr__(self, name: str) -> Any:  # names, instruction, action_space, close ... of the wrapped env
+        return getattr(self.env, name)
+
+    def reset(self, **kwargs: Any) -> tuple[Observation, dict[str, Any]]:
+        observation, info = self.env.reset(**kwargs)
+        self._last = (observation, {**info, "step": 0})  # the layer starts its per-episode counts at step 0
+        return observation, info
+
+    def step(self, action: Action) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
+        if self._last is None:
+            raise ConfigError("BaseArmEnv: call reset() before step()")
+        self._wanted = action
+        sent = self.layer(*self._last)
+        observation, reward, terminated, truncated, info = self.env.step(sent)
+        self._last = (observation, info)
+        return observation, reward, terminated, truncated, {**info, "base_arm_action": sent}
