@@ -12,6 +12,11 @@
 # which the demonstrations already stripped of the base's share, as the whole hand motion. The clean comparison is
 # P_in alone against P_in + layer (one policy, one training set, the layer the only difference); P_far says what
 # the same demonstrations teach a policy that must drive itself.
+# P_in + layer measured 0/10 on the far task (2026-12-07): P_in never heads for a cube that far, so the layer has no
+# hand motion towards it to split. Hence a third policy, P_want: trained on the far task's demonstrations recorded
+# over the layer with `vlastack collect --base-arm-layer` (the arm-only expert's hand motion, not the split; DATA_WANT),
+# so it learns the motion and leaves the base to the layer: P_want + layer against P_far alone is the model-based
+# layer under a learned policy against a learned policy that drives its own base, from the same expert and seeds.
 #
 #   bash benchmarks/base_arm_policy.sh
 #   PY=/work/main/.venv/bin OUT=runs/base_arm_policy bash benchmarks/base_arm_policy.sh   # another venv or run directory
@@ -20,11 +25,12 @@
 #
 # Stages, each skipping what exists (re-run the same command to resume; STAGES=eval,table runs some):
 #   collect  EPISODES scripted demonstrations of rs-lift-pandaomron into DATA_IN and of rs-reachfar-pandaomron (expert
-#            + layer) into DATA_FAR, seeds 0, 1, ...; no safety layer (the wheeled robot has no spec yet);
+#            + layer) into DATA_FAR (the split recorded) and DATA_WANT (--base-arm-layer: the hand motion recorded),
+#            seeds 0, 1, ...; no safety layer (the wheeled robot has no spec yet);
 #            `vlastack collect` resumes a partial dataset.
-#   train    P_in on DATA_IN, P_far on DATA_FAR, STEPS each (train --resume continues a partial run).
+#   train    P_in on DATA_IN, P_far on DATA_FAR, P_want on DATA_WANT, STEPS each (train --resume continues a partial run).
 #   eval     `vlastack eval --safety none`, EVAL_EPISODES per (policy, layer, task), seeds 100000+ (the protocol's),
-#            MAX_STEPS: P_in and P_far alone and + layer on the far task, P_in alone and + layer on the in-reach
+#            MAX_STEPS: P_in, P_far and P_want alone and + layer on the far task, P_in alone and + layer on the in-reach
 #            one; the report directories log every episode (--resume).
 #   table    success per (policy, layer) and task, and the layer's mean commanded base travel (m) where it ran.
 # Training: the frozen EfficientNet-Lite0 trunk's maps cached once per frame and camera per dataset
@@ -35,13 +41,14 @@
 # steps, 2 episodes of 250 steps per evaluation; 2026-12-07, the 2-core VM under nice 19 at load 2-3 from another job):
 #   collect  ~13-15 frames/s with 2 workers; 50 x ~42 in-reach + 50 x ~72 far frames, ~5,700 frames: ~7 min
 #   train    feature caches ~11,400 camera frames, ~2 min; ~1,400 samples/s at batch 64 (22 steps/s): 2 x 3,000, ~5 min
-#   eval     ~150 ms per control step per worker; 60 episodes of at most 250 steps (successes end early): 12-20 min
-#   in all   about 25-35 min; what the policies achieve decides the evaluation's share.
+#   eval     ~150 ms per control step per worker; 80 episodes of at most 250 steps (successes end early): 15-25 min
+#   in all   about 30-45 min (measured 2026-12-07 without P_want: 12 min); what the policies achieve decides the evaluation's share.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin}
 DATA_IN=${DATA_IN:-runs/base_arm_policy/rs_lift_pandaomron}      # in-reach demonstrations (expert alone)
 DATA_FAR=${DATA_FAR:-runs/base_arm_policy/rs_reachfar_pandaomron}  # far demonstrations (expert + layer)
+DATA_WANT=${DATA_WANT:-runs/base_arm_policy/rs_reachfar_pandaomron_wanted}  # the same, recorded as the hand motion asked for
 OUT=${OUT:-runs/base_arm_policy/l1_effnet}
 EPISODES=${EPISODES:-50}            # demonstrations per task
 STEPS=${STEPS:-3000}                # optimizer steps of each policy (batch 64)
@@ -75,6 +82,8 @@ if want collect; then
     timed collect "${pair%%:*} x $EPISODES" "${VLA[@]}" collect --tasks "${pair%%:*}" --episodes "$EPISODES" --out "${pair#*:}" \
       --workers "$WORKERS" --image-size "$IMAGE_SIZE" --no-safety
   done
+  timed collect "$FAR x $EPISODES, wanted" "${VLA[@]}" collect --tasks "$FAR" --episodes "$EPISODES" --out "$DATA_WANT" \
+    --workers "$WORKERS" --image-size "$IMAGE_SIZE" --no-safety --base-arm-layer
 fi
 
 # ---- training ----------------------------------------------------------------------------------------------------
@@ -93,6 +102,7 @@ train_run() {  # train_run NAME DATASET: skipped when $OUT/NAME holds its final 
 if want train; then
   train_run p_in "$DATA_IN"
   train_run p_far "$DATA_FAR"
+  train_run p_want "$DATA_WANT"
 fi
 
 # ---- evaluation --------------------------------------------------------------------------------------------------
@@ -107,7 +117,7 @@ eval_run() {  # eval_run NAME CHECKPOINT TASK [--base-arm-layer]: skipped when $
   mv "$json.tmp" "$json"
 }
 if want eval; then
-  for p in in far; do
+  for p in in far want; do
     eval_run "p_${p}_alone_far" "$(final "$OUT/p_$p" "$STEPS")" "$FAR"
     eval_run "p_${p}_layer_far" "$(final "$OUT/p_$p" "$STEPS")" "$FAR" --base-arm-layer
   done
@@ -135,7 +145,11 @@ def cell(name: str, task: str) -> tuple[str, str]:
 
 print(f"| policy | layer | {far} (far) success | base travel (m) | {near} (in reach) success | base travel (m) |")
 print("|---|---|---|---|---|---|")
-for p, label in (("in", f"P_in (trained on {near})"), ("far", f"P_far (trained on {far}, expert + layer)")):
+for p, label in (
+    ("in", f"P_in (trained on {near})"),
+    ("far", f"P_far (trained on {far}, expert + layer, the split recorded)"),
+    ("want", f"P_want (trained on {far}, expert + layer, the hand motion recorded)"),
+):
     for layer in ("alone", "layer"):
         cells = [*cell(f"p_{p}_{layer}_far", far), *(cell(f"p_{p}_{layer}_in", near) if p == "in" else ("-", "-"))]
         print(f"| {label} | {'+ layer' if layer == 'layer' else 'alone'} | " + " | ".join(cells) + " |")
