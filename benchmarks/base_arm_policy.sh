@@ -67,14 +67,7 @@ FAR=rs-reachfar-pandaomron
 
 mkdir -p "$OUT"
 TIMES="$OUT/timings.tsv"  # stage, what, wall seconds; appended by every run (collect always: ~1 s once complete)
-want() { [[ ",$STAGES," == *",$1,"* ]]; }
-timed() {  # timed STAGE WHAT COMMAND...: run it, log its wall time
-  local stage=$1 what=$2 t0 rc=0; shift 2; t0=$(date +%s.%N)
-  "$@" || rc=$?
-  awk -v s="$stage" -v w="$what" -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%s\t%s\t%.1f\n", s, w, t1 - t0 }' >> "$TIMES"
-  return $rc
-}
-final() { printf '%s/checkpoints/step_%08d' "$1" "$2"; }  # the checkpoint a finished run of N steps leaves
+source benchmarks/stages.sh  # want, timed, final
 
 # ---- demonstrations ----------------------------------------------------------------------------------------------
 if want collect; then
