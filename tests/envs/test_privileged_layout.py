@@ -49,7 +49,7 @@ def test_each_task_fills_its_own_entries_and_zero_elsewhere():
         to_dataset_layout(HANDOVER, rows, feature_names(LIFT)["privileged"])
 
 
-def _fake_run_one(task, seed, env_kwargs, safety=None):
+def _fake_run_one(task, seed, env_kwargs, safety=None, base_arm_layer=False):
     """An expert episode of ``task``'s real vector widths, 3 steps, no cameras (what collect's worker returns)."""
     from vlastack.types import Episode
 

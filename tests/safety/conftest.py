@@ -99,7 +99,9 @@ def assert_inside_limits(
         if not valid and g.require_touch:
             assert abs(cmd - mem.grip) <= 1e-7 * max(1.0, abs(mem.grip)), "gripper moved without a touch reading"
         if valid and np.max(np.abs(t)) > g.max_force_n:
-            assert g.close_sign * (cmd - mem.grip) <= 1e-12, "gripper closed further above the force limit"
+            # At float32 resolution, as the check above: the layer's output is float32, and a held command at a range
+            # bound that float32 cannot hold (e.g. -1/3) comes out one step inside the range (found by hypothesis).
+            assert g.close_sign * (cmd - mem.grip) <= 1e-7 * max(1.0, abs(mem.grip)), "gripper closed further above the force limit"
 
 
 def assert_target_inside(spec: SafetySpec, v: np.ndarray, mem: OracleMemory) -> None:

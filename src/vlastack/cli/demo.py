@@ -89,6 +89,7 @@ def _record_experts(out: Path, tasks: str, episodes: int, image_size: int, safet
         codec="h264",
         safety=safety,
         perturb="",
+        base_arm_layer=False,
         safety_spec="metaworld_sawyer",
     )
     info(dataset, as_json=False)
