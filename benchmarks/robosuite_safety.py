@@ -3,10 +3,15 @@ behind the safety layer: the numbers behind the ``robosuite_<arm>`` safety specs
 
     MUJOCO_GL=egl nice -n 19 python benchmarks/robosuite_safety.py --tasks rs_lift --seeds 5 --spec none --out runs/rs_safety_none.json
     MUJOCO_GL=egl nice -n 19 python benchmarks/robosuite_safety.py --tasks rs_lift --seeds 5 --spec arm --out runs/rs_safety_arm.json
+    MUJOCO_GL=egl nice -n 19 python benchmarks/robosuite_safety.py --tasks rs_mobile,rs_mobile_far --seeds 10 --spec none
+    MUJOCO_GL=egl nice -n 19 python benchmarks/robosuite_safety.py --tasks rs_mobile,rs_mobile_far --seeds 10 --spec embodiment
 
 Each task's expert runs ``--seeds`` episodes (reset seeds 0, 1, ...; no cameras) straight to the simulator
 (``--spec none``) or through a :class:`vlastack.safety.SafeActuator` with ``--spec arm`` (each arm's own
-preset, ``robosuite_<arm>``) or a named spec. Recorded per task: min and max of the measured hand
+preset, ``robosuite_<arm>``), ``--spec embodiment`` (each task's robot's own, ``default_safety_spec``) or a named
+spec. The wheeled PandaOmron's tasks (``rs_mobile``, ``rs_mobile_far``: the latter's expert is the Lift expert
+under the base-arm layer, which writes the base commands before the safety layer sees them) also record the arm
+mount's path (``state`` mount_x, mount_y, mount_z, m) and the largest base and torso commands (action units). Recorded per task: min and max of the measured hand
 (``state[:3]``, world frame, m) and of the controller's goal (robosuite's OSC_POSE sets it at the hand
 plus 5 cm per action unit, ``POS_UNIT_M``), the largest commanded speed (goal offset per control period,
 m/s) and change of it (m/s^2), the largest wrist force-torque entry (``max |touch|``, N or N m: what the
@@ -31,10 +36,15 @@ def run_task(task: str, seeds: int, spec: str) -> dict:
     from vlastack.safety import SafeActuator
 
     env = make_env(task, cameras=(), image_size=16)
-    name = f"robosuite_{task.removeprefix('rs-lift-')}" if spec == "arm" else spec
+    from vlastack.envs.collect import default_safety_spec
+
+    name = f"robosuite_{task.removeprefix('rs-lift-')}" if spec == "arm" else default_safety_spec(task) if spec == "embodiment" else spec
+    mobile = "mount_x" in env.names["state"]
+    mount_i = env.names["state"].index("mount_x") if mobile else None
     stepped = env if spec == "none" else SafeActuator(env, name)
     expert = expert_for(task)
     hand, goal, ok, steps, touch_peak, speeds, accels = [], [], [], [], 0.0, [], []
+    mounts, extra_peak = [], np.zeros(4)
     limits: Counter = Counter()
     changed = 0
     for seed in range(seeds):
@@ -50,6 +60,9 @@ def run_task(task: str, seeds: int, spec: str) -> dict:
                 changed += 1
                 limits.update(i["limit"] for i in info["safety"]["interventions"])
             a = np.clip(sent[:3], -1.0, 1.0)
+            if mobile:
+                mounts.append(np.asarray(obs.state[mount_i : mount_i + 3], dtype=np.float64))
+                extra_peak = np.maximum(extra_peak, np.abs(sent[7:11]))
             hand.append(p)
             goal.append(p + POS_UNIT_M * a)
             v = POS_UNIT_M * a * FPS
@@ -64,6 +77,14 @@ def run_task(task: str, seeds: int, spec: str) -> dict:
         steps.append(int(info["step"]))
     env.close()
     h, g = np.array(hand), np.array(goal)
+    wheeled = {}
+    if mobile:
+        m = np.array(mounts)
+        wheeled = {
+            "mount_min": m.min(0).round(4).tolist(),
+            "mount_max": m.max(0).round(4).tolist(),
+            "base_forward_side_yaw_torso_max_abs": extra_peak.round(4).tolist(),
+        }
     return {
         "spec": name,
         "success": float(np.mean(ok)),
@@ -78,6 +99,9 @@ def run_task(task: str, seeds: int, spec: str) -> dict:
         "touch_max": round(touch_peak, 2),
         "steps_changed": changed,
         "interventions": dict(limits),
+        "steps_all": steps,
+        "success_all": ok,
+        **wheeled,
     }
 
 
@@ -88,7 +112,10 @@ def main() -> None:
     parser.add_argument("--tasks", default="rs_lift")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument(
-        "--spec", default="arm", help="'none' (no layer), 'arm' (each arm's robosuite_<arm> preset) or a preset name / JSON path"
+        "--spec",
+        default="arm",
+        help="'none' (no layer), 'arm' (each arm's robosuite_<arm> preset), 'embodiment' (each task's robot's own spec) "
+        "or a preset name / JSON path",
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -100,7 +127,13 @@ def main() -> None:
         print(
             f"{task}: success {r['success']:.0%} of {r['episodes']}, {r['steps_mean']:.1f} steps, hand {r['hand_min']}..{r['hand_max']}, "
             f"goal {r['goal_min']}..{r['goal_max']}, speed {r['speed_max_m_s']} m/s, accel {r['accel_max_m_s2']} m/s^2, "
-            f"touch {r['touch_max']}, changed {r['steps_changed']} {r['interventions']} [{time.perf_counter() - t0:.0f} s]",
+            f"touch {r['touch_max']}, changed {r['steps_changed']} {r['interventions']}"
+            + (
+                f", mount {r['mount_min']}..{r['mount_max']}, |base, torso| {r['base_forward_side_yaw_torso_max_abs']}"
+                if "mount_min" in r
+                else ""
+            )
+            + f" [{time.perf_counter() - t0:.0f} s]",
             flush=True,
         )
     if args.out is not None:
