@@ -137,15 +137,17 @@ def test_robosuite_arms_collect_behind_their_own_safety_spec_by_default(tmp_path
 
 
 def test_the_far_wheeled_task_collects_with_the_expert_driving_the_base_through_the_layer(tmp_path):
-    # rs-reachfar-pandaomron's expert is the Lift expert under the base-arm layer; the robot has no safety spec, so
-    # the command records the actions as they are, which are the layer's: base commands included.
+    # rs-reachfar-pandaomron's expert is the Lift expert under the base-arm layer; by default its actions (the layer's,
+    # base commands included) go through the wheeled robot's spec, robosuite_pandaomron, whose base bound (0.5) the
+    # layer's commands fit.
     need_robosuite()
     out = tmp_path / "far"
     r = run(
         "collect", "--tasks", "rs-reachfar-pandaomron", "--episodes", "1", "--out", str(out), "--image-size", "32", "--cameras", "agentview"
     )
     assert r.returncode == 0, r.stderr
-    assert "no safety spec yet" in r.stdout and json.loads((out / "meta" / "vlastack_collect.json").read_text())["safety"] is None
+    assert "no safety spec yet" not in r.stdout
+    assert json.loads((out / "meta" / "vlastack_collect.json").read_text())["safety"] == "robosuite_pandaomron"
     reader = DatasetReader(out)
     names = reader.features["action"]["names"]
     frames = reader.episode(0).frames

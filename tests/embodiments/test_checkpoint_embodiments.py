@@ -93,9 +93,8 @@ def test_the_default_serving_spec_is_the_embodiments_own():
     assert serving_safety_spec(["robosuite_jaco"]) == "robosuite_jaco"
     with pytest.raises(ConfigError, match="different safety specs"):
         serving_safety_spec(["robosuite_panda", "robosuite_ur5e"])
-    with pytest.raises(ConfigError, match=r"no safety spec for the embodiments \['robosuite_pandaomron'\]"):
-        serving_safety_spec(["robosuite_pandaomron"])
-    with pytest.raises(ConfigError, match=r"\['a_robot_from_the_future'\]"):
+    assert serving_safety_spec(["robosuite_pandaomron"]) == "robosuite_pandaomron"  # the wheeled robot's, since 2026-12-07
+    with pytest.raises(ConfigError, match=r"no safety spec for the embodiments \['a_robot_from_the_future'\]"):
         serving_safety_spec(["a_robot_from_the_future"])
 
 

@@ -41,8 +41,8 @@ def test_collection_keeps_suites_apart_and_uses_each_arms_own_safety_spec(tmp_pa
     assert [two.spec_for(t) for t in two.tasks] == ["robosuite_twoarmlift_panda", "robosuite_handover_panda"]
     with pytest.raises(ConfigError, match="'robosuite_panda' is for actions of 7 entries, rs-twoarmlift-panda takes 14"):
         CollectConfig(tasks=("rs-twoarmlift-panda",), episodes=1, out=tmp_path, safety="robosuite_panda")
-    with pytest.raises(ConfigError, match="rs-lift-pandaomron has no safety spec yet"):
-        CollectConfig(tasks=("rs-lift-pandaomron",), episodes=1, out=tmp_path)
+    wheeled = CollectConfig(tasks=("rs-lift-pandaomron",), episodes=1, out=tmp_path)  # the wheeled robot's own
+    assert wheeled.safety_label == "robosuite_pandaomron"
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,8 @@ def _arm(robot: str) -> Embodiment:
             rotation_dims=(3, 4, 5),
             rotation_rad_per_unit=rot,
             extra_dims=(7, 8, 9, 10) if mobile else (),
-            safety_spec=None if mobile else f"robosuite_{robot.lower()}",  # safety/presets_robosuite.py; the wheeled base: none yet
+            # safety/presets_robosuite.py; the wheeled robot's (hand limits plus base and torso bounds): presets_robosuite_mobile.py
+            safety_spec=f"robosuite_{robot.lower()}",
             tasks=f"rs-lift-{robot.lower()}",
             note=note,
             # Lift's table top centre (robosuite's table_offset): the hand starts about (-0.1, 0, 0.21) m from it.

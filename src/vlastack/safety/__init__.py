@@ -3,7 +3,8 @@
     executor --action | None--> SafeActuator --SafetyLayer.filter--> env.step
 
 - :mod:`.spec`: the per-embodiment spec (frozen dataclasses); :mod:`.loading`: JSON in and out,
-  presets by name (:mod:`.presets`: ``metaworld_sawyer``; :mod:`.presets_robosuite`: ``robosuite_<arm>``).
+  presets by name (:mod:`.presets`: ``metaworld_sawyer``; :mod:`.presets_robosuite`: ``robosuite_<arm>``;
+  :mod:`.presets_robosuite_mobile`: ``robosuite_pandaomron``, the wheeled robot; :mod:`.presets_fetch`: ``fetch``).
 - :mod:`.checks`: the chain (watchdog, validity, workspace, keep-out, motion, grip force);
   :mod:`.verify`: the rules every output satisfies, used as the last gate.
 - :mod:`.layer`: :class:`SafetyLayer`; :mod:`.actuator`: :class:`SafeActuator`, the only way to step.

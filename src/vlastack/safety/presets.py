@@ -126,3 +126,4 @@ METAWORLD_SAWYER = PRESETS.register("metaworld_sawyer")(
 # The robosuite arms' specs (robosuite_<arm>) live in their own file; importing it registers them.
 import vlastack.safety.presets_fetch  # noqa: E402, F401  (Fetch: the spec ``fetch``)
 import vlastack.safety.presets_robosuite  # noqa: E402, F401
+import vlastack.safety.presets_robosuite_mobile  # noqa: E402, F401  (the wheeled PandaOmron: robosuite_pandaomron)
