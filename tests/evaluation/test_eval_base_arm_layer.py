@@ -61,8 +61,9 @@ def checkpoint(tmp_path_factory):
     runner._CACHE.clear()
 
 
-def _eval(checkpoint, report, monkeypatch, *extra):
-    """Results of one short episode, and (state, action) of every step as the environment was sent it."""
+def _eval(checkpoint, report, monkeypatch, *extra, safety="none"):
+    """Results of one short episode, and (state, action) of every step as the policy and layer proposed it (what the
+    safety layer, with ``safety`` other than none, then judges)."""
     import vlastack.envs.rollout as rollout_module
     from vlastack.cli import app
 
@@ -78,7 +79,7 @@ def _eval(checkpoint, report, monkeypatch, *extra):
 
     monkeypatch.setattr(rollout_module, "rollout", spy)  # the runner imports it at each episode
     args = ["eval", "--checkpoint", str(checkpoint), "--tasks", TASK, "--episodes", "1", "--max-steps", str(MAX_STEPS)]
-    r = CliRunner().invoke(app, [*args, "--safety", "none", "--videos", "0", "--no-progress", "--json", "--report", str(report), *extra])
+    r = CliRunner().invoke(app, [*args, "--safety", safety, "--videos", "0", "--no-progress", "--json", "--report", str(report), *extra])
     assert r.exit_code == 0, r.output
     return json.loads((report / "results.json").read_text()), sent
 
@@ -106,6 +107,24 @@ def test_the_layer_drives_the_base_and_without_it_the_policys_base_command_goes_
     assert results["summary"]["config"]["base_arm_layer"] is False and episode["base_arm"] == {} and len(sent) == MAX_STEPS
     np.testing.assert_allclose(np.stack([a for _, a in sent]), np.tile(policy_action, (MAX_STEPS, 1)), atol=1e-6)
     assert abs(sent[-1][0][mount] - sent[0][0][mount]) < 0.01  # under the deadband the base barely creeps (3 mm)
+
+
+@pytest.mark.slow
+def test_behind_the_wheeled_robots_spec_the_layers_base_commands_pass_unclipped(checkpoint, tmp_path, monkeypatch):
+    # The runner: policy -> base-arm layer -> safety layer (robosuite_pandaomron, the default) -> simulator. The layer
+    # commands the base at most 0.5 (its 12.5 mm a step), the spec's bound: no base entry is clipped, nothing held.
+    from vlastack.envs.robosuite_env import feature_names
+
+    names = feature_names(TASK)
+    fwd = names["action"].index("base_forward")
+    results, sent = _eval(checkpoint, tmp_path / "spec", monkeypatch, "--base-arm-layer", safety="embodiment")
+    summary, (episode,) = results["summary"], results["episodes"]
+    assert summary["config"]["base_arm_layer"] is True and episode["error"] is None and len(sent) == MAX_STEPS
+    safety = episode["safety"]
+    assert safety["steps"] == MAX_STEPS and safety["steps_held"] == 0
+    assert not [limit for limit in safety["by_limit"] if limit.startswith("action.")], safety["by_limit"]
+    actions = np.stack([a for _, a in sent])
+    assert actions[:, fwd].max() == pytest.approx(0.5) and episode["base_arm"]["base_travel_m"] > 0.05
 
 
 def test_the_layer_is_refused_for_a_robot_without_a_wheeled_base(tmp_path):

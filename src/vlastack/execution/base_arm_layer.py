@@ -9,6 +9,11 @@ simulator state, so it can sit under a learned policy as well as under a scripte
 
 It owns the base's translation: the policy's own ``base_forward`` and ``base_side`` are replaced (a policy that
 drives its base itself does not want this layer). Rotation, gripper, ``base_yaw`` and ``torso`` pass through.
+
+It sits before the safety layer (``vlastack eval --base-arm-layer``, and the far task's expert under collection):
+its base commands are at most 0.25 + ``base_step_m`` / ``base_m_per_unit`` = 0.5 with the defaults, exactly the
+bound of the wheeled robot's spec (``robosuite_pandaomron``, safety/presets_robosuite_mobile.py), so they pass
+unclipped; a larger ``base_step_m`` would have its excess clipped there (``action.high[7]``, said in the log).
 """
 
 from __future__ import annotations
