@@ -26,7 +26,8 @@
 # Stages, each skipping what exists (re-run the same command to resume; STAGES=eval,table runs some):
 #   collect  EPISODES scripted demonstrations of rs-lift-pandaomron into DATA_IN and of rs-reachfar-pandaomron (expert
 #            + layer) into DATA_FAR (the split recorded) and DATA_WANT (--base-arm-layer: the hand motion recorded),
-#            seeds 0, 1, ...; no safety layer (the wheeled robot has no spec yet);
+#            seeds 0, 1, ...; no safety layer (--no-safety: these datasets predate robosuite_pandaomron, the wheeled
+#            robot's spec of 2026-12-07; keeping them unfiltered keeps a resumed run comparable);
 #            `vlastack collect` resumes a partial dataset.
 #   train    P_in on DATA_IN, P_far on DATA_FAR, P_want on DATA_WANT, STEPS each (train --resume continues a partial run).
 #   eval     `vlastack eval --safety none`, EVAL_EPISODES per (policy, layer, task), seeds 100000+ (the protocol's),

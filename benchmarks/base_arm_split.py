@@ -5,7 +5,7 @@
 Task ``rs-reachfar-pandaomron`` (envs/robosuite_tasks.py): robosuite's Lift with the wheeled PandaOmron, its base
 starting 0.40 m back and 0.35 m to the left, so the cube is ~0.96 m ahead of the arm's mount and 0.35 m to its
 right. Two controllers on the same reset seeds 0..N-1, the task's 250-step limit, no safety layer (the wheeled
-robot has no safety spec yet):
+robot had no safety spec when this was measured; it has robosuite_pandaomron since, BENCHMARKS.md):
 
 - ``arm_only``: the scripted Lift expert (envs/robosuite_experts.py) as it is: it commands the arm and holds the
   base still;

@@ -48,7 +48,7 @@ def collect(
     ),
     safety_spec: str = typer.Option(
         "embodiment",
-        help="Safety spec: 'embodiment' (each task's robot's own: metaworld_sawyer, robosuite_<arm>; two-arm tasks: "
+        help="Safety spec: 'embodiment' (each task's robot's own: metaworld_sawyer, robosuite_<arm>, robosuite_pandaomron; two-arm tasks: "
         "robosuite_<task>, each arm's own limits plus a keep-out between the hands), a preset name or a JSON file.",
     ),
 ) -> None:
@@ -57,8 +57,9 @@ def collect(
     Every action goes through the safety layer, with each robot's own spec, unless --no-safety is
     given; each frame records what the layer changed (features safety.interventions and safety.held).
     Two-arm tasks use their two-arm spec (each arm's own limits and a keep-out between the hands). The
-    wheeled robosuite robot has no safety spec yet: its expert's actions are recorded as they are, and the
-    command says so."""
+    wheeled robosuite robot uses robosuite_pandaomron: its hand's limits plus bounds on the base and torso
+    commands (with --base-arm-layer the layer's split goes through it). A robot without a spec has its
+    expert's actions recorded as they are, and the command says so."""
     from rich.console import Console
     from rich.table import Table
 

@@ -41,7 +41,7 @@ def evaluate(
     safety: str = typer.Option(
         "embodiment",
         help="Safety spec between executor and simulator (default on, as users run it): 'embodiment' gives each task "
-        "its robot's own (metaworld_sawyer, robosuite_<arm>; two-arm tasks their two-arm spec, as collection does), "
+        "its robot's own (metaworld_sawyer, robosuite_<arm>, robosuite_pandaomron, fetch; two-arm tasks their two-arm spec, as collection does), "
         "or a preset name or JSON file for every task; 'none' steps the simulator directly, as published benchmark "
         "rows were measured.",
     ),
@@ -88,7 +88,7 @@ def evaluate(
         "--base-arm-layer",
         help="Pass every action through the base-arm layer before the simulator: it splits the hand motion the policy "
         "asks for between the wheeled base and the arm, so the arm stays in reach (one-arm wheeled robots only, "
-        "e.g. rs-reachfar-pandaomron, which has no safety spec: use --safety none).",
+        "e.g. rs-reachfar-pandaomron); the layer's commands then go through the safety layer (robosuite_pandaomron by default).",
     ),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (it is drawn on stderr)."),
     strict: bool = typer.Option(

@@ -77,8 +77,8 @@ class CollectConfig:
     """Safety spec every expert action passes through before it is applied and recorded:
     ``"embodiment"`` (each task's robot's own, ``Embodiment.safety_spec``; two-arm tasks their two-arm
     spec: :func:`default_safety_spec`), a preset name or a JSON path (for every task); None steps the
-    simulator directly and records the expert's raw actions. The wheeled robosuite robot has no spec yet:
-    it needs None."""
+    simulator directly and records the expert's raw actions. The wheeled robosuite robot's is
+    ``robosuite_pandaomron`` (its hand's limits plus bounds on the base and torso commands)."""
     perturb: tuple[str, ...] = ()
     """Visual perturbations or randomisation mixes (envs/perturb.py, e.g. ``randomise``) drawn
     at each reset from the episode's seed, for training with randomisation; they never change the physics."""
@@ -469,7 +469,7 @@ def check_spec_fits(task: str, source: str, hint: str = "") -> Any:
 
 
 def without_safety_spec(tasks: list[str] | tuple[str, ...]) -> list[str]:
-    """The tasks that have no default safety spec yet (the wheeled robosuite robot)."""
+    """The tasks that have no default safety spec (none today: every robot has one; a new robot may not)."""
     out = []
     for task in tasks:
         try:
