@@ -6,7 +6,8 @@ robosuite 1.5.2, Lift, both wheeled tasks: ``rs-lift-pandaomron`` (the base wher
 and ``rs-reachfar-pandaomron`` (the base starts 0.40 m further back and 0.35 m to the left and drives in; its expert is
 the Lift expert under the base-arm layer, execution/base_arm_layer.py). Numbers measured 2026-12-07 with
 ``benchmarks/robosuite_safety.py --tasks rs_mobile,rs_mobile_far --seeds 10`` (the experts, seeds 0-9, without the
-layer), and a probe of the yaw and torso commands (each held for 30-80 steps from seed 0's reset, base and arm still).
+layer), and ``benchmarks/pandaomron_base_probe.py`` (the turn and torso commands, each held for 80 steps from seed 0's
+reset, base and arm otherwise still).
 
 - action ``[dx, dy, dz, drx, dry, drz, grip, base_forward, base_side, base_yaw, torso]`` (envs/robosuite_env.py), 20 Hz.
   The hand entries are a robosuite arm's: the OSC_POSE goal is the hand's measured position plus 5 cm per unit, so
@@ -35,7 +36,7 @@ layer), and a probe of the yaw and torso commands (each held for 30-80 steps fro
   command would be 0.75 m/s). The base-arm layer commands at most exactly 0.5 (its ``base_step_m`` 12.5 mm), so its
   commands pass unchanged. ``base_yaw`` in [-0.25, 0.25]: the turn has no such deadband (measured: 0.1 turns
   0.072 rad/s, 0.25 0.21 rad/s, 0.5 0.58, 1.0 1.33), so the bound is at most 0.21 rad/s, which swings the hand
-  (0.4-0.6 m from the turning axis) at about 0.06 m/s; no expert turns. ``torso`` in [-0.05, 0.05]: the lift joint
+  at most 3.4 mm a step (0.07 m/s; 9.3 mm at 0.5); no expert turns. ``torso`` in [-0.05, 0.05]: the lift joint
   moves 4.6 mm a step per unit up to ~0.2 (0.05: 0.23 mm a step, 4.6 mm/s, the hand with it; full command 25 mm a
   step and the joint's whole 0.2 m travel in about 10 steps); no expert moves it. A per-step bound is not a bound on
   travel: a torso held at -0.05 for a whole 250-step episode lowers the hand 5.8 cm, unseen by the workspace check.
