@@ -68,7 +68,7 @@ FAR=rs-reachfar-pandaomron
 
 mkdir -p "$OUT"
 TIMES="$OUT/timings.tsv"  # stage, what, wall seconds; appended by every run (collect always: ~1 s once complete)
-source benchmarks/stages.sh  # want, timed, final
+source benchmarks/stages.sh  # want, timed, final, eval_run
 
 # ---- demonstrations ----------------------------------------------------------------------------------------------
 if want collect; then
@@ -100,23 +100,14 @@ if want train; then
 fi
 
 # ---- evaluation --------------------------------------------------------------------------------------------------
-eval_run() {  # eval_run NAME CHECKPOINT TASK [--base-arm-layer]: skipped when $OUT/eval_NAME.json holds TASK's summary
-  local name=$1 ckpt=$2 task=$3 json="$OUT/eval_$1.json"; shift 3
-  if "$PY/python" -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(sorted(s["per_task"]) != [sys.argv[2]])' \
-    "$json" "$task" 2>/dev/null; then echo "eval $name: done"; return; fi
-  echo "eval $name: $task x $EVAL_EPISODES $*"
-  timed eval "$name" "${VLA[@]}" eval --checkpoint "$ckpt" --tasks "$task" --episodes "$EVAL_EPISODES" --workers "$WORKERS" \
-    --max-steps "$MAX_STEPS" --safety none --videos 0 --json --no-progress --resume --report "$OUT/report_$name" "$@" \
-    > "$json.tmp" 2> "$OUT/eval_$name.err" || { tail -n 30 "$OUT/eval_$name.err" >&2; exit 1; }
-  mv "$json.tmp" "$json"
-}
+# eval_run: benchmarks/stages.sh (every run here without a safety layer: --safety none)
 if want eval; then
   for p in in far want; do
-    eval_run "p_${p}_alone_far" "$(final "$OUT/p_$p" "$STEPS")" "$FAR"
-    eval_run "p_${p}_layer_far" "$(final "$OUT/p_$p" "$STEPS")" "$FAR" --base-arm-layer
+    eval_run "p_${p}_alone_far" "$(final "$OUT/p_$p" "$STEPS")" "$FAR" --safety none
+    eval_run "p_${p}_layer_far" "$(final "$OUT/p_$p" "$STEPS")" "$FAR" --safety none --base-arm-layer
   done
-  eval_run p_in_alone_in "$(final "$OUT/p_in" "$STEPS")" "$IN"
-  eval_run p_in_layer_in "$(final "$OUT/p_in" "$STEPS")" "$IN" --base-arm-layer
+  eval_run p_in_alone_in "$(final "$OUT/p_in" "$STEPS")" "$IN" --safety none
+  eval_run p_in_layer_in "$(final "$OUT/p_in" "$STEPS")" "$IN" --safety none --base-arm-layer
 fi
 
 # ---- the table ---------------------------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ held_task=$(task "$HELD_OUT")
 held_max=$(printf '%s\n' $HELD_DEMOS $SCRATCH_DEMOS 0 | sort -n | tail -n 1)  # held-out demonstrations to collect
 mkdir -p "$OUT"
 TIMES="$OUT/timings.tsv"  # stage, what, wall seconds; appended by every run (collect always: ~1 s once complete)
-source benchmarks/stages.sh  # want, timed, final
+source benchmarks/stages.sh  # want, timed, final, eval_run
 
 # ---- (a) demonstrations --------------------------------------------------------------------------------------
 if want collect; then
@@ -116,16 +116,6 @@ if want held; then
 fi
 
 # ---- (e) evaluation ------------------------------------------------------------------------------------------
-eval_run() {  # eval_run NAME CHECKPOINT TASKS: skipped when $OUT/eval_NAME.json holds a summary of those tasks
-  local name=$1 ckpt=$2 tasks=$3 json="$OUT/eval_$1.json"
-  if "$PY/python" -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(sorted(s["per_task"]) != sorted(sys.argv[2].split(",")))' \
-    "$json" "$tasks" 2>/dev/null; then echo "eval $name: done"; return; fi
-  echo "eval $name: $tasks x $EVAL_EPISODES"
-  timed eval "$name" "${VLA[@]}" eval --checkpoint "$ckpt" --tasks "$tasks" --episodes "$EVAL_EPISODES" --workers "$WORKERS" \
-    --max-steps "$MAX_STEPS" --videos 0 --json --no-progress --resume --report "$OUT/report_$name" > "$json.tmp" 2> "$OUT/eval_$name.err" \
-    || { tail -n 30 "$OUT/eval_$name.err" >&2; exit 1; }
-  mv "$json.tmp" "$json"
-}
 if want eval; then
   eval_run joint "$(final "$JOINT" "$STEPS")" "$train_tasks,$held_task"
   for a in "${arms[@]}"; do eval_run "arm_$a" "$(final "$OUT/arm_$a" "$STEPS")" "$(task "$a")"; done

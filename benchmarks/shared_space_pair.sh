@@ -50,7 +50,7 @@ VLA=("$PY/python" -m vlastack)
 EMB="$DATA/embodied"
 mkdir -p "$OUT" "$DATA"
 TIMES="$OUT/timings.tsv"  # stage, what, wall seconds; appended by every run
-source benchmarks/stages.sh  # want, timed, final
+source benchmarks/stages.sh  # want, timed, final, eval_run
 
 # ---- demonstrations, then one dataset in the shared spaces ---------------------------------------------------
 if want collect; then
@@ -84,16 +84,6 @@ if want train; then
 fi
 
 # ---- evaluation ----------------------------------------------------------------------------------------------
-eval_run() {  # eval_run NAME CHECKPOINT TASKS: skipped when $OUT/eval_NAME.json holds a summary of those tasks
-  local name=$1 ckpt=$2 tasks=$3 json="$OUT/eval_$1.json"
-  if "$PY/python" -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(sorted(s["per_task"]) != sorted(sys.argv[2].split(",")))' \
-    "$json" "$tasks" 2>/dev/null; then echo "eval $name: done"; return; fi
-  echo "eval $name: $tasks x $EVAL_EPISODES"
-  timed eval "$name" "${VLA[@]}" eval --checkpoint "$ckpt" --tasks "$tasks" --episodes "$EVAL_EPISODES" --workers "$WORKERS" \
-    --max-steps "$MAX_STEPS" --videos 0 --json --no-progress --resume --report "$OUT/report_$name" > "$json.tmp" 2> "$OUT/eval_$name.err" \
-    || { tail -n 30 "$OUT/eval_$name.err" >&2; exit 1; }
-  mv "$json.tmp" "$json"
-}
 if want eval; then
   eval_run joint "$(final "$OUT/joint" "$STEPS")" "$A_TASKS,$B_TASKS"
   eval_run "$A_SUITE" "$(final "$OUT/$A_SUITE" "$STEPS")" "$A_TASKS"
