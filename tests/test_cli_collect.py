@@ -159,7 +159,7 @@ def test_the_far_wheeled_task_collects_with_the_expert_driving_the_base_through_
 
 
 def test_over_the_base_arm_layer_the_dataset_records_the_hand_motion_not_the_split(tmp_path):
-    # --base-arm-layer: the arm-only Lift expert steps through the layer, and the dataset keeps what it asked for (no
+    # --base-arm-layer: the arm-only Lift expert steps through the layer (and the robot's safety spec), and the dataset keeps what it asked for (no
     # base command at all) while the base still drives in; a fixed-base task is refused by name, as is resuming with it off.
     need_robosuite()
     out = tmp_path / "far_wanted"
@@ -170,6 +170,7 @@ def test_over_the_base_arm_layer_the_dataset_records_the_hand_motion_not_the_spl
     names = reader.features["action"]["names"]
     frames = reader.episode(0).frames
     assert not np.any(frames["action"][:, [names.index("base_forward"), names.index("base_side")]])  # the expert's own
+    assert "safety.interventions" in reader.features  # behind the wheeled robot's spec by default, the request recorded
     mount = reader.features["observation.state"]["names"].index("mount_x")
     assert frames["observation.state"][-1, mount] - frames["observation.state"][0, mount] > 0.1  # the layer drove it
     assert bool(frames["next.success"][-1])

@@ -85,7 +85,8 @@ class CollectConfig:
     base_arm_layer: bool = False
     """The base-arm layer (execution/base_arm_layer.py) sits between the expert and the robot: the expert is the task's
     arm-only one, its arm command is read as the hand motion wanted and split between the wheeled base and the arm,
-    and the dataset records the expert's command, not the split: what a policy that runs over the layer
+    and the dataset records the expert's command, not the split (behind a safety layer too: the frames' safety columns
+    then count what it changed in the split): what a policy that runs over the layer
     (``vlastack eval --base-arm-layer``) learns to give. One-arm wheeled robots only (e.g. ``rs-reachfar-pandaomron``).
     False: each task's own expert, recorded as it acts (on ``rs-reachfar-pandaomron`` that is the layer's split)."""
 
@@ -185,7 +186,7 @@ def _run_one(
         if base_arm_layer:  # outermost: the recorded action is the expert's, the split goes on to safety and robot
             from vlastack.execution.base_arm_layer import BaseArmEnv
 
-            stepped = BaseArmEnv(stepped)
+            stepped = BaseArmEnv(stepped, names=env.names)  # the safety layer's actuator does not pass names on
         _ENVS[key] = (env, stepped, expert_for(task, arm_only=base_arm_layer))
     env, stepped, expert = _ENVS[key]
     env.instruction = instruction(task, seed % TRAIN_PARAPHRASES)

@@ -151,12 +151,21 @@ class BaseArmEnv:
 
     For recording what a policy over the layer should learn: whoever steps this env (an expert in ``vlastack collect
     --base-arm-layer``) is recorded with its own command, the hand motion, not the split the robot received (that is in
-    ``info["base_arm_action"]``). Everything else (``names``, ``instruction``, ``action_space``, ...) is ``env``'s."""
+    ``info["base_arm_action"]``), also behind a safety layer: there the frame's safety columns still count what the
+    layer changed in the split, and the recorded action stays the request. Everything else (``instruction``, ``action_space``, ...) is ``env``'s. ``names`` is the
+    robot's layout (the environment's ``names``); give it when ``env`` is a wrapper that does not pass it on (the
+    safety layer's ``SafeActuator``)."""
 
-    def __init__(self, env: Any, limits: SplitLimits | None = None, motion: WheeledMotionModel | None = None) -> None:
+    def __init__(
+        self,
+        env: Any,
+        names: dict[str, list[str]] | None = None,
+        limits: SplitLimits | None = None,
+        motion: WheeledMotionModel | None = None,
+    ) -> None:
         self.env = env
         self._wanted: Action | None = None
-        self.layer = BaseArmLayer(lambda observation, info: self._wanted, env.names, limits, motion)
+        self.layer = BaseArmLayer(lambda observation, info: self._wanted, names if names is not None else env.names, limits, motion)
         self._last: tuple[Observation, dict[str, Any]] | None = None
 
     def __getattr__(self, name: str) -> Any:  # names, instruction, action_space, close ... of the wrapped env
@@ -170,8 +179,18 @@ class BaseArmEnv:
     def step(self, action: Action) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
         if self._last is None:
             raise ConfigError("BaseArmEnv: call reset() before step()")
+        from vlastack.safety.actuator import SAFETY_INFO_KEY
+
         self._wanted = action
         sent = self.layer(*self._last)
         observation, reward, terminated, truncated, info = self.env.step(sent)
         self._last = (observation, info)
-        return observation, reward, terminated, truncated, {**info, "base_arm_action": sent}
+        info = {**info, "base_arm_action": sent}
+        decision = info.get(SAFETY_INFO_KEY)
+        if decision is not None:
+            # Behind a safety layer a recording keeps the action the layer let through; here that is the split, so put
+            # the request in its place (what was asked is the point of this wrapper). The split as the safety layer
+            # passed it stays in "base_arm_action_allowed"; its interventions and hold stay as they were.
+            info[SAFETY_INFO_KEY] = {**decision, "action": np.asarray(action, dtype=np.float32)}
+            info["base_arm_action_allowed"] = decision["action"]
+        return observation, reward, terminated, truncated, info
