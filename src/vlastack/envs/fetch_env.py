@@ -175,10 +175,8 @@ class FetchEnv(gym.Env):
         self._env.reset(seed=int(seed))  # reseeds its generator: the block's start and the goal follow from the seed
         # gymnasium-robotics moves the goal marker only when its own renderer draws: place it for ours (one forward pass).
         self._env._render_callback()
-        if self._look is not None:  # visual only; a forward pass places the jittered camera, then distractors keep clear
-            self._look.apply(seed)
-            mujoco.mj_forward(self._model, self._data)
-            self._look.place_distractors(self._data)
+        if self._look is not None:  # visual only
+            self._look.start_episode(seed, self._data)
         self._steps = 0
         return self._observe(), {"privileged": self._privileged(), "success": False, "seed": seed, "step": 0}
 

@@ -244,6 +244,13 @@ class SceneLook:
             self._apply_one(level, rng)
             self._rngs.append((level, rng))
 
+    def start_episode(self, seed: int, data: Any) -> None:
+        """A new episode's look: ``apply(seed)``, the forward pass that places the jittered camera and says where the
+        hand, objects and goal are (kinematics only, the simulated state is untouched), then ``place_distractors``."""
+        self.apply(seed)
+        mujoco.mj_forward(self.model, data)
+        self.place_distractors(data)
+
     def place_distractors(self, data: Any) -> None:
         """Draw where this episode's distractors stand (after ``apply`` and the forward pass: positions are read from ``data``)."""
         self._distractors = []

@@ -275,10 +275,8 @@ class RobosuiteEnv(gym.Env):
             self._data.qpos[self._base_qpos] = self.task.base_start_m  # robosuite puts the base at joint position 0
             self._data.qvel[:] = 0.0
             mujoco.mj_forward(self._model, self._data)
-        if self._look is not None:  # visual only; the forward pass places the jittered camera and reads where things are
-            self._look.apply(seed)
-            mujoco.mj_forward(self._model, self._data)
-            self._look.place_distractors(self._data)
+        if self._look is not None:  # visual only
+            self._look.start_episode(seed, self._data)
         self._steps = 0
         return self._observe(), {"privileged": self._privileged(), "success": False, "seed": seed, "step": 0}
 

@@ -279,9 +279,7 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
     unsuccessful, annotated episode)."""
     seed = eval_seed(episode, config.seed_offset)
     try:
-        from vlastack.envs.fetch_tasks import is_fetch_task
         from vlastack.envs.metaworld import FPS, make_env
-        from vlastack.envs.robosuite_tasks import TASKS as ROBOSUITE_TASKS
         from vlastack.envs.rollout import rollout
         from vlastack.envs.tasks import step_limit
         from vlastack.evaluation.limits import LimitAudit
@@ -295,15 +293,13 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         policy = _policy(config, task)
         key = f"env/{task}/{','.join(config.perturb)}"
         if key not in _CACHE:
-            # robosuite and Fetch tasks allow fewer steps than Meta-World's 500: the policy gets the task's limit at most.
-            limit = step_limit(task) if task in ROBOSUITE_TASKS or is_fetch_task(task) else None
             _CACHE[key] = make_env(
                 task,
                 cameras=policy.cameras,
                 image_size=config.image_size or policy.image_size,
                 depth=policy.depth,
                 touch=True,
-                max_steps=config.max_steps if limit is None else min(config.max_steps, limit),
+                max_steps=min(config.max_steps, step_limit(task)),  # robosuite and Fetch tasks allow fewer than 500
                 instruction_variant=config.instruction_variant,
                 perturb=config.perturb,
             )
