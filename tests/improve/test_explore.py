@@ -14,6 +14,7 @@ from vlastack.improve.explore import (
     EXPLORE_ACTION,
     ExploreConfig,
     adaptive_std,
+    balanced_copies,
     episode_copies,
     episode_score,
     episode_weights,
@@ -170,6 +171,62 @@ def test_adaptive_std_scales_by_failure_and_a_solved_task_explores_at_the_floor(
     assert adaptive_std(0.2, 1.0, 0.0) == 0.0
 
 
+def test_balancing_gives_a_rarely_solved_task_the_most_copies_and_a_solved_one_none():
+    config = ExploreConfig(balance_tasks=True, balance_max_copies=8)
+    w = np.ones(10)
+    # 10 episodes at new_data_weight 2: a task solved 10 % of the time shares 18 copies, capped per episode
+    assert balanced_copies([0] * 9 + [6], w, 0.1, 2, config) == [0] * 9 + [8]
+    # half solved: 10 copies over its 5 kept episodes, in proportion to their weights
+    weights = np.array([1, 1, 1, 1, 1, 3, 1, 1, 1, 3], float)
+    assert balanced_copies([2, 2, 2, 2, 2, 0, 0, 0, 0, 0], weights, 0.5, 2, config) == [2] * 5 + [0] * 5
+    assert balanced_copies([0, 2, 0, 2, 0, 0, 0, 0, 0, 6], weights, 0.5, 2, config) == [0, 2, 0, 2, 0, 0, 0, 0, 0, 6]
+    # nearly solved: every kept episode keeps at least one copy; always solved: none
+    assert balanced_copies([2] * 9 + [0], w, 0.9, 2, config) == [1] * 9 + [0]
+    assert balanced_copies([2] * 10, w, 1.0, 2, config) == [0] * 10
+    assert balanced_copies([0] * 10, w, 0.0, 2, config) == [0] * 10
+    with pytest.raises(ConfigError, match="balance_max_copies"):
+        ExploreConfig(balance_max_copies=0)
+
+
+def test_a_balanced_round_rebalances_the_kept_episodes_by_the_validation_success(tmp_path, monkeypatch):
+    import json
+
+    from vlastack.improve import rounds
+    from vlastack.improve.rounds import ImproveConfig, _task_noise
+
+    (tmp_path / "ckpt").mkdir(), (tmp_path / "demos").mkdir(), (tmp_path / "out").mkdir()
+    tasks = ("reach-v3", "door-open-v3")
+    (tmp_path / "out" / "start_validation.json").write_text(json.dumps({"per_task": {"reach-v3": 0.2, "door-open-v3": 1.0}}))
+    explore = ExploreConfig(noise_std=0.2, success_only=True, balance_tasks=True)
+    config = ImproveConfig(checkpoint=tmp_path / "ckpt", demos=tmp_path / "demos", tasks=tasks, out=tmp_path / "out", explore=explore)
+    noise = _task_noise(config, 1)
+    assert noise == {"reach-v3": {"noise_std": 0.2, "noise_success": 0.2}, "door-open-v3": {"noise_std": 0.2, "noise_success": 1.0}}
+
+    class _Reader:  # two episodes per task: reach solved once, door-open twice
+        num_episodes = 4
+
+        def __init__(self, root):
+            self.meta = [("reach-v3", 600_010, True), ("reach-v3", 600_011, False), ("door-open-v3", 600_010, True), ("door-open-v3", 600_011, True)]
+
+        def episode_meta(self, e):
+            task, seed, ok = self.meta[e]
+            return {"vlastack/env_task": task, "vlastack/seed": seed, "vlastack/success": ok}
+
+        def read_columns(self, e):
+            return {keys.REWARD: np.full(20, 5.0, np.float32)}
+
+    import vlastack.episodes.reader as reader_module
+
+    monkeypatch.setattr(reader_module, "DatasetReader", _Reader)
+    success = {t: v["noise_success"] for t, v in noise.items()}
+    scored = rounds._score_round(config, [600_010, 600_011], tmp_path / "none.jsonl", success)
+    copies = {(x["task"], x["seed"]): x["copies"] for x in scored}
+    # reach: 4 * 2 * 0.8 = 6.4 copies for its one success; door-open, always solved in validation: none
+    assert copies == {("reach-v3", 600_010): 6, ("reach-v3", 600_011): 0, ("door-open-v3", 600_010): 0, ("door-open-v3", 600_011): 0}
+    with pytest.raises(ConfigError, match="balance_tasks: no validation success"):
+        rounds._score_round(config, [600_010, 600_011], tmp_path / "none.jsonl", None)
+
+
 def test_each_round_scales_the_noise_by_the_validation_of_the_policy_that_explores(tmp_path):
     import json
 
@@ -209,7 +266,7 @@ def test_a_run_started_before_rl_sim_existed_resumes_while_explore_keeps_its_def
 
     with pytest.raises(ConfigError, match=r"other settings \(explore\)"):
         _check_same_run(replace(config, explore=ExploreConfig(noise_std=0.25)))
-    new = ("adaptive_noise", "min_noise_scale", "noise_until", "contact_n")
+    new = ("adaptive_noise", "min_noise_scale", "noise_until", "contact_n", "balance_tasks", "balance_max_copies")
     saved["explore"] = {k: v for k, v in explore.items() if k not in new}  # as vlastack wrote it before them
     (config.out / "improve_config.json").write_text(json.dumps(saved))
     _check_same_run(config)

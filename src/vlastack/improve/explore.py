@@ -133,6 +133,16 @@ class ExploreConfig:
     reading exceeds ``contact_n`` (or the task is solved), the policy alone after that."""
     contact_n: float = 1.0
     """With ``noise_until=first_contact``: the touch reading (newtons, per finger) that counts as contact."""
+    balance_tasks: bool = False
+    """Rebalance the kept set across tasks (:func:`balanced_copies`): a task's kept episodes together enter the
+    fine-tuning set about ``new_data_weight * episodes * (1 - s)`` times, s the task's validation success of the
+    exploring policy (as ``adaptive_noise`` reads it), split among them by their weights. Without it every task
+    keeps copies in proportion to how often it succeeds, so the kept set is mostly tasks the policy already
+    solves (measured: 72 of 74 kept MT10 episodes); with it a solved task adds nothing the demonstrations do
+    not already anchor, and a rarely solved one gets the most copies of its few successes."""
+    balance_max_copies: int = 8
+    """With ``balance_tasks``: the most copies of one episode, so that a task's one lucky success does not fill
+    the fine-tuning set (8 copies of a 300-step episode is about half of one task's 50 demonstrations)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.adaptive_noise, bool):
@@ -151,6 +161,10 @@ class ExploreConfig:
             raise ConfigError(f"ExploreConfig.label must be one of {LABELS}, got {self.label!r}")
         if not self.max_weight >= 1:
             raise ConfigError(f"ExploreConfig.max_weight must be >= 1, got {self.max_weight}")
+        if not isinstance(self.balance_tasks, bool):
+            raise ConfigError(f"ExploreConfig.balance_tasks must be true or false, got {self.balance_tasks!r}")
+        if isinstance(self.balance_max_copies, bool) or not isinstance(self.balance_max_copies, int) or self.balance_max_copies < 1:
+            raise ConfigError(f"ExploreConfig.balance_max_copies must be an integer >= 1, got {self.balance_max_copies!r}")
 
 
 # ---- noise, score, weights --------------------------------------------------------------------------
@@ -211,6 +225,23 @@ def episode_copies(scores: list[float], successes: list[bool], new_data_weight: 
     w = episode_weights(scores, config)
     copies = [int(np.floor(new_data_weight * x + 0.5)) for x in w]
     return [c if (ok or not config.success_only) else 0 for c, ok in zip(copies, successes, strict=True)]
+
+
+def balanced_copies(copies: list[int], weights: np.ndarray, success: float, new_data_weight: int, config: ExploreConfig) -> list[int]:
+    """``balance_tasks``: one task's copies of a round (``copies`` from :func:`episode_copies`, 0 = not kept)
+    rescaled so that the kept ones total about ``new_data_weight * len(copies) * (1 - success)``, in proportion
+    to their ``weights``, each at most ``balance_max_copies``; the same episodes stay kept (at least 1 copy
+    each) unless the task is always solved (success 1: nothing kept)."""
+    kept = [i for i, c in enumerate(copies) if c > 0]
+    total = new_data_weight * len(copies) * max(0.0, 1.0 - float(success))
+    if not kept or total <= 0:
+        return [0] * len(copies)
+    w = np.asarray([float(weights[i]) for i in kept])
+    share = total * w / w.sum()
+    out = [0] * len(copies)
+    for i, x in zip(kept, share, strict=True):
+        out[i] = int(min(config.balance_max_copies, max(1, np.floor(x + 0.5))))
+    return out
 
 
 # ---- one episode -------------------------------------------------------------------------------------

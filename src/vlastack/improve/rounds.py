@@ -61,6 +61,7 @@ from vlastack.improve.explore import (
     ExploreConfig,
     ExploredResult,
     adaptive_std,
+    balanced_copies,
     collect_explored,
     episode_copies,
     episode_score,
@@ -268,7 +269,7 @@ def _gather_explored(config: ImproveConfig, checkpoint: Path, round_: int, log_p
         )
     finally:
         bar.close()
-    scored = _score_round(config, seeds, cpu_log)
+    scored = _score_round(config, seeds, cpu_log, {t: v.get("noise_success") for t, v in noise.items()})
     stats: dict[str, dict[str, Any]] = {}
     for task in config.tasks:
         mine = [e for e in scored if e["task"] == task]
@@ -297,18 +298,22 @@ def _gather_explored(config: ImproveConfig, checkpoint: Path, round_: int, log_p
 
 
 def _task_noise(config: ImproveConfig, round_: int) -> dict[str, dict[str, Any]]:
-    """Per task, the noise std this round explores with (``noise_std``) and, with ``adaptive_noise``, the success
-    it was scaled by (``noise_success``): the validation of the policy that explores, which ``improve`` has
-    always run before the round gathers (round 1: the start's)."""
+    """Per task, the noise std this round explores with (``noise_std``) and, with ``adaptive_noise`` or
+    ``balance_tasks``, the success it was scaled or rebalanced by (``noise_success``): the validation of the policy
+    that explores, which ``improve`` has always run before the round gathers (round 1: the start's)."""
     e = config.explore
-    if not e.adaptive_noise:
+    if not (e.adaptive_noise or e.balance_tasks):
         return {t: {"noise_std": e.noise_std} for t in config.tasks}
     per_task = json.loads(_validation_path(config, round_ - 1).read_text())["per_task"]
-    return {t: {"noise_std": adaptive_std(e.noise_std, per_task[t], e.min_noise_scale), "noise_success": per_task[t]} for t in config.tasks}
+    scale = (lambda s: adaptive_std(e.noise_std, s, e.min_noise_scale)) if e.adaptive_noise else (lambda s: e.noise_std)
+    return {t: {"noise_std": scale(per_task[t]), "noise_success": per_task[t]} for t in config.tasks}
 
 
-def _score_round(config: ImproveConfig, seeds: list[int], cpu_log: Path) -> list[dict[str, Any]]:
-    """Every episode of this round's seeds in ``out/data``: outcome, score, weight and copies."""
+def _score_round(
+    config: ImproveConfig, seeds: list[int], cpu_log: Path, task_success: dict[str, float | None] | None = None
+) -> list[dict[str, Any]]:
+    """Every episode of this round's seeds in ``out/data``: outcome, score, weight and copies (``balance_tasks``:
+    rebalanced by ``task_success``, each task's validation success of the exploring policy)."""
     from vlastack.envs.rollout import SAFETY_INTERVENTIONS
     from vlastack.episodes.reader import DatasetReader
 
@@ -350,6 +355,11 @@ def _score_round(config: ImproveConfig, seeds: list[int], cpu_log: Path) -> list
         scores = [x["score"] for x in mine]
         weights = episode_weights(scores, config.explore)
         copies = episode_copies(scores, [x["success"] for x in mine], config.new_data_weight, config.explore)
+        if config.explore.balance_tasks:
+            success = (task_success or {}).get(task)
+            if success is None:
+                raise ConfigError(f"explore.balance_tasks: no validation success of the exploring policy for {task}")
+            copies = balanced_copies(copies, weights, success, config.new_data_weight, config.explore)
         for x, w, c in zip(mine, weights, copies, strict=True):
             x["weight"], x["copies"] = float(w), c
     return out
