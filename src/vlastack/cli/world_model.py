@@ -4,6 +4,7 @@
     vlastack wm latent --dataset data/video_only --encoder CKPT --out runs/wm/lam      # no action column needed
     vlastack wm heads  --dynamics runs/wm/dyn --out runs/wm/heads    # reward and safety heads on its embeddings
     vlastack wm guardrail --heads runs/wm/heads --out runs/wm/guard    # thresholds -> vlastack eval --guardrail runs/wm/guard
+    vlastack wm progress --dynamics runs/wm/dyn --out runs/wm/progress  # dense-reward head (vlastack improve --method rl-wm)
     vlastack wm pseudo-label --dataset runs/mt10_50b --labelled-per-task 5 --out runs/wm14/mt10_pseudo5  # IDM labels
     vlastack wm latent-label --latent runs/wm/lam --dataset runs/mt10_50b --out runs/wm/mt10_latent  # latent actions
     vlastack wm preview train --dynamics runs/wm/dyn --out runs/wm/preview   # decoder: embedding -> 32 px frame
@@ -150,6 +151,49 @@ def heads(
     torch.set_num_threads(1)
     last = train_heads(table, labels[train_rows], run.model, cfg, out, meta, resume=resume, log=typer.echo)
     typer.echo(f"checkpoint: {last}")
+
+
+@wm.command("progress")
+def progress(
+    dynamics: Annotated[Path, typer.Option(help="`vlastack wm train` run (or one of its checkpoints): embeddings, split and rollouts.")],
+    out: Annotated[Path, typer.Option(help="Run directory for the progress head: checkpoints/, metrics.jsonl.")],
+    set_: Set = None,
+    resume: Resume = False,
+) -> None:
+    """Train the progress head (the dense reward / reward_scale, in [0, 1]) on the dynamics run's training episodes,
+    then print its mean absolute error on the held-out episodes' true embeddings beside a constant's."""
+    import torch
+
+    from vlastack.episodes.reader import DatasetReader
+    from vlastack.world_model import checkpoint
+    from vlastack.world_model.config import ProgressConfig
+    from vlastack.world_model.heads import table_progress
+    from vlastack.world_model.runs import DynamicsRun
+    from vlastack.world_model.train import train_progress
+
+    cfg = _configured(ProgressConfig(), set_)
+    run = DynamicsRun.load(dynamics)
+    targets = table_progress(run.table, [DatasetReader(d) for d in run.datasets], cfg.reward_scale)
+    train_rows = run.rows(run.train_episodes)
+    meta = {
+        "dynamics": str(run.checkpoint),
+        "datasets": run.datasets,
+        "train_episodes": run.train_episodes,
+        "held_out_episodes": run.held_out,
+    }
+    torch.set_num_threads(1)
+    last = train_progress(
+        run.table.select(run.train_episodes), targets[train_rows], run.model, cfg, out, meta, resume=resume, log=typer.echo
+    )
+    typer.echo(f"checkpoint: {last}")
+    if run.held_out:
+        head, _ = checkpoint.load(last)
+        rows = run.rows(run.held_out)
+        with torch.no_grad():
+            pred = head.progress(head.norm.normalize(run.table.z[rows]))
+        held = targets[rows]
+        constant = (held - targets[train_rows].mean()).abs().mean()
+        typer.echo(f"held-out progress, mean absolute error: {float((pred - held).abs().mean()):.3f} (a constant: {float(constant):.3f})")
 
 
 @wm.command("guardrail")

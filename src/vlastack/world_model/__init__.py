@@ -4,7 +4,8 @@
 - ``embeddings``: encode a dataset once with a policy's ``image_features`` and cache the result.
 - ``dynamics``: the chunk predictor z(t+m) = f(z(t), a(t..t+m-1)) and its autoregressive rollout.
 - ``latent_actions``: inverse dynamics (z(t), z(t+k)) -> FSQ code, and the forward model that uses it.
-- ``heads``: reward and safety heads on embeddings (success, keep-out, over-force, object lost) and their labels.
+- ``heads``: reward and safety heads on embeddings (success, keep-out, over-force, object lost) and their labels,
+  and the progress head (the dense reward in [0, 1], ``vlastack wm progress``) that ``improve --method rl-wm`` scores with.
 - ``guardrail``: roll a chunk out in the world model and flag it when the heads predict an unsafe event.
 - ``inverse_dynamics``: an MLP from the proprioceptive states around frame t to the action a(t).
 - ``pseudo_labels``: label the episodes past the first N of each task with it (``vlastack wm pseudo-label``).

@@ -1,7 +1,7 @@
 """World-model checkpoints: safetensors and JSON only, written to a ``.tmp`` folder and renamed.
 
 <out>/checkpoints/step_00001000/
-    config.json                 {"kind": "dynamics" | "latent_actions" | "heads" | "preview", "config": {...}, "meta": {...}}
+    config.json                 {"kind": "dynamics" | "latent_actions" | "heads" | "preview" | "progress", "config": {...}, "meta": {...}}
     model.safetensors           weights and the embedding normaliser
     training/optimizer.safetensors, training/state.json, training/rng.safetensors   (for resume)
 """
@@ -18,13 +18,19 @@ import torch
 from vlastack.checkpoint import CONFIG_FILE, MODEL_FILE, checkpoint_dir, load_safetensors, save_safetensors
 from vlastack.errors import CheckpointError
 from vlastack.training.checkpoint import optimizer_from_files, optimizer_to_files
-from vlastack.world_model.config import DynamicsConfig, HeadsConfig, LatentActionConfig, PreviewConfig
+from vlastack.world_model.config import DynamicsConfig, HeadsConfig, LatentActionConfig, PreviewConfig, ProgressConfig
 from vlastack.world_model.dynamics import ChunkPredictor
-from vlastack.world_model.heads import SafetyHeads
+from vlastack.world_model.heads import ProgressHead, SafetyHeads
 from vlastack.world_model.latent_actions import LatentActionModel
 from vlastack.world_model.preview import PreviewDecoder
 
-KINDS = {"dynamics": DynamicsConfig, "latent_actions": LatentActionConfig, "heads": HeadsConfig, "preview": PreviewConfig}
+KINDS = {
+    "dynamics": DynamicsConfig,
+    "latent_actions": LatentActionConfig,
+    "heads": HeadsConfig,
+    "preview": PreviewConfig,
+    "progress": ProgressConfig,
+}
 """Checkpoint kind -> config class."""
 TRAINING = "training"
 
@@ -73,6 +79,8 @@ def load(ckpt: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
         model = SafetyHeads(config, meta["embed_dim"])
     elif d["kind"] == "preview":
         model = PreviewDecoder(config, meta["embed_dim"])
+    elif d["kind"] == "progress":
+        model = ProgressHead(config, meta["embed_dim"])
     else:
         model = LatentActionModel(config, meta["embed_dim"])
     state = load_safetensors(ckpt / MODEL_FILE)

@@ -165,6 +165,35 @@ class HeadsConfig(_Optimisation):
             )
 
 
+@dataclass(frozen=True)
+class ProgressConfig(_Optimisation):
+    """The progress head: an MLP from one normalised embedding (the dynamics model's normalisation) to the task's
+    dense reward at that frame, scaled to [0, 1] (a reward head in the sense of issue 14; the success head of
+    :class:`HeadsConfig` says only whether a frame is solved, which gives no signal far from success).
+
+    Target of frame t: the dataset's ``next.reward`` of step t-1 (the reward of arriving at frame t; Meta-World
+    computes it from the state after the step) divided by ``reward_scale`` and clipped to [0, 1]; frame 0 takes
+    step 0's. Trained with binary cross-entropy on these soft targets (a sigmoid output stays in [0, 1])."""
+
+    hidden: int = 256
+    """Width of the head's MLP."""
+    layers: int = 2
+    """Hidden layers of the head's MLP."""
+    predicted_prob: float = 0.5
+    """Probability that a training input is the dynamics model's rolled-out prediction of the frame's embedding
+    (as :attr:`HeadsConfig.predicted_prob`), so the head also reads the predictor's outputs in training."""
+    max_rollout: int = 16
+    """Most steps a predicted training input is rolled out over."""
+    reward_scale: float = 10.0
+    """Dense reward that counts as full progress (Meta-World's largest reward per step is 10)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive(self, "hidden", "layers", "max_rollout", "reward_scale")
+        if not 0.0 <= self.predicted_prob <= 1.0:
+            raise ConfigError(f"ProgressConfig.predicted_prob must be in [0, 1], got {self.predicted_prob!r}")
+
+
 PREVIEW_LOSSES = ("l1", "mse")
 FRAME_STORES = ("memmap", "memory")
 

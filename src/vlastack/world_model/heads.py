@@ -22,7 +22,8 @@ from torch import nn
 
 from vlastack import keys
 from vlastack.episodes.reader import DatasetReader
-from vlastack.world_model.config import HeadsConfig
+from vlastack.errors import DatasetError
+from vlastack.world_model.config import HeadsConfig, ProgressConfig
 from vlastack.world_model.dynamics import Normalizer, mlp
 from vlastack.world_model.embeddings import EPISODE_OFFSET, EmbeddingTable
 
@@ -92,6 +93,45 @@ class SafetyHeads(nn.Module):
     def probabilities(self, z: torch.Tensor) -> torch.Tensor:
         """Per-event probabilities [B, len(EVENTS)] of normalised embeddings (the loss weights positives
         up, so these are ranked well but not calibrated: compare them with thresholds fitted on data)."""
+        return torch.sigmoid(self(z))
+
+
+def progress_targets(columns: dict[str, np.ndarray], reward_scale: float) -> np.ndarray:
+    """float32 [N]: the progress head's target at each frame of one episode's columns: ``next.reward`` of the step
+    before (the reward of arriving at the frame) / ``reward_scale``, clipped to [0, 1]; frame 0 takes step 0's."""
+    r = np.asarray(columns[keys.REWARD], dtype=np.float64).reshape(-1)
+    arrived = np.r_[r[:1], r[:-1]] if len(r) else r
+    return np.clip(arrived / float(reward_scale), 0.0, 1.0).astype(np.float32)
+
+
+def table_progress(table: EmbeddingTable, readers: list[DatasetReader], reward_scale: float) -> torch.Tensor:
+    """float32 [N]: :func:`progress_targets` of every row of an EmbeddingTable (episode ids as in :func:`table_labels`)."""
+    out = torch.zeros(len(table.z))
+    for ep, (start, n) in table.spans().items():
+        reader = readers[ep // EPISODE_OFFSET]
+        if keys.REWARD not in reader.features:
+            raise DatasetError(f"{reader.root} has no {keys.REWARD!r} column: the progress head learns the dense reward")
+        cols = reader.read_columns(ep % EPISODE_OFFSET)
+        frames = table.frame[start : start + n].numpy()
+        out[start : start + n] = torch.from_numpy(progress_targets(cols, reward_scale)[frames])
+    return out
+
+
+class ProgressHead(nn.Module):
+    """Normalised z [B, F] -> logit [B] of the task's progress (the dense reward scaled to [0, 1]); ``norm`` is a
+    copy of the dynamics model's normaliser, as in :class:`SafetyHeads`."""
+
+    def __init__(self, config: ProgressConfig, embed_dim: int) -> None:
+        super().__init__()
+        self.config, self.embed_dim = config, embed_dim
+        self.norm = Normalizer(embed_dim)
+        self.net = mlp(embed_dim, config.hidden, config.layers, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).squeeze(-1)
+
+    def progress(self, z: torch.Tensor) -> torch.Tensor:
+        """Predicted progress in [0, 1] of normalised embeddings z [..., F] -> [...]."""
         return torch.sigmoid(self(z))
 
 

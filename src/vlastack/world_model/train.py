@@ -20,10 +20,10 @@ from vlastack.checkpoint import latest_checkpoint
 from vlastack.episodes.reader import DatasetReader
 from vlastack.errors import ConfigError, DatasetError
 from vlastack.world_model import checkpoint
-from vlastack.world_model.config import DynamicsConfig, HeadsConfig, LatentActionConfig
+from vlastack.world_model.config import DynamicsConfig, HeadsConfig, LatentActionConfig, ProgressConfig
 from vlastack.world_model.dynamics import ChunkPredictor
 from vlastack.world_model.embeddings import EmbeddingTable
-from vlastack.world_model.heads import EVENTS, SafetyHeads
+from vlastack.world_model.heads import EVENTS, ProgressHead, SafetyHeads
 from vlastack.world_model.latent_actions import LatentActionModel, codebook_usage
 
 METRICS = "metrics.jsonl"
@@ -245,6 +245,36 @@ def train_heads(
         return torch.nn.functional.binary_cross_entropy_with_logits(m(b[0]), b[1], pos_weight=pos_weight)
 
     return _loop(model, "heads", table, cfg, out, meta, resume, log, batch, loss)
+
+
+def train_progress(
+    table: EmbeddingTable,
+    targets: torch.Tensor,
+    dynamics: ChunkPredictor | None,
+    cfg: ProgressConfig,
+    out: Path,
+    meta: dict[str, Any],
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Train the progress head on ``table`` (training rows) with per-row targets in [0, 1] (float32 [N],
+    ``heads.table_progress``); inputs as the safety heads' (``dynamics``' normaliser, a share of rollouts)."""
+    if targets.shape != (len(table.z),):
+        raise DatasetError(f"progress targets have shape {tuple(targets.shape)}, expected {(len(table.z),)}")
+    torch.manual_seed(cfg.seed)
+    model = ProgressHead(cfg, table.z.shape[1])
+    use_dynamics_units(model, dynamics, table)
+    meta = {**meta, "embed_dim": model.embed_dim, "train_mean_target": float(targets.mean()) if len(targets) else float("nan")}
+    spans = Spans(table)
+
+    def batch(z: torch.Tensor, g: torch.Generator):
+        rows = torch.randint(len(z), (cfg.batch_size,), generator=g)
+        return predicted_inputs(z, rows, table, spans, dynamics, cfg.max_rollout, cfg.predicted_prob, g), targets[rows].float()
+
+    def loss(m: ProgressHead, b) -> torch.Tensor:
+        return torch.nn.functional.binary_cross_entropy_with_logits(m(b[0]), b[1])  # soft targets in [0, 1]
+
+    return _loop(model, "progress", table, cfg, out, meta, resume, log, batch, loss)
 
 
 def _loop(model, kind, table, cfg, out: Path, meta, resume, log, make_batch, loss_fn) -> Path:
