@@ -177,6 +177,22 @@ class WindowDataset(Dataset):
             for t in (range(n) if label_key is None else np.flatnonzero(self._data[i][_LABELLED].numpy()))
         ]
         self._lengths = lengths
+        self._labelled = label_key is not None
+        starts = np.r_[0, np.cumsum(lengths)[:-1]].astype(int) if lengths else []
+        self._first_sample = {e: (i, int(x)) for i, (e, x) in enumerate(zip(self.episodes, starts))}  # episode -> (position, first sample)
+
+    def sample_index(self, episode: int, frame: int) -> int:
+        """The index of the sample of frame ``frame`` of dataset episode ``episode`` (one of ``episodes``), for a
+        dataset without ``label_key`` (every frame is then a sample, episode after episode)."""
+        if self._labelled:
+            raise DatasetError("sample_index: with label_key only the labelled frames are samples; their order is not by frame")
+        if episode not in self._first_sample:
+            raise DatasetError(f"sample_index: episode {episode} is not one of this dataset's episodes")
+        position, first = self._first_sample[episode]
+        n = self._lengths[position]
+        if not 0 <= frame < n:
+            raise DatasetError(f"sample_index: episode {episode} has frames 0..{n - 1}, not {frame}")
+        return first + int(frame)
 
     def __len__(self) -> int:
         return len(self._index)
