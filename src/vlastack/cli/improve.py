@@ -8,15 +8,18 @@ Examples::
     vlastack improve ... --set gate.threshold=0.4 --set improve.steps=3000                         # any config field
     vlastack improve ... --out runs/improve/rl --method rl-sim --episodes 10 --set explore.noise_std=0.3   # RL in the simulator
     vlastack improve --checkpoint runs/mt10/l1-effnet/... --method dagger --feature-cache ...   # fine-tune on cached trunk maps
+    vlastack improve ... --out runs/improve/wm --method rl-wm --world-model runs/wm/guard --progress-head runs/wm/progress \
+        --set imagine.frames_per_task=256   # RL in the world model: no environment step to gather (see improve/imagine.py)
 
 Running the same command again continues an interrupted run.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,14 +38,21 @@ def improve(
         typer.Option(
             help="interventions (scripted operator takes over, HG-DAgger; its frames are the labels), dagger (the same "
             "episodes, the expert labels every frame), rl-sim (RL in the simulator: the policy explores with correlated "
-            "noise behind the safety layer and imitates its own episodes weighted by their reward) or expert-demos "
-            "(the control)."
+            "noise behind the safety layer and imitates its own episodes weighted by their reward), rl-wm (RL in the "
+            "world model: candidate chunks around the policy's, at demonstration frames, imagined and scored by the world "
+            "model's heads; the best beats the policy's own by a margin -> label) or expert-demos (the control)."
         ),
     ] = "interventions",
     rounds: Annotated[int, typer.Option(help="Gather-fine-tune-validate rounds.")] = 2,
     episodes: Annotated[int, typer.Option(help="Assisted or explored (rl-sim) episodes per task and round.")] = 10,
     match: Annotated[
         Path | None, typer.Option(help="expert-demos: the interventions run whose new frames per task and round are matched.")
+    ] = None,
+    world_model: Annotated[
+        Path | None, typer.Option(help="rl-wm: a `vlastack wm guardrail` directory (encoder, dynamics, heads, thresholds).")
+    ] = None,
+    progress_head: Annotated[
+        Path | None, typer.Option(help="rl-wm: a `vlastack wm progress` run trained on that world model's dynamics run (dense reward).")
     ] = None,
     workers: Annotated[int, typer.Option(help="Simulator processes.")] = 2,
     feature_cache: Annotated[
@@ -60,7 +70,8 @@ def improve(
         typer.Option(
             "--set",
             help="Override a config field: improve.FIELD=VALUE (ImproveConfig), gate.FIELD=VALUE (the operator's "
-            "GateConfig) or explore.FIELD=VALUE (rl-sim's ExploreConfig: noise, score, weights), JSON values, "
+            "GateConfig), explore.FIELD=VALUE (rl-sim's ExploreConfig: noise, score, weights) or imagine.FIELD=VALUE "
+            "(rl-wm's ImagineConfig: start frames, candidates, score, margin), JSON values, "
             "e.g. --set improve.steps=3000 --set gate.threshold=0.4 --set explore.noise_std=0.2.",
         ),
     ] = None,
@@ -86,12 +97,15 @@ def improve(
         rounds=rounds,
         episodes=episodes,
         match=match,
+        world_model=world_model,
+        progress_head=progress_head,
         workers=workers,
         feature_cache=feature_cache,
         feature_cache_shifts=feature_cache_shifts,
     )
-    sections = apply_overrides({"improve": config, "gate": config.gate, "explore": config.explore}, set_ or [])
-    config = replace(sections["improve"], gate=sections["gate"], explore=sections["explore"])
+    sections = {"improve": config, "gate": config.gate, "explore": config.explore, "imagine": config.imagine}
+    sections = apply_overrides(sections, set_ or [])
+    config = replace(sections["improve"], gate=sections["gate"], explore=sections["explore"], imagine=sections["imagine"])
     stop_on_sigterm()
     try:
         table = run(config, progress=progress)
@@ -100,12 +114,35 @@ def improve(
         raise typer.Exit(130) from None
     view = Table(title=f"vlastack improve ({config.method}) on {len(config.tasks)} tasks, validation seeds, behind the safety layer")
     for name, _ in (columns := round_columns(config.method)):
-        view.add_column(name, min_width=max(len(w) for w in name.split()) if config.method == "rl-sim" else None)
+        view.add_column(name, min_width=max(len(w) for w in name.split()) if config.method in ("rl-sim", "rl-wm") else None)
     steps = 0
     for row in table:
         steps += gathered_steps(row)
         view.add_row(*(cell(row, steps) for _, cell in columns))
     Console().print(view)
+    if config.method == "rl-wm" and len(table) > 1:
+        Console().print(imagination_table(table, config.tasks))
+
+
+def imagination_table(table: list[dict], tasks: tuple[str, ...]) -> Any:
+    """rl-wm: per task and round, the world model's promise for the round's labels, its view of the fine-tuned policy
+    at those frames, and the real validation change (where imagination misleads: imagined > 0, real <= 0)."""
+    from rich.table import Table
+
+    view = Table(
+        title="rl-wm, imagined against real: predicted score gain promised / imagined after fine-tuning / validation success change"
+    )
+    view.add_column("task")
+    rounds = [row for row in table if "imagination" in row]
+    for row in rounds:
+        view.add_column(f"round {row['round']}")
+    for task in tasks:
+        cells = []
+        for row in rounds:
+            v = row["imagination"].get(task)
+            cells.append("-" if v is None else f"{v['promised']:+.3f} / {v['imagined']:+.3f} / {v['real']:+.0%}")
+        view.add_row(task, *cells)
+    return view
 
 
 def gathered_steps(row: dict) -> int:
@@ -155,6 +192,37 @@ def round_columns(method: str) -> list[tuple[str, Callable[[dict, int], str]]]:
         ("round", lambda row, _: str(row["round"])),
         ("success", lambda row, _: f"{row['success']:.0%}"),
     ]
+
+    def imagined(key: str) -> Callable[[dict, int], str]:
+        return lambda row, _: str(sum(int(v.get(key, 0)) for v in row["gathered"].values())) if row.get("gathered") else "-"
+
+    def kept_frames(row: dict, _: int) -> str:
+        g = row.get("gathered", {})
+        return f"{sum(int(v['kept']) for v in g.values())} / {sum(int(v['start_frames']) for v in g.values())}" if g else "-"
+
+    def mean_over_tasks(key: str, fmt: str) -> Callable[[dict, int], str]:
+        def cell(row: dict, _: int) -> str:
+            values = [float(v[key]) for v in row.get("gathered", {}).values() if v.get(key) is not None and not math.isnan(float(v[key]))]
+            return format(sum(values) / len(values), fmt) if values else "-"
+
+        return cell
+
+    def imagined_after(row: dict, _: int) -> str:
+        im = row.get("imagination", {})
+        values = [float(v["imagined"]) for v in im.values() if not math.isnan(float(v["imagined"]))]
+        return f"{sum(values) / len(values):+.3f}" if values else "-"
+
+    if method == "rl-wm":
+        return head + [
+            ("env steps gathering (cum.)", lambda row, steps: str(steps)),
+            ("imagined rollouts", imagined("imagined_rollouts")),
+            ("kept / start frames", kept_frames),
+            ("pred. gain promised", mean_over_tasks("promised", "+.3f")),
+            ("pred. gain after fine-tune", imagined_after),
+            ("pred. own score", mean_over_tasks("mean_own_score", ".3f")),
+            ("CPU s imagine / train", cpu),
+            ("safety steps / episode valid.", lambda row, _: f"{row['safety_changed_steps_per_episode']:.1f}"),
+        ]
     if method == "rl-sim":
         return head + [
             ("solved / episodes exploring", solved),

@@ -56,10 +56,17 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
         progress=progress,
         future_offsets=cfg.future_frame_offsets,
     )
-    demos, new = DatasetReader(config.demos), DatasetReader(config.out / "data")
+    demos = DatasetReader(config.demos)
+    # rl-wm gathers no dataset: its labels are frames of the demonstrations (improve/imagine.py)
+    new = None if config.method == "rl-wm" else DatasetReader(config.out / "data")
     run_info = {"improve": _config_dict(config), "round": round_, "started_from": str(Path(start).resolve())}
     demo_maps, new_maps = _feature_caches(config, cfg, demos, new, run_info, progress)
-    if config.method == "rl-sim":
+    if config.method == "rl-wm":
+        from vlastack.improve.imagine import ImaginedLabels, imagined_labels
+
+        anchor = WindowDataset(demos, feature_caches=demo_maps, **options)
+        parts = [anchor, ImaginedLabels(anchor, imagined_labels(config, round_))]
+    elif config.method == "rl-sim":
         parts = [WindowDataset(demos, feature_caches=demo_maps, **options)]
         for copies, episodes in sorted(_explored_copies(config, round_).items()):
             label = EXPLORE_ACTION if config.explore.label == "sent" else keys.ACTION
@@ -85,7 +92,7 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
         progress=progress,
         init_from=start if last is None else None,
         extra_run_info=run_info,
-        instructions=sorted(set(demos.tasks) | set(new.tasks)),
+        instructions=sorted(set(demos.tasks) | set(new.tasks if new is not None else ())),
     )
     cpu_s = sum(os.times()[:4]) - cpu0
     _write_json(run / "cpu.json", {"cpu_s": cpu_s})
@@ -94,7 +101,7 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
 
 def _feature_caches(config: ImproveConfig, cfg: Any, demos: Any, new: Any, run_info: dict, progress: bool) -> tuple[dict, dict]:
     """With ``feature_cache``: the trunk's maps of every camera of the demonstrations and of the gathered data
-    (image key -> cache, for ``WindowDataset(feature_caches=...)``), recorded in ``run_info`` the way ``vlastack
+    (image key -> cache, for ``WindowDataset(feature_caches=...)``; ``new`` None: no gathered data, rl-wm), recorded in ``run_info`` the way ``vlastack
     train`` records them; without it, no caches (the images are read).
 
     The gathered dataset has grown since the last round, so its fingerprint, and with it its cache, is new:
@@ -107,7 +114,8 @@ def _feature_caches(config: ImproveConfig, cfg: Any, demos: Any, new: Any, run_i
     from vlastack.training.feature_caches import cache_run_info, open_camera_caches
 
     encoder = _cache_encoder(config, cfg)
-    demo_maps, new_maps = (open_camera_caches(reader, cfg, encoder, progress=progress) for reader in (demos, new))
+    demo_maps = open_camera_caches(demos, cfg, encoder, progress=progress)
+    new_maps = open_camera_caches(new, cfg, encoder, progress=progress) if new is not None else {}
     run_info["feature_cache"] = cache_run_info(encoder, demo_maps, new_maps)
     return demo_maps, new_maps
 

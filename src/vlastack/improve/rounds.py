@@ -15,6 +15,11 @@ Methods:
   safety interventions, and the fine-tuning set is the demonstrations plus every episode gathered so
   far, each repeated by its reward weight (reward-weighted self-imitation; the labels are the
   actions sent into the safety layer, noise included).
+- ``rl-wm`` (RL in the world model, ``improve/imagine.py``): rl-sim's self-imitation with every rollout
+  imagined: at real start frames of the demonstrations, the policy's chunk and alternatives around it are rolled
+  out in a learned world model (``world_model``: a ``vlastack wm guardrail`` directory; ``progress_head``: a
+  ``vlastack wm progress`` run) and scored by its reward and safety heads; the frames where a candidate beats the
+  policy's chunk are kept with that chunk as the label. Gathering takes no environment step; validation does.
 - ``expert-demos`` (the control the comparison needs): about as many new frames per task and
   round, as whole fresh expert demonstrations from new starts (the operator frames divided by the
   task's mean demonstration length, rounded up); ``match`` names the ``interventions`` run whose
@@ -38,6 +43,8 @@ Layout of ``out``::
                                 with each episode's score, weight and copies (``scored``) and each
                                 task's noise std (``adaptive_noise``: from the success it was scaled by)
     round_<r>/train/            the fine-tuning run (checkpoints/, metrics.jsonl, cpu.json)
+    round_<r>/labels.safetensors, scored.json   rl-wm: the kept frames' chosen chunks, and every start frame's scores
+    round_<r>/imagined_after.json   rl-wm: the world model's score of the fine-tuned policy's chunks at the round's frames
     round_<r>/validation.json   validation of that round's policy
     start_validation.json       validation of the starting policy
     improve.json                the round table
@@ -70,6 +77,7 @@ from vlastack.improve.explore import (
     held_return,
 )
 from vlastack.improve.fine_tune import _check_feature_cache, _fine_tune
+from vlastack.improve.imagine import AFTER_FILE, LABELS_FILE, SCORED_FILE, ImagineConfig
 from vlastack.improve.interventions import (
     ASSIST_SEED_OFFSET,
     INTERVENTION,
@@ -82,7 +90,7 @@ from vlastack.improve.operator import GateConfig
 from vlastack.improve.records import config_dict as _config_dict
 from vlastack.improve.records import write_json as _write_json
 
-METHODS = ("interventions", "dagger", "rl-sim", "expert-demos")
+METHODS = ("interventions", "dagger", "rl-sim", "rl-wm", "expert-demos")
 #: Seeds of expert-demos episodes: above the assisted ones, so the two arms never share a start.
 DEMO_SEED_OFFSET = ASSIST_SEED_OFFSET + 500_000
 TABLE_FILE = "improve.json"
@@ -102,7 +110,7 @@ class ImproveConfig:
     out: Path
     """Run directory (see the module docstring); reused to resume."""
     method: str = "interventions"
-    """``interventions``, ``dagger``, ``rl-sim`` or ``expert-demos``."""
+    """``interventions``, ``dagger``, ``rl-sim``, ``rl-wm`` or ``expert-demos``."""
     rounds: int = 2
     """Gather-fine-tune-validate rounds (rl-sim: at most 29)."""
     episodes: int = 10
@@ -114,6 +122,14 @@ class ImproveConfig:
     """When the scripted operator takes over."""
     explore: ExploreConfig = field(default_factory=ExploreConfig)
     """``rl-sim``: the exploration noise and how episodes are scored and weighted."""
+    world_model: Path | None = None
+    """``rl-wm``: a ``vlastack wm guardrail`` directory (its encoder, dynamics model, reward and safety heads and
+    thresholds) in which the candidate chunks are rolled out and scored."""
+    progress_head: Path | None = None
+    """``rl-wm``: a ``vlastack wm progress`` run (or checkpoint) trained with the world model's dynamics model; its
+    predicted dense reward scores progress short of success. None: success and safety alone score."""
+    imagine: ImagineConfig = field(default_factory=ImagineConfig)
+    """``rl-wm``: start frames, candidate chunks, and how they are scored and weighted."""
     safety: str = "metaworld_sawyer"
     """Safety spec every action (policy's or operator's) passes through."""
     steps: int = 2_000
@@ -125,7 +141,8 @@ class ImproveConfig:
     new_data_weight: int = 4
     """Each new sample appears this many times in the fine-tuning set (the new frames are a few
     thousand against tens of thousands of demonstration frames); rl-sim: on average over a task's
-    episodes of a round, each episode ``round(new_data_weight * its weight)`` times."""
+    episodes of a round, each episode ``round(new_data_weight * its weight)`` times; rl-wm: each kept
+    frame ``max(1, round(new_data_weight * its weight))`` times (``imagine.frame_copies``)."""
     validation_episodes: int = 5
     """Validation episodes per task after every round (seeds 200000+)."""
     execute_steps: int | None = None
@@ -154,6 +171,14 @@ class ImproveConfig:
         for name in ("rounds", "episodes", "steps", "batch_size", "new_data_weight", "validation_episodes", "workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.method == "rl-wm" and self.world_model is None:
+            raise ConfigError("method rl-wm needs world_model: a `vlastack wm guardrail` directory to imagine in")
+        for name in ("world_model", "progress_head"):
+            value = getattr(self, name)
+            if value is not None and self.method != "rl-wm":  # it would be silently ignored
+                raise ConfigError(f"{name} is read only by method rl-wm (method is {self.method!r})")
+            if value is not None and not Path(value).is_dir():
+                raise ConfigError(f"{name}: {value} is not a directory")
         if self.method == "rl-sim" and self.episodes > 10_000:
             raise ConfigError(f"episodes must be <= 10000 for rl-sim (a round's seed range), got {self.episodes}")
         if self.method == "rl-sim" and self.rounds > 29:
@@ -176,6 +201,10 @@ def improve(config: ImproveConfig, progress: bool = True) -> list[dict[str, Any]
     """Run (or continue) every round; returns the round table (also in ``out/improve.json``)."""
     _check_feature_cache(config)
     config.out.mkdir(parents=True, exist_ok=True)
+    if config.method == "rl-wm":
+        from vlastack.improve.imagine import check_world_model
+
+        check_world_model(config)  # before anything runs: a mismatched world model fails in seconds
     _check_same_run(config)
     table = [_validation_row(config, config.checkpoint, _validation_path(config, 0), round_=0, progress=progress)]
     current = config.checkpoint
@@ -184,6 +213,8 @@ def improve(config: ImproveConfig, progress: bool = True) -> list[dict[str, Any]
         current, train_s = _fine_tune(config, current, r, progress)
         row = _validation_row(config, current, _validation_path(config, r), round_=r, progress=progress)
         row.update(gathered, train_cpu_s=train_s)
+        if config.method == "rl-wm":
+            row["imagination"] = _imagination(config, current, r, table[-1]["per_task"], row, progress)
         table.append(row)
         _write_json(config.out / TABLE_FILE, {"config": _config_dict(config), "rounds": table})
     return table
@@ -202,6 +233,8 @@ def _gather(config: ImproveConfig, checkpoint: Path, round_: int, progress: bool
         return _gather_demos(config, round_, log_path, progress)
     if config.method == "rl-sim":
         return _gather_explored(config, checkpoint, round_, log_path, progress)
+    if config.method == "rl-wm":
+        return _gather_imagined(config, checkpoint, round_, log_path, progress)
     data = config.out / "data"
     writer = DatasetWriter(data, robot_type="sawyer", feature_names=assisted_feature_names(expert_labels=True))
     seeds = [ASSIST_SEED_OFFSET + 10_000 * round_ + k for k in range(config.episodes)]
@@ -295,6 +328,34 @@ def _gather_explored(config: ImproveConfig, checkpoint: Path, round_: int, log_p
     }
     _write_json(log_path, result)
     return result
+
+
+def _gather_imagined(config: ImproveConfig, checkpoint: Path, round_: int, log_path: Path, progress: bool) -> dict[str, Any]:
+    """rl-wm: this round's start frames scored in the world model; the kept frames' labels to ``labels.safetensors``,
+    every frame's scores to ``scored.json``, then the summary to ``gathered.json`` (written last: a round whose
+    gathering was cut off is imagined again whole, which takes no environment step)."""
+    from vlastack.checkpoint import save_safetensors
+    from vlastack.improve.fine_tune import _policy_config
+    from vlastack.improve.imagine import gather_imagined, label_tensors
+
+    summary, scored, labels = gather_imagined(config, checkpoint, round_, progress)
+    cfg = _policy_config(checkpoint)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    save_safetensors(label_tensors(labels, cfg.horizon, cfg.action_dim), log_path.parent / LABELS_FILE)
+    _write_json(log_path.parent / SCORED_FILE, scored)
+    _write_json(log_path, summary)
+    return summary
+
+
+def _imagination(config: ImproveConfig, checkpoint: Path, round_: int, before: dict, row: dict, progress: bool) -> dict[str, Any]:
+    """rl-wm: per task, what the world model promised for round ``round_``'s labels, how much it thinks the fine-tuned
+    policy improved at those frames (``imagined_after.json``, computed once) and how much validation success changed."""
+    from vlastack.improve.imagine import imagination_vs_reality, score_after
+
+    path = config.out / f"round_{round_}" / AFTER_FILE
+    if not path.is_file():
+        _write_json(path, score_after(config, checkpoint, round_, progress))
+    return imagination_vs_reality(row["gathered"], json.loads(path.read_text()), before, row["per_task"])
 
 
 def _task_noise(config: ImproveConfig, round_: int) -> dict[str, dict[str, Any]]:
