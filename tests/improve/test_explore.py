@@ -206,7 +206,12 @@ def test_a_balanced_round_rebalances_the_kept_episodes_by_the_validation_success
         num_episodes = 4
 
         def __init__(self, root):
-            self.meta = [("reach-v3", 600_010, True), ("reach-v3", 600_011, False), ("door-open-v3", 600_010, True), ("door-open-v3", 600_011, True)]
+            self.meta = [
+                ("reach-v3", 600_010, True),
+                ("reach-v3", 600_011, False),
+                ("door-open-v3", 600_010, True),
+                ("door-open-v3", 600_011, True),
+            ]
 
         def episode_meta(self, e):
             task, seed, ok = self.meta[e]
