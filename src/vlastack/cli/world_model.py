@@ -119,6 +119,16 @@ def latent(
     _run(_configured(LatentActionConfig(), set_), train_latent_actions, dataset, encoder, out, resume, held_out_every, per_task)
 
 
+def _head_meta(run) -> dict:
+    """What a head run records of the dynamics run it was trained on (its checkpoint, datasets and split)."""
+    return {
+        "dynamics": str(run.checkpoint),
+        "datasets": run.datasets,
+        "train_episodes": run.train_episodes,
+        "held_out_episodes": run.held_out,
+    }
+
+
 @wm.command("heads")
 def heads(
     dynamics: Annotated[Path, typer.Option(help="`vlastack wm train` run (or one of its checkpoints): embeddings, split and rollouts.")],
@@ -142,12 +152,7 @@ def heads(
     table = run.table.select(run.train_episodes)
     counts = ", ".join(f"{e} {int(n)}" for e, n in zip(EVENTS, labels[train_rows].sum(0).tolist(), strict=True))
     typer.echo(f"{len(run.train_episodes)} training episodes, {len(table.z)} frames; positive frames: {counts}")
-    meta = {
-        "dynamics": str(run.checkpoint),
-        "datasets": run.datasets,
-        "train_episodes": run.train_episodes,
-        "held_out_episodes": run.held_out,
-    }
+    meta = _head_meta(run)
     torch.set_num_threads(1)
     last = train_heads(table, labels[train_rows], run.model, cfg, out, meta, resume=resume, log=typer.echo)
     typer.echo(f"checkpoint: {last}")
@@ -175,12 +180,7 @@ def progress(
     run = DynamicsRun.load(dynamics)
     targets = table_progress(run.table, [DatasetReader(d) for d in run.datasets], cfg.reward_scale)
     train_rows = run.rows(run.train_episodes)
-    meta = {
-        "dynamics": str(run.checkpoint),
-        "datasets": run.datasets,
-        "train_episodes": run.train_episodes,
-        "held_out_episodes": run.held_out,
-    }
+    meta = _head_meta(run)
     torch.set_num_threads(1)
     last = train_progress(
         run.table.select(run.train_episodes), targets[train_rows], run.model, cfg, out, meta, resume=resume, log=typer.echo
