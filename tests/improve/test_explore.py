@@ -191,15 +191,15 @@ def test_balancing_gives_a_rarely_solved_task_the_most_copies_and_a_solved_one_n
 def test_a_balanced_round_rebalances_the_kept_episodes_by_the_validation_success(tmp_path, monkeypatch):
     import json
 
-    from vlastack.improve import rounds
-    from vlastack.improve.rounds import ImproveConfig, _task_noise
+    from vlastack.improve.explore_rounds import score_round, task_noise
+    from vlastack.improve.rounds import ImproveConfig
 
     (tmp_path / "ckpt").mkdir(), (tmp_path / "demos").mkdir(), (tmp_path / "out").mkdir()
     tasks = ("reach-v3", "door-open-v3")
     (tmp_path / "out" / "start_validation.json").write_text(json.dumps({"per_task": {"reach-v3": 0.2, "door-open-v3": 1.0}}))
     explore = ExploreConfig(noise_std=0.2, success_only=True, balance_tasks=True)
     config = ImproveConfig(checkpoint=tmp_path / "ckpt", demos=tmp_path / "demos", tasks=tasks, out=tmp_path / "out", explore=explore)
-    noise = _task_noise(config, 1)
+    noise = task_noise(config, 1)
     assert noise == {"reach-v3": {"noise_std": 0.2, "noise_success": 0.2}, "door-open-v3": {"noise_std": 0.2, "noise_success": 1.0}}
 
     class _Reader:  # two episodes per task: reach solved once, door-open twice
@@ -224,18 +224,19 @@ def test_a_balanced_round_rebalances_the_kept_episodes_by_the_validation_success
 
     monkeypatch.setattr(reader_module, "DatasetReader", _Reader)
     success = {t: v["noise_success"] for t, v in noise.items()}
-    scored = rounds._score_round(config, [600_010, 600_011], tmp_path / "none.jsonl", success)
+    scored = score_round(config, [600_010, 600_011], tmp_path / "none.jsonl", success)
     copies = {(x["task"], x["seed"]): x["copies"] for x in scored}
     # reach: 4 * 2 * 0.8 = 6.4 copies for its one success; door-open, always solved in validation: none
     assert copies == {("reach-v3", 600_010): 6, ("reach-v3", 600_011): 0, ("door-open-v3", 600_010): 0, ("door-open-v3", 600_011): 0}
     with pytest.raises(ConfigError, match="balance_tasks: no validation success"):
-        rounds._score_round(config, [600_010, 600_011], tmp_path / "none.jsonl", None)
+        score_round(config, [600_010, 600_011], tmp_path / "none.jsonl", None)
 
 
 def test_each_round_scales_the_noise_by_the_validation_of_the_policy_that_explores(tmp_path):
     import json
 
-    from vlastack.improve.rounds import ImproveConfig, _task_noise
+    from vlastack.improve.explore_rounds import task_noise
+    from vlastack.improve.rounds import ImproveConfig
 
     (tmp_path / "ckpt").mkdir(), (tmp_path / "demos").mkdir(), (tmp_path / "out" / "round_1").mkdir(parents=True)
     tasks = ("reach-v3", "push-v3", "door-open-v3")
@@ -243,13 +244,13 @@ def test_each_round_scales_the_noise_by_the_validation_of_the_policy_that_explor
     (tmp_path / "out" / "round_1" / "validation.json").write_text(json.dumps({"per_task": dict(zip(tasks, [0.0, 0.5, 1.0], strict=True))}))
     explore = ExploreConfig(noise_std=0.2, adaptive_noise=True)
     config = ImproveConfig(checkpoint=tmp_path / "ckpt", demos=tmp_path / "demos", tasks=tasks, out=tmp_path / "out", explore=explore)
-    first, second = _task_noise(config, 1), _task_noise(config, 2)
+    first, second = task_noise(config, 1), task_noise(config, 2)
     assert [first[t]["noise_std"] for t in tasks] == pytest.approx([0.02, 0.12, 0.02])
     assert [first[t]["noise_success"] for t in tasks] == [0.9, 0.4, 1.0]
     assert [second[t]["noise_std"] for t in tasks] == pytest.approx([0.2, 0.1, 0.02])
     from dataclasses import replace
 
-    fixed = _task_noise(replace(config, explore=ExploreConfig(noise_std=0.2)), 1)  # the default: no file read, one std
+    fixed = task_noise(replace(config, explore=ExploreConfig(noise_std=0.2)), 1)  # the default: no file read, one std
     assert fixed == {t: {"noise_std": 0.2} for t in tasks}
 
 

@@ -10,8 +10,8 @@ Methods:
   expert's own action at that frame (``expert.action``), whoever acted. The policy's mistakes thus
   become training states, with the expert's answer from there (DAgger, Ross et al. 2011, with the
   gate as its state-dependent mixing of expert and policy).
-- ``rl-sim`` (RL in the simulator, ``improve/explore.py``): the policy runs with correlated
-  exploration noise behind the safety layer; episodes are scored by success, dense reward and
+- ``rl-sim`` (RL in the simulator, ``improve/explore.py``; a round's gathering and scoring in
+  ``improve/explore_rounds.py``): the policy runs with correlated exploration noise behind the safety layer; episodes are scored by success, dense reward and
   safety interventions, and the fine-tuning set is the demonstrations plus every episode gathered so
   far, each repeated by its reward weight (reward-weighted self-imitation; the labels are the
   actions sent into the safety layer, noise included).
@@ -59,23 +59,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from vlastack import keys
 from vlastack.errors import ConfigError
-from vlastack.improve.explore import (
-    RL_SIM_SEED_OFFSET,
-    ExploreConfig,
-    ExploredResult,
-    adaptive_std,
-    balanced_copies,
-    collect_explored,
-    episode_copies,
-    episode_score,
-    episode_weights,
-    explored_feature_names,
-    held_return,
-)
+from vlastack.improve.explore import ExploreConfig
+from vlastack.improve.explore_rounds import gather_explored
 from vlastack.improve.fine_tune import _check_feature_cache, _fine_tune
 from vlastack.improve.imagine import AFTER_FILE, LABELS_FILE, SCORED_FILE, ImagineConfig
 from vlastack.improve.interventions import (
@@ -89,6 +76,7 @@ from vlastack.improve.interventions import (
 from vlastack.improve.operator import GateConfig
 from vlastack.improve.records import config_dict as _config_dict
 from vlastack.improve.records import write_json as _write_json
+from vlastack.improve.round_files import pending, validation_path
 
 METHODS = ("interventions", "dagger", "rl-sim", "rl-wm", "expert-demos")
 #: Seeds of expert-demos episodes: above the assisted ones, so the two arms never share a start.
@@ -206,12 +194,12 @@ def improve(config: ImproveConfig, progress: bool = True) -> list[dict[str, Any]
 
         check_world_model(config)  # before anything runs: a mismatched world model fails in seconds
     _check_same_run(config)
-    table = [_validation_row(config, config.checkpoint, _validation_path(config, 0), round_=0, progress=progress)]
+    table = [_validation_row(config, config.checkpoint, validation_path(config, 0), round_=0, progress=progress)]
     current = config.checkpoint
     for r in range(1, config.rounds + 1):
         gathered = _gather(config, current, r, progress)
         current, train_s = _fine_tune(config, current, r, progress)
-        row = _validation_row(config, current, _validation_path(config, r), round_=r, progress=progress)
+        row = _validation_row(config, current, validation_path(config, r), round_=r, progress=progress)
         row.update(gathered, train_cpu_s=train_s)
         if config.method == "rl-wm":
             row["imagination"] = _imagination(config, current, r, table[-1]["per_task"], row, progress)
@@ -232,13 +220,13 @@ def _gather(config: ImproveConfig, checkpoint: Path, round_: int, progress: bool
     if config.method == "expert-demos":
         return _gather_demos(config, round_, log_path, progress)
     if config.method == "rl-sim":
-        return _gather_explored(config, checkpoint, round_, log_path, progress)
+        return gather_explored(config, checkpoint, round_, log_path, progress)
     if config.method == "rl-wm":
         return _gather_imagined(config, checkpoint, round_, log_path, progress)
     data = config.out / "data"
     writer = DatasetWriter(data, robot_type="sawyer", feature_names=assisted_feature_names(expert_labels=True))
     seeds = [ASSIST_SEED_OFFSET + 10_000 * round_ + k for k in range(config.episodes)]
-    jobs, bar = _pending(writer, config.tasks, seeds, f"round {round_}: assisted episodes", progress)
+    jobs, bar = pending(writer, config.tasks, seeds, f"round {round_}: assisted episodes", progress)
     stats = _episode_stats(writer, config.tasks, seeds)
     cpu0 = time.process_time()
     t0 = time.perf_counter()
@@ -262,70 +250,6 @@ def _gather(config: ImproveConfig, checkpoint: Path, round_: int, progress: bool
     finally:
         bar.close()
     result = {"gathered": stats, "gather_wall_s": time.perf_counter() - t0, "gather_main_cpu_s": time.process_time() - cpu0}
-    _write_json(log_path, result)
-    return result
-
-
-def rl_sim_seeds(round_: int, episodes: int) -> list[int]:
-    """The reset seeds of a round's rl-sim episodes (the same for every task)."""
-    return [RL_SIM_SEED_OFFSET + 10_000 * round_ + k for k in range(episodes)]
-
-
-def _gather_explored(config: ImproveConfig, checkpoint: Path, round_: int, log_path: Path, progress: bool) -> dict[str, Any]:
-    """rl-sim: this round's explored episodes into ``out/data`` (those already there are kept), then
-    every one scored and weighted from what the dataset holds (so a resumed round scores the same)."""
-
-    from vlastack.episodes.writer import DatasetWriter
-
-    writer = DatasetWriter(config.out / "data", robot_type="sawyer", feature_names=explored_feature_names())
-    seeds = rl_sim_seeds(round_, config.episodes)
-    cpu_log = log_path.parent / "episodes.jsonl"
-    cpu_log.parent.mkdir(parents=True, exist_ok=True)
-    jobs, bar = _pending(writer, config.tasks, seeds, f"round {round_}: explored episodes", progress)
-    noise = _task_noise(config, round_)
-    t0 = time.perf_counter()
-    solved = [0]
-
-    def done_fn(res: ExploredResult) -> None:
-        writer.add_episode(res.episode)
-        with open(cpu_log, "a") as f:
-            row = {"task": res.task, "seed": res.seed, "cpu_s": res.cpu_s, "steps": res.steps, "noisy_steps": res.noisy_steps}
-            f.write(json.dumps(row) + "\n")
-        solved[0] += int(res.success)
-        bar.update(1)
-        bar.set_postfix(solved=solved[0])
-
-    try:
-        task_std = {t: v["noise_std"] for t, v in noise.items()} if config.explore.adaptive_noise else None
-        collect_explored(
-            checkpoint, jobs, config.explore, config.safety, config.execute_steps, config.workers, done_fn, config.max_steps, task_std
-        )
-    finally:
-        bar.close()
-    scored = _score_round(config, seeds, cpu_log, {t: v.get("noise_success") for t, v in noise.items()})
-    stats: dict[str, dict[str, Any]] = {}
-    for task in config.tasks:
-        mine = [e for e in scored if e["task"] == task]
-        stats[task] = {
-            "episodes": len(mine),
-            "success": sum(int(e["success"]) for e in mine),
-            "frames": sum(e["steps"] for e in mine),
-            "safety_changed_steps": sum(e["safety_changed_steps"] for e in mine),
-            "kept": sum(int(e["copies"] > 0) for e in mine),
-            "copies": sum(e["copies"] for e in mine),
-            "mean_score": float(np.mean([e["score"] for e in mine])) if mine else float("nan"),
-            # None where an episode's log line was lost (an interrupted write)
-            "noisy_steps": sum(e["noisy_steps"] for e in mine) if all(e["noisy_steps"] is not None for e in mine) else None,
-            **noise[task],
-        }
-    cpu = [e["cpu_s"] for e in scored if e["cpu_s"] is not None]
-    result = {
-        "gathered": stats,
-        "gather_wall_s": time.perf_counter() - t0,
-        "gather_cpu_s": float(sum(cpu)),
-        "gather_cpu_episodes": len(cpu),  # episodes whose CPU time is known (all, unless one was cut off mid-write)
-        "scored": scored,
-    }
     _write_json(log_path, result)
     return result
 
@@ -356,74 +280,6 @@ def _imagination(config: ImproveConfig, checkpoint: Path, round_: int, before: d
     if not path.is_file():
         _write_json(path, score_after(config, checkpoint, round_, progress))
     return imagination_vs_reality(row["gathered"], json.loads(path.read_text()), before, row["per_task"])
-
-
-def _task_noise(config: ImproveConfig, round_: int) -> dict[str, dict[str, Any]]:
-    """Per task, the noise std this round explores with (``noise_std``) and, with ``adaptive_noise`` or
-    ``balance_tasks``, the success it was scaled or rebalanced by (``noise_success``): the validation of the policy
-    that explores, which ``improve`` has always run before the round gathers (round 1: the start's)."""
-    e = config.explore
-    if not (e.adaptive_noise or e.balance_tasks):
-        return {t: {"noise_std": e.noise_std} for t in config.tasks}
-    per_task = json.loads(_validation_path(config, round_ - 1).read_text())["per_task"]
-    scale = (lambda s: adaptive_std(e.noise_std, s, e.min_noise_scale)) if e.adaptive_noise else (lambda s: e.noise_std)
-    return {t: {"noise_std": scale(per_task[t]), "noise_success": per_task[t]} for t in config.tasks}
-
-
-def _score_round(
-    config: ImproveConfig, seeds: list[int], cpu_log: Path, task_success: dict[str, float | None] | None = None
-) -> list[dict[str, Any]]:
-    """Every episode of this round's seeds in ``out/data``: outcome, score, weight and copies (``balance_tasks``:
-    rebalanced by ``task_success``, each task's validation success of the exploring policy)."""
-    from vlastack.envs.rollout import SAFETY_INTERVENTIONS
-    from vlastack.episodes.reader import DatasetReader
-
-    logged: dict[tuple[str, int], dict[str, Any]] = {}
-    if cpu_log.is_file():
-        for line in cpu_log.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue  # a line torn by an interruption
-            logged[(row["task"], int(row["seed"]))] = row
-    reader, wanted, out = DatasetReader(config.out / "data"), set(seeds), []
-    for e in range(reader.num_episodes):
-        meta = reader.episode_meta(e)
-        task, seed = str(meta.get("vlastack/env_task")), int(meta.get("vlastack/seed", -1))
-        if task not in config.tasks or seed not in wanted:
-            continue
-        cols = reader.read_columns(e)
-        rewards = cols[keys.REWARD].reshape(-1)
-        changed = int(np.count_nonzero(cols[SAFETY_INTERVENTIONS].reshape(-1))) if SAFETY_INTERVENTIONS in cols else 0
-        success = bool(meta.get("vlastack/success", False))
-        out.append(
-            {
-                "task": task,
-                "seed": seed,
-                "episode_index": e,
-                "success": success,
-                "steps": len(rewards),
-                "held_return": held_return(rewards, config.max_steps),
-                "safety_changed_steps": changed,
-                "score": episode_score(success, rewards, changed, config.max_steps, config.explore),
-                "cpu_s": logged.get((task, seed), {}).get("cpu_s"),
-                "noisy_steps": logged.get((task, seed), {}).get("noisy_steps"),
-            }
-        )
-    out.sort(key=lambda x: (config.tasks.index(x["task"]), x["seed"]))
-    for task in config.tasks:
-        mine = [x for x in out if x["task"] == task]
-        scores = [x["score"] for x in mine]
-        weights = episode_weights(scores, config.explore)
-        copies = episode_copies(scores, [x["success"] for x in mine], config.new_data_weight, config.explore)
-        if config.explore.balance_tasks:
-            success = (task_success or {}).get(task)
-            if success is None:
-                raise ConfigError(f"explore.balance_tasks: no validation success of the exploring policy for {task}")
-            copies = balanced_copies(copies, weights, success, config.new_data_weight, config.explore)
-        for x, w, c in zip(mine, weights, copies, strict=True):
-            x["weight"], x["copies"] = float(w), c
-    return out
 
 
 def _gather_demos(config: ImproveConfig, round_: int, log_path: Path, progress: bool) -> dict[str, Any]:
@@ -495,17 +351,6 @@ def _demo_counts_before(config: ImproveConfig, round_: int) -> dict[str, tuple[i
     return {t: tuple(v) for t, v in prev.get("kept_so_far", {}).items()}
 
 
-def _pending(writer: Any, tasks: tuple[str, ...], seeds: list[int], desc: str, progress: bool) -> tuple[list[tuple[str, int]], Any]:
-    """The (task, seed) episodes of a round not yet in the dataset, and a progress bar over the whole
-    round that starts at those already there (a resumed round)."""
-    from tqdm import tqdm
-
-    done = {(r.get("vlastack/env_task"), int(r["vlastack/seed"])) for r in writer.episode_rows()}
-    jobs = [(t, s) for t in tasks for s in seeds if (t, s) not in done]
-    total = len(tasks) * len(seeds)
-    return jobs, tqdm(total=total, initial=total - len(jobs), desc=desc, unit="ep", disable=not progress)
-
-
 def _episode_stats(writer: Any, tasks: tuple[str, ...], seeds: list[int]) -> dict[str, dict[str, Any]]:
     """Counts of the episodes of these seeds already in the dataset (a resumed round)."""
     from vlastack.episodes.reader import DatasetReader
@@ -540,11 +385,6 @@ def _add_stats(stats: dict, task: str, success: bool, takeovers: int, flagged: i
 
 
 # ---- validation -----------------------------------------------------------------------------------
-def _validation_path(config: ImproveConfig, round_: int) -> Path:
-    """Where the validation of round ``round_``'s policy is kept (round 0: the start)."""
-    return config.out / ("start_validation.json" if round_ == 0 else f"round_{round_}/validation.json")
-
-
 def _validation_row(config: ImproveConfig, checkpoint: Path, path: Path, round_: int, progress: bool) -> dict[str, Any]:
     from vlastack.evaluation.protocol import VALIDATION_SEED_OFFSET, summarize
     from vlastack.evaluation.runner import EvalConfig, evaluate
