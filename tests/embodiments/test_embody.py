@@ -40,9 +40,7 @@ def sources(tmp_path_factory):
     yield mw, rs
     from vlastack.envs import collect as collecting
 
-    for env, _, _ in collecting._ENVS.values():  # the cached scenes (keyed by task alone) closed now, not at exit
-        env.close()
-    collecting._ENVS.clear()
+    collecting._ENVS.clear()  # the kept scenes closed now, not at exit
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +231,4 @@ def test_a_policy_trained_on_both_suites_runs_each_through_the_adapter(embodied,
         assert e["limits"]["spec"] == embodiment_for_task(e["task"]).safety_spec  # each behind its own robot's layer
     from vlastack.evaluation import runner
 
-    for key, env in list(runner._CACHE.items()):  # close the robosuite scene now, not at interpreter exit
-        if key.startswith("env/"):
-            env.close()
-    runner._CACHE.clear()
+    runner.close_envs()  # the simulator's scenes closed now, not at interpreter exit

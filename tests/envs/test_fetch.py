@@ -146,8 +146,7 @@ def test_collecting_one_episode_writes_a_dataset(tmp_path):
     try:
         summary = collect(config, progress=False)
     finally:  # the worker runs in this process and keeps its environment: close it while EGL is alive
-        for key in [k for k in collect_module._ENVS if k.startswith("fetch-")]:
-            collect_module._ENVS.pop(key)[0].close()
+        collect_module._ENVS.clear()
     assert summary.kept == {"fetch-push": 1}
     reader = DatasetReader(out)
     assert reader.fps == 25 and reader.info["robot_type"] == "fetch"
@@ -181,10 +180,7 @@ def test_eval_runs_a_checkpoint_on_fetch(tmp_path):
     try:
         r = CliRunner().invoke(app, [*args, "--videos", "0", "--no-progress", "--json", "--report", str(report)])
     finally:
-        for key, e in list(runner._CACHE.items()):
-            if key.startswith("env/"):
-                e.close()
-        runner._CACHE.clear()
+        runner.close_envs()  # the simulator's scenes closed now, not at interpreter exit
     assert r.exit_code == 0, r.output
     results = json.loads((report / "results.json").read_text())
     (episode,) = results["episodes"]

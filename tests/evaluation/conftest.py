@@ -35,10 +35,7 @@ def tiny_report(tmp_path_factory):
 
     # The in-process evaluation keeps its environments cached; close them now rather than at interpreter
     # exit, when MuJoCo's EGL teardown can no longer run cleanly.
-    for key, env in list(runner._CACHE.items()):
-        if key.startswith("env/"):
-            env.close()
-    runner._CACHE.clear()
+    runner.close_envs()  # the simulator's scenes closed now, not at interpreter exit
 
 
 @pytest.fixture(scope="session")

@@ -55,10 +55,7 @@ def checkpoint(tmp_path_factory):
     yield path
     from vlastack.evaluation import runner
 
-    for key, env in list(runner._CACHE.items()):  # close the robosuite scene now, not at interpreter exit
-        if key.startswith("env/"):
-            env.close()
-    runner._CACHE.clear()
+    runner.close_envs()  # the simulator's scenes closed now, not at interpreter exit
 
 
 def _eval(checkpoint, report, monkeypatch, *extra, safety="none"):

@@ -27,12 +27,9 @@ def test_eval_builds_the_env_with_the_policys_derived_camera(tmp_path):
     try:
         r = CliRunner().invoke(app, args)
         assert r.exit_code == 0, r.output
-        envs = [env for key, env in runner._CACHE.items() if key.startswith("env/reach-v3/")]
+        envs = [env for key, env in runner._ENVS.items() if key.startswith("reach-v3/")]
         assert [env.config.cameras for env in envs] == [CAMERAS]
     finally:
-        for key, env in list(runner._CACHE.items()):
-            if key.startswith("env/"):
-                env.close()
-        runner._CACHE.clear()
+        runner.close_envs()  # the simulator's scenes closed now, not at interpreter exit
     summary = json.loads((report / "results.json").read_text())["summary"]
     assert summary["episodes"] == 1 and summary["crashed_episodes"] == 0

@@ -33,14 +33,11 @@ def test_perturb_option_reaches_the_env_and_the_results(tmp_path, debug_checkpoi
     try:
         r = CliRunner().invoke(app, args)
         assert r.exit_code == 0, r.output
-        envs = [env for key, env in runner._CACHE.items() if key.startswith("env/reach-v3/")]
+        envs = [env for key, env in runner._ENVS.items() if key.startswith("reach-v3/")]
         assert [env.config.perturb for env in envs] == [("lighting", "table_colour", "distractors")]
         assert envs[0]._look.names == ("lighting", "table_colour", "distractors")  # applied at each reset
     finally:
-        for key, env in list(runner._CACHE.items()):
-            if key.startswith("env/"):
-                env.close()
-        runner._CACHE.clear()
+        runner.close_envs()  # the simulator's scenes closed now, not at interpreter exit
     saved = json.loads((report / "results.json").read_text())
     assert saved["summary"]["config"]["perturb"] == ["lighting", "table_colour", "distractors"]
     settings = json.loads((report / "episodes.jsonl").read_text().splitlines()[0])["settings"]

@@ -28,10 +28,7 @@ def runs(tmp_path_factory):
     yield enc, dyn, pv
     from vlastack.evaluation import runner
 
-    for key, env in list(runner._CACHE.items()):
-        if key.startswith("env/"):
-            env.close()
-    runner._CACHE.clear()
+    runner.close_envs()  # the simulator's scenes closed now, not at interpreter exit
 
 
 def test_the_report_shows_the_chunk_preview_under_the_video(runs, tmp_path, monkeypatch):

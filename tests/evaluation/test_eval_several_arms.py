@@ -42,10 +42,7 @@ def checkpoint(tmp_path_factory):
     yield path
     from vlastack.evaluation import runner
 
-    for key, env in list(runner._CACHE.items()):  # close the robosuite scenes now, not at interpreter exit
-        if key.startswith("env/"):
-            env.close()
-    runner._CACHE.clear()
+    runner.close_envs()  # the simulator's scenes closed now, not at interpreter exit
 
 
 def test_one_policy_is_evaluated_on_several_arms_each_behind_its_own_spec(checkpoint, tmp_path):

@@ -45,10 +45,7 @@ def checkpoint(tmp_path_factory):
     yield path
     from vlastack.evaluation import runner
 
-    for key, env in list(runner._CACHE.items()):  # close the robosuite scenes now, not at interpreter exit
-        if key.startswith("env/"):
-            env.close()
-    runner._CACHE.clear()
+    runner.close_envs()  # the simulator's scenes closed now, not at interpreter exit
 
 
 def _eval(checkpoint, report, *extra):

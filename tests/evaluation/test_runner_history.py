@@ -23,10 +23,7 @@ def checkpoint(tmp_path, monkeypatch):
     config = replace(PRESETS.get("l1").policy, obs_history=2, text_encoder="hash", image_size=(32, 32), channels=(8, 8, 8))
     untrained_policy(config).save_pretrained(tmp_path / "hist2")
     yield tmp_path / "hist2"
-    for key, env in list(runner._CACHE.items()):
-        if key.startswith("env/"):
-            env.close()
-    runner._CACHE.clear()
+    runner.close_envs()  # the simulator's scenes closed now, not at interpreter exit
 
 
 def test_a_two_frame_policy_gets_two_frames_of_consecutive_steps(checkpoint, monkeypatch):

@@ -38,8 +38,6 @@ def start(tmp_path_factory):
     from vlastack.evaluation import runner
     from vlastack.improve import interventions
 
-    envs = [e for c in (runner._CACHE, interventions._CACHE) for k, e in c.items() if k.startswith("env/")]
-    for env in envs + [v[0] for v in collect._ENVS.values()]:
-        env.close()
-    for cache in (runner._CACHE, interventions._CACHE, collect._ENVS):
+    runner.close_envs()
+    for cache in (interventions._ENVS, interventions._CACHE, collect._ENVS):
         cache.clear()

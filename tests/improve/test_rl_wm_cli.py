@@ -59,10 +59,7 @@ def world(tmp_path_factory):
     from vlastack.envs import collect
     from vlastack.evaluation import runner
 
-    envs = [e for k, e in runner._CACHE.items() if k.startswith("env/")]
-    for env in envs + [v[0] for v in collect._ENVS.values()]:
-        env.close()
-    runner._CACHE.clear()
+    runner.close_envs()
     collect._ENVS.clear()
 
 

@@ -132,8 +132,6 @@ def test_cli_annotates_a_collected_long_horizon_dataset(tmp_path):
 
     # The in-process collection keeps its environments cached; close them now rather than at
     # interpreter exit, when MuJoCo's EGL teardown can no longer run cleanly.
-    for env, _, _ in collect_module._ENVS.values():
-        env.close()
     collect_module._ENVS.clear()
     r = CliRunner().invoke(app, ["annotate", "--dataset", str(out)])
     assert r.exit_code == 0, r.output

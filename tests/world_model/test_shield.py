@@ -51,10 +51,7 @@ def guard_dir(tmp_path, make_episode, monkeypatch):
     result = cli.invoke(app, ["wm", "guardrail", "--heads", str(tmp_path / "heads"), "--out", str(tmp_path / "guard"), "--horizon", "4"])
     assert result.exit_code == 0, result.output
     yield tmp_path
-    for key, env in list(runner._CACHE.items()):
-        if key.startswith("env/"):
-            env.close()
-    runner._CACHE.clear()
+    runner.close_envs()  # the simulator's scenes closed now, not at interpreter exit
 
 
 def test_guardrail_and_planner_run_inside_an_evaluation(guard_dir):

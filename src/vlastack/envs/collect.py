@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from vlastack.envs.env_cache import EnvCache
 from vlastack.envs.fetch_tasks import TASKS as FETCH_TASKS
 from vlastack.envs.fetch_tasks import is_fetch_task
 from vlastack.envs.instructions import TRAIN_PARAPHRASES, instruction
@@ -167,7 +168,8 @@ class CollectSummary:
 
 
 # ---- worker side ----------------------------------------------------------------------------------
-_ENVS: dict[str, Any] = {}
+# (environment, what the expert steps, expert) of the last two tasks; keeping all 50 grew a worker to ~8 GB
+_ENVS = EnvCache(close=lambda kept: kept[0].close())
 
 
 def _run_one(
@@ -179,16 +181,16 @@ def _run_one(
     from vlastack.envs.rollout import rollout
     from vlastack.safety import SafeActuator
 
-    key = f"{task}/{safety}/{base_arm_layer}"
-    if key not in _ENVS:
+    def make() -> tuple[Any, Any, Any]:
         env = make_env(task, **env_kwargs)
         stepped = env if safety is None else SafeActuator(env, safety)
         if base_arm_layer:  # outermost: the recorded action is the expert's, the split goes on to safety and robot
             from vlastack.execution.base_arm_layer import BaseArmEnv
 
             stepped = BaseArmEnv(stepped, names=env.names)  # the safety layer's actuator does not pass names on
-        _ENVS[key] = (env, stepped, expert_for(task, arm_only=base_arm_layer))
-    env, stepped, expert = _ENVS[key]
+        return env, stepped, expert_for(task, arm_only=base_arm_layer)
+
+    env, stepped, expert = _ENVS.get(f"{task}/{safety}/{base_arm_layer}", make)
     env.instruction = instruction(task, seed % TRAIN_PARAPHRASES)
     result = rollout(stepped, expert.act, seed=seed, record=True)
     return task, seed, (result.episode if result.success else None), result.steps, result.sim_ms

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from vlastack.envs.collect import EMBODIMENT_SAFETY  # "embodiment": each task its own spec, as collection does
+from vlastack.envs.env_cache import EnvCache
 from vlastack.errors import ConfigError
 from vlastack.evaluation.protocol import EVAL_SEED_OFFSET, EpisodeResult, eval_seed
 from vlastack.workers import spawn_pool, terminate_workers
@@ -171,7 +172,15 @@ class Recording:
 
 
 # ---- worker side -------------------------------------------------------------------------------
-_CACHE: dict[str, Any] = {}
+_CACHE: dict[str, Any] = {}  # the policy (once per process), shared-space wrappers, guardrail shields
+_ENVS = EnvCache()  # the last two tasks' environments: keeping every MT50 task's grew a worker to ~8 GB (envs/env_cache.py)
+
+
+def close_envs() -> None:
+    """Close this process's kept environments and forget its policy: a test's clean-up (MuJoCo's EGL teardown cannot
+    run cleanly at interpreter exit); a worker process lets them go when it exits."""
+    _ENVS.clear()
+    _CACHE.clear()
 
 
 class _LocalPolicy:
@@ -291,9 +300,9 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
         from vlastack.safety.two_arm_loading import load_any_spec
 
         policy = _policy(config, task)
-        key = f"env/{task}/{','.join(config.perturb)}"
-        if key not in _CACHE:
-            _CACHE[key] = make_env(
+        env = _ENVS.get(
+            f"{task}/{','.join(config.perturb)}",
+            lambda: make_env(
                 task,
                 cameras=policy.cameras,
                 image_size=config.image_size or policy.image_size,
@@ -302,8 +311,8 @@ def run_episode(config: EvalConfig, task: str, episode: int, record: bool) -> tu
                 max_steps=min(config.max_steps, step_limit(task)),  # robosuite and Fetch tasks allow fewer than 500
                 instruction_variant=config.instruction_variant,
                 perturb=config.perturb,
-            )
-        env = _CACHE[key]
+            ),
+        )
         # Every episode is judged against the spec's limits by where the arm went, layer or not; ``none``
         # is judged against the task's default spec, so a run without the layer is measured by the same rules.
         audit_spec = config.audit_spec_for(task)

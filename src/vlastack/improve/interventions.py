@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from vlastack import keys
+from vlastack.envs.env_cache import EnvCache
 from vlastack.improve.operator import GateConfig, Operator, ScriptedOperator
 from vlastack.types import Episode
 
@@ -120,7 +121,8 @@ def assisted_feature_names(expert_labels: bool = False) -> dict[str, list[str]]:
 
 
 # ---- worker side: one policy and one environment per task, kept between episodes --------------
-_CACHE: dict[str, Any] = {}
+_CACHE: dict[str, Any] = {}  # this worker's policy
+_ENVS = EnvCache()  # the last two tasks' environments (envs/env_cache.py: each holds ~160 MB)
 
 
 def _assisted_job(
@@ -140,14 +142,13 @@ def policy_and_env(checkpoint: str, task: str, seed: int, max_steps: int) -> tup
     key = f"policy/{checkpoint}"
     if key not in _CACHE:
         _CACHE.clear()  # a new checkpoint (next round): drop the old policy and its environments
+        _ENVS.clear()
         _CACHE[key] = _LocalPolicy(Path(checkpoint))
     policy = _CACHE[key]
-    key = f"env/{task}/{max_steps}"
-    if key not in _CACHE:
-        _CACHE[key] = make_env(
-            task, cameras=policy.cameras, image_size=policy.image_size, depth=policy.depth, touch=True, max_steps=max_steps
-        )
-    env = _CACHE[key]
+    env = _ENVS.get(
+        f"{task}/{max_steps}",
+        lambda: make_env(task, cameras=policy.cameras, image_size=policy.image_size, depth=policy.depth, touch=True, max_steps=max_steps),
+    )
     env.instruction = instruction(task, seed % TRAIN_PARAPHRASES)  # the phrasings the demonstrations use
     policy.reset(seed)
     return policy, env
