@@ -184,6 +184,7 @@ def train(
     instructions: Sequence[str] = (),
     data_info: dict | None = None,
     init_from: str | Path | None = None,
+    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train (or resume) any registered policy; checkpoints and metrics go under ``out_dir``.
 
@@ -202,6 +203,10 @@ def train(
     With ``cfg.init_partial`` the run starts as a fresh one (``stats``, ``policy_inputs``, ``data_info``) and takes
     from ``init_from`` only the tensors whose name and shape match (training/checkpoint.py ``load_matching``),
     whatever the two configs; run.json's ``init_partial`` says which tensors stayed fresh.
+    ``loss_fn(model, batch)`` (per-sample [B] or scalar) replaces the policy's own loss (``model(batch)``, its
+    ``compute_loss``), e.g. improve/fpo.py's objective; its mean is minimised. ``model`` is the prepared model (an
+    accelerate/DDP wrapper under a multi-process launch, where a loss that does not call its forward skips the
+    wrapper's gradient synchronisation: such a ``loss_fn`` is for one-process runs).
     """
     out_dir = Path(out_dir)
     acc = _runtime(cfg)
@@ -294,7 +299,7 @@ def train(
         lr = lr_at(step, cfg)
         set_lr(optimizer, lr)
         with acc.autocast():
-            loss = model(batch).mean()
+            loss = (model(batch) if loss_fn is None else loss_fn(model, batch)).mean()
         acc.backward(loss)
         grad_norm = acc.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip > 0 else torch.tensor(float("nan"))
         optimizer.step()

@@ -259,7 +259,11 @@ class VLAPolicy(Policy):
         return terms
 
     def compute_loss(self, batch: Batch) -> torch.Tensor:
-        terms = self.loss_terms(batch)
+        return self.weighted_loss(self.loss_terms(batch))
+
+    def weighted_loss(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The per-sample training loss [B] from :meth:`loss_terms`' terms (each times its ``*_loss_weight``);
+        records each term's batch mean in ``last_terms``."""
         weights = {"tokens": self.config.token_loss_weight, "flow": self.config.flow_loss_weight}
         for name, value in terms.items():
             self.last_terms[f"loss_{name}"] = float(value.detach().mean())
