@@ -39,6 +39,10 @@ SUBTASK_PREVIOUS = "subtask.previous"
 #: int64 []: frames since frame t's stage began (0 at its first frame).
 SUBTASK_SINCE = "subtask.since"
 
+#: float32 []: a fine-tuning sample's advantage (rl-sim's ``explore.update=fpo``, improve/fpo.py), NaN on
+#: demonstration samples. Added to a training window, never stored in a dataset.
+ADVANTAGE = "advantage"
+
 # Bookkeeping columns every LeRobot v3 frame carries.
 TIMESTAMP = "timestamp"
 FRAME_INDEX = "frame_index"

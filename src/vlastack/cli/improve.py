@@ -38,7 +38,8 @@ def improve(
         typer.Option(
             help="interventions (scripted operator takes over, HG-DAgger; its frames are the labels), dagger (the same "
             "episodes, the expert labels every frame), rl-sim (RL in the simulator: the policy explores with correlated "
-            "noise behind the safety layer and imitates its own episodes weighted by their reward), rl-wm (RL in the "
+            "noise behind the safety layer and imitates its own episodes weighted by their reward; flow policies: "
+            "--set explore.update=fpo for Flow Policy Optimization instead), rl-wm (RL in the "
             "world model: candidate chunks around the policy's, at demonstration frames, imagined and scored by the world "
             "model's heads; the best beats the policy's own by a margin -> label) or expert-demos (the control)."
         ),

@@ -17,6 +17,13 @@ policy, the update is the same L1 regression the policy was trained with (the sa
 round costs N episodes per task plus one fine-tuning run. It works for any policy that trains by
 imitation (flow and hybrid ones too), and the demonstrations in the mix keep what works.
 
+For a policy with a flow-matching expert (VLA ``flow`` and ``hybrid``) there is a second update rule,
+``update="fpo"`` (Flow Policy Optimization, ``improve/fpo.py``): PPO's clipped objective with the likelihood
+ratio replaced by the exponentiated difference of the old and new policy's conditional flow-matching losses,
+which a flow policy has and a regressor does not. Every explored episode of the round enters once with its
+group-normalised advantage (:func:`fpo_advantages`), so failures are pushed away (negative advantage) rather
+than only left out, and the clip keeps each round's update within a trust region of the policy that explored.
+
 Noise: an Ornstein-Uhlenbeck (discretised AR(1)) process per action dimension, indexed by
 environment step, with stationary standard deviation ``noise_std`` and correlation time
 ``noise_steps``. Meta-World's actions move the hand's target, so independent per-step noise
@@ -59,6 +66,10 @@ them and capped at ``max_weight``; an episode enters the fine-tuning set ``round
 * weight)`` times (0: not kept). Labels are the actions sent into the safety layer (the policy's
 plus the noise): what led to the outcome (``label="applied"``: what the layer let through).
 
+With ``update="fpo"`` the weights and copies are not used: each episode's advantage is its score
+normalised over that task's episodes of the round, (score - mean) / (std + 1e-6) (GRPO-style; 0 where they all
+scored the same), recorded as ``advantage`` in the round's ``scored``.
+
 Seeds: rl-sim episodes reset from :data:`RL_SIM_SEED_OFFSET` up, disjoint from demonstrations
 (0+), evaluation (100000+), validation (200000+), assisted episodes (400000+) and expert-demos
 (900000+).
@@ -88,6 +99,7 @@ REWARD_SCALE = 10.0
 _NOISE_SALT = 0x5EED
 LABELS = ("sent", "applied")
 NOISE_UNTIL = ("always", "first_contact")
+UPDATES = ("weighted", "fpo")
 
 
 @dataclass(frozen=True)
@@ -144,7 +156,27 @@ class ExploreConfig:
     """With ``balance_tasks``: the most copies of one episode, so that a task's one lucky success does not fill
     the fine-tuning set (8 copies of a 300-step episode is about half of one task's 50 demonstrations)."""
 
+    update: str = "weighted"
+    """How the round's explored episodes update the policy: ``weighted``, reward-weighted self-imitation (each
+    episode's copies, above); or ``fpo``, Flow Policy Optimization (``improve/fpo.py``; a policy with a
+    flow-matching expert only, VLA ``flow`` or ``hybrid``): every episode of the round once, with its
+    group-normalised advantage, in a PPO-clip objective against the round's starting policy. With ``fpo``,
+    ``temperature``, ``max_weight``, ``success_only`` and ``balance_tasks`` are not used (the last two are refused)."""
+    fpo_clip: float = 0.2
+    """With ``update=fpo``: PPO's clip range eps, in (0, 1): a sample's ratio counts only within [1 - eps, 1 + eps]
+    in the direction its advantage pushes (the trust region around the round's starting policy)."""
+    fpo_draws: int = 4
+    """With ``update=fpo``: (noise, time) draws per sample over which the flow-matching losses of the old and new
+    policy are averaged before their difference is exponentiated (more: a less noisy ratio, that many more forward
+    passes of both policies per step)."""
+
     def __post_init__(self) -> None:
+        if self.update not in UPDATES:
+            raise ConfigError(f"ExploreConfig.update must be one of {UPDATES}, got {self.update!r}")
+        if isinstance(self.fpo_clip, bool) or not isinstance(self.fpo_clip, int | float) or not 0 < self.fpo_clip < 1:
+            raise ConfigError(f"ExploreConfig.fpo_clip must be in (0, 1) (a ratio's distance from 1), got {self.fpo_clip!r}")
+        if isinstance(self.fpo_draws, bool) or not isinstance(self.fpo_draws, int) or self.fpo_draws < 1:
+            raise ConfigError(f"ExploreConfig.fpo_draws must be an integer >= 1, got {self.fpo_draws!r}")
         if not isinstance(self.adaptive_noise, bool):
             raise ConfigError(f"ExploreConfig.adaptive_noise must be true or false, got {self.adaptive_noise!r}")
         if self.noise_until not in NOISE_UNTIL:
@@ -218,6 +250,15 @@ def episode_weights(scores: list[float], config: ExploreConfig) -> np.ndarray:
     w = np.exp(z - z.max())  # stable; the normalisation below removes the shift
     w = w / w.mean()
     return np.minimum(w, config.max_weight)
+
+
+def fpo_advantages(scores: list[float]) -> np.ndarray:
+    """``update=fpo``: one task's episodes of a round, (score - mean) / (std + 1e-6) (population std); all 0 where
+    every episode scored the same (and for a single episode)."""
+    s = np.asarray(scores, np.float64)
+    if len(s) == 0 or np.ptp(s) == 0:
+        return np.zeros(len(s))
+    return (s - s.mean()) / (s.std() + 1e-6)
 
 
 def episode_copies(scores: list[float], successes: list[bool], new_data_weight: int, config: ExploreConfig) -> list[int]:

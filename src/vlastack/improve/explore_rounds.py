@@ -23,6 +23,7 @@ from vlastack.improve.explore import (
     episode_score,
     episode_weights,
     explored_feature_names,
+    fpo_advantages,
     held_return,
 )
 from vlastack.improve.records import write_json as _write_json
@@ -112,7 +113,8 @@ def score_round(
     config: ImproveConfig, seeds: list[int], cpu_log: Path, task_success: dict[str, float | None] | None = None
 ) -> list[dict[str, Any]]:
     """Every episode of this round's seeds in ``out/data``: outcome, score, weight and copies (``balance_tasks``:
-    rebalanced by ``task_success``, each task's validation success of the exploring policy)."""
+    rebalanced by ``task_success``, each task's validation success of the exploring policy); with ``update=fpo``,
+    weight 1, one copy each and its ``advantage`` (:func:`fpo_advantages` over the task's episodes)."""
     from vlastack.envs.rollout import SAFETY_INTERVENTIONS
     from vlastack.episodes.reader import DatasetReader
 
@@ -152,6 +154,10 @@ def score_round(
     for task in config.tasks:
         mine = [x for x in out if x["task"] == task]
         scores = [x["score"] for x in mine]
+        if config.explore.update == "fpo":
+            for x, a in zip(mine, fpo_advantages(scores), strict=True):
+                x["weight"], x["copies"], x["advantage"] = 1.0, 1, float(a)
+            continue
         weights = episode_weights(scores, config.explore)
         copies = episode_copies(scores, [x["success"] for x in mine], config.new_data_weight, config.explore)
         if config.explore.balance_tasks:

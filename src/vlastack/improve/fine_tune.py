@@ -60,12 +60,27 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
     # rl-wm gathers no dataset: its labels are frames of the demonstrations (improve/imagine.py)
     new = None if config.method == "rl-wm" else DatasetReader(config.out / "data")
     run_info = {"improve": _config_dict(config), "round": round_, "started_from": str(Path(start).resolve())}
+    instructions = sorted(set(demos.tasks) | set(new.tasks if new is not None else ()))
+    loss_fn = None  # the policy's own loss
     demo_maps, new_maps = _feature_caches(config, cfg, demos, new, run_info, progress)
     if config.method == "rl-wm":
         from vlastack.improve.imagine import ImaginedLabels, imagined_labels
 
         anchor = WindowDataset(demos, feature_caches=demo_maps, **options)
         parts = [anchor, ImaginedLabels(anchor, imagined_labels(config, round_))]
+    elif config.method == "rl-sim" and config.explore.update == "fpo":
+        from vlastack.improve.fpo import FPOLoss, WithAdvantage
+
+        # This round's episodes only: the old policy of the ratio is the one that explored them.
+        advantages = _round_advantages(config, round_)
+        label = EXPLORE_ACTION if config.explore.label == "sent" else keys.ACTION
+        parts = [
+            WithAdvantage(WindowDataset(demos, feature_caches=demo_maps, **options)),
+            WithAdvantage(
+                WindowDataset(new, episodes=sorted(advantages), action_key=label, feature_caches=new_maps, **options), advantages
+            ),
+        ]
+        loss_fn = FPOLoss(_old_policy(start, cfg, instructions), config.explore.fpo_clip, config.explore.fpo_draws)
     elif config.method == "rl-sim":
         parts = [WindowDataset(demos, feature_caches=demo_maps, **options)]
         for copies, episodes in sorted(_explored_copies(config, round_).items()):
@@ -92,7 +107,8 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
         progress=progress,
         init_from=start if last is None else None,
         extra_run_info=run_info,
-        instructions=sorted(set(demos.tasks) | set(new.tasks if new is not None else ())),
+        instructions=instructions,
+        loss_fn=loss_fn,
     )
     cpu_s = sum(os.times()[:4]) - cpu0
     _write_json(run / "cpu.json", {"cpu_s": cpu_s})
@@ -143,6 +159,39 @@ def _cache_encoder(config: ImproveConfig, cfg: Any) -> Any:
             raise
         # the policy's own check (e.g. shifts without a shift augmentation) speaks of train.*: say which option led here
         raise ConfigError(f"improve.feature_cache with feature_cache_shifts={config.feature_cache_shifts}: {err}") from err
+
+
+def _check_update(config: ImproveConfig) -> None:
+    """``explore.update=fpo`` against the method, the policy and the other explore options, before anything is
+    gathered (not in ``ExploreConfig.__post_init__``: it needs the method and the checkpoint)."""
+    if config.explore.update != "fpo":
+        return
+    if config.method != "rl-sim":
+        raise ConfigError(f"explore.update=fpo is an update rule of method rl-sim (method is {config.method!r}); leave it 'weighted'")
+    cfg = _policy_config(config.checkpoint)
+    if not getattr(cfg, "uses_flow", False):
+        raise ConfigError(
+            f"explore.update=fpo needs a policy with a flow-matching action expert (VLA variant flow or hybrid); "
+            f"{config.checkpoint} is a {cfg.policy_type!r} policy, {cfg.label}: use explore.update=weighted"
+        )
+    for name in ("success_only", "balance_tasks"):  # they choose copies, which fpo does not use
+        if getattr(config.explore, name):
+            raise ConfigError(f"explore.{name} is not used with explore.update=fpo (every episode enters once); set it false")
+
+
+def _old_policy(start: Path, cfg: Any, instructions: list[str]) -> Any:
+    """FPO's old policy: the round's starting checkpoint, loaded once, frozen (improve/fpo.py moves and keeps it in train mode)."""
+    from vlastack.policies.registry import policy_class
+
+    old = policy_class(cfg).from_pretrained(start, expect=cfg)
+    old.prepare_instructions(instructions)  # a frozen text encoder embeds them as the trained copy's does
+    return old
+
+
+def _round_advantages(config: ImproveConfig, round_: int) -> dict[int, float]:
+    """``update=fpo``: dataset episode index -> advantage, over this round's explored episodes (``scored``)."""
+    scored = json.loads((config.out / f"round_{round_}" / "gathered.json").read_text())["scored"]
+    return {int(e["episode_index"]): float(e["advantage"]) for e in scored}
 
 
 def _policy_config(checkpoint: Path) -> Any:

@@ -14,7 +14,9 @@ Methods:
   ``improve/explore_rounds.py``): the policy runs with correlated exploration noise behind the safety layer; episodes are scored by success, dense reward and
   safety interventions, and the fine-tuning set is the demonstrations plus every episode gathered so
   far, each repeated by its reward weight (reward-weighted self-imitation; the labels are the
-  actions sent into the safety layer, noise included).
+  actions sent into the safety layer, noise included). With ``explore.update=fpo`` (flow policies,
+  ``improve/fpo.py``) the round's episodes enter once each with a group-normalised advantage, in a
+  PPO-clip objective against the round's starting policy, and earlier rounds' episodes are not used.
 - ``rl-wm`` (RL in the world model, ``improve/imagine.py``): rl-sim's self-imitation with every rollout
   imagined: at real start frames of the demonstrations, the policy's chunk and alternatives around it are rolled
   out in a learned world model (``world_model``: a ``vlastack wm guardrail`` directory; ``progress_head``: a
@@ -40,7 +42,8 @@ Layout of ``out``::
     data/cache/                 its decoded frames (frames=memmap) and, with feature_cache, the trunk's maps (latest round's)
     round_<r>/episodes.jsonl    rl-sim: each finished episode's CPU seconds and noisy steps, as it finishes
     round_<r>/gathered.json     what round r gathered (written when its gathering is complete); rl-sim:
-                                with each episode's score, weight and copies (``scored``) and each
+                                with each episode's score, weight and copies (``scored``; update=fpo:
+                                also its ``advantage``) and each
                                 task's noise std (``adaptive_noise``: from the success it was scaled by)
     round_<r>/train/            the fine-tuning run (checkpoints/, metrics.jsonl, cpu.json)
     round_<r>/labels.safetensors, scored.json   rl-wm: the kept frames' chosen chunks, and every start frame's scores
@@ -63,7 +66,7 @@ from vlastack import keys
 from vlastack.errors import ConfigError
 from vlastack.improve.explore import ExploreConfig
 from vlastack.improve.explore_rounds import gather_explored
-from vlastack.improve.fine_tune import _check_feature_cache, _fine_tune
+from vlastack.improve.fine_tune import _check_feature_cache, _check_update, _fine_tune
 from vlastack.improve.imagine import AFTER_FILE, LABELS_FILE, SCORED_FILE, ImagineConfig
 from vlastack.improve.interventions import (
     ASSIST_SEED_OFFSET,
@@ -188,6 +191,7 @@ class ImproveConfig:
 def improve(config: ImproveConfig, progress: bool = True) -> list[dict[str, Any]]:
     """Run (or continue) every round; returns the round table (also in ``out/improve.json``)."""
     _check_feature_cache(config)
+    _check_update(config)
     config.out.mkdir(parents=True, exist_ok=True)
     if config.method == "rl-wm":
         from vlastack.improve.imagine import check_world_model
