@@ -9,6 +9,7 @@ import math
 import pytest
 from typer.testing import CliRunner
 
+from tests.improve.conftest import close_worker_envs, tiny_start
 from vlastack.episodes.reader import DatasetReader
 from vlastack.improve.explore import fpo_advantages
 
@@ -18,36 +19,9 @@ MAX_STEPS = 30
 @pytest.fixture(scope="module")
 def vla_start(tmp_path_factory):
     """One reach-v3 expert demonstration at 32 px and the ``debug`` (hybrid) VLA trained on it for 2 steps."""
-    import vlastack.cli  # noqa: F401  (registers every command)
-    from vlastack.cli.app import app
-
     root = tmp_path_factory.mktemp("fpo")
-    for cmd in (
-        ["collect", "--tasks", "reach-v3", "--episodes", "1", "--out", str(root / "demos"), "--image-size", "32", "--cameras", "corner2"],
-        [
-            "train",
-            "--preset",
-            "debug",
-            "--dataset",
-            str(root / "demos"),
-            "--out",
-            str(root / "run"),
-            "--steps",
-            "2",
-            "--cpu",
-            "--no-progress",
-        ],
-    ):
-        done = CliRunner().invoke(app, cmd)
-        assert done.exit_code == 0, done.output
-    yield root, root / "run" / "checkpoints" / "step_00000002"
-    from vlastack.envs import collect
-    from vlastack.evaluation import runner
-    from vlastack.improve import interventions
-
-    runner.close_envs()
-    for cache in (interventions._ENVS, interventions._CACHE, collect._ENVS):
-        cache.clear()
+    yield root, tiny_start(root, "reach-v3", 1, "debug", 2)
+    close_worker_envs()
 
 
 def test_rl_sim_with_fpo_gives_every_episode_its_advantage_once_and_logs_the_trust_region(vla_start, monkeypatch):

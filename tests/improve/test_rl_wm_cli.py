@@ -14,6 +14,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from tests.improve.conftest import close_worker_envs, tiny_start
 from vlastack import keys
 from vlastack.checkpoint import load_safetensors
 from vlastack.episodes.reader import DatasetReader
@@ -31,36 +32,19 @@ def world(tmp_path_factory):
     from vlastack.cli.app import app
 
     root = tmp_path_factory.mktemp("rlwm")
+    checkpoint = tiny_start(root, TASKS, 1, "l1-debug", 4)
     small = ["--set", "steps=4", "--set", "save_every=4", "--set", "hidden=16", "--set", "batch_size=8"]
     for cmd in (
-        ["collect", "--tasks", TASKS, "--episodes", "1", "--out", str(root / "demos"), "--image-size", "32", "--cameras", "corner2"],
-        [
-            "train",
-            "--preset",
-            "l1-debug",
-            "--dataset",
-            str(root / "demos"),
-            "--out",
-            str(root / "run"),
-            "--steps",
-            "4",
-            "--cpu",
-            "--no-progress",
-        ],
-        ["wm", "train", "--dataset", str(root / "demos"), "--encoder", str(root / "run" / "checkpoints" / "step_00000004")]
-        + ["--out", str(root / "dyn"), *small, "--set", "chunk=2"],
+        ["wm", "train", "--dataset", str(root / "demos"), "--encoder", str(checkpoint), "--out", str(root / "dyn"), *small]
+        + ["--set", "chunk=2"],
         ["wm", "heads", "--dynamics", str(root / "dyn"), "--out", str(root / "heads"), *small, "--set", "max_rollout=3"],
         ["wm", "guardrail", "--heads", str(root / "heads"), "--out", str(root / "guard"), "--horizon", "3"],
         ["wm", "progress", "--dynamics", str(root / "dyn"), "--out", str(root / "progress"), *small, "--set", "max_rollout=3"],
     ):
         done = CliRunner().invoke(app, cmd)
         assert done.exit_code == 0, (cmd, done.output, done.exception)
-    yield root, root / "run" / "checkpoints" / "step_00000004"
-    from vlastack.envs import collect
-    from vlastack.evaluation import runner
-
-    runner.close_envs()
-    collect._ENVS.clear()
+    yield root, checkpoint
+    close_worker_envs()
 
 
 def _improve(root, checkpoint, out, *extra, world_model=None):
