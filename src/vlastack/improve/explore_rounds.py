@@ -1,6 +1,6 @@
 """One ``rl-sim`` round of ``vlastack improve`` (``improve/explore.py`` holds the noise, scores and weights): the
 explored episodes gathered into the run's dataset, then every one scored and given its copies in the fine-tuning
-set, from what the dataset holds (so a resumed round scores the same)."""
+set (``update=fpo``: its advantage), from what the dataset holds (so a resumed round scores the same)."""
 
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
 
         # This round's episodes only: the old policy of the ratio is the one that explored them.
         advantages = _round_advantages(config, round_)
-        label = EXPLORE_ACTION if config.explore.label == "sent" else keys.ACTION
+        label = _explored_label(config)
         parts = [
             WithAdvantage(WindowDataset(demos, feature_caches=demo_maps, **options)),
             WithAdvantage(
@@ -83,8 +83,8 @@ def _fine_tune(config: ImproveConfig, start: Path, round_: int, progress: bool) 
         loss_fn = FPOLoss(_old_policy(start, cfg, instructions), config.explore.fpo_clip, config.explore.fpo_draws)
     elif config.method == "rl-sim":
         parts = [WindowDataset(demos, feature_caches=demo_maps, **options)]
+        label = _explored_label(config)
         for copies, episodes in sorted(_explored_copies(config, round_).items()):
-            label = EXPLORE_ACTION if config.explore.label == "sent" else keys.ACTION
             parts += [WindowDataset(new, episodes=episodes, action_key=label, feature_caches=new_maps, **options)] * copies
     else:
         label = INTERVENTION if config.method == "interventions" else None
@@ -186,6 +186,11 @@ def _old_policy(start: Path, cfg: Any, instructions: list[str]) -> Any:
     old = policy_class(cfg).from_pretrained(start, expect=cfg)
     old.prepare_instructions(instructions)  # a frozen text encoder embeds them as the trained copy's does
     return old
+
+
+def _explored_label(config: ImproveConfig) -> str:
+    """rl-sim: the explored episodes' label column, what was sent into the safety layer or what it let through."""
+    return EXPLORE_ACTION if config.explore.label == "sent" else keys.ACTION
 
 
 def _round_advantages(config: ImproveConfig, round_: int) -> dict[int, float]:

@@ -11,10 +11,11 @@ Methods:
   become training states, with the expert's answer from there (DAgger, Ross et al. 2011, with the
   gate as its state-dependent mixing of expert and policy).
 - ``rl-sim`` (RL in the simulator, ``improve/explore.py``; a round's gathering and scoring in
-  ``improve/explore_rounds.py``): the policy runs with correlated exploration noise behind the safety layer; episodes are scored by success, dense reward and
-  safety interventions, and the fine-tuning set is the demonstrations plus every episode gathered so
-  far, each repeated by its reward weight (reward-weighted self-imitation; the labels are the
-  actions sent into the safety layer, noise included). With ``explore.update=fpo`` (flow policies,
+  ``improve/explore_rounds.py``): the policy runs with correlated exploration noise behind the safety
+  layer; episodes are scored by success, dense reward and safety interventions, and the fine-tuning set
+  is the demonstrations plus every episode gathered so far, each repeated by its reward weight
+  (reward-weighted self-imitation; the labels are the actions sent into the safety layer, noise
+  included). With ``explore.update=fpo`` (flow policies,
   ``improve/fpo.py``) the round's episodes enter once each with a group-normalised advantage, in a
   PPO-clip objective against the round's starting policy, and earlier rounds' episodes are not used.
 - ``rl-wm`` (RL in the world model, ``improve/imagine.py``): rl-sim's self-imitation with every rollout
