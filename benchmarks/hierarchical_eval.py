@@ -34,7 +34,7 @@ def run_episode(label: str, checkpoint: str, task: str, seed: int, variant: int,
 
     import torch
 
-    from vlastack.envs.long_horizon_env import STAGES_DONE
+    from vlastack.envs.long_horizon_env import FAILED, STAGES_DONE
     from vlastack.envs.metaworld import FPS, make_env
     from vlastack.execution import FakeClock, executor_act, make_executor
     from vlastack.policies import batch_from_observation, load_policy
@@ -54,7 +54,7 @@ def run_episode(label: str, checkpoint: str, task: str, seed: int, variant: int,
         )
     env = _ENVS[key]
     latency: list[float] = []
-    switches: list[tuple[int, str]] = []
+    switches: list[tuple[int, str, int]] = []  # (step, subtask, subtasks done): a new entry per change of either
     said: list[dict] = []  # the policy's explanation at each switch of subtask (its plan and reason then)
     steps = [0]
 
@@ -72,8 +72,10 @@ def run_episode(label: str, checkpoint: str, task: str, seed: int, variant: int,
                 chunk = policy.sample_actions(batch)
         latency.append((time.perf_counter() - t) * 1000)
         subtask = (chunk.info.get("subtask") or [None])[0]
-        if subtask is not None and (not switches or switches[-1][1] != subtask):
-            switches.append((steps[0], subtask))
+        plan = None if oracle else (getattr(policy, "last_plan", None) or [None])[0]
+        n_done = len(plan["done"]) if plan else 0  # counts a repeat (press, press again) that keeps the same text
+        if subtask is not None and (not switches or switches[-1][1:] != (subtask, n_done)):
+            switches.append((steps[0], subtask, n_done))
             if chunk.explanations:
                 e = chunk.explanations[0]
                 said.append({"step": steps[0], "subtask": e.subtask, "reason": e.reason, "plan": list(e.plan), "confidence": e.confidence})
@@ -105,6 +107,7 @@ def run_episode(label: str, checkpoint: str, task: str, seed: int, variant: int,
         "stages": len(env.task.stages),
         "stages_done": int(info[STAGES_DONE]),
         "success": bool(info["success"]),
+        "failed": bool(info.get(FAILED, False)),
         "steps": steps[0],
         "stage_done_at": stage_steps,
         "latency_ms": latency,
@@ -121,7 +124,7 @@ def _early_switch(row: dict) -> bool:
     """Whether the policy's plan moved past a stage before the environment counted that stage done (the
     i-th change of subtask after the first pick should come after the i-th stage is done)."""
     done_at = row["stage_done_at"]
-    return any(i >= len(done_at) or step < done_at[i] for i, (step, _) in enumerate(row["subtask_switches"][1:]))
+    return any(i >= len(done_at) or step < done_at[i] for i, (step, *_) in enumerate(row["subtask_switches"][1:]))
 
 
 def summarise(rows: list[dict]) -> None:
@@ -141,8 +144,10 @@ def summarise(rows: list[dict]) -> None:
             per_stage = [float(np.mean(done > k)) for k in range(n)]
             stage_rates += per_stage
             overall.append(float(np.mean(done == n)))
+            over = sum(1 for r in ep if r.get("failed"))
             print(
                 f"{task:34s} n={len(ep):3d} per stage {', '.join(f'{100 * p:.0f}' for p in per_stage)} % | success {100 * overall[-1]:.0f} %"
+                + (f" | pressed too often in {over}" if over else "")
             )
         if any(r["subtask_switches"] for r in mine):
             early = [r for r in mine if _early_switch(r)]

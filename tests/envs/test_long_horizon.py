@@ -36,7 +36,8 @@ def test_config_limits_name_the_task():
 
 
 @pytest.mark.slow
-def test_chained_expert_finishes_every_stage_behind_the_safety_layer():
+@pytest.mark.parametrize("task", ["lh-window-close-open", "lh-button-press-press-clear"])
+def test_chained_expert_finishes_every_stage_behind_the_safety_layer(task):
     """Stages finish in order, the episode ends at the last; the stages recovered from the recorded
     states alone (what annotation uses) match what the environment reported, frame by frame."""
     from vlastack.envs.experts import expert_for
@@ -44,7 +45,6 @@ def test_chained_expert_finishes_every_stage_behind_the_safety_layer():
     from vlastack.reasoning.labels import stages_of
     from vlastack.safety import SafeActuator
 
-    task = "lh-window-close-open"
     env = make_env(task, cameras=(), touch=False)
     assert env.config.max_steps == SUITE[task].max_steps and env.instruction == SUITE[task].instructions[0]
     stepped, expert = SafeActuator(env, "metaworld_sawyer"), expert_for(task)
@@ -57,6 +57,45 @@ def test_chained_expert_finishes_every_stage_behind_the_safety_layer():
         states.append(info["privileged"])
         online.append(info["stage"])
     env.close()
-    assert terminated and info["success"] and info["stages_done"] == 2
-    assert online[0] == 0 and 0 < online.index(1) < len(online) - 1  # the first stage alone is not success
+    n = len(SUITE[task].stages)
+    assert terminated and info["success"] and info["stages_done"] == n and not info["failed"]
+    assert online[0] == 0 and 0 < online.index(1) <= online.index(n - 1) < len(online) - 1  # stage by stage
     assert stages_of(task, np.array(states)) == online
+
+
+def test_button_presses_count_once_each_and_only_after_the_button_springs_back():
+    task = SUITE["lh-button-press-press-clear"]  # press: joint <= -0.045 m, re-armed at >= -0.02 m; clear: hand y <= 0.6 m
+    joints = [0.0, -0.05, -0.06, -0.03, -0.05, -0.01, -0.05, -0.01, 0.0, 0.0]
+    hand_y = [0.4, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.7, 0.55]
+    # the press at frame 4 does not count (the button never came back past -0.02 after the first); frame 6's does
+    assert stages_over_time(task, joints, hand_y) == [0, 1, 1, 1, 1, 1, 2, 2, 2, 3]
+    # pulling back before the presses are done does nothing
+    assert stages_over_time(task, [0.0, 0.0, -0.05], [0.4, 0.5, 0.5]) == [0, 0, 1]
+
+
+def test_one_press_too_many_fails_the_episode():
+    from vlastack.envs.long_horizon import Progress
+
+    progress = Progress(SUITE["lh-button-press-clear"])
+    for joint in (-0.05, -0.01, -0.05):  # press, spring back, press again: once was asked
+        progress.update(joint, 0.85)
+    assert progress.failed and progress.stage == 1 and progress.counted == 2
+    progress.update(0.0, 0.5)  # pulling back afterwards does not rescue it
+    assert progress.failed and progress.stage == 1
+
+
+@pytest.mark.slow
+def test_the_environment_ends_an_episode_pressed_once_too_often():
+    """The twice-expert in the once-task: its second press ends the episode, unsuccessful."""
+    from vlastack.envs.experts import expert_for
+    from vlastack.envs.metaworld import make_env
+
+    env = make_env("lh-button-press-clear", cameras=(), touch=False)
+    expert = expert_for("lh-button-press-press-clear")
+    obs, info = env.reset(seed=1)
+    for _ in range(env.config.max_steps):
+        obs, _, terminated, truncated, info = env.step(expert.act(obs, info))
+        if terminated or truncated:
+            break
+    env.close()
+    assert terminated and info["failed"] and not info["success"] and info["stages_done"] == 1

@@ -122,6 +122,45 @@ def test_factored_done_labels_follow_the_stage_and_the_delay(cfg_for):
     assert float(good.max()) < 1e-3 and bool((wrong > 5).all())
 
 
+def test_a_repeated_subtask_is_not_judged_done_before_the_refractory_steps(cfg_for, monkeypatch):
+    """Press, press again, then something else: the detector fires at every re-plan, but the second press
+    is only let go after ``repeat_refractory`` control steps of it (the scene cannot tell the presses apart)."""
+
+    def run(refractory: int) -> list[str]:
+        policy = _hier(cfg_for, repeat_refractory=refractory, execute_steps=4).eval()
+        vocab = policy.config.subtasks
+        monkeypatch.setattr(policy, "done_logit", lambda inputs, current, history: torch.tensor([5.0]))
+
+        def plan(inputs, history):  # the first subtask twice, then the second
+            out = torch.full((1, len(vocab)), -5.0)
+            out[0, 0 if float(history.sum()) < 2 else 1] = 5.0
+            return out
+
+        monkeypatch.setattr(policy, "plan_logits", plan)
+        batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
+        return [policy.sample_actions(batch).info["subtask"][0] for _ in range(5)]
+
+    vocab = _hier(cfg_for).config.subtasks
+    assert run(0) == [vocab[0], vocab[0], vocab[1], vocab[1], vocab[1]]  # the second press is "done" at once
+    # 4 steps per re-plan: the repeat has run 4 steps at the third re-plan (too few), 8 at the fourth
+    assert run(8) == [vocab[0], vocab[0], vocab[0], vocab[1], vocab[1]]
+
+
+def test_the_refractory_steps_of_a_repeat_are_not_trained_in_step(cfg_for):
+    """A detector that calls a just-started repeat done is not penalised within the refractory steps, and is after."""
+    v = len(_hier(cfg_for).config.subtasks)
+    target, previous, history = torch.tensor([0, 0]), torch.tensor([0, 0]), torch.tensor([[1.0] + [0.0] * (v - 1)] * 2)
+    since = torch.tensor([3, 30])  # frames into the repeat
+    losses = {}
+    for refractory in (0, 10):
+        policy = _hier(cfg_for, repeat_refractory=refractory)
+        policy.plan_logits = lambda inputs, history: F.one_hot(target, v).float() * 20
+        policy.done_logit = lambda inputs, current, history: torch.full((2,), 20.0)  # always "done"
+        losses[refractory] = policy._factored_loss(torch.zeros(2, 4 + policy.config.task_dim), target, history, previous, since)
+    assert losses[10][0] < losses[0][0] - 5  # the in-step "done" at frame 3 is not counted against it
+    assert torch.isclose(losses[10][1], losses[0][1])  # at frame 30 it is
+
+
 def test_a_new_instruction_starts_a_new_plan(cfg_for, monkeypatch):
     policy = _hier(cfg_for, head="joint").eval()
     batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)

@@ -12,7 +12,7 @@ from vlastack.reasoning.plan import STAGE_SUBTASKS, history_counts, plan_of
 def test_every_stage_has_a_subtask_of_the_vocabulary():
     assert plan_of("lh-window-open-close-open-close") == ("open the window", "close the window") * 2
     assert plan_of("lh-handle-press-pull") == ("press the handle down", "pull the handle up")
-    assert {s for t in SUITE for s in plan_of(t)} == set(STAGE_SUBTASKS) and len(STAGE_SUBTASKS) == 6
+    assert {s for t in SUITE for s in plan_of(t)} == set(STAGE_SUBTASKS) and len(STAGE_SUBTASKS) == 8
     with pytest.raises(ConfigError, match="long-horizon task"):
         plan_of("drawer-open-v3")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vlastack.envs.long_horizon import SCENES, SUITE, joint_from_states, lifting, site_shift, stages_over_time
+from vlastack.envs.long_horizon import RETREAT, RETREAT_SUBTASK, RETREAT_TO, SCENES, SUITE, lifting, site_shift, stages_from_states
 from vlastack.errors import ConfigError
 from vlastack.reasoning.phases import RULES, Phase, phase
 from vlastack.reasoning.reasons import reason
@@ -27,7 +27,7 @@ def supported_tasks() -> tuple[str, ...]:
 def stages_of(task: str, states: np.ndarray) -> list[int]:
     """Per frame of a long-horizon episode, the stage its action was chosen for."""
     lh = SUITE[task]
-    return stages_over_time(lh, joint_from_states(lh, states))
+    return stages_from_states(lh, states)
 
 
 def annotate_episode(task: str, states: np.ndarray) -> tuple[list[str], list[str]]:
@@ -57,7 +57,12 @@ def annotate_episode(task: str, states: np.ndarray) -> tuple[list[str], list[str
             lifted.add(k)
             shifted = s.copy()
             shifted[4] += site_shift(lh, k)
-            p = phase(lh.part.stages[lh.stages[k]][2], shifted)
+            expert = lh.part.stages[lh.stages[k]].expert
+            p = (
+                Phase(RETREAT_SUBTASK, "the spot in front of the robot", np.array(RETREAT_TO))
+                if expert == RETREAT
+                else phase(expert, shifted)
+            )
         subtasks.append(p.subtask)
         reasons.append(reason(s[:3], p))
     return subtasks, reasons

@@ -1,7 +1,7 @@
 """The plan of a long-horizon task in words: one subtask per stage, and per-frame plan labels.
 
 A stage's subtask is the first instruction of the Meta-World task whose scripted policy does that
-stage ("open the drawer", "pull the handle up"), so a low-level policy conditioned on it sees the
+stage ("open the drawer", "pull the handle up"; pulling back is "pull the arm back"), so a low-level policy conditioned on it sees the
 wording single-task demonstrations were recorded with. :data:`STAGE_SUBTASKS` is the closed set a
 hierarchical policy chooses from (it classifies over these strings; it does not generate free text).
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vlastack.envs.instructions import INSTRUCTIONS
-from vlastack.envs.long_horizon import SUITE, joint_from_states, stages_over_time
+from vlastack.envs.long_horizon import RETREAT, RETREAT_SUBTASK, SUITE, stages_from_states
 from vlastack.registry import unknown_name_error
 
 
@@ -25,7 +25,8 @@ def stage_subtask(task: str, stage: int) -> str:
     if task not in SUITE:
         raise unknown_name_error("long-horizon task", task, SUITE)
     lh = SUITE[task]
-    return INSTRUCTIONS[lh.part.stages[lh.stages[stage]][2]][0]
+    expert = lh.part.stages[lh.stages[stage]].expert
+    return RETREAT_SUBTASK if expert == RETREAT else INSTRUCTIONS[expert][0]
 
 
 def plan_of(task: str) -> tuple[str, ...]:
@@ -56,7 +57,7 @@ def plan_labels(task: str, states: np.ndarray) -> PlanLabels:
     """Plan labels of an episode of long-horizon ``task`` with privileged states [N, 39]."""
     plan = plan_of(task)
     lh = SUITE[task]
-    stage = np.minimum(np.asarray(stages_over_time(lh, joint_from_states(lh, states)), dtype=np.int64), len(plan) - 1)
+    stage = np.minimum(np.asarray(stages_from_states(lh, states), dtype=np.int64), len(plan) - 1)
     since = np.zeros(len(stage), dtype=np.int64)
     for t in range(1, len(stage)):
         since[t] = since[t - 1] + 1 if stage[t] == stage[t - 1] else 0

@@ -61,6 +61,13 @@ class HierConfig(L1Config):
     too early (the drawer 1 cm short of open) leaves the stage undone, one a few frames late costs
     nothing (the stage's skill keeps the part where it is)."""
 
+    repeat_refractory: int = 0
+    """Factored head only. Control steps at the start of a subtask that repeats the one just done (the second
+    press of a button) during which the done-detector is neither asked nor trained on the in-step reading. Right
+    after a spring-loaded button's first press the scene looks as it does right after the second, so the
+    detector cannot tell "the new press has not happened yet" from "it has"; only the policy's own memory can,
+    and this is that memory: a repeated subtask cannot be done before it has run this long. 0: off."""
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if len(self.subtasks) < 2 or len(set(self.subtasks)) != len(self.subtasks):
@@ -73,6 +80,8 @@ class HierConfig(L1Config):
             raise self.bad("high_hidden", "must be >= 1")
         if self.high_weight < 0 or self.switch_delay < 0:
             raise self.bad("high_weight" if self.high_weight < 0 else "switch_delay", "must be >= 0")
+        if self.repeat_refractory < 0:
+            raise self.bad("repeat_refractory", "must be >= 0 (control steps)")
 
     def low_prompts(self, instructions, subtasks) -> list[str]:
         """The low level's instruction per row (see ``low_prompt``)."""

@@ -165,6 +165,8 @@ class HierPolicy(L1Policy):
         lagged = self.done_logit(inputs, previous.clamp(min=0), lag_history)
         done_label = (lag_target == target).float()  # behind and past the delay: the previous stage is done
         bce_in = F.binary_cross_entropy_with_logits(in_step, torch.zeros_like(in_step), reduction="none")
+        if self.config.repeat_refractory > 0:  # not asked at acting time there either (see HierConfig.repeat_refractory)
+            bce_in = bce_in * ~((previous == target) & (since < self.config.repeat_refractory))
         bce_lag = F.binary_cross_entropy_with_logits(lagged, done_label, reduction="none") * behind.float()
         with torch.no_grad():
             self.last_terms["loss_plan"] = float(plan_loss.mean())
@@ -232,7 +234,9 @@ class HierPolicy(L1Policy):
         previous = [p["current"] for p in self._plans]
         current = torch.tensor([c.subtasks.index(p["current"]) if p["current"] else 0 for p in self._plans])
         done = torch.sigmoid(self.done_logit(inputs, current.to(self.device), history)).float().cpu()
-        finished = [bool(was_started and p_done > 0.5) for was_started, p_done in zip(started, done)]
+        finished = [
+            bool(was_started and p_done > 0.5 and not self._refractory(p)) for was_started, p_done, p in zip(started, done, self._plans)
+        ]
         for plan, moves_on in zip(self._plans, finished):
             if moves_on:
                 plan["done"].append(plan["current"])  # predicted done: the plan moves on
@@ -241,6 +245,8 @@ class HierPolicy(L1Policy):
         self.last_plan = []
         for plan, p_next, p_done, before, moved_on in zip(self._plans, probs, done, previous, finished):
             plan["current"] = c.subtasks[int(p_next.argmax())]
+            # control steps the subtask in progress will have run by the next re-plan (this chunk's included)
+            plan["age"] = (0 if moved_on or before is None else plan.get("age", 0)) + (c.execute_steps or c.horizon)
             self.last_plan.append(
                 {
                     "subtask": plan["current"],
@@ -253,6 +259,11 @@ class HierPolicy(L1Policy):
             )
         for entry, ahead in zip(self.last_plan, self._look_ahead(inputs)):
             entry["ahead"] = ahead
+
+    def _refractory(self, plan: dict[str, Any]) -> bool:
+        """Whether the subtask in progress repeats the one just done and has run under ``repeat_refractory`` steps."""
+        repeats = bool(plan["done"]) and plan["done"][-1] == plan["current"]
+        return repeats and plan.get("age", 0) < self.config.repeat_refractory
 
     def _look_ahead(self, inputs: torch.Tensor) -> list[list[str]]:
         """Per row, the subtasks the plan head predicts after the current one: it reads only the instruction
