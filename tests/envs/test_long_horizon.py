@@ -64,10 +64,10 @@ def test_chained_expert_finishes_every_stage_behind_the_safety_layer(task):
 
 
 def test_button_presses_count_once_each_and_only_after_the_button_springs_back():
-    task = SUITE["lh-button-press-press-clear"]  # press: joint <= -0.045 m, re-armed at >= -0.02 m; clear: hand y <= 0.6 m
-    joints = [0.0, -0.05, -0.06, -0.03, -0.05, -0.01, -0.05, -0.01, 0.0, 0.0]
+    task = SUITE["lh-button-press-press-clear"]  # press: joint <= -0.045 m, re-armed at >= -0.035 m; clear: hand y <= 0.6 m
+    joints = [0.0, -0.05, -0.06, -0.04, -0.05, -0.01, -0.05, -0.01, 0.0, 0.0]
     hand_y = [0.4, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.7, 0.55]
-    # the press at frame 4 does not count (the button never came back past -0.02 after the first); frame 6's does
+    # the press at frame 4 does not count (the button never came back past -0.035 after the first); frame 6's does
     assert stages_over_time(task, joints, hand_y) == [0, 1, 1, 1, 1, 1, 2, 2, 2, 3]
     # pulling back before the presses are done does nothing
     assert stages_over_time(task, [0.0, 0.0, -0.05], [0.4, 0.5, 0.5]) == [0, 0, 1]

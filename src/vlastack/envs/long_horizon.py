@@ -88,12 +88,14 @@ PARTS: dict[str, Part] = {
     # The button's top moves down one for one with its joint (range -0.06 to 0). A press counts from 4.5 cm
     # down, inside the range: pushed past it (Meta-World's own success needs about 7.5 cm) the button jams
     # against its box for up to 60 steps before its weak spring brings it back; from 4.5 cm it is back in ~20.
+    # The 10 cm lift takes about as long, so the expert rarely hovers waiting for the re-arm (a wait a policy
+    # without memory could only end by seeing the button rise).
     "button": Part(
         "btnbox_joint",
         2,
         {"press": Stage("<=", -0.045, "button-press-topdown-v3"), "clear": Stage("<=", 0.6, RETREAT, "hand_y")},
-        lift_m=0.06,
-        repeat=("press", -0.02),
+        lift_m=0.1,
+        repeat=("press", -0.035),
         rest=0.3085,
     ),
 }
