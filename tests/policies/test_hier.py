@@ -159,6 +159,10 @@ def test_the_refractory_steps_of_a_repeat_are_not_trained_in_step(cfg_for):
         losses[refractory] = policy._factored_loss(torch.zeros(2, 4 + policy.config.task_dim), target, history, previous, since)
     assert losses[10][0] < losses[0][0] - 5  # the in-step "done" at frame 3 is not counted against it
     assert torch.isclose(losses[10][1], losses[0][1])  # at frame 30 it is
+    from vlastack.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="repeat_refractory"):
+        cfg_for("hier-debug", repeat_refractory=-1)
 
 
 def test_a_new_instruction_starts_a_new_plan(cfg_for, monkeypatch):
