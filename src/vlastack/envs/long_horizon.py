@@ -31,7 +31,7 @@ STEPS_PER_STAGE = 250
 #: The expert name of the pull-back stage (vlastack's own straight move, not a Meta-World policy).
 RETREAT = "retreat"
 #: Where the pull-back stage moves the hand (world frame, metres): in front of the robot, at about the height
-#: the lift leaves it (lower, the hand drags over the button box on the way back).
+#: the lift leaves it, so pulling back is mostly a move in y.
 RETREAT_TO = (0.0, 0.5, 0.4)
 #: The subtask text of the pull-back stage.
 RETREAT_SUBTASK = "pull the arm back"
