@@ -78,6 +78,10 @@ class Part:
         """The joint (metres) read from one privileged state, for parts with a fixed rest (``rest``)."""
         return float(state[4 + self.axis]) - self.rest
 
+    def lifted_clear(self, state) -> bool:
+        """Whether the hand (state ``[2]``) is ``lift_m`` or more above the tracked point (state ``[6]``)."""
+        return float(state[2]) >= float(state[6]) + self.lift_m
+
 
 PARTS: dict[str, Part] = {
     "drawer": Part(
@@ -268,7 +272,11 @@ def stage_done(task: LongHorizonTask, stage: int, joint: float, hand_y: float = 
     """Whether stage ``stage`` of ``task`` is done with the part's joint at ``joint`` and the hand's y at
     ``hand_y`` (metres). A counted verb (``Part.repeat``) is judged by :class:`Progress`, not here."""
     op, threshold, _, reads = task.part.stages[task.stages[stage]]
-    value = hand_y if reads == "hand_y" else joint
+    return _past(hand_y if reads == "hand_y" else joint, op, threshold)
+
+
+def _past(value: float, op: str, threshold: float) -> bool:
+    """Whether ``value`` is past ``threshold`` in the direction ``op`` (``">="`` or ``"<="``)."""
     return value >= threshold if op == ">=" else value <= threshold
 
 
@@ -294,11 +302,11 @@ class Progress:
         if repeat is not None:
             verb, rearm = repeat
             op, threshold = task.part.stages[verb][:2]
-            if self.armed and (joint <= threshold if op == "<=" else joint >= threshold):
+            if self.armed and _past(joint, op, threshold):
                 self.armed, counted_now = False, True
                 self.counted += 1
                 self.failed = self.failed or self.counted > task.stages.count(verb)
-            elif not self.armed and (joint >= rearm if op == "<=" else joint <= rearm):
+            elif not self.armed and _past(joint, "<=" if op == ">=" else ">=", rearm):  # back the other way
                 self.armed = True
         if self.failed or self.stage >= len(task.stages):
             return
@@ -358,4 +366,4 @@ def lifting(task: LongHorizonTask, stage: int, lifted: bool, state) -> bool:
         return False
     if part.repeat is not None and part.joint_of(state) < part.repeat[1]:
         return True
-    return float(state[2]) < float(state[6]) + part.lift_m
+    return not part.lifted_clear(state)

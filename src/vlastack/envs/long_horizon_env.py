@@ -93,8 +93,8 @@ class ChainedExpert:
         state[4] += site_shift(self.task, k)
         action = np.clip(np.asarray(self._policies[k].get_action(state), dtype=np.float32), -1.0, 1.0)
         if lifting(self.task, stage, stage in self._lifted, raw):
-            high = raw[2] >= raw[6] + self.task.part.lift_m  # high enough, only waiting for the button to spring back
-            action[:3] = (0.0, 0.0, 0.0 if high else 1.0)  # else straight up at full speed (1 cm per step before the safety layer)
+            # high enough: only waiting for the button to spring back; else straight up at full speed (1 cm per step)
+            action[:3] = (0.0, 0.0, 0.0 if self.task.part.lifted_clear(raw) else 1.0)
         else:
             self._lifted.add(stage)
         return action
