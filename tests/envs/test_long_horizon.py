@@ -71,6 +71,8 @@ def test_button_presses_count_once_each_and_only_after_the_button_springs_back()
     assert stages_over_time(task, joints, hand_y) == [0, 1, 1, 1, 1, 1, 2, 2, 2, 3]
     # pulling back before the presses are done does nothing
     assert stages_over_time(task, [0.0, 0.0, -0.05], [0.4, 0.5, 0.5]) == [0, 0, 1]
+    with pytest.raises(ValueError, match="hand_y"):  # a pull-back stage cannot be judged without the hand
+        stages_over_time(task, joints)
 
 
 def test_one_press_too_many_fails_the_episode():

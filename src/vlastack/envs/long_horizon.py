@@ -320,7 +320,10 @@ def stages_over_time(task: LongHorizonTask, joints: list[float], hand_y: list[fl
     """Per frame, the stage being worked on (``len(task.stages)`` once all are done), as the environment
     reports it with that frame's observation: frame 0 (the reset) is stage 0; at every later frame the
     current stage is checked against that frame's joint value (and hand y) first, at most one stage per frame."""
-    hand_y = [0.0] * len(joints) if hand_y is None else hand_y
+    if hand_y is None:
+        if any(task.part.stages[v].reads == "hand_y" for v in task.stages):
+            raise ValueError(f"hand_y: {task.name} has a stage judged on the hand's y, so its per-frame values are needed")
+        hand_y = [0.0] * len(joints)
     progress, out = Progress(task), []
     for t, (value, y) in enumerate(zip(joints, hand_y, strict=True)):
         if t > 0:
