@@ -165,6 +165,43 @@ def test_the_refractory_steps_of_a_repeat_are_not_trained_in_step(cfg_for):
         cfg_for("hier-debug", repeat_refractory=-1)
 
 
+def test_the_done_window_trains_done_on_the_event_only(cfg_for):
+    """With ``done_window`` W, the one-behind "previous stage done" label is trained in the W frames after the
+    delay and not later (where a button's next press looks like the approach to the first)."""
+    v = len(_hier(cfg_for).config.subtasks)
+    target, previous, history = torch.tensor([1, 1]), torch.tensor([0, 0]), torch.tensor([[1.0] + [0.0] * (v - 1)] * 2)
+    losses = {}
+    for window in (0, 6):
+        policy = _hier(cfg_for, done_window=window, switch_delay=2)
+        since = torch.tensor([2 + 5, 2 + 6])  # the last frame inside the window, the first after it
+        policy.plan_logits = lambda inputs, history: F.one_hot(target, v).float() * 20
+        policy.done_logit = lambda inputs, current, history: torch.full((2,), -20.0)  # never "done"
+        losses[window] = policy._factored_loss(torch.zeros(2, 4 + policy.config.task_dim), target, history, previous, since)
+    assert losses[6][0] > 5 and torch.isclose(losses[6][0], losses[0][0])  # inside: missing "done" costs as before
+    assert losses[0][1] > 5 and losses[6][1] < 1e-3  # after: not trained on that reading
+    from vlastack.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="done_window"):
+        cfg_for("hier-debug", done_window=-1)
+    with pytest.raises(ConfigError, match="done_window"):
+        cfg_for("hier-debug", head="joint", done_window=4)
+
+
+def test_the_plan_head_reads_the_scene_only_when_asked(cfg_for):
+    """``plan_sees_scene``: the plan head's pick depends on the image features and state too, not only on the words."""
+    for sees in (False, True):
+        policy = _hier(cfg_for, plan_sees_scene=sees).eval()
+        batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
+        inputs = policy._high_inputs(batch, augment=False)
+        other = inputs.clone()
+        other[:, : -policy.config.task_dim] += 1.0  # another scene, the same instruction
+        history = torch.zeros(1, len(policy.config.subtasks))
+        changed = not torch.allclose(policy.plan_logits(inputs, history), policy.plan_logits(other, history))
+        assert changed == sees
+    with pytest.raises(Exception, match="plan_sees_scene"):
+        cfg_for("hier-debug", head="joint", plan_sees_scene=True)
+
+
 def test_a_new_instruction_starts_a_new_plan(cfg_for, monkeypatch):
     policy = _hier(cfg_for, head="joint").eval()
     batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)

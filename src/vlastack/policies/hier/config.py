@@ -68,6 +68,21 @@ class HierConfig(L1Config):
     detector cannot tell "the new press has not happened yet" from "it has"; only the policy's own memory can,
     and this is that memory: a repeated subtask cannot be done before it has run this long. 0: off."""
 
+    done_window: int = 0
+    """Factored head only. Frames, after ``switch_delay``, during which the one-behind reading is trained as "the
+    previous stage is done"; later frames of the stage are not trained on that reading. 0: every later frame is
+    (the old behaviour, right for a part that stays put, such as an open drawer). A spring-loaded button shows
+    its press only while it is held down; later frames of the next press look like the approach to the first,
+    so "done" labels there contradict the in-step "not done" on the same picture and the detector fires before
+    the press. A window trains "done" on the event itself. Re-plans come every ``execute_steps`` control steps, so
+    a window shorter than that may never be asked at acting time."""
+
+    plan_sees_scene: bool = False
+    """Factored head only. False: the plan head reads the instruction and the done counts alone (a plan in words).
+    True: it also reads the image features and state, so the scene can say which task the words mean (a drawer
+    that starts open is to be closed first). It is still asked only at the start and when the done-detector
+    fires, so it cannot switch away from a subtask in progress."""
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if len(self.subtasks) < 2 or len(set(self.subtasks)) != len(self.subtasks):
@@ -82,6 +97,10 @@ class HierConfig(L1Config):
             raise self.bad("high_weight" if self.high_weight < 0 else "switch_delay", "must be >= 0")
         if self.repeat_refractory < 0:
             raise self.bad("repeat_refractory", "must be >= 0 (control steps)")
+        if self.done_window < 0:
+            raise self.bad("done_window", "must be >= 0 (frames; 0 = off)")
+        if self.head != "factored" and (self.done_window or self.plan_sees_scene):
+            raise self.bad("done_window" if self.done_window else "plan_sees_scene", 'applies to head="factored" only')
 
     def low_prompts(self, instructions, subtasks) -> list[str]:
         """The low level's instruction per row (see ``low_prompt``)."""

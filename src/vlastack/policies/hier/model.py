@@ -84,7 +84,7 @@ class HierPolicy(L1Policy):
         if c.head == "joint":
             self.high = _mlp(width, c.high_hidden, v)
         else:  # factored: the plan from words and counts only; completion from what is seen
-            self.plan_head = _mlp(c.task_dim + v, c.high_hidden, v)
+            self.plan_head = _mlp(width if c.plan_sees_scene else c.task_dim + v, c.high_hidden, v)  # width counts the done counts
             self.done_head = _mlp(width + v, c.high_hidden, 1)
         self._plans: list[dict[str, Any]] = []  # per batch row during an episode: instruction, current, done
         self.last_plan: list[dict[str, Any]] = []
@@ -108,8 +108,10 @@ class HierPolicy(L1Policy):
         return torch.cat([*parts, task], dim=1)
 
     def plan_logits(self, inputs: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
-        """Factored head: logits [B, V] of the next subtask from the instruction vector and done counts [B, V]."""
-        return self.plan_head(torch.cat([inputs[:, -self.config.task_dim :], history.to(inputs)], dim=1))
+        """Factored head: logits [B, V] of the next subtask from the instruction vector (with ``plan_sees_scene``, all
+        of ``inputs``) and done counts [B, V]."""
+        read = inputs if self.config.plan_sees_scene else inputs[:, -self.config.task_dim :]
+        return self.plan_head(torch.cat([read, history.to(inputs)], dim=1))
 
     def done_logit(self, inputs: torch.Tensor, current: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         """Factored head: logit [B] that subtask ``current`` (vocabulary index [B]) is done."""
@@ -167,6 +169,8 @@ class HierPolicy(L1Policy):
         bce_in = F.binary_cross_entropy_with_logits(in_step, torch.zeros_like(in_step), reduction="none")
         if self.config.repeat_refractory > 0:  # not asked at acting time there either (see HierConfig.repeat_refractory)
             bce_in = bce_in * ~((previous == target) & (since < self.config.repeat_refractory))
+        if self.config.done_window > 0:  # "done" taught on the event, not on the rest of the next stage
+            behind = behind & (since < self.config.switch_delay + self.config.done_window)
         bce_lag = F.binary_cross_entropy_with_logits(lagged, done_label, reduction="none") * behind.float()
         with torch.no_grad():
             self.last_terms["loss_plan"] = float(plan_loss.mean())
