@@ -8,7 +8,8 @@ strings (classification, not free text). Two designs (``HierConfig.head``):
 - ``joint``: one classifier over the vocabulary; a pick other than the subtask in progress means that
   one is done and joins the done list (the plan moves on).
 - ``factored``: a done-detector says whether the subtask in progress is done; only then does it join
-  the done list, and a plan head, reading the instruction and the done counts only, names the next.
+  the done list, and a plan head, reading the instruction and the done counts (with ``plan_sees_scene``
+  also the images and state), names the next.
 
 The low level is the l1 action policy, conditioned on the chosen subtask's text instead of the
 instruction. Training (``compute_loss``): the l1 loss with each frame's true subtask as the
@@ -83,7 +84,7 @@ class HierPolicy(L1Policy):
         width = frames * self.encoder.out_dim + (c.obs_history * c.state_dim if c.use_state else 0) + c.task_dim + v
         if c.head == "joint":
             self.high = _mlp(width, c.high_hidden, v)
-        else:  # factored: the plan from words and counts only; completion from what is seen
+        else:  # factored: the plan from words and counts (and the scene if asked); completion from what is seen
             self.plan_head = _mlp(width if c.plan_sees_scene else c.task_dim + v, c.high_hidden, v)  # width counts the done counts
             self.done_head = _mlp(width + v, c.high_hidden, 1)
         self._plans: list[dict[str, Any]] = []  # per batch row during an episode: instruction, current, done
@@ -159,7 +160,7 @@ class HierPolicy(L1Policy):
     ) -> torch.Tensor:
         """Plan cross-entropy (the done list in step) plus the done-detector's binary cross-entropy on both
         readings: in step (the current stage is not done) and one behind (the previous stage is done once
-        ``switch_delay`` frames of the current one have passed)."""
+        ``switch_delay`` frames of the current one have passed; with ``done_window`` only for that many frames)."""
         plan = self.plan_logits(inputs, history)
         plan_loss = F.cross_entropy(plan, target, reduction="none")
         lag_history, lag_target, behind = lagged_labels(target, history, previous, since, self.config.switch_delay)
@@ -270,8 +271,9 @@ class HierPolicy(L1Policy):
         return repeats and plan.get("age", 0) < self.config.repeat_refractory
 
     def _look_ahead(self, inputs: torch.Tensor) -> list[list[str]]:
-        """Per row, the subtasks the plan head predicts after the current one: it reads only the instruction
-        and the done list, so it can be asked "and then?" by counting the current subtask as done. Stops
+        """Per row, the subtasks the plan head predicts after the current one: it reads the instruction and the
+        done list (with ``plan_sees_scene`` also the current scene, held fixed), so it can be asked "and then?" by
+        counting the current subtask as done. Stops
         at ``MAX_PLAN_STEPS`` in all, at a pick under ``MIN_LOOKAHEAD_P``, or at the subtask just named
         (two stages in a row never share one)."""
         sequences = [[*p["done"], p["current"]] for p in self._plans]
