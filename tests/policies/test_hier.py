@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from vlastack import keys
-from vlastack.errors import CheckpointError, DatasetError
+from vlastack.errors import CheckpointError, ConfigError, DatasetError
 from vlastack.policies import fake_batch, load_policy
 from vlastack.policies.hier import HierPolicy
 from vlastack.policies.hier.model import lagged_labels
@@ -159,8 +159,6 @@ def test_the_refractory_steps_of_a_repeat_are_not_trained_in_step(cfg_for):
         losses[refractory] = policy._factored_loss(torch.zeros(2, 4 + policy.config.task_dim), target, history, previous, since)
     assert losses[10][0] < losses[0][0] - 5  # the in-step "done" at frame 3 is not counted against it
     assert torch.isclose(losses[10][1], losses[0][1])  # at frame 30 it is
-    from vlastack.errors import ConfigError
-
     with pytest.raises(ConfigError, match="repeat_refractory"):
         cfg_for("hier-debug", repeat_refractory=-1)
 
@@ -179,8 +177,6 @@ def test_the_done_window_trains_done_on_the_event_only(cfg_for):
         losses[window] = policy._factored_loss(torch.zeros(2, 4 + policy.config.task_dim), target, history, previous, since)
     assert losses[6][0] > 5 and torch.isclose(losses[6][0], losses[0][0])  # inside: missing "done" costs as before
     assert losses[0][1] > 5 and losses[6][1] < 1e-3  # after: not trained on that reading
-    from vlastack.errors import ConfigError
-
     with pytest.raises(ConfigError, match="done_window"):
         cfg_for("hier-debug", done_window=-1)
     with pytest.raises(ConfigError, match="done_window"):
@@ -198,7 +194,7 @@ def test_the_plan_head_reads_the_scene_only_when_asked(cfg_for):
         history = torch.zeros(1, len(policy.config.subtasks))
         changed = not torch.allclose(policy.plan_logits(inputs, history), policy.plan_logits(other, history))
         assert changed == sees
-    with pytest.raises(Exception, match="plan_sees_scene"):
+    with pytest.raises(ConfigError, match="plan_sees_scene"):
         cfg_for("hier-debug", head="joint", plan_sees_scene=True)
 
 
@@ -297,7 +293,6 @@ def test_cli_trains_the_hierarchical_preset_on_plan_labels(tmp_path, make_episod
 
 
 def test_low_prompt_both_conditions_the_low_level_on_the_instruction_and_the_subtask(cfg_for, monkeypatch):
-    from vlastack.errors import ConfigError
     from vlastack.policies.hier.config import low_prompt
 
     policy = _hier(cfg_for, head="joint", low_prompt="both").eval()

@@ -43,8 +43,8 @@ class HierConfig(L1Config):
     """How the high level decides. ``joint``: one classifier over the vocabulary reads the images, state,
     instruction and done counts, and a pick other than the subtask in progress means that one is done.
     ``factored``: the next subtask comes from the instruction and the done counts alone (a plan in
-    words, no image; ``plan_sees_scene`` adds the image), and a separate done-detector reads the images, state, instruction, the subtask in
-    progress and the done counts; only when it fires does the plan move on. The first ``joint`` run
+    words, no image; ``plan_sees_scene`` adds the image), and a separate done-detector reads the images,
+    state, instruction, the subtask in progress and the done counts; only when it fires does the plan move on. The first ``joint`` run
     switched away from a freshly started subtask on its own rollouts (docs/experiments/2026-11-hierarchical.md)."""
     high_hidden: int = 256
     """Width of the subtask head's two hidden layers."""

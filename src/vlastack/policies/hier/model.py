@@ -273,9 +273,8 @@ class HierPolicy(L1Policy):
     def _look_ahead(self, inputs: torch.Tensor) -> list[list[str]]:
         """Per row, the subtasks the plan head predicts after the current one: it reads the instruction and the
         done list (with ``plan_sees_scene`` also the current scene, held fixed), so it can be asked "and then?" by
-        counting the current subtask as done. Stops
-        at ``MAX_PLAN_STEPS`` in all, at a pick under ``MIN_LOOKAHEAD_P``, or at the subtask just named
-        (two stages in a row never share one)."""
+        counting the current subtask as done. Stops at ``MAX_PLAN_STEPS`` in all, at a pick under
+        ``MIN_LOOKAHEAD_P``, or at the subtask just named (two stages in a row never share one)."""
         sequences = [[*p["done"], p["current"]] for p in self._plans]
         ahead: list[list[str]] = [[] for _ in self._plans]
         going = [len(s) < MAX_PLAN_STEPS for s in sequences]
