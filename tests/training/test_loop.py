@@ -125,3 +125,30 @@ def test_a_loss_fn_replaces_the_policys_loss(setup_for, tmp_path):
     assert result.step == 2 and calls == [s.train.batch_size] * 2
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["loss"] for r in rows] == [7.0, 7.0]
+
+
+def test_a_fine_tune_keeps_the_start_grounding_only_where_it_knows_the_new_instructions(setup_for, tmp_path):
+    from vlastack.policies.base import FAKE_INSTRUCTIONS
+    from vlastack.policies.components.grounding import GROUNDING_FILE, InstructionGrounding
+    from vlastack.policies.untrained import untrained_policy
+
+    s = setup_for(steps=2, save_every=2)
+    start = untrained_policy(s.policy)
+    texts = list(FAKE_INSTRUCTIONS)
+    start.grounding = InstructionGrounding.fit(texts, [f"task{i}" for i in range(len(texts))], torch.eye(len(texts), 8), None)
+    start.save_pretrained(tmp_path / "start")
+    # the same tasks (post-training): the grounding still describes the policy, so it stays
+    same = train(s.policy, s.train, s.samples, s.collate, tmp_path / "same", init_from=tmp_path / "start", instructions=texts, **s.kwargs())
+    assert (same.checkpoint / GROUNDING_FILE).is_file()
+    assert "grounding_dropped" not in json.loads((tmp_path / "same" / "run.json").read_text())
+    # new phrasings: the old grounding would reroute them onto its own tasks, so the run drops it and says so
+    new = [*texts, "a long-horizon instruction"]
+    other = train(s.policy, s.train, s.samples, s.collate, tmp_path / "other", init_from=tmp_path / "start", instructions=new, **s.kwargs())
+    assert not (other.checkpoint / GROUNDING_FILE).exists() and load_policy(other.checkpoint).grounding is None
+    dropped = json.loads((tmp_path / "other" / "run.json").read_text())["grounding_dropped"]
+    assert (
+        dropped
+        == other.grounding_dropped
+        == {"tasks": len(texts), "unknown_instructions": 1, "first_unknown": ["a long-horizon instruction"]}
+    )
+    assert same.grounding_dropped is None

@@ -178,6 +178,13 @@ def train(
         + (f", loss {loss:.4f}" if isinstance(loss, float) else "")
         + (f"; checkpoint {result.checkpoint}" if result.checkpoint else "")
     )
+    dropped = result.grounding_dropped
+    if dropped:
+        typer.echo(
+            f"note: the start policy's instruction grounding ({dropped['tasks']} tasks) did not know "
+            f"{dropped['unknown_instructions']} of this dataset's instructions and was not carried over; "
+            "fit one for these tasks with `vlastack ground`"
+        )
 
 
 def _data_info(reader, camera: str, episodes: list[int] | None = None) -> dict:

@@ -64,6 +64,8 @@ class TrainResult:
     """The last metrics row."""
     is_main: bool = True
     """Whether this process is the main one (the one that reports)."""
+    grounding_dropped: dict | None = None
+    """What a fine-tune did not carry over of its start policy's instruction grounding (``_drop_stale_grounding``), or None."""
 
 
 class DataOrder:
@@ -168,6 +170,25 @@ def _check_resume(out_dir: Path, cfg: TrainConfig) -> None:
         raise CheckpointError(f"cannot resume {out_dir} with other training settings ({'; '.join(diff)})")
 
 
+def _drop_stale_grounding(policy: Any, instructions: Sequence[str]) -> dict | None:
+    """Forget the start policy's instruction grounding when this run trains on phrasings it does not know.
+
+    A grounding maps any instruction it does not know onto one of the start policy's trained phrasings
+    (policies/components/grounding.py). Carried into a fine-tune on other tasks, it would take the run's own
+    instructions for new words and hand the policy another task's phrasing instead: a fine-tune from the MT50
+    policy onto the long-horizon suite acted on "open the drawer" for "look inside the drawer, then leave it
+    shut". Kept when it knows every instruction of the new data (post-training on the same tasks); otherwise
+    dropped, and what was dropped goes into run.json (``vlastack ground`` fits one for the new tasks)."""
+    grounding = getattr(policy, "grounding", None)
+    if grounding is None or not instructions:
+        return None
+    unknown = sorted({t for t in instructions if not grounding.knows(t)})
+    if not unknown:
+        return None
+    policy.grounding = None
+    return {"tasks": len(grounding.task_names), "unknown_instructions": len(unknown), "first_unknown": unknown[:3]}
+
+
 def train(
     policy_cfg: Any,
     cfg: TrainConfig,
@@ -199,7 +220,8 @@ def train(
     ``init_from`` (a policy directory) starts a fresh run from its ``model.safetensors`` (a training
     checkpoint's EMA weights; its raw weights and optimizer state are not used), normalisation statistics
     and fitted inputs instead of new ones (fine-tuning); ``stats`` and ``policy_inputs`` are then unused,
-    and a checkpoint already in ``out_dir`` (with ``resume``) takes precedence. It is recorded in run.json.
+    and a checkpoint already in ``out_dir`` (with ``resume``) takes precedence. It is recorded in run.json. The start's
+    instruction grounding stays only if it knows every one of ``instructions`` (``_drop_stale_grounding``).
     With ``cfg.init_partial`` the run starts as a fresh one (``stats``, ``policy_inputs``, ``data_info``) and takes
     from ``init_from`` only the tensors whose name and shape match (training/checkpoint.py ``load_matching``),
     whatever the two configs; run.json's ``init_partial`` says which tensors stayed fresh.
@@ -219,7 +241,7 @@ def train(
     if last is None and cfg.init_partial and init_from is None:
         raise ConfigError("train.init_partial=true needs a start policy (--init-from DIR)")
     _seed_everything(cfg.seed)  # same initial weights on every process
-    partial = None
+    partial, stale_grounding = None, None
     if last is not None:
         _check_resume(out_dir, cfg)  # the policy config is checked by from_pretrained(expect=...)
         policy = policy_class(policy_cfg).from_pretrained(last, expect=policy_cfg)
@@ -234,6 +256,7 @@ def train(
         added = [e for e in (data_info or {}).get("embodiments") or [] if e not in known]
         if added:
             policy.data_info["embodiments"] = known + added
+        stale_grounding = _drop_stale_grounding(policy, instructions)
     else:
         policy = make_policy(policy_cfg, stats=stats, **(policy_inputs or {}))
         policy.data_info = dict(data_info or {})
@@ -271,6 +294,8 @@ def train(
                 run["init_from"] = str(Path(init_from).resolve())
             if partial is not None:
                 run["init_partial"] = partial
+            if stale_grounding is not None:
+                run["grounding_dropped"] = stale_grounding
             (out_dir / RUN_FILE).write_text(json.dumps(run, indent=1) + "\n")
         metrics_path = out_dir / METRICS_FILE
         old_rows = metrics_path.read_text().splitlines() if metrics_path.is_file() and last else []
@@ -347,4 +372,11 @@ def train(
         bar.close()
     if writer is not None:
         writer.close()
-    return TrainResult(out_dir=out_dir, checkpoint=saved, step=start_step + steps_this_call, metrics=row, is_main=is_main)
+    return TrainResult(
+        out_dir=out_dir,
+        checkpoint=saved,
+        step=start_step + steps_this_call,
+        metrics=row,
+        is_main=is_main,
+        grounding_dropped=stale_grounding,
+    )
