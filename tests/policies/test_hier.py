@@ -319,3 +319,37 @@ def test_low_prompt_both_conditions_the_low_level_on_the_instruction_and_the_sub
     assert seen == [[low_prompt(train_batch.instruction[0], vocab[0]), low_prompt(train_batch.instruction[1], vocab[2])]]
     with pytest.raises(ConfigError, match="low_prompt"):
         cfg_for("hier-debug", low_prompt="instruction")
+
+
+def test_a_grounding_rewords_the_overall_instruction_for_the_plan_and_never_the_subtask_prompts(cfg_for, monkeypatch):
+    """With a grounding (``vlastack ground``), new words of the overall instruction reach the high level as the
+    trained phrasing they were taken for, once per episode; the low level still acts on the subtask text."""
+    from vlastack.policies.components.grounding import Grounded
+
+    policy = _hier(cfg_for).eval()
+    batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
+    trained = batch.instruction[0]
+    grounded_calls, high_reads = [], []
+
+    def fake_ground(b, scenes=None):  # stands in for a fitted grounding: any text it does not know -> ``trained``
+        grounded_calls.append(list(b.instruction))
+        reading = Grounded(instruction=trained, task="t", margin=0.5, used_scene=False, words_task="t")
+        return replace(b, instruction=[trained]), [reading]
+
+    real_inputs = policy._high_inputs
+
+    def spy_inputs(b, augment, seen=None):
+        high_reads.append(list(b.instruction))
+        return real_inputs(b, augment, seen)
+
+    monkeypatch.setattr(policy, "ground_batch", fake_ground)
+    monkeypatch.setattr(policy, "_high_inputs", spy_inputs)
+    new_words = replace(batch, instruction=["words this policy never saw"])
+    chunk = policy.sample_actions(new_words)
+    assert grounded_calls == [["words this policy never saw"]]  # the overall instruction only, not the subtask prompt
+    assert high_reads and all(r == [trained] for r in high_reads)
+    assert chunk.info["grounded_instruction"] == trained
+    subtask = chunk.info["subtask"][0]
+    expected = L1Policy.sample_actions(policy, replace(batch, instruction=[subtask]))
+    np.testing.assert_array_equal(chunk.actions, expected.actions)  # the low level acts on the subtask text
+    assert policy.last_plan[0]["subtask"] == subtask

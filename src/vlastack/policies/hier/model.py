@@ -182,19 +182,22 @@ class HierPolicy(L1Policy):
 
     # ---- acting -----------------------------------------------------------------------------------
     def reset(self) -> None:
-        """A new episode: forget the plan (the done subtasks and the one in progress)."""
+        """A new episode: forget the plan (the done subtasks and the one in progress) and the grounding's readings."""
+        super().reset()
         self._plans = []
         self.last_plan = []
 
     def episode_memory(self) -> dict[str, Any]:
-        """The plan of each row (the done subtasks, the one in progress) and the last re-plan's decision."""
-        return {"plans": self._plans, "last_plan": self.last_plan}
+        """The plan of each row (the done subtasks, the one in progress), the last re-plan's decision and the
+        grounding's readings."""
+        return {"plans": self._plans, "last_plan": self.last_plan, "grounded": super().episode_memory()}
 
     def restore_episode_memory(self, memory: dict[str, Any] | None) -> None:
         if memory is None:
             self.reset()
         else:
             self._plans, self.last_plan = memory["plans"], memory["last_plan"]
+            super().restore_episode_memory(memory.get("grounded") or {})
 
     @torch.inference_mode()
     def sample_actions(self, batch: Batch, noise: torch.Tensor | None = None) -> ActionChunk:
@@ -212,6 +215,9 @@ class HierPolicy(L1Policy):
             self.eval()
         try:
             seen = self._acting_seen(batch)  # one trunk pass for the re-plan and the chunk (the maps ignore the words)
+            # New words of the overall instruction -> a trained phrasing (with a grounding, once per episode): the
+            # high level reads it. The low level's prompts are built from it and the subtask, never re-grounded.
+            batch, readings = L1Policy._ground_for_acting(self, batch, seen)
             if c.head == "factored":
                 self._replan_factored(batch, seen)
             else:
@@ -227,7 +233,14 @@ class HierPolicy(L1Policy):
             "subtask": [p["subtask"] for p in self.last_plan],
             EXPLANATIONS: tuple(explanation(entry, rows) for entry, rows in zip(self.last_plan, executed)),
         }
+        if readings[0] is not None:  # what the first row's instruction was taken to mean (one row when acting)
+            info.update(readings[0].info())
         return ActionChunk(actions=actions, inference_ms=(time.perf_counter() - start) * 1e3, info=info)
+
+    def _ground_for_acting(self, batch: Batch, seen: torch.Tensor) -> tuple[Batch, list]:
+        """The low level's prompts as they are: subtask texts (or built from the instruction ``sample_actions``
+        already grounded), which a grounding fitted on the overall instructions does not know and would reroute."""
+        return batch, [None] * batch.size
 
     def _replan_factored(self, batch: Batch, seen: torch.Tensor) -> None:
         """Ask the done-detector about each row's subtask in progress; where it fires (p > 0.5), or at the

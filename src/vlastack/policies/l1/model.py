@@ -392,13 +392,17 @@ class L1Policy(Policy):
     def _act(self, batch: Batch, seen: torch.Tensor) -> tuple[Any, dict[str, Any]]:
         """Actions [B, H, D] (numpy, environment units, clipped) and the chunk's info, from ``_acting_seen``'s output."""
         c = self.config
-        batch, readings = self.ground_batch(batch, lambda: self._scene_of(seen, batch.size))  # new words -> a trained phrasing
+        batch, readings = self._ground_for_acting(batch, seen)
         chunk = self._predict(batch, augment=False, cached=False, seen=seen)[0].mean(0)  # an ensemble: the mean of its members
         actions = self.normalizer.unnormalize(keys.ACTION, chunk).clamp(c.action_low, c.action_high).float().cpu().numpy()
         info: dict[str, Any] = {"policy": "l1"}
         if readings[0] is not None:  # what the first row's instruction was taken to mean (one row when acting)
             info.update(readings[0].info())
         return actions, info
+
+    def _ground_for_acting(self, batch: Batch, seen: torch.Tensor) -> tuple[Batch, list]:
+        """``ground_batch`` with the scene vectors of this call's trunk pass: new words -> a trained phrasing."""
+        return self.ground_batch(batch, lambda: self._scene_of(seen, batch.size))
 
     def scene_vector(self, batch: Batch) -> torch.Tensor | None:
         """The frozen trunk's maps of each camera's latest frame, averaged over the image, cameras side by side
