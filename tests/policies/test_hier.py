@@ -353,3 +353,25 @@ def test_a_grounding_rewords_the_overall_instruction_for_the_plan_and_never_the_
     expected = L1Policy.sample_actions(policy, replace(batch, instruction=[subtask]))
     np.testing.assert_array_equal(chunk.actions, expected.actions)  # the low level acts on the subtask text
     assert policy.last_plan[0]["subtask"] == subtask
+
+
+def test_a_plan_that_reads_the_scene_is_asked_only_at_the_start_and_when_the_detector_fires(cfg_for, monkeypatch):
+    """With ``plan_sees_scene`` the plan head's pick changes with the scene; the subtask in progress must not follow
+    it until the done-detector says that subtask is done."""
+    policy = _hier(cfg_for, plan_sees_scene=True).eval()
+    vocab = policy.config.subtasks
+    batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
+    picks = iter([0, 1, 1, 2, 2])  # what the plan head would say at each re-plan, as the scene changes
+    fires = iter([-5.0, -5.0, -5.0, 5.0, -5.0])  # the detector fires only at the fourth re-plan
+
+    def fake_plan(inputs, history):
+        out = torch.full((1, len(vocab)), -5.0)
+        out[0, next(picks, 0)] = 5.0
+        return out
+
+    monkeypatch.setattr(policy, "plan_logits", fake_plan)
+    monkeypatch.setattr(policy, "done_logit", lambda inputs, current, history: torch.tensor([next(fires)]))
+    monkeypatch.setattr(policy, "_look_ahead", lambda inputs: [[]])
+    said = [policy.sample_actions(batch).info["subtask"][0] for _ in range(5)]
+    assert said == [vocab[0], vocab[0], vocab[0], vocab[2], vocab[2]]
+    assert policy.last_plan[0]["done"] == [vocab[0]]

@@ -261,15 +261,16 @@ class HierPolicy(L1Policy):
         history = torch.stack([self._counts(p["done"]) for p in self._plans])
         probs = torch.softmax(self.plan_logits(inputs, history), dim=1).float().cpu()
         self.last_plan = []
-        for plan, p_next, p_done, before, moved_on in zip(self._plans, probs, done, previous, finished):
-            plan["current"] = c.subtasks[int(p_next.argmax())]
+        for plan, p_next, p_done, before, moved_on, was_started in zip(self._plans, probs, done, previous, finished, started):
+            if moved_on or not was_started:  # the plan is asked only then: a plan that reads the scene would otherwise
+                plan["current"] = c.subtasks[int(p_next.argmax())]  # switch away from a subtask in progress as the scene changes
             # control steps the subtask in progress will have run by the next re-plan (this chunk's included)
             plan["age"] = (0 if moved_on or before is None else plan.get("age", 0)) + (c.execute_steps or c.horizon)
             self.last_plan.append(
                 {
                     "subtask": plan["current"],
                     "done": list(plan["done"]),
-                    "probability": float(p_next.max()),
+                    "probability": float(p_next[c.subtasks.index(plan["current"])]),  # the plan head's, for the subtask kept
                     "done_probability": float(p_done),
                     "previous": before,
                     "finished": moved_on,
