@@ -181,9 +181,10 @@ def test_factored_reason_when_done_fires_but_the_plan_names_the_same_subtask(cfg
     assert again.plan == (vocab[0], vocab[0]) and again.plan_index == 1
     assert again.reason.startswith(f"'{vocab[0]}' looks done (the done-detector says 98%), and the plan names it again")
     monkeypatch.setattr(policy, "_look_ahead", lambda inputs: [[]])
-    switched = policy.sample_actions(batch).explanations[0]  # re-plan 3: not done, yet the plan head picks vocab[2]
-    assert switched.reason.startswith(f"the plan now names '{vocab[2]}' instead of '{vocab[0]}'")
-    assert switched.plan == (vocab[0], vocab[2])
+    kept = policy.sample_actions(batch).explanations[0]  # re-plan 3: not done; the plan head would pick vocab[2]
+    assert kept.subtask == vocab[0]  # but it is asked only when the detector fires (or at the start)
+    assert kept.reason.startswith(f"'{vocab[0]}' is not done yet (the done-detector says 2%)")
+    assert kept.plan == (vocab[0], vocab[0])
 
 
 def test_no_motion_words_for_an_action_layout_other_than_metaworlds(cfg_for, monkeypatch):

@@ -35,8 +35,6 @@ def why_words(entry: dict[str, Any]) -> str:
         if previous == subtask:  # factored: done, and the plan head names the same subtask again
             return f"'{previous}' looks done ({judged}), and the plan names it again"
         return f"'{previous}' looks done ({judged}), so on to '{subtask}'"
-    if previous != subtask:  # factored: the plan head changed its pick while the done-detector stayed quiet
-        return f"the plan now names '{subtask}' instead of '{previous}'"
     if p_done is not None:
         return f"'{subtask}' is not done yet (the done-detector says {p_done:.0%})"
     return f"'{subtask}' is still the subtask head's pick"
