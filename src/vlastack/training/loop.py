@@ -179,7 +179,7 @@ def _drop_stale_grounding(policy: Any, instructions: Sequence[str]) -> dict | No
     policy onto the long-horizon suite acted on "open the drawer" for "look inside the drawer, then leave it
     shut". Kept when it knows every instruction of the new data (post-training on the same tasks); otherwise
     dropped, and what was dropped goes into run.json (``vlastack ground`` fits one for the new tasks)."""
-    grounding = getattr(policy, "grounding", None)
+    grounding = policy.grounding  # every Policy has one (None: no grounding)
     if grounding is None or not instructions:
         return None
     unknown = sorted({t for t in instructions if not grounding.knows(t)})

@@ -217,7 +217,7 @@ class HierPolicy(L1Policy):
             seen = self._acting_seen(batch)  # one trunk pass for the re-plan and the chunk (the maps ignore the words)
             # New words of the overall instruction -> a trained phrasing (with a grounding, once per episode): the
             # high level reads it. The low level's prompts are built from it and the subtask, never re-grounded.
-            batch, readings = self.ground_batch(batch, lambda: self._scene_of(seen, batch.size))
+            batch, readings = super()._ground_for_acting(batch, seen)  # l1's grounding; this class's own hook is a no-op
             if c.head == "factored":
                 self._replan_factored(batch, seen)
             else:
