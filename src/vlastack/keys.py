@@ -38,6 +38,12 @@ SUBTASK_HISTORY = "subtask.history"
 SUBTASK_PREVIOUS = "subtask.previous"
 #: int64 []: frames since frame t's stage began (0 at its first frame).
 SUBTASK_SINCE = "subtask.since"
+#: float32 [2, S]: the highest and lowest ``observation.state`` (per dimension, environment units) from the first
+#: frame of frame t's stage to frame t: what the arm has done during the subtask in progress.
+SUBTASK_MOTION = "subtask.motion"
+#: float32 [2, S]: the same from the first frame of the stage before frame t's (frame t's own stage's first frame
+#: in the first stage): the subtask in progress as the plan sees it while it lags one stage behind.
+SUBTASK_MOTION_LAG = "subtask.motion_lag"
 
 #: float32 []: a fine-tuning sample's advantage (rl-sim's ``explore.update=fpo``, improve/fpo.py), NaN on
 #: demonstration samples. Added to a training window, never stored in a dataset.

@@ -80,6 +80,11 @@ class TrainConfig:
     kept fresh in run.json; refused when the matches hold under half of the parameter values. For a start policy with
     another action space, e.g. latent-action pretraining then alignment to the robot's actions (world_model/
     latent_labels.py). False: the start policy's config must equal this run's, and everything of it is loaded."""
+    trainable: tuple[str, ...] = ()
+    """Names of the only parameters this run trains, as prefixes of the policy's parameter names (``done_head`` matches
+    ``done_head.0.weight`` and the rest of that module); every other parameter keeps its start value. Empty: all.
+    For example ``["done_head", "plan_head"]`` fine-tunes a hierarchical policy's high level alone on its own
+    rollouts, whose actions are the policy's and not an expert's (the plan labels come from the recorded state)."""
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ConfigError:
@@ -119,6 +124,10 @@ class TrainConfig:
             raise bad("feature_cache_shifts", "must be odd (the centre of the shift grid is the unshifted frame)")
         if self.mixed_precision not in MIXED_PRECISION:
             raise bad("mixed_precision", f"must be one of {', '.join(MIXED_PRECISION)}")
+        trainable = [self.trainable] if isinstance(self.trainable, str) else self.trainable
+        if not isinstance(trainable, (list, tuple)) or not all(isinstance(t, str) and t.strip() for t in trainable):
+            raise bad("trainable", "must be a list of parameter-name prefixes, none empty (empty list: train every parameter)")
+        object.__setattr__(self, "trainable", tuple(t.strip() for t in trainable))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -375,3 +375,110 @@ def test_a_plan_that_reads_the_scene_is_asked_only_at_the_start_and_when_the_det
     said = [policy.sample_actions(batch).info["subtask"][0] for _ in range(5)]
     assert said == [vocab[0], vocab[0], vocab[0], vocab[2], vocab[2]]
     assert policy.last_plan[0]["done"] == [vocab[0]]
+
+
+def test_windows_carry_the_state_extremes_since_the_stage_and_the_stage_before_began(tmp_path, make_episode):
+    """``subtask.motion``: the highest and lowest state from the first frame of the frame's stage; ``.motion_lag``:
+    from the first frame of the stage before (the drawer episode: frames 0-5 open, 6-11 close)."""
+    from vlastack.data.windows import WindowDataset
+    from vlastack.episodes.reader import DatasetReader
+    from vlastack.reasoning.plan import STAGE_SUBTASKS
+
+    data = WindowDataset(DatasetReader(_drawer_dataset(tmp_path / "ds", make_episode)), action_horizon=4, subtasks=STAGE_SUBTASKS)
+    samples = [data[i] for i in range(12)]  # episode 0
+    state = torch.stack([s[keys.STATE][-1] for s in samples])
+    assert bool(state.std(0).gt(0).any())  # the synthetic states vary, so a wrong window would show
+    for t, s in enumerate(samples):
+        first = 0 if t < 6 else 6
+        expected = torch.stack([state[first : t + 1].max(0).values, state[first : t + 1].min(0).values])
+        torch.testing.assert_close(s[keys.SUBTASK_MOTION], expected)
+        lag = torch.stack([state[: t + 1].max(0).values, state[: t + 1].min(0).values])  # the stage before starts at 0
+        torch.testing.assert_close(s[keys.SUBTASK_MOTION_LAG], lag)
+
+
+def test_a_detector_that_sees_motion_reads_the_extremes_since_the_subtask_began(cfg_for, monkeypatch):
+    """``done_sees_motion``: at each re-plan the detector reads the highest and lowest state seen at the re-plans of
+    the subtask in progress, minus the current state; when the plan moves on, the record starts again."""
+    policy = _hier(cfg_for, done_sees_motion=True).eval()
+    s = policy.config.state_dim
+    batch = fake_batch(policy.config, batch_size=1, seed=0, with_action=False)
+    fires = iter([-5.0, -5.0, 5.0, -5.0])  # the detector fires at the third re-plan
+    read = []
+
+    def fake_done(inputs, current, history):
+        read.append(inputs[0, -2 * s :] * torch.cat([policy.normalizer.scale(keys.STATE)] * 2))  # back to state units
+        return torch.tensor([next(fires)])
+
+    monkeypatch.setattr(policy, "done_logit", fake_done)
+    heights = [0.0, 0.1, 0.02, 0.05]  # the first state dimension at each re-plan; the others stay put
+    for h in heights:
+        state = batch.features[keys.STATE].clone()
+        state[..., 0] = h
+        policy.sample_actions(replace(batch, features={**batch.features, keys.STATE: state}))
+    up = [float(r[0]) for r in read]  # highest minus now, dimension 0
+    down = [float(r[s]) for r in read]  # now minus lowest
+    assert up == pytest.approx([0.0, 0.0, 0.08, 0.0], abs=1e-5)  # the subtask began at 0.0; then 0.1; back at 0.02
+    assert down == pytest.approx([0.0, 0.1, 0.02, 0.03], abs=1e-5)
+    # the detector fired at the third re-plan (0.02): the next subtask's record began there, so at 0.05 it reads 0.03 up from it
+    assert policy._plans[0]["high"][0] == pytest.approx(0.05) and policy._plans[0]["low"][0] == pytest.approx(0.02)
+    with pytest.raises(ConfigError, match="done_sees_motion"):
+        cfg_for("hier-debug", head="joint", done_sees_motion=True)
+
+
+def test_a_detector_that_sees_motion_trains_on_both_readings_and_needs_the_labels(cfg_for):
+    """The detector's loss uses the in-step motion for "not done" and the one-behind motion for "done"; a batch
+    without the motion labels is refused with the keys named."""
+    policy = _hier(cfg_for, done_sees_motion=True)
+    batch = fake_batch(policy.config, batch_size=4, seed=0)
+    policy.compute_loss(batch).mean().backward()
+    first = policy.done_head[0].weight
+    assert first.grad is not None and bool(
+        first.grad[:, -2 * policy.config.state_dim - len(policy.config.subtasks) : -len(policy.config.subtasks)].abs().sum() > 0
+    )
+    seen = []
+    policy.done_logit = lambda inputs, current, history: seen.append(inputs[:, -2 * policy.config.state_dim :]) or torch.zeros(len(current))
+    policy._factored_loss(
+        torch.zeros(4, 4 + policy.config.task_dim),
+        *(batch.features[k] for k in (keys.SUBTASK_TARGET, keys.SUBTASK_HISTORY, keys.SUBTASK_PREVIOUS, keys.SUBTASK_SINCE)),
+        motion=(torch.ones(4, 2 * policy.config.state_dim), torch.full((4, 2 * policy.config.state_dim), 2.0)),
+    )
+    assert [float(x.mean()) for x in seen] == [1.0, 2.0]  # in step, then one behind
+    lacking = replace(batch, features={k: v for k, v in batch.features.items() if k != keys.SUBTASK_MOTION_LAG})
+    with pytest.raises(DatasetError, match="subtask.motion_lag"):
+        policy.compute_loss(lacking)
+
+
+def test_cli_fine_tunes_the_high_level_alone_on_extra_datasets(tmp_path, make_episode):
+    """The detector's DAgger as the CLI runs it: ``--extra-dataset`` adds a second dataset's windows (the policy's own
+    episodes) to the first's, and ``train.trainable`` keeps the low level at its start weights."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from vlastack.cli import app
+
+    demos, own = _drawer_dataset(tmp_path / "demos", make_episode), _drawer_dataset(tmp_path / "own", make_episode)
+    base = [
+        "train",
+        "--preset",
+        "hier-debug",
+        "--dataset",
+        str(demos),
+        "--steps",
+        "2",
+        "--no-progress",
+        "--set",
+        'policy.text_encoder="hash"',
+    ]
+    r = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "start")])
+    assert r.exit_code == 0, r.output
+    start = tmp_path / "start" / "checkpoints" / "step_00000002"
+    args = [*base, "--out", str(tmp_path / "dagger"), "--extra-dataset", str(own), "--init-from", str(start)]
+    r = CliRunner().invoke(app, [*args, "--set", 'train.trainable=["done_head","plan_head"]', "--set", "train.ema_decay=0"])
+    assert r.exit_code == 0, r.output
+    run = json.loads((tmp_path / "dagger" / "run.json").read_text())
+    assert run["samples"] == 48 and run["extra_datasets"][0]["samples"] == 24  # 2 episodes x 12 frames in each
+    before = load_policy(start).state_dict()
+    after = load_policy(tmp_path / "dagger" / "checkpoints" / "step_00000002").state_dict()
+    moved = {k for k in before if before[k].is_floating_point() and not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith(("done_head.", "plan_head.")) for k in moved)

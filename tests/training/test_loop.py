@@ -152,3 +152,31 @@ def test_a_fine_tune_keeps_the_start_grounding_only_where_it_knows_the_new_instr
         == {"tasks": len(texts), "unknown_instructions": 1, "first_unknown": ["a long-horizon instruction"]}
     )
     assert same.grounding_dropped is None
+
+
+def test_trainable_trains_the_named_parameters_alone(setup_for, tmp_path):
+    """``train.trainable``: the named modules change, every other parameter keeps its start value; a name that matches
+    no parameter is refused with the policy's modules listed."""
+    from vlastack.errors import ConfigError
+    from vlastack.policies.untrained import untrained_policy
+
+    start = untrained_policy(setup_for().policy)
+    start.save_pretrained(tmp_path / "start")
+    tops = [n for n, m in start.named_children() if any(p.requires_grad for p in m.parameters())]
+    chosen = tops[-1]
+    s = setup_for(steps=3, save_every=3, trainable=(chosen,), ema_decay=0.0)
+    result = train(s.policy, s.train, s.samples, s.collate, tmp_path / "run", init_from=tmp_path / "start", **s.kwargs())
+    before, after = start.state_dict(), load_policy(result.checkpoint).state_dict()
+    params = {n for n, _ in start.named_parameters()}
+    moved = {n for n in params if not torch.equal(before[n], after[n])}
+    assert moved and all(n.startswith(chosen + ".") for n in moved)
+    with pytest.raises(ConfigError, match="no_such_head"):
+        train(
+            s.policy,
+            setup_for(steps=1, trainable=("no_such_head",)).train,
+            s.samples,
+            s.collate,
+            tmp_path / "bad",
+            init_from=tmp_path / "start",
+            **s.kwargs(),
+        )

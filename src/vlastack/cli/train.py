@@ -34,6 +34,14 @@ def train(
     preset: Annotated[str | None, typer.Option(help=PRESET_HELP)] = None,
     dataset: Annotated[Path | None, typer.Option(help="Dataset directory (LeRobot v3 layout written by vlastack).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory: checkpoints/, metrics.jsonl, run.json.")] = None,
+    extra_dataset: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="More datasets whose training windows join --dataset's (repeatable), each read with its own caches. "
+            "Normalisation statistics and fitted inputs (the tokenizer) still come from --dataset alone. For example a "
+            "policy's own recorded episodes beside the demonstrations, with train.trainable naming what they may train."
+        ),
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -130,8 +138,7 @@ def train(
     if tcfg.feature_cache:
         encoder = cache_encoder(cfg, tcfg.feature_cache_shifts, "train.feature_cache")
         feature_caches = open_camera_caches(reader, cfg, encoder, progress=progress)
-    data = WindowDataset(
-        reader,
+    options = dict(
         obs_history=cfg.obs_history,
         action_horizon=cfg.horizon,
         image_keys=[keys.image_key(c) for c in cfg.cameras],
@@ -143,14 +150,27 @@ def train(
         targets=tuple(cfg.training_targets),
         future_offsets=cfg.future_frame_offsets,
         subtasks=cfg.subtask_vocabulary,
-        episodes=episodes,
-        feature_caches=feature_caches,
     )
+    data = WindowDataset(reader, episodes=episodes, feature_caches=feature_caches, **options)
+    instructions = list(reader.tasks)
+    extras = []
+    for path in extra_dataset or []:  # every episode of each (train.tasks / episodes_per_task pick from --dataset only)
+        extra = DatasetReader(path)
+        cfg.check_dataset_features(extra.features, where=f"extra dataset {path}")
+        maps = open_camera_caches(extra, cfg, encoder, progress=progress) if encoder is not None else {}
+        extras.append(WindowDataset(extra, feature_caches=maps, **options))
+        instructions += [t for t in extra.tasks if t not in instructions]
+    if extras:
+        from torch.utils.data import ConcatDataset
+
+        data = ConcatDataset([data, *extras])
     policy_inputs, stats = {}, None
     if not (resume and latest_checkpoint(out) is not None):  # a resumed run reads them from its checkpoint
         policy_inputs = policy_class(cfg).fit_inputs(cfg, reader.episode_actions(episodes), tcfg.tokenizer_max_chunks)
         stats = reader.stats if episodes is None else subset_stats(reader, episodes)
     run_info = {"preset": preset, "dataset": str(Path(dataset).resolve()), "samples": len(data)}
+    if extras:
+        run_info["extra_datasets"] = [{"dataset": str(Path(p).resolve()), "samples": len(d)} for p, d in zip(extra_dataset, extras)]
     if episodes is not None:
         run_info["episodes"] = episodes
     if encoder is not None:
@@ -166,7 +186,7 @@ def train(
         resume=resume,
         progress=progress,
         extra_run_info=run_info,
-        instructions=reader.tasks,
+        instructions=instructions,
         data_info=_data_info(reader, cfg.cameras[0], episodes),
         init_from=init_from,
     )

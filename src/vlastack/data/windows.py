@@ -270,12 +270,31 @@ def _plan_columns(
     index = np.array([vocabulary.index(s) for s in labels.plan])
     stage = labels.stage
     hist = np.stack([history_counts(labels.plan[:k], vocabulary) for k in range(len(labels.plan))])
-    return labels.plan, {
+    out = {
         keys.SUBTASK_TARGET: torch.from_numpy(index[stage]),
         keys.SUBTASK_HISTORY: torch.from_numpy(hist[stage]),
         keys.SUBTASK_PREVIOUS: torch.from_numpy(np.where(stage > 0, index[np.maximum(stage - 1, 0)], -1)),
         keys.SUBTASK_SINCE: torch.from_numpy(labels.since),
     }
+    if keys.STATE in cols:  # what the arm did during the subtask in progress (a done-detector's memory)
+        state = np.asarray(cols[keys.STATE], dtype=np.float32).reshape(len(stage), -1)
+        start = np.arange(len(stage)) - labels.since  # first frame of each frame's stage
+        lag_start = np.where(stage > 0, start[np.maximum(start - 1, 0)], start)  # ... of the stage before
+        out[keys.SUBTASK_MOTION] = torch.from_numpy(running_extremes(state, start))
+        out[keys.SUBTASK_MOTION_LAG] = torch.from_numpy(running_extremes(state, lag_start))
+    return labels.plan, out
+
+
+def running_extremes(values: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """float32 [N, 2, S]: per frame t, the maximum and minimum of ``values`` [N, S] over frames ``start[t]`` to t.
+    ``start`` [N] is non-decreasing with ``start[t] <= t`` (frames sharing a start are consecutive)."""
+    out = np.empty((len(values), 2, values.shape[1]), dtype=np.float32)
+    for a in np.unique(start):
+        rows = np.flatnonzero(start == a)
+        first, end = int(rows[0]), int(rows[-1]) + 1
+        out[first:end, 0] = np.maximum.accumulate(values[a:end], axis=0)[first - a :]
+        out[first:end, 1] = np.minimum.accumulate(values[a:end], axis=0)[first - a :]
+    return out
 
 
 def collate(samples: list[dict]) -> Batch:

@@ -364,25 +364,31 @@ def fake_samples(config: Any, n: int, seed: int = 0, with_action: bool = True) -
                     ahead = torch.rand((len(config.future_frame_offsets), *shape[1:]), generator=g)
                     s[keys.future_key(name)] = ahead if name.startswith(keys.IMAGES_PREFIX) else ahead * config.depth_max_m
             if config.subtask_vocabulary:  # plan labels as data/windows.py makes them: stage i % 3 of a plan
-                s.update(_fake_plan_labels(config.subtask_vocabulary, i))
+                s.update(_fake_plan_labels(config.subtask_vocabulary, i, s.get(keys.STATE)))
         out.append(s)
     return out
 
 
-def _fake_plan_labels(vocabulary: tuple[str, ...], i: int) -> dict[str, Any]:
+def _fake_plan_labels(vocabulary: tuple[str, ...], i: int, state: torch.Tensor | None = None) -> dict[str, Any]:
     """Plan labels of sample ``i`` (see data/windows.py): the plan is the first three vocabulary entries
-    (fewer if it is shorter), the sample at stage ``i % len(plan)``, ``i`` frames into it."""
+    (fewer if it is shorter), the sample at stage ``i % len(plan)``, ``i`` frames into it; with the sample's
+    ``state`` [T, S] also the state's extremes since the stage (and the stage before) began, around its last frame."""
     plan = vocabulary[:3]
     k = i % len(plan)
     history = torch.zeros(len(vocabulary))
     history[:k] = 1.0
-    return {
+    out: dict[str, Any] = {
         "subtask": plan[k],
         keys.SUBTASK_TARGET: torch.tensor(k),
         keys.SUBTASK_HISTORY: history,
         keys.SUBTASK_PREVIOUS: torch.tensor(k - 1),
         keys.SUBTASK_SINCE: torch.tensor(i),
     }
+    if state is not None:
+        now = state[-1]
+        out[keys.SUBTASK_MOTION] = torch.stack([now + 0.05 * (i % 3), now - 0.05 * (i % 2)])
+        out[keys.SUBTASK_MOTION_LAG] = torch.stack([now + 0.1 * (i % 3), now - 0.1 * (i % 2)])
+    return out
 
 
 def stack_samples(samples: list[dict[str, Any]]) -> Batch:

@@ -50,6 +50,7 @@ _MUST_MATCH = (
     "mixed_precision",
     "episodes_per_task",
     "tasks",
+    "trainable",
 )
 
 
@@ -189,6 +190,22 @@ def _drop_stale_grounding(policy: Any, instructions: Sequence[str]) -> dict | No
     return {"tasks": len(grounding.task_names), "unknown_instructions": len(unknown), "first_unknown": unknown[:3]}
 
 
+def _freeze_all_but(policy: torch.nn.Module, prefixes: tuple[str, ...]) -> None:
+    """``TrainConfig.trainable``: only parameters whose name starts with one of ``prefixes`` (a module's name, or a
+    parameter's) stay trainable. A prefix that names no parameter is an error (a typo would freeze everything)."""
+    names = [n for n, _ in policy.named_parameters()]
+
+    def chosen(name: str, prefix: str) -> bool:
+        return name == prefix or name.startswith(prefix + ".")
+
+    unmatched = [p for p in prefixes if not any(chosen(n, p) for n in names)]
+    if unmatched:
+        tops = sorted({n.split(".")[0] for n in names})
+        raise ConfigError(f"TrainConfig.trainable: {unmatched} name no parameter of the policy; its modules are {tops}")
+    for name, param in policy.named_parameters():
+        param.requires_grad_(any(chosen(name, p) for p in prefixes))
+
+
 def train(
     policy_cfg: Any,
     cfg: TrainConfig,
@@ -260,6 +277,8 @@ def train(
     else:
         policy = make_policy(policy_cfg, stats=stats, **(policy_inputs or {}))
         policy.data_info = dict(data_info or {})
+    if cfg.trainable:
+        _freeze_all_but(policy, cfg.trainable)
     policy.to(acc.device)
     if instructions:
         policy.prepare_instructions(list(instructions))

@@ -86,7 +86,8 @@ class HierPolicy(L1Policy):
             self.high = _mlp(width, c.high_hidden, v)
         else:  # factored: the plan from words and counts (and the scene if asked); completion from what is seen
             self.plan_head = _mlp(width if c.plan_sees_scene else c.task_dim + v, c.high_hidden, v)  # width counts the done counts
-            self.done_head = _mlp(width + v, c.high_hidden, 1)
+            motion = 2 * c.state_dim if c.done_sees_motion else 0  # see HierConfig.done_sees_motion
+            self.done_head = _mlp(width + motion + v, c.high_hidden, 1)
         self._plans: list[dict[str, Any]] = []  # per batch row during an episode: instruction, current, done
         self.last_plan: list[dict[str, Any]] = []
         """Per batch row, what the last ``sample_actions`` decided: subtask, done subtasks, probabilities,
@@ -115,9 +116,18 @@ class HierPolicy(L1Policy):
         return self.plan_head(torch.cat([read, history.to(inputs)], dim=1))
 
     def done_logit(self, inputs: torch.Tensor, current: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
-        """Factored head: logit [B] that subtask ``current`` (vocabulary index [B]) is done."""
+        """Factored head: logit [B] that subtask ``current`` (vocabulary index [B]) is done. ``inputs``: the high
+        level's inputs, with ``done_sees_motion`` followed by :meth:`motion_features`."""
         onehot = F.one_hot(current, len(self.config.subtasks)).to(inputs)
         return self.done_head(torch.cat([inputs, history.to(inputs), onehot], dim=1))[:, 0]
+
+    def motion_features(self, batch: Batch, extremes: torch.Tensor) -> torch.Tensor:
+        """[B, 2S]: the highest and lowest state since the subtask began (``extremes`` [B, 2, S], environment units)
+        minus the current state, and the current state minus the lowest, in the state normaliser's units (>= 0)."""
+        now = self._feature(batch, keys.STATE)[:, -1].to(self.device)
+        scale = self.normalizer.scale(keys.STATE)
+        extremes = extremes.to(now)
+        return torch.cat([(extremes[:, 0] - now) / scale, (now - extremes[:, 1]) / scale], dim=1)
 
     def _high(self, inputs: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         return self.high(torch.cat([inputs, history.to(inputs)], dim=1))
@@ -141,7 +151,18 @@ class HierPolicy(L1Policy):
         )
         inputs = self._high_inputs(batch, augment=self.training)
         if c.head == "factored":
-            return low + c.high_weight * self._factored_loss(inputs, target, history, previous, since)
+            motion = None
+            if c.done_sees_motion:
+                lacking = [k for k in (keys.SUBTASK_MOTION, keys.SUBTASK_MOTION_LAG) if k not in batch.features]
+                if lacking:
+                    raise DatasetError(
+                        f"{c.label} has done_sees_motion: the batch lacks {lacking} (data/windows.py makes them from {keys.STATE!r})"
+                    )
+                motion = (
+                    self.motion_features(batch, batch.features[keys.SUBTASK_MOTION]),
+                    self.motion_features(batch, batch.features[keys.SUBTASK_MOTION_LAG]),
+                )
+            return low + c.high_weight * self._factored_loss(inputs, target, history, previous, since, motion)
         logits = self._high(inputs, history)  # the done list in step with the expert
         in_step = F.cross_entropy(logits, target, reduction="none")
         lag_history, lag_target, behind = lagged_labels(target, history, previous, since, c.switch_delay)
@@ -156,16 +177,25 @@ class HierPolicy(L1Policy):
         return low + c.high_weight * high
 
     def _factored_loss(
-        self, inputs: torch.Tensor, target: torch.Tensor, history: torch.Tensor, previous: torch.Tensor, since: torch.Tensor
+        self,
+        inputs: torch.Tensor,
+        target: torch.Tensor,
+        history: torch.Tensor,
+        previous: torch.Tensor,
+        since: torch.Tensor,
+        motion: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Plan cross-entropy (the done list in step) plus the done-detector's binary cross-entropy on both
         readings: in step (the current stage is not done) and one behind (the previous stage is done once
-        ``switch_delay`` frames of the current one have passed; with ``done_window`` only for that many frames)."""
+        ``switch_delay`` frames of the current one have passed; with ``done_window`` only for that many frames).
+        ``motion``: with ``done_sees_motion``, the detector's motion features [B, 2S] for the in-step reading (since
+        the current stage began) and the one-behind reading (since the previous stage began)."""
         plan = self.plan_logits(inputs, history)
         plan_loss = F.cross_entropy(plan, target, reduction="none")
         lag_history, lag_target, behind = lagged_labels(target, history, previous, since, self.config.switch_delay)
-        in_step = self.done_logit(inputs, target, history)
-        lagged = self.done_logit(inputs, previous.clamp(min=0), lag_history)
+        in_inputs, lag_inputs = (inputs, inputs) if motion is None else (torch.cat([inputs, m], dim=1) for m in motion)
+        in_step = self.done_logit(in_inputs, target, history)
+        lagged = self.done_logit(lag_inputs, previous.clamp(min=0), lag_history)
         done_label = (lag_target == target).float()  # behind and past the delay: the previous stage is done
         bce_in = F.binary_cross_entropy_with_logits(in_step, torch.zeros_like(in_step), reduction="none")
         if self.config.repeat_refractory > 0:  # not asked at acting time there either (see HierConfig.repeat_refractory)
@@ -251,7 +281,15 @@ class HierPolicy(L1Policy):
         started = [p["current"] is not None for p in self._plans]
         previous = [p["current"] for p in self._plans]
         current = torch.tensor([c.subtasks.index(p["current"]) if p["current"] else 0 for p in self._plans])
-        done = torch.sigmoid(self.done_logit(inputs, current.to(self.device), history)).float().cpu()
+        now = self._feature(batch, keys.STATE)[:, -1].float().cpu() if c.done_sees_motion else None
+        done_inputs = inputs
+        if now is not None:  # widen each row's extremes by this re-plan's state (a fresh subtask: the state alone)
+            for plan, state in zip(self._plans, now):
+                high, low = torch.tensor(plan.get("high", state.tolist())), torch.tensor(plan.get("low", state.tolist()))
+                plan["high"], plan["low"] = torch.maximum(high, state).tolist(), torch.minimum(low, state).tolist()
+            extremes = torch.tensor([[p["high"], p["low"]] for p in self._plans])
+            done_inputs = torch.cat([inputs, self.motion_features(batch, extremes)], dim=1)
+        done = torch.sigmoid(self.done_logit(done_inputs, current.to(self.device), history)).float().cpu()
         finished = [
             bool(was_started and p_done > 0.5 and not self._refractory(p)) for was_started, p_done, p in zip(started, done, self._plans)
         ]
@@ -261,9 +299,14 @@ class HierPolicy(L1Policy):
         history = torch.stack([self._counts(p["done"]) for p in self._plans])
         probs = torch.softmax(self.plan_logits(inputs, history), dim=1).float().cpu()
         self.last_plan = []
-        for plan, p_next, p_done, before, moved_on, was_started in zip(self._plans, probs, done, previous, finished, started):
+        states = now.tolist() if now is not None else [None] * len(self._plans)
+        for plan, p_next, p_done, before, moved_on, was_started, state in zip(
+            self._plans, probs, done, previous, finished, started, states
+        ):
             if moved_on or not was_started:  # the plan is asked only then: a plan that reads the scene would otherwise
                 plan["current"] = c.subtasks[int(p_next.argmax())]  # switch away from a subtask in progress as the scene changes
+                if state is not None:  # the new subtask's motion starts here
+                    plan["high"], plan["low"] = list(state), list(state)
             # control steps the subtask in progress will have run by the next re-plan (this chunk's included)
             plan["age"] = (0 if moved_on or before is None else plan.get("age", 0)) + (c.execute_steps or c.horizon)
             self.last_plan.append(
