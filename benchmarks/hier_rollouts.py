@@ -12,23 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-_CACHE: dict = {}
-
 
 def job(checkpoint: str, task: str, seed: int):
-    from vlastack.envs.instructions import TRAIN_PARAPHRASES, instruction
-    from vlastack.envs.metaworld import make_env
-    from vlastack.evaluation.runner import _LocalPolicy
+    """One episode of the policy, no added noise, behind the default layer (rl-sim's worker pieces: the policy and
+    environment kept per worker, the demonstrations' phrasing for the seed)."""
+    from vlastack.envs.tasks import step_limit
     from vlastack.improve.explore import run_explored
+    from vlastack.improve.interventions import policy_and_env
 
-    if "policy" not in _CACHE:
-        _CACHE["policy"] = _LocalPolicy(Path(checkpoint))
-    policy = _CACHE["policy"]
-    if task not in _CACHE:
-        _CACHE[task] = make_env(task, cameras=policy.cameras, image_size=policy.image_size, touch=True)
-    env = _CACHE[task]
-    env.instruction = instruction(task, seed % TRAIN_PARAPHRASES)  # the phrasings the demonstrations use
-    policy.reset(seed)
+    policy, env = policy_and_env(checkpoint, task, seed, step_limit(task))
     noise = np.zeros((1, int(env.action_space.shape[0])), np.float32)
     return run_explored(env, policy, noise, seed, "metaworld_sawyer", policy.execute_steps)
 
