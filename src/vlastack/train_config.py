@@ -82,7 +82,8 @@ class TrainConfig:
     latent_labels.py). False: the start policy's config must equal this run's, and everything of it is loaded."""
     trainable: tuple[str, ...] = ()
     """Names of the only parameters this run trains, as prefixes of the policy's parameter names (``done_head`` matches
-    ``done_head.0.weight`` and the rest of that module); every other parameter keeps its start value. Empty: all.
+    ``done_head.0.weight`` and the rest of that module); every other parameter keeps its start value, and a parameter
+    the policy freezes itself (a frozen pretrained trunk) stays frozen. Empty: all.
     For example ``["done_head", "plan_head"]`` fine-tunes a hierarchical policy's high level alone on its own
     rollouts, whose actions are the policy's and not an expert's (the plan labels come from the recorded state)."""
 

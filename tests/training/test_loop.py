@@ -180,3 +180,14 @@ def test_trainable_trains_the_named_parameters_alone(setup_for, tmp_path):
             init_from=tmp_path / "start",
             **s.kwargs(),
         )
+
+
+def test_trainable_never_thaws_a_parameter_the_policy_keeps_frozen():
+    from torch import nn
+
+    from vlastack.training.loop import _freeze_all_but
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 2))
+    model[0].requires_grad_(False)  # a frozen pretrained trunk
+    _freeze_all_but(model, ("0", "1"))
+    assert [p.requires_grad for p in model.parameters()] == [False, False, True, True, False, False]

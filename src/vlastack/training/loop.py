@@ -192,7 +192,8 @@ def _drop_stale_grounding(policy: Any, instructions: Sequence[str]) -> dict | No
 
 def _freeze_all_but(policy: torch.nn.Module, prefixes: tuple[str, ...]) -> None:
     """``TrainConfig.trainable``: only parameters whose name starts with one of ``prefixes`` (a module's name, or a
-    parameter's) stay trainable. A prefix that names no parameter is an error (a typo would freeze everything)."""
+    parameter's) stay trainable. One the policy keeps frozen itself (a frozen ImageNet trunk, whose maps a feature
+    cache may hold) stays frozen. A prefix that names no parameter is an error (a typo would freeze everything)."""
     names = [n for n, _ in policy.named_parameters()]
 
     def chosen(name: str, prefix: str) -> bool:
@@ -203,7 +204,7 @@ def _freeze_all_but(policy: torch.nn.Module, prefixes: tuple[str, ...]) -> None:
         tops = sorted({n.split(".")[0] for n in names})
         raise ConfigError(f"TrainConfig.trainable: {unmatched} name no parameter of the policy; its modules are {tops}")
     for name, param in policy.named_parameters():
-        param.requires_grad_(any(chosen(name, p) for p in prefixes))
+        param.requires_grad_(param.requires_grad and any(chosen(name, p) for p in prefixes))
 
 
 def train(
